@@ -1,0 +1,331 @@
+// pocrand_core.h — the whole arithmetic of pocrand-v1, in one place.
+//
+// Every scalar step that decides an output bit lives here as a small inline function that the CPU
+// kernels (plain C++) and the CUDA kernels (device code) both call: murmur3, the uniform map, log,
+// sincos, Box-Muller, fp16/bf16 rounding and the fixed reduction tree. SPEC.md describes these
+// functions in the same order; a change here is a change of the spec and of the known answers.
+//
+// Rules that keep CPU and GPU bit-identical:
+//   * floating point is IEEE-754 binary32, round-to-nearest-even, through add/sub/mul/div/sqrt only
+//     (pr_add ... pr_sqrt). On the device these are the _rn intrinsics, which are never contracted
+//     into FMA and ignore fast-math flags; on the host the file must be compiled with
+//     -ffp-contract=off (setup.py and CMakeLists.txt do) and never with -ffast-math;
+//   * no libm: log, sin and cos are written out below;
+//   * integer/bit operations and conversions that are exact (or, for uint32 -> float, correctly
+//     rounded by IEEE rule).
+// Guarantees: no function here returns NaN or Inf for the inputs the kernels give it; u may be
+// exactly 0.0 or exactly 1.0; normal deviates are finite with |x| < 6.8.
+//
+// The file has no torch include and no dependency beyond <stdint.h>/<string.h>.
+#pragma once
+
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__CUDACC__)
+#define POCRAND_HD __host__ __device__ __forceinline__
+#else
+#define POCRAND_HD inline
+#endif
+
+namespace pocrand {
+
+// ---------------------------------------------------------------------------------------------
+// 0. binary32 primitives. One definition each, so that no expression can be contracted or
+//    reassociated behind our back.
+// ---------------------------------------------------------------------------------------------
+POCRAND_HD float pr_add(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fadd_rn(a, b);
+#else
+  return a + b;
+#endif
+}
+POCRAND_HD float pr_sub(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fsub_rn(a, b);
+#else
+  return a - b;
+#endif
+}
+POCRAND_HD float pr_mul(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+POCRAND_HD float pr_div(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fdiv_rn(a, b);
+#else
+  return a / b;
+#endif
+}
+POCRAND_HD float pr_sqrt(float a) {
+#if defined(__CUDA_ARCH__)
+  return __fsqrt_rn(a);
+#else
+  return __builtin_sqrtf(a);  // IEEE correctly rounded (sqrtss); not a libm approximation
+#endif
+}
+POCRAND_HD uint32_t pr_bits(float f) {
+#if defined(__CUDA_ARCH__)
+  return __float_as_uint(f);
+#else
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  return u;
+#endif
+}
+POCRAND_HD float pr_from_bits(uint32_t u) {
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(u);
+#else
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+#endif
+}
+// uint32 -> binary32, round-to-nearest-even (the only inexact conversion in the file).
+POCRAND_HD float pr_u32_to_float(uint32_t u) {
+#if defined(__CUDA_ARCH__)
+  return __uint2float_rn(u);
+#else
+  return static_cast<float>(u);
+#endif
+}
+POCRAND_HD float pr_select(bool c, float a, float b) { return c ? a : b; }
+
+// Hex-float constants (C++17). Each is an exact binary32 value.
+constexpr float kTwoNeg32 = 0x1p-32f;           // 2^-32
+constexpr float kMinU1 = 0x1.b7cdfep-34f;        // float32(1e-10)
+constexpr float kTwoPi = 0x1.921fb6p+2f;         // float32(2*pi)
+constexpr uint32_t kCanonicalNaN = 0x7fc00000u;  // the one NaN pocrand outputs
+
+// ---------------------------------------------------------------------------------------------
+// 1. murmur3: the x86_32 body for one 4-byte block, then fmix32 — WITHOUT the `h ^= length` of
+//    the textbook MurmurHash3_x86_32, exactly as the deployed PoC 2.0 network computes it.
+//    For a fixed seed this is a bijection of uint32 (each step is invertible).
+// ---------------------------------------------------------------------------------------------
+POCRAND_HD uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
+
+POCRAND_HD uint32_t fmix32(uint32_t h) {
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+
+POCRAND_HD uint32_t murmur3(uint32_t key, uint32_t seed) {
+  uint32_t k = key * 0xcc9e2d51u;
+  k = rotl32(k, 15);
+  k *= 0x1b873593u;
+  uint32_t h = seed ^ k;
+  h = rotl32(h, 13);
+  h = h * 5u + 0xe6546b64u;
+  return fmix32(h);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. uniform: u = float32_rne(hash) * 2^-32, in [0, 1]. Exactly 1.0 happens (hash >= 2^32 - 128
+//    rounds up to 2^32); exactly 0.0 happens for hash == 0.
+// ---------------------------------------------------------------------------------------------
+POCRAND_HD float uniform_from_hash(uint32_t h) { return pr_mul(pr_u32_to_float(h), kTwoNeg32); }
+
+POCRAND_HD float uniform(uint32_t index, uint32_t seed) {
+  return uniform_from_hash(murmur3(index, seed));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. log(x) for normal, positive, finite x (used on [1e-10, 1]); <= 1 ulp.
+//    x = 2^k * m with m in [sqrt(2)/2, sqrt(2)); f = m - 1 (exact); s = f / (2 + f);
+//    log(m) = f - f^2/2 + s*(f^2/2 + R(s^2)), R a degree-4 polynomial in s^2 (the classic
+//    fdlibm/FreeBSD logf coefficients); ln2 split so that k*ln2_hi is exact. Branch-free.
+// ---------------------------------------------------------------------------------------------
+constexpr float kLg1 = 0x1.555554p-1f;
+constexpr float kLg2 = 0x1.999c26p-2f;
+constexpr float kLg3 = 0x1.23d3dcp-2f;
+constexpr float kLg4 = 0x1.f13c4cp-3f;
+constexpr float kLn2Hi = 0x1.62e3p-1f;      // 16 significant bits: k*kLn2Hi exact for |k| < 256
+constexpr float kLn2Lo = 0x1.2fefa2p-17f;
+
+POCRAND_HD float log_positive(float x) {
+  const uint32_t ix = pr_bits(x);
+  const uint32_t mant = ix & 0x007fffffu;
+  // bump = 0x800000 when the mantissa is >= sqrt(2)'s, 0x3504f3 (then + 0x4afb0d carries into bit 23);
+  // m then gets exponent -1 instead of 0, and k goes up by one.
+  const uint32_t bump = (mant + 0x4afb0du) & 0x00800000u;
+  const int32_t k = static_cast<int32_t>(ix >> 23) - 127 + static_cast<int32_t>(bump >> 23);
+  const float m = pr_from_bits(mant | (bump ^ 0x3f800000u));
+  const float f = pr_sub(m, 1.0f);
+  const float s = pr_div(f, pr_add(2.0f, f));
+  const float dk = static_cast<float>(k);  // exact
+  const float z = pr_mul(s, s);
+  const float w = pr_mul(z, z);
+  const float t1 = pr_mul(w, pr_add(kLg2, pr_mul(w, kLg4)));
+  const float t2 = pr_mul(z, pr_add(kLg1, pr_mul(w, kLg3)));
+  const float R = pr_add(t2, t1);
+  const float hfsq = pr_mul(pr_mul(0.5f, f), f);
+  const float inner = pr_add(pr_mul(s, pr_add(hfsq, R)), pr_mul(dk, kLn2Lo));
+  return pr_sub(pr_mul(dk, kLn2Hi), pr_sub(pr_sub(hfsq, inner), f));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. sin and cos of theta in [0, 8) (used on [0, float32(2*pi)]); each <= 1 ulp.
+//    Quadrant j = rint(theta * 2/pi) by the magic-number trick (no float->int instruction);
+//    3-constant Cody-Waite reduction r = theta - j*pi/2 kept as a head+tail pair (x, y);
+//    short minimax kernels with tail corrections; swap/negate by j mod 4.
+// ---------------------------------------------------------------------------------------------
+constexpr float kTwoOverPi = 0x1.45f306p-1f;
+constexpr float kRintMagic = 0x1.8p23f;      // 1.5 * 2^23
+constexpr float kPio2C1 = 0x1.921fap+0f;     // 20 significant bits: j*C1 exact for j <= 4
+constexpr float kPio2C2 = 0x1.54442p-20f;    // 19 significant bits: j*C2 exact for j <= 4
+constexpr float kPio2C3 = 0x1.a308d4p-41f;
+constexpr float kS1 = -0x1.555546p-3f;
+constexpr float kS2 = 0x1.11073cp-7f;
+constexpr float kS3 = -0x1.9943f2p-13f;
+constexpr float kC1 = 0x1.55554ap-5f;
+constexpr float kC2 = -0x1.6c0c34p-10f;
+constexpr float kC3 = 0x1.99eb9cp-16f;
+
+// sin(x + y) for |x| <= ~pi/4, |y| tiny: x + x^3*S(x^2) + y*(1 - x^2/2).
+POCRAND_HD float kernel_sin(float x, float y) {
+  const float z = pr_mul(x, x);
+  const float v = pr_mul(z, x);
+  const float r = pr_add(kS2, pr_mul(z, kS3));
+  const float a = pr_sub(pr_mul(0.5f, y), pr_mul(v, r));
+  return pr_sub(x, pr_sub(pr_sub(pr_mul(z, a), y), pr_mul(v, kS1)));
+}
+
+// cos(x + y) for |x| <= ~pi/4: 1 - x^2/2 + x^4*C(x^2) - x*y, with 1 - x^2/2 split so that its
+// rounding error is added back.
+POCRAND_HD float kernel_cos(float x, float y) {
+  const float z = pr_mul(x, x);
+  const float r = pr_mul(z, pr_add(kC1, pr_mul(z, pr_add(kC2, pr_mul(z, kC3)))));
+  const float hz = pr_mul(0.5f, z);
+  const float w = pr_sub(1.0f, hz);
+  const float corr = pr_add(pr_sub(pr_sub(1.0f, w), hz), pr_sub(pr_mul(z, r), pr_mul(x, y)));
+  return pr_add(w, corr);
+}
+
+POCRAND_HD void sincos_reduced(float theta, float* s_out, float* c_out) {
+  const float t = pr_add(pr_mul(theta, kTwoOverPi), kRintMagic);
+  const float j = pr_sub(t, kRintMagic);        // exact small integer 0..5
+  const uint32_t q = pr_bits(t) & 3u;            // j mod 4 (t's ulp is 1)
+  const float a = pr_sub(theta, pr_mul(j, kPio2C1));  // exact
+  const float b = pr_mul(j, kPio2C2);                  // exact
+  // TwoSum: hi + err == a - b exactly.
+  const float hi = pr_sub(a, b);
+  const float bv = pr_sub(hi, a);
+  const float err = pr_add(pr_sub(a, pr_sub(hi, bv)), pr_sub(pr_sub(0.0f, b), bv));
+  const float lo = pr_sub(err, pr_mul(j, kPio2C3));
+  // Fast2Sum renormalisation (|hi| >= |lo|).
+  const float x = pr_add(hi, lo);
+  const float y = pr_sub(lo, pr_sub(x, hi));
+  const float s = kernel_sin(x, y);
+  const float c = kernel_cos(x, y);
+  const float ns = pr_sub(0.0f, s);
+  const float nc = pr_sub(0.0f, c);
+  // quadrant:      0      1      2      3
+  //   sin        s      c     -s     -c
+  //   cos        c     -s     -c      s
+  *s_out = pr_select(q == 0u, s, pr_select(q == 1u, c, pr_select(q == 2u, ns, nc)));
+  *c_out = pr_select(q == 0u, c, pr_select(q == 1u, ns, pr_select(q == 2u, nc, s)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Box-Muller. normal(seed, n): p = ceil(n/2); pair j < p uses u(j) and u(p + j) and gives
+//    out[j] = r*cos(theta) and out[p + j] = r*sin(theta) (the latter only when p + j < n).
+// ---------------------------------------------------------------------------------------------
+struct NormalPair {
+  float first;   // out[j]
+  float second;  // out[p + j]
+};
+
+POCRAND_HD NormalPair box_muller(float u1_raw, float u2) {
+  const float u1 = pr_select(u1_raw < kMinU1, kMinU1, u1_raw);  // max(u, float32(1e-10))
+  const float r = pr_sqrt(pr_mul(-2.0f, log_positive(u1)));
+  const float theta = pr_mul(kTwoPi, u2);
+  float s, c;
+  sincos_reduced(theta, &s, &c);
+  return NormalPair{pr_mul(r, c), pr_mul(r, s)};
+}
+
+POCRAND_HD uint64_t normal_pair_count(uint64_t n) { return (n + 1) / 2; }
+
+POCRAND_HD NormalPair normal_pair(uint32_t j, uint32_t p, uint32_t seed) {
+  return box_muller(uniform(j, seed), uniform(p + j, seed));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Output rounding, float32 -> fp16 / bf16 bit patterns, round-to-nearest-even. NaN becomes
+//    the sign | 0x7e00 (fp16) / 0x7fc0 (bf16) quiet NaN, as PyTorch's own conversions do.
+// ---------------------------------------------------------------------------------------------
+POCRAND_HD uint16_t float_to_half_bits(float f) {
+  const uint32_t u = pr_bits(f);
+  const uint32_t sign = (u >> 16) & 0x8000u;
+  const uint32_t a = u & 0x7fffffffu;
+  if (a > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);   // NaN
+  if (a >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // >= 65520 -> Inf
+  if (a >= 0x38800000u) {                                              // normal half (>= 2^-14)
+    const uint32_t m = a - 0x38000000u;                                // rebias 127 -> 15
+    return static_cast<uint16_t>(sign | ((m + 0x0fffu + ((m >> 13) & 1u)) >> 13));
+  }
+  if (a <= 0x33000000u) return static_cast<uint16_t>(sign);            // <= 2^-25 -> 0
+  // Subnormal half: value = k * 2^-24, k = mantissa >> shift with RNE on the dropped bits.
+  const uint32_t shift = 126u - (a >> 23);                             // 14 .. 24
+  const uint32_t mant = (a & 0x007fffffu) | 0x00800000u;
+  const uint32_t k = mant >> shift;
+  const uint32_t rem = mant & ((1u << shift) - 1u);
+  const uint32_t halfway = 1u << (shift - 1u);
+  const uint32_t up = (rem > halfway || (rem == halfway && (k & 1u))) ? 1u : 0u;
+  return static_cast<uint16_t>(sign | (k + up));
+}
+
+POCRAND_HD uint16_t float_to_bf16_bits(float f) {
+  const uint32_t u = pr_bits(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0u;  // NaN
+  return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+// Widening fp16 / bf16 -> float32 is exact; written with bit operations so that no library
+// conversion (or its flush-to-zero setting) is involved.
+POCRAND_HD float half_bits_to_float(uint16_t h) {
+  const uint32_t sign = (static_cast<uint32_t>(h) & 0x8000u) << 16;
+  const uint32_t e = (h >> 10) & 0x1fu;
+  const uint32_t m = h & 0x3ffu;
+  if (e == 0u) {  // zero or subnormal: m * 2^-24, exact
+    const float mag = pr_mul(static_cast<float>(m), 0x1p-24f);
+    return pr_from_bits(pr_bits(mag) | sign);
+  }
+  if (e == 31u) return pr_from_bits(sign | 0x7f800000u | (m << 13));  // Inf / NaN
+  return pr_from_bits(sign | ((e + 112u) << 23) | (m << 13));
+}
+
+POCRAND_HD float bf16_bits_to_float(uint16_t b) {
+  return pr_from_bits(static_cast<uint32_t>(b) << 16);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. The fixed reduction order. A sum over n >= 1 terms is computed in levels: split the terms
+//    into chunks of kChunk = 1024 (the last zero-padded), reduce each chunk by the halving tree
+//    below, and repeat on the chunk sums until one value is left. The tree on a chunk a[0..1023]:
+//      for width = 512, 256, ..., 1:  a[i] = a[i] + a[i + width]  for i < width
+//    and the chunk sum is a[0]. Thread count, block size and device never change this order.
+// ---------------------------------------------------------------------------------------------
+constexpr int kChunk = 1024;
+
+// Halving tree over a full chunk held in `a` (length kChunk, zero-padded); overwrites `a`.
+inline float chunk_tree_sum(float* a) {
+  for (int width = kChunk / 2; width >= 1; width /= 2) {
+    for (int i = 0; i < width; ++i) a[i] = pr_add(a[i], a[i + width]);
+  }
+  return a[0];
+}
+
+POCRAND_HD float square(float x) { return pr_mul(x, x); }
+
+}  // namespace pocrand

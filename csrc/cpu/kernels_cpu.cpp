@@ -1,0 +1,259 @@
+// kernels_cpu.cpp — the reference CPU implementation of the pocrand ops.
+//
+// Thin loops over csrc/core/pocrand_core.h: at::parallel_for over independent elements, 64-bit
+// indices throughout, no arithmetic of its own. Threads only split the work; they never change
+// an operation's order (the reductions follow the fixed tree of core section 7).
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "../core/pocrand_core.h"
+#include "../op_checks.h"
+
+namespace pocrand {
+namespace {
+
+constexpr int64_t kGrain = 4096;  // elements per task: large enough to hide scheduling
+
+// Subnormal arithmetic must be honoured. A library built with fast-math can switch on the
+// processor's flush-to-zero / denormals-are-zero modes for the whole process; refuse to compute
+// rather than return different bits.
+void check_subnormals_honoured() {
+  volatile float tiny = 0x1p-126f;
+  volatile float half = 0.5f;
+  const float r = tiny * half;
+  TORCH_CHECK(r == 0x1p-127f,
+              "pocrand: this process flushes subnormal floats to zero (FTZ/DAZ set, typically by a "
+              "library built with fast-math); results would not be bit-exact, refusing to compute");
+}
+
+std::vector<uint32_t> seeds_to_u32(const at::Tensor& seeds) {
+  const int64_t* s = seeds.data_ptr<int64_t>();
+  std::vector<uint32_t> out(seeds.numel());
+  for (size_t b = 0; b < out.size(); ++b) out[b] = static_cast<uint32_t>(s[b]);  // low 32 bits
+  return out;
+}
+
+// Writes float32 results into an output of dtype float32 / float16 / bfloat16 (core section 6).
+template <typename Fn>
+void with_store(const at::Tensor& out, Fn&& fn) {
+  switch (out.scalar_type()) {
+    case at::kFloat: {
+      float* p = out.data_ptr<float>();
+      fn([p](int64_t i, float v) { p[i] = v; });
+      break;
+    }
+    case at::kHalf: {
+      auto* p = reinterpret_cast<uint16_t*>(out.data_ptr());
+      fn([p](int64_t i, float v) { p[i] = float_to_half_bits(v); });
+      break;
+    }
+    case at::kBFloat16: {
+      auto* p = reinterpret_cast<uint16_t*>(out.data_ptr());
+      fn([p](int64_t i, float v) { p[i] = float_to_bf16_bits(v); });
+      break;
+    }
+    default:
+      TORCH_CHECK(false, "unsupported output dtype ", out.scalar_type());
+  }
+}
+
+// Float32 view of a float32/float16/bfloat16 tensor's elements [begin, end), widened exactly.
+void widen_to_float(const at::Tensor& t, int64_t begin, int64_t end, float* dst) {
+  switch (t.scalar_type()) {
+    case at::kFloat:
+      std::copy(t.data_ptr<float>() + begin, t.data_ptr<float>() + end, dst);
+      break;
+    case at::kHalf: {
+      auto* p = reinterpret_cast<const uint16_t*>(t.data_ptr());
+      for (int64_t i = begin; i < end; ++i) dst[i - begin] = half_bits_to_float(p[i]);
+      break;
+    }
+    case at::kBFloat16: {
+      auto* p = reinterpret_cast<const uint16_t*>(t.data_ptr());
+      for (int64_t i = begin; i < end; ++i) dst[i - begin] = bf16_bits_to_float(p[i]);
+      break;
+    }
+    default:
+      TORCH_CHECK(false, "unsupported dtype ", t.scalar_type());
+  }
+}
+
+// sum() of core section 7; consumes `v` (n >= 1).
+float fixed_order_sum(std::vector<float> v) {
+  do {
+    const int64_t n = static_cast<int64_t>(v.size());
+    const int64_t chunks = (n + kChunk - 1) / kChunk;
+    std::vector<float> sums(chunks);
+    at::parallel_for(0, chunks, 16, [&](int64_t c0, int64_t c1) {
+      float buf[kChunk];
+      for (int64_t c = c0; c < c1; ++c) {
+        const int64_t lo = c * kChunk, hi = std::min(n, lo + kChunk);
+        std::fill(std::copy(v.begin() + lo, v.begin() + hi, buf), buf + kChunk, 0.0f);
+        sums[c] = chunk_tree_sum(buf);
+      }
+    });
+    v.swap(sums);
+  } while (v.size() > 1);
+  return v[0];
+}
+
+float fixed_order_norm(const float* x, int64_t n) {
+  std::vector<float> sq(n);
+  for (int64_t i = 0; i < n; ++i) sq[i] = square(x[i]);
+  return pr_sqrt(fixed_order_sum(std::move(sq)));
+}
+
+// Box-Muller pairs [j0, j1) of normal(seed, n), written through store at base + index.
+template <typename Store>
+void normal_pairs(uint32_t seed, int64_t n, int64_t j0, int64_t j1, int64_t base, const Store& store) {
+  const int64_t p = static_cast<int64_t>(normal_pair_count(static_cast<uint64_t>(n)));
+  for (int64_t j = j0; j < j1; ++j) {
+    const NormalPair v = normal_pair(static_cast<uint32_t>(j), static_cast<uint32_t>(p), seed);
+    store(base + j, v.first);
+    if (p + j < n) store(base + p + j, v.second);
+  }
+}
+
+at::Tensor murmur3_cpu(const at::Tensor& keys, int64_t seed) {
+  check_subnormals_honoured();
+  TORCH_CHECK(keys.scalar_type() == at::kLong, "keys must be int64, got ", keys.scalar_type());
+  TORCH_CHECK(keys.is_contiguous(), "keys must be contiguous");
+  auto out = at::empty_like(keys);
+  const int64_t* k = keys.data_ptr<int64_t>();
+  int64_t* o = out.data_ptr<int64_t>();
+  const auto s = static_cast<uint32_t>(seed);
+  at::parallel_for(0, keys.numel(), kGrain, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) o[i] = murmur3(static_cast<uint32_t>(k[i]), s);
+  });
+  return out;
+}
+
+at::Tensor uniform_cpu(const at::Tensor& seeds, int64_t n) {
+  check_subnormals_honoured();
+  check_seeds(seeds);
+  check_count(n, "n");
+  const auto s = seeds_to_u32(seeds);
+  const int64_t B = seeds.numel();
+  auto out = at::empty({B, n}, seeds.options().dtype(at::kFloat));
+  float* o = out.data_ptr<float>();
+  at::parallel_for(0, B * n, kGrain, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) o[i] = uniform(static_cast<uint32_t>(i % n), s[i / n]);
+  });
+  return out;
+}
+
+at::Tensor normal_cpu(const at::Tensor& seeds, int64_t n, at::ScalarType dtype) {
+  check_subnormals_honoured();
+  check_seeds(seeds);
+  check_count(n, "n");
+  check_float_dtype(dtype, "dtype");
+  const auto s = seeds_to_u32(seeds);
+  const int64_t B = seeds.numel();
+  const int64_t p = static_cast<int64_t>(normal_pair_count(static_cast<uint64_t>(n)));
+  auto out = at::empty({B, n}, seeds.options().dtype(dtype));
+  with_store(out, [&](const auto& store) {
+    at::parallel_for(0, B * p, kGrain / 2, [&](int64_t t0, int64_t t1) {
+      // Task [t0, t1) of the flattened (row, pair) space, split at row boundaries.
+      for (int64_t t = t0; t < t1;) {
+        const int64_t b = t / p, j0 = t % p, j1 = std::min(p, j0 + (t1 - t));
+        normal_pairs(s[b], n, j0, j1, b * n, store);
+        t += j1 - j0;
+      }
+    });
+  });
+  return out;
+}
+
+at::Tensor permutations_cpu(const at::Tensor& seeds, int64_t vocab_size) {
+  check_subnormals_honoured();
+  check_seeds(seeds);
+  check_count(vocab_size, "vocab_size");
+  const auto s = seeds_to_u32(seeds);
+  const int64_t B = seeds.numel(), V = vocab_size;
+  auto out = at::empty({B, V}, seeds.options().dtype(at::kLong));
+  int64_t* o = out.data_ptr<int64_t>();
+  at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+    std::vector<uint64_t> keyed(V);
+    for (int64_t b = b0; b < b1; ++b) {
+      // (hash << 32 | index): hash is a bijection, so ordering by the pair is ordering by hash.
+      for (int64_t i = 0; i < V; ++i)
+        keyed[i] = (static_cast<uint64_t>(murmur3(static_cast<uint32_t>(i), s[b])) << 32) |
+                   static_cast<uint64_t>(i);
+      std::sort(keyed.begin(), keyed.end());
+      for (int64_t i = 0; i < V; ++i) o[b * V + i] = static_cast<int64_t>(keyed[i] & 0xffffffffu);
+    }
+  });
+  return out;
+}
+
+at::Tensor unit_normal_cpu(const at::Tensor& seeds, int64_t vocab_size, at::ScalarType dtype) {
+  check_subnormals_honoured();
+  check_seeds(seeds);
+  check_count(vocab_size, "vocab_size");
+  check_float_dtype(dtype, "dtype");
+  const auto s = seeds_to_u32(seeds);
+  const int64_t B = seeds.numel(), V = vocab_size;
+  const int64_t p = static_cast<int64_t>(normal_pair_count(static_cast<uint64_t>(V)));
+  auto out = at::empty({B, V}, seeds.options().dtype(dtype));
+  std::vector<float> t(V);
+  float* tp = t.data();
+  with_store(out, [&](const auto& store) {
+    for (int64_t b = 0; b < B; ++b) {
+      at::parallel_for(0, p, kGrain / 2, [&](int64_t j0, int64_t j1) {
+        normal_pairs(s[b], V, j0, j1, 0, [tp](int64_t i, float v) { tp[i] = v; });
+      });
+      const float nrm = fixed_order_norm(tp, V);
+      at::parallel_for(0, V, kGrain, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) store(b * V + i, pr_div(tp[i], nrm));
+      });
+    }
+  });
+  return out;
+}
+
+at::Tensor distances_cpu(const at::Tensor& logits, const at::Tensor& permutations,
+                         const at::Tensor& target) {
+  check_subnormals_honoured();
+  check_distance_args(logits, permutations, target);
+  const int64_t B = logits.size(0), V = logits.size(1);
+  std::vector<float> tgt(V);
+  widen_to_float(target, 0, V, tgt.data());
+  auto out = at::empty({B}, logits.options().dtype(at::kFloat));
+  float* o = out.data_ptr<float>();
+  const int64_t* perm = permutations.data_ptr<int64_t>();
+  at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+    std::vector<float> x(V), d(V);
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t* pr = perm + b * V;
+      for (int64_t i = 0; i < V; ++i)
+        TORCH_CHECK(pr[i] >= 0 && pr[i] < V, "permutations[", b, ", ", i, "] = ", pr[i],
+                    " is out of range [0, ", V, ")");
+      widen_to_float(logits, b * V, (b + 1) * V, x.data());
+      const float nx = fixed_order_norm(x.data(), V);
+      if (!(nx > 0.0f && nx <= 0x1.fffffep127f)) {  // zero, Inf or NaN: no valid direction
+        o[b] = pr_from_bits(kCanonicalNaN);
+        continue;
+      }
+      for (int64_t i = 0; i < V; ++i) d[i] = pr_sub(pr_div(x[pr[i]], nx), tgt[i]);
+      o[b] = fixed_order_norm(d.data(), V);
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(pocrand, CPU, m) {
+  m.impl("murmur3", &murmur3_cpu);
+  m.impl("uniform", &uniform_cpu);
+  m.impl("normal", &normal_cpu);
+  m.impl("permutations", &permutations_cpu);
+  m.impl("unit_normal", &unit_normal_cpu);
+  m.impl("distances", &distances_cpu);
+}
+
+}  // namespace pocrand

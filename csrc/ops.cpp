@@ -1,0 +1,51 @@
+// ops.cpp — the one place where pocrand's torch ops are declared.
+//
+// Schemas only; the CPU implementations register in cpu/kernels_cpu.cpp and the CUDA ones in
+// cuda/, per dispatch key. Importing the compiled pocrand_ext._C module runs these registrations.
+// Seeds travel as int64 tensors holding u32 values (their low 32 bits are used), on the device the
+// output should live on, so one launch serves a whole batch of nonces.
+#include <Python.h>
+#include <torch/library.h>
+
+#include <string>
+
+#ifndef POCRAND_CUDA_ARCHS
+#define POCRAND_CUDA_ARCHS ""
+#endif
+
+extern "C" {
+// An empty module: `import pocrand_ext._C` is only needed for its static registrations below.
+PyObject* PyInit__C(void) {
+  static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_C", nullptr, -1, nullptr};
+  return PyModule_Create(&module_def);
+}
+}
+
+namespace pocrand {
+
+// "cpu" or "cpu+cuda:<archs>", fixed at build time.
+std::string build_info() {
+#if defined(POCRAND_WITH_CUDA) && POCRAND_WITH_CUDA
+  return std::string("cpu+cuda:") + POCRAND_CUDA_ARCHS;
+#else
+  return "cpu";
+#endif
+}
+
+TORCH_LIBRARY(pocrand, m) {
+  m.def("build_info() -> str", &build_info);
+  // keys: int64, any shape -> int64 hash values in [0, 2^32), same shape.
+  m.def("murmur3(Tensor keys, int seed) -> Tensor");
+  // seeds: int64 [B] -> float32 [B, n]: u(i, seed_b).
+  m.def("uniform(Tensor seeds, int n) -> Tensor");
+  // seeds: int64 [B] -> dtype [B, n]: normal(seed_b, n), rounded to dtype.
+  m.def("normal(Tensor seeds, int n, ScalarType dtype) -> Tensor");
+  // seeds: int64 [B] -> int64 [B, vocab_size]: indices ordered by ascending hash(i, seed_b).
+  m.def("permutations(Tensor seeds, int vocab_size) -> Tensor");
+  // seeds: int64 [B] -> dtype [B, vocab_size]: normal(seed_b, V) / norm, rounded to dtype.
+  m.def("unit_normal(Tensor seeds, int vocab_size, ScalarType dtype) -> Tensor");
+  // logits [B, V] (f32/f16/bf16), permutations int64 [B, V], target [V] -> float32 [B].
+  m.def("distances(Tensor logits, Tensor permutations, Tensor target) -> Tensor");
+}
+
+}  // namespace pocrand
