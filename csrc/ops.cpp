@@ -46,6 +46,17 @@ TORCH_LIBRARY(pocrand, m) {
   m.def("unit_normal(Tensor seeds, int vocab_size, ScalarType dtype) -> Tensor");
   // logits [B, V] (f32/f16/bf16), permutations int64 [B, V], target [V] -> float32 [B].
   m.def("distances(Tensor logits, Tensor permutations, Tensor target) -> Tensor");
+
+  // The core's scalar stages, elementwise, for verification (accuracy and CPU == GPU checks over
+  // whole domains). Not part of the PoC API.
+  // hashes int64 (low 32 bits) -> float32 (u, r, cos(theta), sin(theta)), theta = 2pi*u.
+  m.def("core_stages(Tensor hashes) -> (Tensor, Tensor, Tensor, Tensor)");
+  // x float32 -> log(x); meaningful for positive normal x.
+  m.def("core_log(Tensor x) -> Tensor");
+  // theta float32 -> (sin, cos); meaningful for theta in [0, 8).
+  m.def("core_sincos(Tensor theta) -> (Tensor, Tensor)");
+  // x float32 -> x rounded to dtype (float16 / bfloat16) by core section 6.
+  m.def("core_round(Tensor x, ScalarType dtype) -> Tensor");
 }
 
 }  // namespace pocrand

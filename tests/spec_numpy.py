@@ -366,7 +366,7 @@ def _check_nonce(nonce: int) -> None:
 
 
 def generate_inputs(block_hash: str, public_key: str, nonces: list[int], dim: int,
-                    seq_len: int, dtype: str = "float32") -> np.ndarray:
+                    seq_len: int, dtype: str) -> np.ndarray:
     n = seq_len * dim
     rows = []
     for nonce in nonces:

@@ -245,12 +245,18 @@ struct NormalPair {
   float second;  // out[p + j]
 };
 
+// r = sqrt(-2 log(max(u1, float32(1e-10)))): finite, in [-0, 6.8).
+POCRAND_HD float box_muller_radius(float u1_raw) {
+  const float u1 = pr_select(u1_raw < kMinU1, kMinU1, u1_raw);
+  return pr_sqrt(pr_mul(-2.0f, log_positive(u1)));
+}
+
+POCRAND_HD float box_muller_angle(float u2) { return pr_mul(kTwoPi, u2); }
+
 POCRAND_HD NormalPair box_muller(float u1_raw, float u2) {
-  const float u1 = pr_select(u1_raw < kMinU1, kMinU1, u1_raw);  // max(u, float32(1e-10))
-  const float r = pr_sqrt(pr_mul(-2.0f, log_positive(u1)));
-  const float theta = pr_mul(kTwoPi, u2);
+  const float r = box_muller_radius(u1_raw);
   float s, c;
-  sincos_reduced(theta, &s, &c);
+  sincos_reduced(box_muller_angle(u2), &s, &c);
   return NormalPair{pr_mul(r, c), pr_mul(r, s)};
 }
 

@@ -1,0 +1,93 @@
+"""Known-answer vectors: digests of pocrand-v1 outputs for a fixed grid of cases.
+
+`known_answers.txt` (beside this file) is plain text, one case a line:
+
+    <op> TAB <arguments as a JSON object> TAB <SHA-256 hex of the output bytes>
+
+The output bytes are the result tensor in row-major order, little-endian, in its own dtype
+(int64, float32, float16 or bfloat16 bit patterns). The digests were produced by the independent
+NumPy implementation of SPEC.md (tests/spec_numpy.py, tests/make_known_answers.py); the CPU and
+CUDA kernels must reproduce them on every device. A changed digest is a breaking change.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from . import api
+
+KNOWN_ANSWERS_PATH = Path(__file__).with_name("known_answers.txt")
+_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+@dataclass(frozen=True)
+class Case:
+    op: str
+    args: dict
+    digest: str
+
+    def label(self) -> str:
+        return f"{self.op} {json.dumps(self.args, ensure_ascii=False, sort_keys=True)}"
+
+
+def load_cases(path: Path = KNOWN_ANSWERS_PATH) -> list[Case]:
+    cases = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        op, args, digest = line.split("\t")
+        cases.append(Case(op, json.loads(args), digest))
+    return cases
+
+
+def tensor_bytes(t: torch.Tensor) -> bytes:
+    """Row-major little-endian bytes of a tensor in its own dtype."""
+    t = t.detach().to("cpu").contiguous()
+    if t.dtype in (torch.float16, torch.bfloat16):
+        t = t.view(torch.int16)
+    return t.numpy().astype(t.numpy().dtype.newbyteorder("<"), copy=False).tobytes()
+
+
+def compute(op: str, a: dict, device) -> torch.Tensor:
+    """The output tensor of one case on `device`."""
+    if op == "seed_from_string":
+        return torch.tensor([api.seed_from_string(a["s"])], dtype=torch.int64)
+    if op == "murmur3_32":
+        keys = torch.arange(a["keys_start"], a["keys_start"] + a["keys_count"], device=device)
+        return api.murmur3_32(keys, a["seed"])
+    if op == "uniform":
+        return api.uniform(a["seed"], a["n"], device)
+    if op == "normal":
+        return api.normal(a["seed"], a["n"], device)
+    if op == "inputs":
+        return api.generate_inputs(a["block_hash"], a["public_key"], a["nonces"], a["dim"],
+                                   a["seq_len"], device, _DTYPES[a["dtype"]])
+    if op == "permutations":
+        return api.generate_permutations(a["block_hash"], a["public_key"], a["nonces"],
+                                         a["vocab_size"], device)
+    if op == "target":
+        return api.generate_target(a["block_hash"], a["vocab_size"], device, _DTYPES[a["dtype"]])
+    if op == "distances":
+        b, v = len(a["nonces"]), a["vocab_size"]
+        logits = api.normal(a["logits_seed"], b * v, device).view(b, v)
+        for row in a["zero_rows"]:
+            logits[row] = 0.0
+        logits = logits.to(_DTYPES[a["logits_dtype"]])
+        perms = api.generate_permutations(a["block_hash"], a["public_key"], a["nonces"], v, device)
+        target = api.generate_target(a["block_hash"], v, device, _DTYPES[a["target_dtype"]])
+        return api.compute_distances(logits, perms, target)
+    raise ValueError(f"unknown known-answer op {op!r}")
+
+
+def digest(t: torch.Tensor) -> str:
+    return hashlib.sha256(tensor_bytes(t)).hexdigest()
+
+
+def check(device, cases: list[Case] | None = None) -> list[tuple[Case, str]]:
+    """(case, digest computed on `device`) for every case whose digest differs; empty = all match."""
+    cases = load_cases() if cases is None else cases
+    return [(c, d) for c in cases if (d := digest(compute(c.op, c.args, device))) != c.digest]

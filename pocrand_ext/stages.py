@@ -1,0 +1,63 @@
+"""The core's scalar stages as elementwise tensor functions, for verification only.
+
+These expose the exact functions the generators use (SPEC.md sections 2-6) so that accuracy and
+CPU == GPU checks can sweep whole domains: `stages(hashes)` gives (u, r, cos θ, sin θ) of the
+Box-Muller step for given 32-bit hashes; `log`, `sincos` and `round_to` the individual functions.
+They are not part of the PoC API.
+"""
+from __future__ import annotations
+
+import torch
+
+from . import _C  # noqa: F401
+
+__all__ = ["stages", "log", "sincos", "round_to"]
+
+
+def _float32(name: str, x) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor) or x.dtype != torch.float32:
+        raise TypeError(f"{name} must be a float32 tensor")
+    return x.contiguous()
+
+
+def stages(hashes: torch.Tensor):
+    """(u, r, cos θ, sin θ) float32 for int64 hashes (low 32 bits): u = f32(h)·2^-32,
+    r = √(−2·log(max(u, 1e-10))), θ = f32(2π)·u."""
+    if not isinstance(hashes, torch.Tensor) or hashes.dtype != torch.int64:
+        raise TypeError("hashes must be an int64 tensor")
+    return torch.ops.pocrand.core_stages(hashes.contiguous())
+
+
+def log(x: torch.Tensor) -> torch.Tensor:
+    """pocrand's log (SPEC.md section 3); faithful for positive normal floats."""
+    return torch.ops.pocrand.core_log(_float32("x", x))
+
+
+def sincos(theta: torch.Tensor):
+    """(sin θ, cos θ) by SPEC.md section 4; faithful for θ in [0, 8)."""
+    return torch.ops.pocrand.core_sincos(_float32("theta", theta))
+
+
+def round_to(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """float32 -> float16 / bfloat16 by the bit rules of SPEC.md section 6."""
+    return torch.ops.pocrand.core_round(_float32("x", x), dtype)
+
+
+@torch.library.register_fake("pocrand::core_stages")
+def _stages_fake(hashes):
+    return tuple(torch.empty_like(hashes, dtype=torch.float32) for _ in range(4))
+
+
+@torch.library.register_fake("pocrand::core_log")
+def _log_fake(x):
+    return torch.empty_like(x)
+
+
+@torch.library.register_fake("pocrand::core_sincos")
+def _sincos_fake(theta):
+    return torch.empty_like(theta), torch.empty_like(theta)
+
+
+@torch.library.register_fake("pocrand::core_round")
+def _round_fake(x, dtype):
+    return torch.empty_like(x, dtype=dtype)
