@@ -17,7 +17,7 @@ from setuptools import setup
 import torch
 from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
 
-HOST_FLAGS = ["-O3", "-std=c++17", "-ffp-contract=off", "-fno-fast-math"]
+HOST_FLAGS = ["-O3", "-ffp-contract=off", "-fno-fast-math"]
 DEFAULT_ARCHS = ["8.0", "8.6", "8.9", "9.0"]
 
 
@@ -61,8 +61,8 @@ def extension():
     sources = ["csrc/ops.cpp"] + sorted(glob.glob("csrc/cpu/*.cpp"))
     if want_cuda():
         archs = cuda_arch_list()
-        sources += sorted(glob.glob("csrc/cuda/*.cu"))
-        nvcc_flags = ["-O3", "-std=c++17", "-fmad=false", "--prec-div=true", "--prec-sqrt=true",
+        sources += sorted(glob.glob("csrc/cuda/*.cu")) + sorted(glob.glob("csrc/cuda/*.cpp"))
+        nvcc_flags = ["-O3", "-fmad=false", "--prec-div=true", "--prec-sqrt=true",
                       "--ftz=false", "-Xcompiler", "-ffp-contract=off"]
         macros = [("POCRAND_WITH_CUDA", "1"), ("POCRAND_CUDA_ARCHS", f'"{archs}"')]
         return CUDAExtension("pocrand_ext._C", sources, define_macros=macros,

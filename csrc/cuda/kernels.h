@@ -1,0 +1,62 @@
+// kernels.h — the torch-free CUDA kernel layer of pocrand: plain launch functions over raw device
+// pointers and a cudaStream_t. csrc/cuda/ops_cuda.cpp wraps them as torch ops; CMake compiles
+// kernels.cu on its own (no torch) so that CI without a GPU still proves the CUDA code builds.
+//
+// Every launcher enqueues work on `stream` and returns cudaGetLastError(); none synchronises.
+// Element indices are 64-bit; per-row counts are at most 2^31 - 1 (checked by the callers).
+#pragma once
+
+#include <cuda_runtime.h>
+#include <stddef.h>
+#include <stdint.h>
+
+namespace pocrand {
+namespace cuda {
+
+enum class FloatType { kFloat32, kFloat16, kBFloat16 };
+
+// keys int64 [n] -> hash of their low 32 bits, as int64 [n].
+cudaError_t launch_murmur3(const int64_t* keys, int64_t n, uint32_t seed, int64_t* out,
+                           cudaStream_t stream);
+// seeds [rows] -> float32 [rows, n].
+cudaError_t launch_uniform(const int64_t* seeds, int64_t rows, int64_t n, float* out,
+                           cudaStream_t stream);
+// seeds [rows] -> out_type [rows, n].
+cudaError_t launch_normal(const int64_t* seeds, int64_t rows, int64_t n, FloatType out_type,
+                          void* out, cudaStream_t stream);
+
+// Floats of scratch the fixed-order reductions of `rows` sums over n terms need.
+size_t reduction_workspace_floats(int64_t rows, int64_t n);
+
+// seeds [rows] -> out_type [rows, V]: normal(seed, V) / norm. `scratch` holds
+// rows*V + reduction_workspace_floats(rows, V) floats.
+cudaError_t launch_unit_normal(const int64_t* seeds, int64_t rows, int64_t V, FloatType out_type,
+                               void* out, float* scratch, cudaStream_t stream);
+
+// logits [rows, V], perm int64 [rows, V], target [V] -> float32 [rows]. `scratch` holds
+// rows + 2 * reduction_workspace_floats(rows, V) floats. A permutation entry outside [0, V)
+// makes *first_bad_index the smallest such flat index (it must start at UINT64_MAX).
+cudaError_t launch_distances(const void* logits, FloatType logits_type, const int64_t* perm,
+                             const void* target, FloatType target_type, int64_t rows, int64_t V,
+                             float* out, float* scratch, unsigned long long* first_bad_index,
+                             cudaStream_t stream);
+
+// Permutations sort `batch_rows` rows at a time (so one sort never exceeds 2^31 - 1 items).
+int64_t permutation_batch_rows(int64_t rows, int64_t V);
+// Bytes of device scratch for launch_permutations with this batch (keys, values, CUB storage).
+size_t permutation_scratch_bytes(int64_t batch_rows, int64_t V);
+// seeds [rows] -> int64 [rows, V]: 0..V-1 ordered by ascending hash(i, seed).
+cudaError_t launch_permutations(const int64_t* seeds, int64_t rows, int64_t V, int64_t* out,
+                                void* scratch, size_t scratch_bytes, cudaStream_t stream);
+
+// Elementwise scalar stages (verification ops).
+cudaError_t launch_core_stages(const int64_t* hashes, int64_t n, float* u, float* r, float* c,
+                               float* s, cudaStream_t stream);
+cudaError_t launch_core_log(const float* x, int64_t n, float* out, cudaStream_t stream);
+cudaError_t launch_core_sincos(const float* theta, int64_t n, float* s, float* c,
+                               cudaStream_t stream);
+cudaError_t launch_core_round(const float* x, int64_t n, FloatType out_type, void* out,
+                              cudaStream_t stream);
+
+}  // namespace cuda
+}  // namespace pocrand

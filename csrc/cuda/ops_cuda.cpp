@@ -1,0 +1,190 @@
+// ops_cuda.cpp — registers the CUDA implementations of the pocrand ops.
+//
+// Each op checks its arguments (op_checks.h), takes the device of its input under a device guard,
+// allocates its output (and scratch, through PyTorch's caching allocator), and calls one launcher
+// of the torch-free kernel layer (kernels.h) on the current stream. Only compute_distances
+// synchronises: it must read back whether a permutation entry was out of range, to raise.
+#include <ATen/ATen.h>
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <limits>
+#include <tuple>
+
+#include "../op_checks.h"
+#include "kernels.h"
+
+namespace pocrand {
+namespace {
+
+using cuda::FloatType;
+
+FloatType float_type(at::ScalarType t) {
+  switch (t) {
+    case at::kHalf: return FloatType::kFloat16;
+    case at::kBFloat16: return FloatType::kBFloat16;
+    default: return FloatType::kFloat32;
+  }
+}
+
+cudaStream_t stream() { return at::cuda::getCurrentCUDAStream(); }
+
+at::Tensor float_scratch(const at::Tensor& like, int64_t n) {
+  return at::empty({std::max<int64_t>(n, 1)}, like.options().dtype(at::kFloat));
+}
+
+void check_float32(const at::Tensor& t, const char* name) {
+  TORCH_CHECK(t.scalar_type() == at::kFloat, name, " must be float32, got ", t.scalar_type());
+  TORCH_CHECK(t.is_contiguous(), name, " must be contiguous");
+}
+
+at::Tensor murmur3_cuda(const at::Tensor& keys, int64_t seed) {
+  TORCH_CHECK(keys.scalar_type() == at::kLong, "keys must be int64, got ", keys.scalar_type());
+  TORCH_CHECK(keys.is_contiguous(), "keys must be contiguous");
+  const c10::cuda::CUDAGuard guard(keys.device());
+  auto out = at::empty_like(keys);
+  if (keys.numel() == 0) return out;
+  C10_CUDA_CHECK(cuda::launch_murmur3(keys.data_ptr<int64_t>(), keys.numel(),
+                                      static_cast<uint32_t>(seed), out.data_ptr<int64_t>(), stream()));
+  return out;
+}
+
+at::Tensor uniform_cuda(const at::Tensor& seeds, int64_t n) {
+  check_seeds(seeds);
+  check_count(n, "n");
+  const c10::cuda::CUDAGuard guard(seeds.device());
+  auto out = at::empty({seeds.numel(), n}, seeds.options().dtype(at::kFloat));
+  C10_CUDA_CHECK(cuda::launch_uniform(seeds.data_ptr<int64_t>(), seeds.numel(), n,
+                                      out.data_ptr<float>(), stream()));
+  return out;
+}
+
+at::Tensor normal_cuda(const at::Tensor& seeds, int64_t n, at::ScalarType dtype) {
+  check_seeds(seeds);
+  check_count(n, "n");
+  check_float_dtype(dtype, "dtype");
+  const c10::cuda::CUDAGuard guard(seeds.device());
+  auto out = at::empty({seeds.numel(), n}, seeds.options().dtype(dtype));
+  C10_CUDA_CHECK(cuda::launch_normal(seeds.data_ptr<int64_t>(), seeds.numel(), n,
+                                     float_type(dtype), out.data_ptr(), stream()));
+  return out;
+}
+
+at::Tensor permutations_cuda(const at::Tensor& seeds, int64_t vocab_size) {
+  check_seeds(seeds);
+  check_count(vocab_size, "vocab_size");
+  const c10::cuda::CUDAGuard guard(seeds.device());
+  const int64_t rows = seeds.numel();
+  auto out = at::empty({rows, vocab_size}, seeds.options().dtype(at::kLong));
+  const size_t bytes = cuda::permutation_scratch_bytes(
+      cuda::permutation_batch_rows(rows, vocab_size), vocab_size);
+  auto scratch = at::empty({static_cast<int64_t>(bytes)}, seeds.options().dtype(at::kByte));
+  C10_CUDA_CHECK(cuda::launch_permutations(seeds.data_ptr<int64_t>(), rows, vocab_size,
+                                           out.data_ptr<int64_t>(), scratch.data_ptr(), bytes,
+                                           stream()));
+  return out;
+}
+
+at::Tensor unit_normal_cuda(const at::Tensor& seeds, int64_t vocab_size, at::ScalarType dtype) {
+  check_seeds(seeds);
+  check_count(vocab_size, "vocab_size");
+  check_float_dtype(dtype, "dtype");
+  const c10::cuda::CUDAGuard guard(seeds.device());
+  const int64_t rows = seeds.numel();
+  auto out = at::empty({rows, vocab_size}, seeds.options().dtype(dtype));
+  auto scratch = float_scratch(
+      seeds, rows * vocab_size +
+                 static_cast<int64_t>(cuda::reduction_workspace_floats(rows, vocab_size)));
+  C10_CUDA_CHECK(cuda::launch_unit_normal(seeds.data_ptr<int64_t>(), rows, vocab_size,
+                                          float_type(dtype), out.data_ptr(),
+                                          scratch.data_ptr<float>(), stream()));
+  return out;
+}
+
+at::Tensor distances_cuda(const at::Tensor& logits, const at::Tensor& permutations,
+                          const at::Tensor& target) {
+  check_distance_args(logits, permutations, target);
+  const c10::cuda::CUDAGuard guard(logits.device());
+  const int64_t rows = logits.size(0), V = logits.size(1);
+  auto out = at::empty({rows}, logits.options().dtype(at::kFloat));
+  auto scratch = float_scratch(
+      logits, 2 * static_cast<int64_t>(cuda::reduction_workspace_floats(rows, V)));
+  // UINT64_MAX as int64 is -1: "no bad entry yet".
+  auto first_bad = at::full({1}, -1, logits.options().dtype(at::kLong));
+  C10_CUDA_CHECK(cuda::launch_distances(
+      logits.data_ptr(), float_type(logits.scalar_type()), permutations.data_ptr<int64_t>(),
+      target.data_ptr(), float_type(target.scalar_type()), rows, V, out.data_ptr<float>(),
+      scratch.data_ptr<float>(),
+      reinterpret_cast<unsigned long long*>(first_bad.data_ptr<int64_t>()), stream()));
+  const int64_t bad = first_bad.item<int64_t>();  // synchronises
+  if (bad != -1) {
+    const int64_t value = permutations.view(-1)[bad].item<int64_t>();
+    TORCH_CHECK(false, "permutations[", bad / V, ", ", bad % V, "] = ", value,
+                " is out of range [0, ", V, ")");
+  }
+  return out;
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> core_stages_cuda(const at::Tensor& h) {
+  TORCH_CHECK(h.scalar_type() == at::kLong, "hashes must be int64, got ", h.scalar_type());
+  TORCH_CHECK(h.is_contiguous(), "hashes must be contiguous");
+  const c10::cuda::CUDAGuard guard(h.device());
+  auto u = at::empty(h.sizes(), h.options().dtype(at::kFloat));
+  auto r = at::empty_like(u), c = at::empty_like(u), s = at::empty_like(u);
+  if (h.numel() > 0)
+    C10_CUDA_CHECK(cuda::launch_core_stages(h.data_ptr<int64_t>(), h.numel(), u.data_ptr<float>(),
+                                            r.data_ptr<float>(), c.data_ptr<float>(),
+                                            s.data_ptr<float>(), stream()));
+  return {u, r, c, s};
+}
+
+at::Tensor core_log_cuda(const at::Tensor& x) {
+  check_float32(x, "x");
+  const c10::cuda::CUDAGuard guard(x.device());
+  auto out = at::empty_like(x);
+  if (x.numel() > 0)
+    C10_CUDA_CHECK(cuda::launch_core_log(x.data_ptr<float>(), x.numel(), out.data_ptr<float>(),
+                                         stream()));
+  return out;
+}
+
+std::tuple<at::Tensor, at::Tensor> core_sincos_cuda(const at::Tensor& theta) {
+  check_float32(theta, "theta");
+  const c10::cuda::CUDAGuard guard(theta.device());
+  auto s = at::empty_like(theta), c = at::empty_like(theta);
+  if (theta.numel() > 0)
+    C10_CUDA_CHECK(cuda::launch_core_sincos(theta.data_ptr<float>(), theta.numel(),
+                                            s.data_ptr<float>(), c.data_ptr<float>(), stream()));
+  return {s, c};
+}
+
+at::Tensor core_round_cuda(const at::Tensor& x, at::ScalarType dtype) {
+  check_float32(x, "x");
+  check_float_dtype(dtype, "dtype");
+  const c10::cuda::CUDAGuard guard(x.device());
+  auto out = at::empty(x.sizes(), x.options().dtype(dtype));
+  if (x.numel() > 0)
+    C10_CUDA_CHECK(cuda::launch_core_round(x.data_ptr<float>(), x.numel(), float_type(dtype),
+                                           out.data_ptr(), stream()));
+  return out;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(pocrand, CUDA, m) {
+  m.impl("murmur3", &murmur3_cuda);
+  m.impl("uniform", &uniform_cuda);
+  m.impl("normal", &normal_cuda);
+  m.impl("permutations", &permutations_cuda);
+  m.impl("unit_normal", &unit_normal_cuda);
+  m.impl("distances", &distances_cuda);
+  m.impl("core_stages", &core_stages_cuda);
+  m.impl("core_log", &core_log_cuda);
+  m.impl("core_sincos", &core_sincos_cuda);
+  m.impl("core_round", &core_round_cuda);
+}
+
+}  // namespace pocrand

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# GPU verification, from a clean tree on a CUDA machine (see VERIFICATION.md):
+#   bash scripts/gpu_verify.sh [LOG_DIR] [native|ptx|all]
+# 1. builds the extension for the default architectures (native code for the local card),
+# 2. runs the self-check, the whole test suite (GPU tests included) and the exhaustive check,
+# 3. rebuilds with compute_80 PTX only and checks the known answers again (the driver JIT-compiles
+#    the PTX for the local card), recording which code each build embedded.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+LOG=${1:-build/verify}
+PHASE=${2:-all}
+mkdir -p "$LOG"
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 MAX_JOBS=${MAX_JOBS:-16}
+PY=${PYTHON:-python3}
+status=0
+step() { echo; echo "=== $* ($(date -u +%H:%M:%S))"; }
+
+step "machine"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+nvcc --version | tail -2
+$PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'gpus', torch.cuda.device_count())"
+
+if [ "$PHASE" != ptx ]; then
+step "build: default architectures"
+rm -rf build/temp* pocrand_ext/_C*.so
+$PY setup.py build_ext --inplace > "$LOG/build_native.log" 2>&1 || { tail -50 "$LOG/build_native.log"; exit 1; }
+grep "pocrand:" "$LOG/build_native.log"
+cuobjdump --list-elf --list-ptx pocrand_ext/_C*.so | sed 's/.*\.\(sm_[0-9a-z]*\|compute_[0-9a-z]*\)\..*/\1/' | sort | uniq -c
+
+step "self-check"
+$PY -m pocrand_ext || status=1
+
+step "test suite"
+$PY -m pytest -q tests -p no:cacheprovider 2>&1 | tail -25
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
+if [ "${SKIP_EXHAUSTIVE:-0}" != 1 ]; then
+  step "exhaustive check"
+  $PY scripts/exhaustive_check.py --json "$LOG/exhaustive.json" || status=1
+fi
+
+fi
+
+if [ "$PHASE" != native ]; then
+step "build: compute_80 PTX only (JIT-compiled by the driver)"
+rm -rf build/temp* pocrand_ext/_C*.so
+TORCH_CUDA_ARCH_LIST="8.0+PTX" $PY setup.py build_ext --inplace > "$LOG/build_ptx.log" 2>&1 \
+  || { tail -50 "$LOG/build_ptx.log"; exit 1; }
+grep "pocrand:" "$LOG/build_ptx.log"
+cuobjdump --list-elf --list-ptx pocrand_ext/_C*.so | sed 's/.*\.\(sm_[0-9a-z]*\|compute_[0-9a-z]*\)\..*/\1/' | sort | uniq -c
+echo "(an sm_80 cubin cannot run on a newer major architecture: there the compute_80 PTX is JIT-compiled)"
+CUDA_CACHE_DISABLE=1 $PY -m pocrand_ext || status=1
+CUDA_CACHE_DISABLE=1 $PY -m pytest -q -p no:cacheprovider tests/test_known_answers.py tests/test_cuda.py 2>&1 | tail -3
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+fi
+
+step "done: status $status"
+exit $status

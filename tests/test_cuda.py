@@ -1,0 +1,146 @@
+"""CUDA kernels equal the CPU reference bit for bit (skipped without a CUDA device and build).
+
+Outputs are compared as integers (torch.equal on bit views), for every op and dtype, odd and even
+sizes, batches up to 256, vocabularies up to 262144, on a non-default stream, and on cuda:1 when a
+second GPU is present. Outputs are pre-filled by the allocator with whatever was there; a poison
+fill before each call makes an element the kernel never wrote fail the comparison.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import pocrand_ext as pr
+from pocrand_ext import stages
+from conftest import HAS_CUDA, assert_bits_equal
+
+pytestmark = pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device and a CUDA build")
+
+DTYPES = [torch.float32, torch.float16, torch.bfloat16]
+NONCES_256 = list(range(-128, 128))
+
+
+def poison_cache(device="cuda"):
+    """Fill freed cached blocks with 0xFF bytes so unwritten outputs read as NaN/-1."""
+    junk = torch.empty(64 << 20, dtype=torch.uint8, device=device).fill_(0xFF)
+    del junk
+
+
+def gpu_devices():
+    return [f"cuda:{i}" for i in range(torch.cuda.device_count())] if HAS_CUDA else []
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 1023, 1024, 1025, 65537])
+def test_uniform_normal_murmur3(n):
+    for seed in (0, 1, 0xFFFFFFFF):
+        poison_cache()
+        assert_bits_equal(pr.uniform(seed, n, "cuda"), pr.uniform(seed, n, "cpu"))
+        assert_bits_equal(pr.normal(seed, n, "cuda"), pr.normal(seed, n, "cpu"))
+    keys = torch.arange(-n, 3 * n, dtype=torch.int64)
+    assert torch.equal(pr.murmur3_32(keys.cuda(), 7).cpu(), pr.murmur3_32(keys, 7))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (7, 33), (64, 64), (17, 1000)])
+def test_inputs(dtype, shape):
+    seq_len, dim = shape
+    poison_cache()
+    gpu = pr.generate_inputs("bh", "pk", NONCES_256, dim, seq_len, "cuda", dtype)
+    cpu = pr.generate_inputs("bh", "pk", NONCES_256, dim, seq_len, "cpu", dtype)
+    assert_bits_equal(gpu, cpu)
+
+
+@pytest.mark.parametrize("vocab_size", [1, 2, 3, 1000, 1024, 1025, 151936, 262144])
+def test_permutations(vocab_size):
+    nonces = NONCES_256 if vocab_size <= 1025 else NONCES_256[:24]
+    poison_cache()
+    gpu = pr.generate_permutations("bh", "pk", nonces, vocab_size, "cuda")
+    assert torch.equal(gpu.cpu(), pr.generate_permutations("bh", "pk", nonces, vocab_size, "cpu"))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("vocab_size", [1, 2, 3, 1023, 1025, 1024 * 1024 + 1, 151936, 262144])
+def test_target(dtype, vocab_size):
+    poison_cache()
+    for bh in ("", "abc", "blöck"):
+        assert_bits_equal(pr.generate_target(bh, vocab_size, "cuda", dtype),
+                          pr.generate_target(bh, vocab_size, "cpu", dtype))
+
+
+@pytest.mark.parametrize("logits_dtype", DTYPES)
+@pytest.mark.parametrize("target_dtype", DTYPES)
+@pytest.mark.parametrize("batch,vocab_size", [(1, 1), (3, 2), (5, 1025), (256, 4099), (64, 151936), (4, 262144)])
+def test_distances(logits_dtype, target_dtype, batch, vocab_size):
+    g = torch.Generator().manual_seed(batch * vocab_size)
+    logits = (torch.randn(batch, vocab_size, generator=g) * 4).to(logits_dtype)
+    if batch > 2:
+        logits[1] = 0
+        logits[2, 0] = float("nan")
+    perms = pr.generate_permutations("bh", "pk", range(batch), vocab_size)
+    target = pr.generate_target("bh", vocab_size, dtype=target_dtype)
+    poison_cache()
+    gpu = pr.compute_distances(logits.cuda(), perms.cuda(), target.cuda())
+    assert_bits_equal(gpu, pr.compute_distances(logits, perms, target))
+
+
+def test_distances_reject_out_of_range_permutations_on_gpu():
+    perms = pr.generate_permutations("bh", "pk", range(3), 100, "cuda")
+    perms[2, 17] = 100
+    perms[1, 50] = -5
+    with pytest.raises(RuntimeError, match=r"permutations\[1, 50\] = -5 is out of range"):
+        pr.compute_distances(torch.randn(3, 100, device="cuda"), perms, pr.generate_target("bh", 100, "cuda"))
+    # The process stays usable.
+    assert pr.normal(1, 10, "cuda").isfinite().all()
+
+
+def test_scalar_stages_and_rounding_sample():
+    h = torch.randint(0, 2**32, (1 << 22,), dtype=torch.int64)
+    for g, c in zip(stages.stages(h.cuda()), stages.stages(h)):
+        assert_bits_equal(g, c)
+    x = torch.randint(-(2**31), 2**31, (1 << 22,), dtype=torch.int32).view(torch.float32)
+    for dtype in (torch.float16, torch.bfloat16):
+        assert_bits_equal(stages.round_to(x.cuda(), dtype), stages.round_to(x, dtype))
+    t = torch.rand(1 << 20) * 6.2831855
+    for g, c in zip(stages.sincos(t.cuda()), stages.sincos(t)):
+        assert_bits_equal(g, c)
+    u = torch.rand(1 << 20).clamp(min=1e-10)
+    assert_bits_equal(stages.log(u.cuda()), stages.log(u))
+
+
+def test_non_default_stream():
+    s = torch.cuda.Stream()
+    cpu = pr.generate_inputs("bh", "pk", range(8), 64, 16, "cpu")
+    with torch.cuda.stream(s):
+        gpu = pr.generate_inputs("bh", "pk", range(8), 64, 16, "cuda")
+        perms = pr.generate_permutations("bh", "pk", range(8), 5000, "cuda")
+        target = pr.generate_target("bh", 5000, "cuda")
+        logits = torch.randn(8, 5000, device="cuda")
+        d = pr.compute_distances(logits, perms, target)
+    s.synchronize()
+    assert_bits_equal(gpu, cpu)
+    assert torch.equal(perms.cpu(), pr.generate_permutations("bh", "pk", range(8), 5000))
+    assert_bits_equal(d, pr.compute_distances(logits.cpu(), perms.cpu(), target.cpu()))
+
+
+@pytest.mark.parametrize("dev", gpu_devices())
+def test_every_gpu(dev):
+    """Each visible GPU (cuda:1 included when present) gives the CPU's bits, with its output on it."""
+    x = pr.generate_inputs("bh", "pk", range(4), 128, 8, dev)
+    assert x.device == torch.device(dev)
+    assert_bits_equal(x, pr.generate_inputs("bh", "pk", range(4), 128, 8, "cpu"))
+    t = pr.generate_target("bh", 151936, dev)
+    assert_bits_equal(t, pr.generate_target("bh", 151936, "cpu"))
+    p = pr.generate_permutations("bh", "pk", range(2), 151936, dev)
+    assert torch.equal(p.cpu(), pr.generate_permutations("bh", "pk", range(2), 151936, "cpu"))
+    d = pr.compute_distances(torch.ones(2, 151936, device=dev), p, t)
+    assert d.device == torch.device(dev)
+    assert_bits_equal(d, pr.compute_distances(torch.ones(2, 151936), p.cpu(), t.cpu()))
+
+
+def test_numpy_spec_on_gpu_outputs():
+    """Closing the loop: GPU output against the independent NumPy spec directly."""
+    import spec_numpy as spec
+    got = pr.generate_inputs("bh", "pk", [0, -1, 2**63 - 1], 33, 3, "cuda", torch.float16)
+    want = spec.generate_inputs("bh", "pk", [0, -1, 2**63 - 1], 33, 3, "float16")
+    assert np.array_equal(got.cpu().view(torch.int16).numpy(), want.view(np.int16))
