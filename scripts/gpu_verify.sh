@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GPU verification, from a clean tree on a CUDA machine (see VERIFICATION.md):
 #   bash scripts/gpu_verify.sh [LOG_DIR] [native|ptx|all]
-# 1. builds the extension for the default architectures (native code for the local card),
+# 1. builds the extension for the default architectures (TORCH_CUDA_ARCH_LIST unset),
 # 2. runs the self-check, the whole test suite (GPU tests included) and the exhaustive check,
 # 3. rebuilds with compute_80 PTX only and checks the known answers again (the driver JIT-compiles
 #    the PTX for the local card), recording which code each build embedded.
@@ -23,7 +23,7 @@ $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cu
 if [ "$PHASE" != ptx ]; then
 step "build: default architectures"
 rm -rf build/temp* pocrand_ext/_C*.so
-$PY setup.py build_ext --inplace > "$LOG/build_native.log" 2>&1 || { tail -50 "$LOG/build_native.log"; exit 1; }
+env -u TORCH_CUDA_ARCH_LIST $PY setup.py build_ext --inplace > "$LOG/build_native.log" 2>&1 || { tail -50 "$LOG/build_native.log"; exit 1; }
 grep "pocrand:" "$LOG/build_native.log"
 cuobjdump --list-elf --list-ptx pocrand_ext/_C*.so | sed 's/.*\.\(sm_[0-9a-z]*\|compute_[0-9a-z]*\)\..*/\1/' | sort | uniq -c
 
@@ -31,8 +31,10 @@ step "self-check"
 $PY -m pocrand_ext || status=1
 
 step "test suite"
-$PY -m pytest -q tests -p no:cacheprovider 2>&1 | tail -25
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+$PY -X faulthandler -m pytest -q -rs tests -p no:cacheprovider > "$LOG/pytest.log" 2>&1
+rc=$?
+grep -E "^(FAILED|ERROR|SKIPPED)|passed|failed|Fatal Python error|^  File \"$PWD" "$LOG/pytest.log" | head -40
+[ "$rc" -eq 0 ] || status=1
 
 if [ "${SKIP_EXHAUSTIVE:-0}" != 1 ]; then
   step "exhaustive check"
