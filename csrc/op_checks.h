@@ -7,42 +7,75 @@
 
 #include <ATen/ATen.h>
 
+#include <string>
+
 namespace pocrand {
+
+// Numbers and shapes in messages go through std::to_string, never through an ostream: with some
+// pairings of compiler and the libstdc++ a Python process loads (seen with g++ 13.3 and a CUDA
+// torch 2.11 wheel), ostream's integer insertion inside c10::str crashes the process.
+inline std::string num(int64_t v) { return std::to_string(v); }
+
+inline std::string shape(at::IntArrayRef sizes) {
+  std::string s = "[";
+  for (size_t i = 0; i < sizes.size(); ++i) s += (i ? ", " : "") + num(sizes[i]);
+  return s + "]";
+}
+
+inline std::string dtype_name(at::ScalarType t) { return c10::toString(t); }
 
 constexpr int64_t kMaxCount = 2147483647;  // 2^31 - 1: per-nonce element count / vocabulary size
 
 inline void check_seeds(const at::Tensor& seeds) {
-  TORCH_CHECK(seeds.dim() == 1, "seeds must be a 1-D tensor, got ", seeds.dim(), " dimensions");
-  TORCH_CHECK(seeds.scalar_type() == at::kLong, "seeds must be int64, got ", seeds.scalar_type());
+  TORCH_CHECK(seeds.dim() == 1, "seeds must be a 1-D tensor, got " + num(seeds.dim()) + " dimensions");
+  TORCH_CHECK(seeds.scalar_type() == at::kLong, "seeds must be int64, got " + dtype_name(seeds.scalar_type()));
   TORCH_CHECK(seeds.numel() >= 1, "seeds must hold at least one seed");
   TORCH_CHECK(seeds.is_contiguous(), "seeds must be contiguous");
 }
 
 inline void check_count(int64_t n, const char* name) {
-  TORCH_CHECK(n >= 1 && n <= kMaxCount, name, " must be in [1, 2^31 - 1], got ", n);
+  TORCH_CHECK(n >= 1 && n <= kMaxCount, std::string(name) + " must be in [1, 2^31 - 1], got " + num(n));
 }
 
 inline void check_float_dtype(at::ScalarType dtype, const char* name) {
-  TORCH_CHECK(dtype == at::kFloat || dtype == at::kHalf || dtype == at::kBFloat16, name,
-              " must be float32, float16 or bfloat16, got ", dtype);
+  TORCH_CHECK(dtype == at::kFloat || dtype == at::kHalf || dtype == at::kBFloat16, std::string(name) +
+              " must be float32, float16 or bfloat16, got " + dtype_name(dtype));
+}
+
+// "permutations[b, i] = v is out of range [0, V)"
+inline std::string out_of_range_message(int64_t flat, int64_t value, int64_t V) {
+  return "permutations[" + num(flat / V) + ", " + num(flat % V) + "] = " + num(value) +
+         " is out of range [0, " + num(V) + ")";
+}
+
+inline void check_float32(const at::Tensor& t, const char* name) {
+  TORCH_CHECK(t.scalar_type() == at::kFloat, std::string(name) + " must be float32, got " +
+              dtype_name(t.scalar_type()));
+  TORCH_CHECK(t.is_contiguous(), std::string(name) + " must be contiguous");
+}
+
+inline void check_keys(const at::Tensor& keys, const char* name) {
+  TORCH_CHECK(keys.scalar_type() == at::kLong, std::string(name) + " must be int64, got " +
+              dtype_name(keys.scalar_type()));
+  TORCH_CHECK(keys.is_contiguous(), std::string(name) + " must be contiguous");
 }
 
 inline void check_distance_args(const at::Tensor& logits, const at::Tensor& permutations,
                                 const at::Tensor& target) {
-  TORCH_CHECK(logits.dim() == 2, "logits must be 2-D [batch, vocab], got ", logits.dim(), "-D");
+  TORCH_CHECK(logits.dim() == 2, "logits must be 2-D [batch, vocab], got " + num(logits.dim()) + "-D");
   check_float_dtype(logits.scalar_type(), "logits dtype");
-  TORCH_CHECK(permutations.scalar_type() == at::kLong, "permutations must be int64, got ",
-              permutations.scalar_type());
-  TORCH_CHECK(permutations.sizes() == logits.sizes(), "permutations shape ", permutations.sizes(),
-              " must equal logits shape ", logits.sizes());
-  TORCH_CHECK(target.dim() == 1 && target.size(0) == logits.size(1), "target must be 1-D of length ",
-              logits.size(1), " (the vocab size), got shape ", target.sizes());
+  TORCH_CHECK(permutations.scalar_type() == at::kLong, "permutations must be int64, got " +
+              dtype_name(permutations.scalar_type()));
+  TORCH_CHECK(permutations.sizes() == logits.sizes(), "permutations shape " + shape(permutations.sizes()) +
+              " must equal logits shape " + shape(logits.sizes()));
+  TORCH_CHECK(target.dim() == 1 && target.size(0) == logits.size(1), "target must be 1-D of length " +
+              num(logits.size(1)) + " (the vocab size), got shape " + shape(target.sizes()));
   check_float_dtype(target.scalar_type(), "target dtype");
   TORCH_CHECK(logits.size(0) >= 1, "logits must have at least one row");
   check_count(logits.size(1), "vocab size (logits.shape[1])");
   TORCH_CHECK(permutations.device() == logits.device() && target.device() == logits.device(),
-              "logits, permutations and target must be on one device, got ", logits.device(), ", ",
-              permutations.device(), " and ", target.device());
+              "logits, permutations and target must be on one device, got " + logits.device().str() +
+              ", " + permutations.device().str() + " and " + target.device().str());
   TORCH_CHECK(logits.is_contiguous(), "logits must be contiguous");
   TORCH_CHECK(permutations.is_contiguous(), "permutations must be contiguous");
   TORCH_CHECK(target.is_contiguous(), "target must be contiguous");

@@ -393,7 +393,9 @@ def generate_target(block_hash: str, vocab_size: int, dtype: str = "float32") ->
     nt = norm(t)
     with np.errstate(invalid="ignore", divide="ignore"):
         target = t / nt
-    return _deliver(target, dtype)
+    bits = target.view(np.uint32).copy()
+    bits[np.isnan(target)] = U32(CANONICAL_NAN_BITS)  # zero norm: every element is CANONICAL_NAN
+    return _deliver(bits.view(np.float32), dtype)
 
 
 def _widen(a: np.ndarray) -> np.ndarray:

@@ -103,6 +103,11 @@ constexpr float kMinU1 = 0x1.b7cdfep-34f;        // float32(1e-10)
 constexpr float kTwoPi = 0x1.921fb6p+2f;         // float32(2*pi)
 constexpr uint32_t kCanonicalNaN = 0x7fc00000u;  // the one NaN pocrand outputs
 
+// x, or the canonical NaN when x is any NaN (NaN payloads differ between CPUs and GPUs).
+POCRAND_HD float canonicalize_nan(float x) {
+  return pr_select(x != x, pr_from_bits(kCanonicalNaN), x);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 1. murmur3: the x86_32 body for one 4-byte block, then fmix32 — WITHOUT the `h ^= length` of
 //    the textbook MurmurHash3_x86_32, exactly as the deployed PoC 2.0 network computes it.
@@ -149,7 +154,7 @@ constexpr float kLg1 = 0x1.555554p-1f;
 constexpr float kLg2 = 0x1.999c26p-2f;
 constexpr float kLg3 = 0x1.23d3dcp-2f;
 constexpr float kLg4 = 0x1.f13c4cp-3f;
-constexpr float kLn2Hi = 0x1.62e3p-1f;      // 16 significant bits: k*kLn2Hi exact for |k| < 256
+constexpr float kLn2Hi = 0x1.62e3p-1f;      // 17 significant bits: k*kLn2Hi exact for |k| <= 127
 constexpr float kLn2Lo = 0x1.2fefa2p-17f;
 
 POCRAND_HD float log_positive(float x) {
@@ -181,8 +186,8 @@ POCRAND_HD float log_positive(float x) {
 // ---------------------------------------------------------------------------------------------
 constexpr float kTwoOverPi = 0x1.45f306p-1f;
 constexpr float kRintMagic = 0x1.8p23f;      // 1.5 * 2^23
-constexpr float kPio2C1 = 0x1.921fap+0f;     // 20 significant bits: j*C1 exact for j <= 4
-constexpr float kPio2C2 = 0x1.54442p-20f;    // 19 significant bits: j*C2 exact for j <= 4
+constexpr float kPio2C1 = 0x1.921fap+0f;     // 20 significant bits: j*C1 exact for j <= 5
+constexpr float kPio2C2 = 0x1.54442p-20f;    // 20 significant bits: j*C2 exact for j <= 5
 constexpr float kPio2C3 = 0x1.a308d4p-41f;
 constexpr float kS1 = -0x1.555546p-3f;
 constexpr float kS2 = 0x1.11073cp-7f;
@@ -320,7 +325,7 @@ POCRAND_HD float bf16_bits_to_float(uint16_t b) {
 //    into chunks of kChunk = 1024 (the last zero-padded), reduce each chunk by the halving tree
 //    below, and repeat on the chunk sums until one value is left. The tree on a chunk a[0..1023]:
 //      for width = 512, 256, ..., 1:  a[i] = a[i] + a[i + width]  for i < width
-//    and the chunk sum is a[0]. Thread count, block size and device never change this order.
+//    and the chunk sum is a[0]. The padding is +0.0. Thread count, block size and device never change this order.
 // ---------------------------------------------------------------------------------------------
 constexpr int kChunk = 1024;
 

@@ -58,7 +58,7 @@ void with_store(const at::Tensor& out, Fn&& fn) {
       break;
     }
     default:
-      TORCH_CHECK(false, "unsupported output dtype ", out.scalar_type());
+      TORCH_CHECK(false, "unsupported output dtype " + dtype_name(out.scalar_type()));
   }
 }
 
@@ -79,7 +79,7 @@ void widen_to_float(const at::Tensor& t, int64_t begin, int64_t end, float* dst)
       break;
     }
     default:
-      TORCH_CHECK(false, "unsupported dtype ", t.scalar_type());
+      TORCH_CHECK(false, "unsupported dtype " + dtype_name(t.scalar_type()));
   }
 }
 
@@ -121,8 +121,7 @@ void normal_pairs(uint32_t seed, int64_t n, int64_t j0, int64_t j1, int64_t base
 
 at::Tensor murmur3_cpu(const at::Tensor& keys, int64_t seed) {
   check_subnormals_honoured();
-  TORCH_CHECK(keys.scalar_type() == at::kLong, "keys must be int64, got ", keys.scalar_type());
-  TORCH_CHECK(keys.is_contiguous(), "keys must be contiguous");
+  check_keys(keys, "keys");
   auto out = at::empty_like(keys);
   const int64_t* k = keys.data_ptr<int64_t>();
   int64_t* o = out.data_ptr<int64_t>();
@@ -209,7 +208,7 @@ at::Tensor unit_normal_cpu(const at::Tensor& seeds, int64_t vocab_size, at::Scal
       });
       const float nrm = fixed_order_norm(tp, V);
       at::parallel_for(0, V, kGrain, [&](int64_t i0, int64_t i1) {
-        for (int64_t i = i0; i < i1; ++i) store(b * V + i, pr_div(tp[i], nrm));
+        for (int64_t i = i0; i < i1; ++i) store(b * V + i, canonicalize_nan(pr_div(tp[i], nrm)));
       });
     }
   });
@@ -226,13 +225,20 @@ at::Tensor distances_cpu(const at::Tensor& logits, const at::Tensor& permutation
   auto out = at::empty({B}, logits.options().dtype(at::kFloat));
   float* o = out.data_ptr<float>();
   const int64_t* perm = permutations.data_ptr<int64_t>();
+  // Range check first, without throwing inside the parallel region: the first bad flat index.
+  std::vector<int64_t> first_bad(B, -1);
+  at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b)
+      for (int64_t i = 0; i < V && first_bad[b] < 0; ++i)
+        if (perm[b * V + i] < 0 || perm[b * V + i] >= V) first_bad[b] = b * V + i;
+  });
+  for (int64_t b = 0; b < B; ++b)
+    if (first_bad[b] >= 0)
+      TORCH_CHECK(false, out_of_range_message(first_bad[b], perm[first_bad[b]], V));
   at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
     std::vector<float> x(V), d(V);
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t* pr = perm + b * V;
-      for (int64_t i = 0; i < V; ++i)
-        TORCH_CHECK(pr[i] >= 0 && pr[i] < V, "permutations[", b, ", ", i, "] = ", pr[i],
-                    " is out of range [0, ", V, ")");
       widen_to_float(logits, b * V, (b + 1) * V, x.data());
       const float nx = fixed_order_norm(x.data(), V);
       if (!(nx > 0.0f && nx <= 0x1.fffffep127f)) {  // zero, Inf or NaN: no valid direction
@@ -240,20 +246,14 @@ at::Tensor distances_cpu(const at::Tensor& logits, const at::Tensor& permutation
         continue;
       }
       for (int64_t i = 0; i < V; ++i) d[i] = pr_sub(pr_div(x[pr[i]], nx), tgt[i]);
-      o[b] = fixed_order_norm(d.data(), V);
+      o[b] = canonicalize_nan(fixed_order_norm(d.data(), V));
     }
   });
   return out;
 }
 
-void check_float32(const at::Tensor& t, const char* name) {
-  TORCH_CHECK(t.scalar_type() == at::kFloat, name, " must be float32, got ", t.scalar_type());
-  TORCH_CHECK(t.is_contiguous(), name, " must be contiguous");
-}
-
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> core_stages_cpu(const at::Tensor& hashes) {
-  TORCH_CHECK(hashes.scalar_type() == at::kLong, "hashes must be int64, got ", hashes.scalar_type());
-  TORCH_CHECK(hashes.is_contiguous(), "hashes must be contiguous");
+  check_keys(hashes, "hashes");
   check_subnormals_honoured();
   auto u = at::empty(hashes.sizes(), hashes.options().dtype(at::kFloat));
   auto r = at::empty_like(u), c = at::empty_like(u), s = at::empty_like(u);

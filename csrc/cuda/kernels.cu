@@ -185,7 +185,7 @@ __global__ void normalise_kernel(const float* t, const float* sums, int64_t rows
   for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
     const float nrm = pr_sqrt(sums[row]);
     for (int64_t i = global_thread(); i < V; i += thread_stride())
-      store(row * V + i, pr_div(t[row * V + i], nrm));
+      store(row * V + i, canonicalize_nan(pr_div(t[row * V + i], nrm)));
   }
 }
 
@@ -217,7 +217,7 @@ __global__ void distance_finish_kernel(const float* norm_sq, const float* dist_s
   for (int64_t row = global_thread(); row < rows; row += thread_stride()) {
     const float nx = pr_sqrt(norm_sq[row]);
     const bool valid = nx > 0.0f && nx <= 0x1.fffffep127f;  // not zero, Inf or NaN
-    out[row] = valid ? pr_sqrt(dist_sq[row]) : pr_from_bits(kCanonicalNaN);
+    out[row] = valid ? canonicalize_nan(pr_sqrt(dist_sq[row])) : pr_from_bits(kCanonicalNaN);
   }
 }
 

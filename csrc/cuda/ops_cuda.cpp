@@ -36,14 +36,8 @@ at::Tensor float_scratch(const at::Tensor& like, int64_t n) {
   return at::empty({std::max<int64_t>(n, 1)}, like.options().dtype(at::kFloat));
 }
 
-void check_float32(const at::Tensor& t, const char* name) {
-  TORCH_CHECK(t.scalar_type() == at::kFloat, name, " must be float32, got ", t.scalar_type());
-  TORCH_CHECK(t.is_contiguous(), name, " must be contiguous");
-}
-
 at::Tensor murmur3_cuda(const at::Tensor& keys, int64_t seed) {
-  TORCH_CHECK(keys.scalar_type() == at::kLong, "keys must be int64, got ", keys.scalar_type());
-  TORCH_CHECK(keys.is_contiguous(), "keys must be contiguous");
+  check_keys(keys, "keys");
   const c10::cuda::CUDAGuard guard(keys.device());
   auto out = at::empty_like(keys);
   if (keys.numel() == 0) return out;
@@ -122,15 +116,13 @@ at::Tensor distances_cuda(const at::Tensor& logits, const at::Tensor& permutatio
   const int64_t bad = first_bad.item<int64_t>();  // synchronises
   if (bad != -1) {
     const int64_t value = permutations.view(-1)[bad].item<int64_t>();
-    TORCH_CHECK(false, "permutations[", bad / V, ", ", bad % V, "] = ", value,
-                " is out of range [0, ", V, ")");
+    TORCH_CHECK(false, out_of_range_message(bad, value, V));
   }
   return out;
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> core_stages_cuda(const at::Tensor& h) {
-  TORCH_CHECK(h.scalar_type() == at::kLong, "hashes must be int64, got ", h.scalar_type());
-  TORCH_CHECK(h.is_contiguous(), "hashes must be contiguous");
+  check_keys(h, "hashes");
   const c10::cuda::CUDAGuard guard(h.device());
   auto u = at::empty(h.sizes(), h.options().dtype(at::kFloat));
   auto r = at::empty_like(u), c = at::empty_like(u), s = at::empty_like(u);
