@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import operator
+import struct
 from typing import Iterable, Sequence, Union
 
 import torch
@@ -63,6 +64,15 @@ def _check_seed(name: str, value) -> int:
 
 
 def _check_nonces(nonces) -> list[int]:
+    """Nonces as a list of Python ints in the int64 range (fast path for plain int lists)."""
+    if type(nonces) in (list, tuple, range) and len(nonces) > 0 \
+            and all(type(v) is int for v in nonces) \
+            and _INT64_MIN <= min(nonces) and max(nonces) <= _INT64_MAX:
+        return list(nonces)
+    return _slow_nonces(nonces)
+
+
+def _slow_nonces(nonces) -> list[int]:
     if isinstance(nonces, torch.Tensor):
         if nonces.dim() != 1 or nonces.dtype.is_floating_point or nonces.dtype == torch.bool \
                 or nonces.is_complex():
@@ -145,6 +155,21 @@ def permutations_seed(block_hash: str, public_key: str, nonce: int) -> int:
     return seed_from_string(f"{block_hash}_{public_key}_nonce_{nonce}_permutations")
 
 
+_BIG_ENDIAN_U32 = struct.Struct(">I")
+
+
+def _seeds_for(prefix: str, nonces: list[int], suffix: str = "") -> list[int]:
+    """seed_from_string(f"{prefix}{nonce}{suffix}") for each nonce, hashing the shared prefix once."""
+    head = hashlib.sha256(prefix.encode("utf-8"))
+    tail = suffix.encode("utf-8")
+    seeds = []
+    for n in nonces:
+        h = head.copy()
+        h.update(str(n).encode("ascii") + tail)
+        seeds.append(_BIG_ENDIAN_U32.unpack_from(h.digest())[0])
+    return seeds
+
+
 def target_seed(block_hash: str) -> int:
     """Seed of the target: seed_from_string(f"{block_hash}_target")."""
     return seed_from_string(f"{block_hash}_target")
@@ -189,7 +214,7 @@ def generate_inputs(block_hash: str, public_key: str, nonces, dim: int, seq_len:
     if dim * seq_len > MAX_COUNT:
         raise ValueError(f"seq_len * dim must be <= 2^31 - 1 = {MAX_COUNT}, got {seq_len * dim}")
     dtype, dev = _check_dtype("dtype", dtype), _check_device(device)
-    seeds = _seeds_tensor([inputs_seed(block_hash, public_key, n) for n in nonces], dev)
+    seeds = _seeds_tensor(_seeds_for(f"{block_hash}_{public_key}_nonce", nonces), dev)
     return torch.ops.pocrand.normal(seeds, seq_len * dim, dtype).view(len(nonces), seq_len, dim)
 
 
@@ -200,7 +225,8 @@ def generate_permutations(block_hash: str, public_key: str, nonces, vocab_size: 
     _check_str("public_key", public_key)
     nonces = _check_nonces(nonces)
     vocab_size, dev = _check_count("vocab_size", vocab_size), _check_device(device)
-    seeds = _seeds_tensor([permutations_seed(block_hash, public_key, n) for n in nonces], dev)
+    seeds = _seeds_tensor(
+        _seeds_for(f"{block_hash}_{public_key}_nonce_", nonces, "_permutations"), dev)
     return torch.ops.pocrand.permutations(seeds, vocab_size)
 
 

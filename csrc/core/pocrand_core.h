@@ -22,8 +22,12 @@
 #include <stdint.h>
 #include <string.h>
 
+// Every function is forced inline: the CPU loops only vectorise when the whole computation is
+// visible in the loop body (a call to an out-of-line sincos would keep them scalar).
 #if defined(__CUDACC__)
 #define POCRAND_HD __host__ __device__ __forceinline__
+#elif defined(__GNUC__)
+#define POCRAND_HD inline __attribute__((always_inline))
 #else
 #define POCRAND_HD inline
 #endif
@@ -95,7 +99,19 @@ POCRAND_HD float pr_u32_to_float(uint32_t u) {
   return static_cast<float>(u);
 #endif
 }
-POCRAND_HD float pr_select(bool c, float a, float b) { return c ? a : b; }
+// c ? a : b. On the host written as a bit blend: compilers turn some ternaries into branches,
+// which stops the CPU loops from vectorising.
+POCRAND_HD uint32_t pr_select_u32(bool c, uint32_t a, uint32_t b) {
+#if defined(__CUDA_ARCH__)
+  return c ? a : b;
+#else
+  const uint32_t mask = 0u - static_cast<uint32_t>(c);
+  return (a & mask) | (b & ~mask);
+#endif
+}
+POCRAND_HD float pr_select(bool c, float a, float b) {
+  return pr_from_bits(pr_select_u32(c, pr_bits(a), pr_bits(b)));
+}
 
 // Hex-float constants (C++17). Each is an exact binary32 value.
 constexpr float kTwoNeg32 = 0x1p-32f;           // 2^-32
@@ -275,25 +291,22 @@ POCRAND_HD NormalPair normal_pair(uint32_t j, uint32_t p, uint32_t seed) {
 // 6. Output rounding, float32 -> fp16 / bf16 bit patterns, round-to-nearest-even. NaN becomes
 //    the sign | 0x7e00 (fp16) / 0x7fc0 (bf16) quiet NaN, as PyTorch's own conversions do.
 // ---------------------------------------------------------------------------------------------
+// Branch-free, so the CPU store loops vectorise. Every candidate is computed, one is selected:
+//  - normal half (|f| >= 2^-14): rebias the exponent 127 -> 15, round off 13 bits (RNE);
+//  - subnormal half or zero: |f| + 0.5 is rounded by the binary32 add to a multiple of 2^-24 (the
+//    ulp of 0.5), ties to even, so its bits minus those of 0.5 are k = RNE(|f| * 2^24), the
+//    subnormal's mantissa (k = 1024 is exactly the smallest normal, 0x0400);
+//  - |f| >= 65520 rounds to Inf; NaN becomes sign | 0x7e00.
 POCRAND_HD uint16_t float_to_half_bits(float f) {
   const uint32_t u = pr_bits(f);
-  const uint32_t sign = (u >> 16) & 0x8000u;
   const uint32_t a = u & 0x7fffffffu;
-  if (a > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);   // NaN
-  if (a >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // >= 65520 -> Inf
-  if (a >= 0x38800000u) {                                              // normal half (>= 2^-14)
-    const uint32_t m = a - 0x38000000u;                                // rebias 127 -> 15
-    return static_cast<uint16_t>(sign | ((m + 0x0fffu + ((m >> 13) & 1u)) >> 13));
-  }
-  if (a <= 0x33000000u) return static_cast<uint16_t>(sign);            // <= 2^-25 -> 0
-  // Subnormal half: value = k * 2^-24, k = mantissa >> shift with RNE on the dropped bits.
-  const uint32_t shift = 126u - (a >> 23);                             // 14 .. 24
-  const uint32_t mant = (a & 0x007fffffu) | 0x00800000u;
-  const uint32_t k = mant >> shift;
-  const uint32_t rem = mant & ((1u << shift) - 1u);
-  const uint32_t halfway = 1u << (shift - 1u);
-  const uint32_t up = (rem > halfway || (rem == halfway && (k & 1u))) ? 1u : 0u;
-  return static_cast<uint16_t>(sign | (k + up));
+  const uint32_t m = a - 0x38000000u;
+  const uint32_t normal = (m + 0x0fffu + ((m >> 13) & 1u)) >> 13;
+  const uint32_t subnormal = pr_bits(pr_add(pr_from_bits(a), 0.5f)) - 0x3f000000u;
+  uint32_t mag = pr_select_u32(a >= 0x38800000u, normal, subnormal);
+  mag = pr_select_u32(a >= 0x477ff000u, 0x7c00u, mag);
+  mag = pr_select_u32(a > 0x7f800000u, 0x7e00u, mag);
+  return static_cast<uint16_t>(((u >> 16) & 0x8000u) | mag);
 }
 
 POCRAND_HD uint16_t float_to_bf16_bits(float f) {

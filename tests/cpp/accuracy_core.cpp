@@ -29,6 +29,25 @@ struct MaxErr {
   }
 };
 
+// fp16 rounding written the textbook way (shift the mantissa, round half to even), to check the
+// header's branch-free formulation on every float32 bit pattern.
+static uint16_t half_by_shifting(float f) {
+  const uint32_t u = pr_bits(f), sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
+  if (a > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);
+  if (a >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);
+  const int e = static_cast<int>(a >> 23) - 127;
+  const uint32_t mant = (a & 0x7fffffu) | (a >= 0x00800000u ? 0x800000u : 0u);
+  const int shift = e >= -14 ? 13 : 13 + (-14 - e);  // bits to drop from the 24-bit mantissa
+  if (a == 0 || shift > 24) {  // below half the smallest subnormal (or zero) -> 0
+    return static_cast<uint16_t>(sign);
+  }
+  uint32_t k = mant >> shift;
+  const uint32_t rem = mant & ((1u << shift) - 1u), halfway = 1u << (shift - 1);
+  if (rem > halfway || (rem == halfway && (k & 1u))) ++k;
+  if (e >= -14) return static_cast<uint16_t>(sign | ((static_cast<uint32_t>(e + 15) << 10) + k - 0x400u));
+  return static_cast<uint16_t>(sign | k);
+}
+
 static int failures = 0;
 static void expect(bool ok, const char* what) {
   if (!ok) { std::printf("FAIL: %s\n", what); ++failures; }
@@ -62,6 +81,16 @@ int main(int argc, char** argv) {
   expect(lg.worst <= 1.0, "log within 1 ulp");
   expect(sn.worst <= 1.0, "sin within 1 ulp");
   expect(cs.worst <= 1.0, "cos within 1 ulp");
+
+  // fp16 rounding: every float32 bit pattern, against the shifting formulation.
+  uint64_t half_bad = 0;
+  for (uint64_t b = 0; b <= 0xffffffffull; ++b) {
+    const float f = pr_from_bits(static_cast<uint32_t>(b));
+    half_bad += float_to_half_bits(f) != half_by_shifting(f);
+  }
+  std::printf("fp16 rounding: 4294967296 patterns, %llu differ from the shifting formulation\n",
+              (unsigned long long)half_bad);
+  expect(half_bad == 0, "fp16 rounding equals the shifting formulation");
 
   // Fixed facts.
   expect(log_positive(1.0f) == 0.0f, "log(1) == 0");

@@ -1,0 +1,270 @@
+"""pocrand benchmark: one script, one table, every figure beside its baselines in the same run.
+
+    python benchmarks/bench.py                    # print the table
+    python benchmarks/bench.py --write            # also update BENCHMARKS.md and the plot
+
+GPU figures are CUDA-event times (warm-up, then the median of --repeats runs, inputs rotated over
+several sets so that the L2 cache does not flatter); end-to-end figures are host wall times of the
+Python call (seed derivation, argument checks, upload and kernels, synchronised). Baselines:
+ - reference: the PoC 2.0 formulation in torch ops, a per-nonce Python loop (tests/reference_torch.py)
+ - torch: the nearest non-portable torch expression (randn, argsort of random keys, gather+norm)
+ - floor: the bytes the op must move over this card's bandwidth measured in the same run
+   (a large fill for writes, a large copy for reads).
+A CPU section compares pocrand's CPU kernels with the reference on the CPU.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+import reference_torch as ref  # noqa: E402
+
+import pocrand_ext as pr  # noqa: E402
+
+BH, PK = "0" * 64, "bench_public_key"
+VOCAB = 151936
+
+
+# ----------------------------------------------------------------------------------------------
+# Timing
+# ----------------------------------------------------------------------------------------------
+def gpu_ms(fn, args_sets, repeats: int, warmup: int = 3) -> float:
+    """Median CUDA-event time of fn(*args), rotating over args_sets."""
+    for i in range(warmup):
+        fn(*args_sets[i % len(args_sets)])
+    times = []
+    for i in range(repeats):
+        args = args_sets[i % len(args_sets)]
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn(*args)
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
+
+
+def wall_ms(fn, args_sets, repeats: int, warmup: int = 3, cuda: bool = True) -> float:
+    """Median host wall time of fn(*args) including completion of its device work."""
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    for i in range(warmup):
+        fn(*args_sets[i % len(args_sets)])
+    sync()
+    times = []
+    for i in range(repeats):
+        args = args_sets[i % len(args_sets)]
+        t0 = time.perf_counter()
+        fn(*args)
+        sync()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def bandwidth(repeats: int) -> tuple[float, float]:
+    """(write GB/s from a 2 GiB fill, copy GB/s counting read + write of a 1 GiB copy)."""
+    buf = torch.empty(2 << 30, dtype=torch.uint8, device="cuda")
+    fill = gpu_ms(lambda: buf.fill_(7), [()], repeats)
+    src = torch.empty(1 << 30, dtype=torch.uint8, device="cuda").fill_(1)
+    dst = torch.empty_like(src)
+    copy = gpu_ms(lambda: dst.copy_(src), [()], repeats)
+    return buf.numel() / fill / 1e6, 2 * src.numel() / copy / 1e6
+
+
+# ----------------------------------------------------------------------------------------------
+# Cases
+# ----------------------------------------------------------------------------------------------
+def seeds_sets(fn, nonces_per_set: int, sets: int = 4):
+    return [(torch.tensor([fn(BH, PK, s * 1000 + n) for n in range(nonces_per_set)],
+                          device="cuda"),) for s in range(sets)]
+
+
+def nonce_sets(batch: int, sets: int = 4):
+    return [(list(range(s * 1000, s * 1000 + batch)),) for s in range(sets)]
+
+
+def bench_gpu(repeats: int):
+    write_bw, copy_bw = bandwidth(repeats)
+    floor_w = lambda nbytes: nbytes / write_bw / 1e6  # noqa: E731  (ms)
+    floor_rw = lambda nbytes: nbytes / copy_bw / 1e6  # noqa: E731
+    rows = []
+
+    def row(op, shape, kernel, e2e, reference, torch_base, floor, target, met):
+        rows.append(dict(op=op, shape=shape, kernel=kernel, e2e=e2e, reference=reference,
+                         torch=torch_base, floor=floor, target=target, met=met))
+
+    # generate_inputs fp16 64 x 256 x 4096 (kernel)
+    B, S, D = 64, 256, 4096
+    sets = seeds_sets(pr.inputs_seed, B)
+    k = gpu_ms(lambda s: torch.ops.pocrand.normal(s, S * D, torch.float16), sets, repeats)
+    e = wall_ms(lambda n: pr.generate_inputs(BH, PK, n, D, S, "cuda"), nonce_sets(B), repeats)
+    r = gpu_ms(lambda n: ref.generate_inputs(BH, PK, n, D, S, "cuda"), nonce_sets(B), max(3, repeats // 4))
+    t = gpu_ms(lambda: torch.randn(B, S, D, device="cuda", dtype=torch.float16), [()], repeats)
+    f = floor_w(B * S * D * 2)
+    row("generate_inputs fp16", f"{B}x{S}x{D}", k, e, r, t, f,
+        "kernel <= 2x floor and <= 0.5x torch.randn", k <= 2 * f and k <= 0.5 * t)
+
+    # generate_inputs fp16 64 nonces x 64 x 1024 (end-to-end)
+    B, S, D = 64, 64, 1024
+    sets = seeds_sets(pr.inputs_seed, B)
+    k = gpu_ms(lambda s: torch.ops.pocrand.normal(s, S * D, torch.float16), sets, repeats)
+    e = wall_ms(lambda n: pr.generate_inputs(BH, PK, n, D, S, "cuda"), nonce_sets(B), repeats)
+    r = wall_ms(lambda n: ref.generate_inputs(BH, PK, n, D, S, "cuda"), nonce_sets(B), max(3, repeats // 4))
+    t = gpu_ms(lambda: torch.randn(B, S, D, device="cuda", dtype=torch.float16), [()], repeats)
+    row("generate_inputs fp16", f"{B}x{S}x{D}", k, e, r, t, floor_w(B * S * D * 2),
+        "end-to-end <= 0.100 ms", e <= 0.100)
+
+    # generate_permutations 64 x 151936
+    B = 64
+    sets = seeds_sets(pr.permutations_seed, B)
+    k = gpu_ms(lambda s: torch.ops.pocrand.permutations(s, VOCAB), sets, repeats)
+    e = wall_ms(lambda n: pr.generate_permutations(BH, PK, n, VOCAB, "cuda"), nonce_sets(B), repeats)
+    r = wall_ms(lambda n: ref.generate_permutations(BH, PK, n, VOCAB, "cuda"), nonce_sets(B), max(3, repeats // 4))
+    keys = [(torch.randint(0, 2**32, (B, VOCAB), device="cuda"),) for _ in range(4)]
+    t = gpu_ms(lambda x: torch.argsort(x, dim=1), keys, repeats)
+    row("generate_permutations", f"{B}x{VOCAB}", k, e, r, t, floor_w(B * VOCAB * 8),
+        "kernel <= 0.300 ms", k <= 0.300)
+
+    # generate_target 151936 (end-to-end)
+    sets = [(torch.tensor([pr.target_seed(f"{BH}{i}")], device="cuda"),) for i in range(4)]
+    k = gpu_ms(lambda s: torch.ops.pocrand.unit_normal(s, VOCAB, torch.float32), sets, repeats)
+    e = wall_ms(lambda bh: pr.generate_target(bh, VOCAB, "cuda"), [(f"{BH}{i}",) for i in range(4)], repeats)
+    r = wall_ms(lambda bh: ref.generate_target(bh, VOCAB, "cuda"), [(f"{BH}{i}",) for i in range(4)], repeats)
+
+    def torch_target():
+        x = torch.randn(VOCAB, device="cuda")
+        return x / x.norm()
+    t = gpu_ms(torch_target, [()], repeats)
+    row("generate_target", f"{VOCAB}", k, e, r, t, floor_w(VOCAB * 4),
+        "end-to-end <= 0.030 ms", e <= 0.030)
+
+    # compute_distances 64 x 151936, fp32 logits
+    B = 64
+    target = pr.generate_target(BH, VOCAB, "cuda")
+    sets = []
+    for i in range(3):
+        logits = torch.randn(B, VOCAB, device="cuda")
+        perms = pr.generate_permutations(BH, PK, range(i * 100, i * 100 + B), VOCAB, "cuda")
+        sets.append((logits, perms, target))
+    k = gpu_ms(lambda l, p, tg: torch.ops.pocrand.distances(l, p, tg), sets, repeats)
+    e = wall_ms(lambda l, p, tg: pr.compute_distances(l, p, tg), sets, repeats)
+    r = gpu_ms(ref.compute_distances, sets, repeats)
+    t = gpu_ms(lambda l, p, tg: (torch.gather(l, 1, p) / l.norm(dim=1, keepdim=True) - tg).norm(dim=1),
+               sets, repeats)
+    f = floor_rw(B * VOCAB * (4 + 8))
+    row("compute_distances fp32", f"{B}x{VOCAB}", k, e, r, t, f, "kernel <= 1.5x read floor",
+        k <= 1.5 * f)
+    return rows, write_bw, copy_bw
+
+
+def bench_cpu(repeats: int):
+    B, S, D = 64, 64, 1024
+    sets = nonce_sets(B, 2)
+    ours = wall_ms(lambda n: pr.generate_inputs(BH, PK, n, D, S, "cpu"), sets, repeats, 1, cuda=False)
+    theirs = wall_ms(lambda n: ref.generate_inputs(BH, PK, n, D, S, "cpu"), sets, repeats, 1, cuda=False)
+    return dict(op="generate_inputs fp16 (CPU)", shape=f"{B}x{S}x{D}", pocrand=ours,
+                reference=theirs, speedup=theirs / ours, threads=torch.get_num_threads(),
+                met=theirs / ours >= 2.5)
+
+
+def throughput_curve(repeats: int):
+    """generate_inputs fp16, 64 nonces, per-nonce sizes 2^10 .. 2^20: elements/s."""
+    write_bw, _ = bandwidth(repeats)
+    points = []
+    for log2n in range(10, 21, 2):
+        n = 1 << log2n
+        sets = seeds_sets(pr.inputs_seed, 64)
+        k = gpu_ms(lambda s: torch.ops.pocrand.normal(s, n, torch.float16), sets, repeats)
+        t = gpu_ms(lambda: torch.randn(64, n, device="cuda", dtype=torch.float16), [()], repeats)
+        r = gpu_ms(lambda: ref.generate_inputs(BH, PK, range(64), n, 1, "cuda"), [()], 3) if log2n <= 16 else None
+        points.append(dict(n=64 * n, pocrand=64 * n / k / 1e6, torch=64 * n / t / 1e6,
+                           reference=(64 * n / r / 1e6) if r else None,
+                           floor=write_bw * 1e9 / 2 / 1e9))
+    return points
+
+
+# ----------------------------------------------------------------------------------------------
+# Output
+# ----------------------------------------------------------------------------------------------
+def fmt(ms):
+    return "-" if ms is None else (f"{ms * 1e3:,.1f} µs" if ms < 1 else f"{ms:,.2f} ms")
+
+
+def table(rows, cpu, header) -> str:
+    lines = [header, "",
+             "| op | shape | pocrand kernel | pocrand end-to-end | reference (torch ops) | torch baseline | memory floor | target | met |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['op']} | {r['shape']} | {fmt(r['kernel'])} | {fmt(r['e2e'])} | "
+                     f"{fmt(r['reference'])} | {fmt(r['torch'])} | {fmt(r['floor'])} | "
+                     f"{r['target']} | {'yes' if r['met'] else '**no**'} |")
+    if cpu:
+        lines += ["", "| CPU op | shape | pocrand | reference (torch ops) | speed-up | threads | target | met |",
+                  "|---|---|---|---|---|---|---|---|",
+                  f"| {cpu['op']} | {cpu['shape']} | {fmt(cpu['pocrand'])} | {fmt(cpu['reference'])} | "
+                  f"{cpu['speedup']:.2f}x | {cpu['threads']} | >= 2.5x | {'yes' if cpu['met'] else '**no**'} |"]
+    return "\n".join(lines)
+
+
+def plot(points, path: Path, card: str):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    xs = [p["n"] for p in points]
+    ax.plot(xs, [p["pocrand"] for p in points], "o-", label="pocrand (kernel)")
+    ax.plot(xs, [p["torch"] for p in points], "s--", label="torch.randn (not portable)")
+    ref_pts = [(p["n"], p["reference"]) for p in points if p["reference"]]
+    ax.plot([x for x, _ in ref_pts], [y for _, y in ref_pts], "^:", label="reference (torch ops loop)")
+    ax.plot(xs, [p["floor"] * 1e3 for p in points], "k-", lw=0.8, label="fp16 write floor")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("elements (64 nonces)")
+    ax.set_ylabel("M elements / s")
+    ax.set_title(f"generate_inputs fp16 throughput, {card}")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description="pocrand benchmark")
+    ap.add_argument("--repeats", type=int, default=30)
+    ap.add_argument("--write", action="store_true", help="update BENCHMARKS.md and the plot")
+    ap.add_argument("--plot", type=Path, default=ROOT / "benchmarks" / "throughput.png")
+    ap.add_argument("--no-cpu", action="store_true")
+    args = ap.parse_args()
+    if not torch.cuda.is_available() or "cuda" not in pr.build_info():
+        print("no CUDA device or no CUDA build: GPU section skipped")
+    card = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU only"
+    header = (f"{card}, torch {torch.__version__}, CUDA {torch.version.cuda}, pocrand "
+              f"{pr.SPEC_VERSION} ({pr.build_info()}), {datetime.date.today().isoformat()}")
+    rows, points = [], []
+    if torch.cuda.is_available() and "cuda" in pr.build_info():
+        rows, write_bw, copy_bw = bench_gpu(args.repeats)
+        header += f"; measured fill {write_bw:,.0f} GB/s, copy {copy_bw:,.0f} GB/s"
+        points = throughput_curve(max(5, args.repeats // 3))
+    cpu = None if args.no_cpu else bench_cpu(max(3, args.repeats // 6))
+    text = table(rows, cpu, header)
+    print(text)
+    if args.write:
+        if points:
+            plot(points, args.plot, card)
+        md = ROOT / "BENCHMARKS.md"
+        body = md.read_text() if md.exists() else "# Benchmarks\n\n<!-- bench:begin -->\n<!-- bench:end -->\n"
+        block = f"<!-- bench:begin -->\n{text}\n<!-- bench:end -->"
+        md.write_text(re.sub(r"<!-- bench:begin -->.*<!-- bench:end -->", lambda _: block, body, flags=re.S))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
