@@ -6,6 +6,7 @@ section 8) and sent to the device once per call, so one kernel launch serves a w
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import operator
 import struct
@@ -128,12 +129,18 @@ def _check_dtype(name: str, dtype) -> torch.dtype:
 
 
 def _seeds_tensor(seeds: Sequence[int], device: torch.device) -> torch.Tensor:
-    return torch.tensor(seeds, dtype=torch.int64).to(device)
+    """Seeds as int64 on `device`; a GPU gets them by an asynchronous copy from pinned memory
+    (PyTorch's caching host allocator keeps the buffer alive until the copy is done)."""
+    host = torch.tensor(seeds, dtype=torch.int64)
+    if device.type == "cpu":
+        return host
+    return host.pin_memory().to(device, non_blocking=True)
 
 
 # ----------------------------------------------------------------------------------------------
 # Seeds (SPEC.md section 8)
 # ----------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
 def build_info() -> str:
     """How this extension was built: 'cpu' or 'cpu+cuda:<archs>'."""
     return torch.ops.pocrand.build_info()

@@ -59,6 +59,14 @@ def test_permutations(vocab_size):
     assert torch.equal(gpu.cpu(), pr.generate_permutations("bh", "pk", nonces, vocab_size, "cpu"))
 
 
+def test_permutations_with_many_rows_and_key_ties():
+    """1024 rows share one sort with 10 row bits in the key, so truncated hashes tie often; the
+    fix-up must order every tie by the full hash."""
+    nonces = list(range(1024))
+    gpu = pr.generate_permutations("ties", "pk", nonces, 4096, "cuda")
+    assert torch.equal(gpu.cpu(), pr.generate_permutations("ties", "pk", nonces, 4096, "cpu"))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("vocab_size", [1, 2, 3, 1023, 1025, 1024 * 1024 + 1, 151936, 262144])
 def test_target(dtype, vocab_size):

@@ -80,16 +80,20 @@ __global__ void uniform_kernel(const int64_t* seeds, int64_t rows, int64_t n, fl
   }
 }
 
-// One thread per Box-Muller pair j of each row: writes out[j] and out[p + j].
+// One thread per Box-Muller pair j of each row: writes out[j] and out[p + j]. Indices within a
+// row are 32-bit (n < 2^31); only the row's base offset is 64-bit.
 template <typename Store>
 __global__ void normal_kernel(const int64_t* seeds, int64_t rows, int64_t n, Store store) {
-  const int64_t p = static_cast<int64_t>(normal_pair_count(static_cast<uint64_t>(n)));
+  const auto p = static_cast<uint32_t>(normal_pair_count(static_cast<uint64_t>(n)));
+  const auto n32 = static_cast<uint32_t>(n);
+  const uint32_t stride = gridDim.x * blockDim.x;
   for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
     const auto seed = static_cast<uint32_t>(seeds[row]);
-    for (int64_t j = global_thread(); j < p; j += thread_stride()) {
-      const NormalPair v = normal_pair(static_cast<uint32_t>(j), static_cast<uint32_t>(p), seed);
-      store(row * n + j, v.first);
-      if (p + j < n) store(row * n + p + j, v.second);
+    const int64_t base = row * n;
+    for (uint32_t j = blockIdx.x * blockDim.x + threadIdx.x; j < p; j += stride) {
+      const NormalPair v = normal_pair(j, p, seed);
+      store(base + j, v.first);
+      if (p + j < n32) store(base + p + j, v.second);
     }
   }
 }
@@ -97,49 +101,71 @@ __global__ void normal_kernel(const int64_t* seeds, int64_t rows, int64_t n, Sto
 // ------------------------------------------------------------------------------------------
 // Fixed-order reductions (core section 7)
 // ------------------------------------------------------------------------------------------
-constexpr int kTreeThreads = kChunk / 2;  // 512: thread i starts with a[i] + a[i + 512]
+constexpr int kTreeWarps = 8;  // chunks (warps) per block
 
-// Sums of each chunk of 1024 terms of each row: out[row * chunks + c]. term(row, i) gives the
-// i-th term of a row for i < n; terms beyond n are the zero padding.
+// Sums of each chunk of 1024 terms of each row: out[row * chunks + c]. One warp per chunk: lane l
+// holds terms l + 32k (k = 0..31), so the tree's widths 512 .. 32 pair registers k and k + w/32
+// inside each lane, and widths 16 .. 1 pair lanes through shuffles (lane l adds lane l + w) —
+// exactly the pairing of core section 7, with no shared memory and no barrier. term.row(r)
+// gives the terms of row r; terms at or beyond n are the +0.0 padding.
+template <int W>
+__device__ __forceinline__ void tree_step(float (&a)[32]) {
+#pragma unroll
+  for (int k = 0; k < W; ++k) a[k] = pr_add(a[k], a[k + W]);
+}
+
 template <typename Term>
-__global__ void __launch_bounds__(kTreeThreads)
+__global__ void __launch_bounds__(kTreeWarps * 32)
 chunk_tree_kernel(int64_t rows, int64_t n, int64_t chunks, Term term, float* out) {
-  __shared__ float sm[kTreeThreads];
-  const int i = threadIdx.x;
+  const int lane = threadIdx.x & 31;
+  const int64_t first_chunk = static_cast<int64_t>(blockIdx.x) * kTreeWarps + (threadIdx.x >> 5);
+  const int64_t chunk_stride = static_cast<int64_t>(gridDim.x) * kTreeWarps;
   for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
-    for (int64_t c = blockIdx.x; c < chunks; c += gridDim.x) {
-      const int64_t lo = c * kChunk + i, hi = lo + kTreeThreads;
-      const float a = lo < n ? term(row, lo) : 0.0f;
-      const float b = hi < n ? term(row, hi) : 0.0f;
-      sm[i] = pr_add(a, b);  // width 512
-      __syncthreads();
-      for (int width = kTreeThreads / 2; width >= 32; width /= 2) {
-        if (i < width) sm[i] = pr_add(sm[i], sm[i + width]);
-        __syncthreads();
-      }
-      if (i < 32) {
-        float v = sm[i];
-        for (int width = 16; width >= 1; width /= 2)
-          v = pr_add(v, __shfl_down_sync(0xffffffffu, v, width));
-        if (i == 0) out[row * chunks + c] = v;
-      }
-      __syncthreads();  // sm is reused by the next chunk
+    const auto terms = term.row(row);
+    for (int64_t c = first_chunk; c < chunks; c += chunk_stride) {
+      const int64_t base = c * kChunk + lane;
+      float a[32];
+#pragma unroll
+      for (int k = 0; k < 32; ++k) a[k] = base + 32 * k < n ? terms(base + 32 * k) : 0.0f;
+      tree_step<16>(a);
+      tree_step<8>(a);
+      tree_step<4>(a);
+      tree_step<2>(a);
+      tree_step<1>(a);
+      float v = a[0];
+#pragma unroll
+      for (int w = 16; w >= 1; w /= 2) v = pr_add(v, __shfl_down_sync(0xffffffffu, v, w));
+      if (lane == 0) out[row * chunks + c] = v;
     }
   }
 }
 
+template <typename T>
+struct RowTerms {  // terms of one row: a pointer and how to turn an element into a term
+  const T* x;
+  FloatType type;
+  bool square_it;
+  __device__ float operator()(int64_t i) const {
+    const float v = widen(x, type, i);
+    return square_it ? square(v) : v;
+  }
+};
+
 struct PlainTerm {  // the previous level's chunk sums
   const float* in;
   int64_t row_stride;
-  __device__ float operator()(int64_t row, int64_t i) const { return in[row * row_stride + i]; }
+  __device__ RowTerms<float> row(int64_t r) const {
+    return {in + r * row_stride, FloatType::kFloat32, false};
+  }
 };
 
 struct SquareTerm {  // x^2 of a float32 / fp16 / bf16 row
   const void* x;
   FloatType type;
   int64_t row_stride;
-  __device__ float operator()(int64_t row, int64_t i) const {
-    return square(widen(x, type, row * row_stride + i));
+  __device__ RowTerms<char> row(int64_t r) const {
+    const int64_t bytes = type == FloatType::kFloat32 ? 4 : 2;
+    return {static_cast<const char*>(x) + r * row_stride * bytes, type, true};
   }
 };
 
@@ -155,7 +181,7 @@ size_t workspace_floats_one_row(int64_t n) {
 }
 
 dim3 tree_grid(int64_t chunks, int64_t rows) {
-  return dim3(static_cast<unsigned>(std::min(chunks, kMaxGridX)),
+  return dim3(static_cast<unsigned>(std::min((chunks + kTreeWarps - 1) / kTreeWarps, kMaxGridX)),
               static_cast<unsigned>(std::min(rows, kMaxGridY)));
 }
 
@@ -165,12 +191,12 @@ template <typename Term>
 float* fixed_order_sums(int64_t rows, int64_t n, Term first, float* work, cudaStream_t stream) {
   int64_t chunks = chunk_count(n);
   float* level = work;
-  chunk_tree_kernel<<<tree_grid(chunks, rows), kTreeThreads, 0, stream>>>(rows, n, chunks, first,
-                                                                          level);
+  chunk_tree_kernel<<<tree_grid(chunks, rows), kTreeWarps * 32, 0, stream>>>(rows, n, chunks,
+                                                                            first, level);
   while (chunks > 1) {
     const int64_t next = chunk_count(chunks);
     float* out = level + rows * chunks;
-    chunk_tree_kernel<<<tree_grid(next, rows), kTreeThreads, 0, stream>>>(
+    chunk_tree_kernel<<<tree_grid(next, rows), kTreeWarps * 32, 0, stream>>>(
         rows, chunks, next, PlainTerm{level, chunks}, out);
     level = out;
     chunks = next;
@@ -190,6 +216,27 @@ __global__ void normalise_kernel(const float* t, const float* sums, int64_t rows
 }
 
 // (x[perm[i]] / nx - target[i])^2 for distances; records out-of-range permutation entries.
+struct DistanceRow {
+  const char* logits;  // this row
+  FloatType logits_type;
+  const int64_t* perm;  // this row
+  const void* target;
+  FloatType target_type;
+  float nx;
+  int64_t V;
+  int64_t row_offset;  // row * V, for error reporting
+  unsigned long long* first_bad_index;
+  __device__ float operator()(int64_t i) const {
+    const int64_t p = perm[i];
+    if (p < 0 || p >= V) {
+      atomicMin(first_bad_index, static_cast<unsigned long long>(row_offset + i));
+      return 0.0f;
+    }
+    const float y = pr_div(widen(logits, logits_type, p), nx);
+    return square(pr_sub(y, widen(target, target_type, i)));
+  }
+};
+
 struct DistanceTerm {
   const void* logits;
   FloatType logits_type;
@@ -199,16 +246,10 @@ struct DistanceTerm {
   const float* norm_sq;  // [rows] sum of x^2
   int64_t V;
   unsigned long long* first_bad_index;
-  __device__ float operator()(int64_t row, int64_t i) const {
-    const int64_t flat = row * V + i;
-    const int64_t p = perm[flat];
-    if (p < 0 || p >= V) {
-      atomicMin(first_bad_index, static_cast<unsigned long long>(flat));
-      return 0.0f;
-    }
-    const float nx = pr_sqrt(norm_sq[row]);
-    const float y = pr_div(widen(logits, logits_type, row * V + p), nx);
-    return square(pr_sub(y, widen(target, target_type, i)));
+  __device__ DistanceRow row(int64_t r) const {
+    const int64_t bytes = logits_type == FloatType::kFloat32 ? 4 : 2;
+    return {static_cast<const char*>(logits) + r * V * bytes, logits_type, perm + r * V, target,
+            target_type, pr_sqrt(norm_sq[r]), V, r * V, first_bad_index};
   }
 };
 
@@ -222,21 +263,51 @@ __global__ void distance_finish_kernel(const float* norm_sq, const float* dist_s
 }
 
 // ------------------------------------------------------------------------------------------
-// Permutations: one radix sort of (local row << 32 | hash, index) per batch of rows.
+// Permutations. A batch of rows is sorted at once by one CUB radix sort over 32-bit keys
+// (local row << (32 - row_bits)) | (hash >> row_bits), values = element index: four 8-bit passes
+// over 8 bytes an item, against five passes over 12 bytes for (row << 32 | hash) keys. The
+// row_bits low hash bits dropped from the key can tie two elements of a row; the fix-up pass
+// orders each run of equal keys by the full hash (recomputed), so the result is exactly "indices
+// by ascending hash(i, seed)". Runs are short: batch_rows * V <= 2^31 keeps the expected number
+// of elements per key value <= 2.
 // ------------------------------------------------------------------------------------------
 __global__ void permutation_keys_kernel(const int64_t* seeds, int64_t rows, int64_t V,
-                                        uint64_t* keys, int32_t* values) {
+                                        int row_bits, uint32_t* keys, int32_t* values) {
   for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
     const auto seed = static_cast<uint32_t>(seeds[row]);
+    const uint32_t row_key = row_bits ? static_cast<uint32_t>(row) << (32 - row_bits) : 0u;
     for (int64_t i = global_thread(); i < V; i += thread_stride()) {
-      keys[row * V + i] = (static_cast<uint64_t>(row) << 32) | murmur3(static_cast<uint32_t>(i), seed);
+      keys[row * V + i] = row_key | (murmur3(static_cast<uint32_t>(i), seed) >> row_bits);
       values[row * V + i] = static_cast<int32_t>(i);
     }
   }
 }
 
-__global__ void widen_indices_kernel(const int32_t* values, int64_t n, int64_t* out) {
-  for (int64_t i = global_thread(); i < n; i += thread_stride()) out[i] = values[i];
+// out[k] = values[k] as int64, except that each run of equal keys is put in full-hash order by
+// the thread at its start (rank of each element = how many in the run have a smaller hash; the
+// hashes of a row are distinct). O(run length^2) hash evaluations, no scratch, no length limit.
+__global__ void permutation_fixup_kernel(const uint32_t* keys, const int32_t* values,
+                                         const int64_t* seeds, int64_t items, int64_t V,
+                                         int64_t* out) {
+  for (int64_t k = global_thread(); k < items; k += thread_stride()) {
+    const uint32_t key = keys[k];
+    if (k > 0 && keys[k - 1] == key) continue;  // written by the thread at the start of the run
+    int64_t len = 1;
+    while (k + len < items && keys[k + len] == key) ++len;
+    if (len == 1) {
+      out[k] = values[k];
+      continue;
+    }
+    const auto seed = static_cast<uint32_t>(seeds[k / V]);
+    for (int64_t m = 0; m < len; ++m) {
+      const int32_t v = values[k + m];
+      const uint32_t h = murmur3(static_cast<uint32_t>(v), seed);
+      int64_t rank = 0;
+      for (int64_t q = 0; q < len; ++q)
+        rank += murmur3(static_cast<uint32_t>(values[k + q]), seed) < h;
+      out[k + rank] = v;
+    }
+  }
 }
 
 int bits_for(int64_t rows) {  // bits needed for local row numbers 0 .. rows-1
@@ -249,7 +320,7 @@ size_t align_up(size_t x) { return (x + 255) & ~size_t{255}; }
 
 size_t cub_sort_bytes(int64_t items) {
   size_t bytes = 0;
-  cub::DoubleBuffer<uint64_t> k(nullptr, nullptr);
+  cub::DoubleBuffer<uint32_t> k(nullptr, nullptr);
   cub::DoubleBuffer<int32_t> v(nullptr, nullptr);
   cub::DeviceRadixSort::SortPairs(nullptr, bytes, k, v, static_cast<int>(items));
   return bytes;
@@ -352,7 +423,7 @@ int64_t permutation_batch_rows(int64_t rows, int64_t V) {
 
 size_t permutation_scratch_bytes(int64_t batch_rows, int64_t V) {
   const int64_t items = batch_rows * V;
-  return 2 * align_up(items * sizeof(uint64_t)) + 2 * align_up(items * sizeof(int32_t)) +
+  return 2 * align_up(items * sizeof(uint32_t)) + 2 * align_up(items * sizeof(int32_t)) +
          align_up(cub_sort_bytes(items));
 }
 
@@ -361,23 +432,23 @@ cudaError_t launch_permutations(const int64_t* seeds, int64_t rows, int64_t V, i
   const int64_t batch = permutation_batch_rows(rows, V);
   const int64_t cap = batch * V;
   char* p = static_cast<char*>(scratch);
-  auto* k0 = reinterpret_cast<uint64_t*>(p);  p += align_up(cap * sizeof(uint64_t));
-  auto* k1 = reinterpret_cast<uint64_t*>(p);  p += align_up(cap * sizeof(uint64_t));
+  auto* k0 = reinterpret_cast<uint32_t*>(p);  p += align_up(cap * sizeof(uint32_t));
+  auto* k1 = reinterpret_cast<uint32_t*>(p);  p += align_up(cap * sizeof(uint32_t));
   auto* v0 = reinterpret_cast<int32_t*>(p);   p += align_up(cap * sizeof(int32_t));
   auto* v1 = reinterpret_cast<int32_t*>(p);   p += align_up(cap * sizeof(int32_t));
   size_t temp_bytes = scratch_bytes - static_cast<size_t>(p - static_cast<char*>(scratch));
   for (int64_t row0 = 0; row0 < rows; row0 += batch) {
     const int64_t n_rows = std::min(batch, rows - row0), items = n_rows * V;
+    const int row_bits = bits_for(n_rows);
     permutation_keys_kernel<<<grid_for(V, n_rows), kThreads, 0, stream>>>(seeds + row0, n_rows, V,
-                                                                          k0, v0);
-    cub::DoubleBuffer<uint64_t> keys(k0, k1);
+                                                                          row_bits, k0, v0);
+    cub::DoubleBuffer<uint32_t> keys(k0, k1);
     cub::DoubleBuffer<int32_t> values(v0, v1);
     cudaError_t err = cub::DeviceRadixSort::SortPairs(p, temp_bytes, keys, values,
-                                                      static_cast<int>(items), 0,
-                                                      32 + bits_for(n_rows), stream);
+                                                      static_cast<int>(items), 0, 32, stream);
     if (err != cudaSuccess) return err;
-    widen_indices_kernel<<<grid_for(items, 1), kThreads, 0, stream>>>(values.Current(), items,
-                                                                      out + row0 * V);
+    permutation_fixup_kernel<<<grid_for(items, 1), kThreads, 0, stream>>>(
+        keys.Current(), values.Current(), seeds + row0, items, V, out + row0 * V);
     err = cudaGetLastError();
     if (err != cudaSuccess) return err;
   }
