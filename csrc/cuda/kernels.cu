@@ -104,12 +104,12 @@ __global__ void normal_kernel(const int64_t* seeds, int64_t rows, int64_t n, Sto
 constexpr int kTreeWarps = 8;  // chunks (warps) per block
 
 // Sums of each chunk of 1024 terms of each row: out[row * chunks + c]. One warp per chunk: lane l
-// holds terms l + 32k (k = 0..31), so the tree's widths 512 .. 32 pair registers k and k + w/32
+// takes terms l + 32k (k = 0..31), so the tree's widths 512 .. 32 pair terms k and k + w/32
 // inside each lane, and widths 16 .. 1 pair lanes through shuffles (lane l adds lane l + w) —
 // exactly the pairing of core section 7, with no shared memory and no barrier. term.row(r)
 // gives the terms of row r; terms at or beyond n are the +0.0 padding.
 template <int W>
-__device__ __forceinline__ void tree_step(float (&a)[32]) {
+__device__ __forceinline__ void tree_step(float (&a)[16]) {
 #pragma unroll
   for (int k = 0; k < W; ++k) a[k] = pr_add(a[k], a[k + W]);
 }
@@ -124,10 +124,16 @@ chunk_tree_kernel(int64_t rows, int64_t n, int64_t chunks, Term term, float* out
     const auto terms = term.row(row);
     for (int64_t c = first_chunk; c < chunks; c += chunk_stride) {
       const int64_t base = c * kChunk + lane;
-      float a[32];
+      // Width 512 as the terms arrive: a[k] = term(k) + term(k + 16), so only 16 partial sums
+      // are live and more loads can be in flight.
+      float a[16];
 #pragma unroll
-      for (int k = 0; k < 32; ++k) a[k] = base + 32 * k < n ? terms(base + 32 * k) : 0.0f;
-      tree_step<16>(a);
+      for (int k = 0; k < 16; ++k) a[k] = base + 32 * k < n ? terms(base + 32 * k) : 0.0f;
+#pragma unroll
+      for (int k = 0; k < 16; ++k) {
+        const int64_t i = base + 32 * (k + 16);
+        a[k] = pr_add(a[k], i < n ? terms(i) : 0.0f);
+      }
       tree_step<8>(a);
       tree_step<4>(a);
       tree_step<2>(a);
