@@ -34,6 +34,8 @@ std::string build_info() {
 
 TORCH_LIBRARY(pocrand, m) {
   m.def("build_info() -> str", &build_info);
+  // int64 [len(nonces)] CPU tensor: seed_from_string(prefix + str(nonce) + suffix) per nonce.
+  m.def("derive_seeds(str prefix, int[] nonces, str suffix, bool pin_memory) -> Tensor");
   // keys: int64, any shape -> int64 hash values in [0, 2^32), same shape.
   m.def("murmur3(Tensor keys, int seed) -> Tensor");
   // seeds: int64 [B] -> float32 [B, n]: u(i, seed_b).

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import operator
-import struct
 from typing import Iterable, Sequence, Union
 
 import torch
@@ -162,24 +161,17 @@ def permutations_seed(block_hash: str, public_key: str, nonce: int) -> int:
     return seed_from_string(f"{block_hash}_{public_key}_nonce_{nonce}_permutations")
 
 
-_BIG_ENDIAN_U32 = struct.Struct(">I")
-
-
-def _seeds_for(prefix: str, nonces: list[int], suffix: str = "") -> list[int]:
-    """seed_from_string(f"{prefix}{nonce}{suffix}") for each nonce, hashing the shared prefix once."""
-    head = hashlib.sha256(prefix.encode("utf-8"))
-    tail = suffix.encode("utf-8")
-    seeds = []
-    for n in nonces:
-        h = head.copy()
-        h.update(str(n).encode("ascii") + tail)
-        seeds.append(_BIG_ENDIAN_U32.unpack_from(h.digest())[0])
-    return seeds
-
-
 def target_seed(block_hash: str) -> int:
     """Seed of the target: seed_from_string(f"{block_hash}_target")."""
     return seed_from_string(f"{block_hash}_target")
+
+
+def _seeds_for(prefix: str, nonces: list[int], device: torch.device, suffix: str = "") -> torch.Tensor:
+    """seed_from_string(f"{prefix}{nonce}{suffix}") for each nonce, hashed in one C++ call, as an
+    int64 tensor on `device` (a GPU gets it by an asynchronous copy from pinned memory)."""
+    on_gpu = device.type == "cuda"
+    seeds = torch.ops.pocrand.derive_seeds(prefix, nonces, suffix, on_gpu)
+    return seeds.to(device, non_blocking=True) if on_gpu else seeds
 
 
 # ----------------------------------------------------------------------------------------------
@@ -221,7 +213,7 @@ def generate_inputs(block_hash: str, public_key: str, nonces, dim: int, seq_len:
     if dim * seq_len > MAX_COUNT:
         raise ValueError(f"seq_len * dim must be <= 2^31 - 1 = {MAX_COUNT}, got {seq_len * dim}")
     dtype, dev = _check_dtype("dtype", dtype), _check_device(device)
-    seeds = _seeds_tensor(_seeds_for(f"{block_hash}_{public_key}_nonce", nonces), dev)
+    seeds = _seeds_for(f"{block_hash}_{public_key}_nonce", nonces, dev)
     return torch.ops.pocrand.normal(seeds, seq_len * dim, dtype).view(len(nonces), seq_len, dim)
 
 
@@ -232,8 +224,7 @@ def generate_permutations(block_hash: str, public_key: str, nonces, vocab_size: 
     _check_str("public_key", public_key)
     nonces = _check_nonces(nonces)
     vocab_size, dev = _check_count("vocab_size", vocab_size), _check_device(device)
-    seeds = _seeds_tensor(
-        _seeds_for(f"{block_hash}_{public_key}_nonce_", nonces, "_permutations"), dev)
+    seeds = _seeds_for(f"{block_hash}_{public_key}_nonce_", nonces, dev, "_permutations")
     return torch.ops.pocrand.permutations(seeds, vocab_size)
 
 

@@ -139,3 +139,13 @@ def test_compute_distances(vocab_size, logits_dtype):
     want = spec.compute_distances(logits.float().numpy(), perms.numpy(), target.numpy())
     assert_bits_equal(got, torch.from_numpy(want))
     assert np.isnan(want[1]) and want.view(np.uint32)[1] == 0x7FC00000
+
+
+def test_batched_seed_derivation_matches_hashlib():
+    """The C++ seed op (prefix hashed once, SHA-256 in csrc/core/sha256.h) equals hashlib on
+    prefixes across the 64-byte block boundary, non-ASCII text and int64 extremes."""
+    nonces = NONCES + list(range(-70, 70))
+    for prefix in ["", "a", "x" * 55, "y" * 56, "z" * 63, "w" * 64, "v" * 119, "blöck-π_pk_nonce"]:
+        for suffix in ["", "_permutations", "é" * 40]:
+            got = torch.ops.pocrand.derive_seeds(prefix, nonces, suffix, False).tolist()
+            assert got == [spec.seed_from_string(f"{prefix}{n}{suffix}") for n in nonces]
