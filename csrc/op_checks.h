@@ -37,6 +37,12 @@ inline void check_count(int64_t n, const char* name) {
   TORCH_CHECK(n >= 1 && n <= kMaxCount, std::string(name) + " must be in [1, 2^31 - 1], got " + num(n));
 }
 
+inline void check_range(int64_t n, int64_t start, int64_t end) {
+  TORCH_CHECK(0 <= start && start < end && end <= n, "the range [start, end) must satisfy "
+              "0 <= start < end <= n, got start = " + num(start) + ", end = " + num(end) +
+              ", n = " + num(n));
+}
+
 inline void check_float_dtype(at::ScalarType dtype, const char* name) {
   TORCH_CHECK(dtype == at::kFloat || dtype == at::kHalf || dtype == at::kBFloat16, std::string(name) +
               " must be float32, float16 or bfloat16, got " + dtype_name(dtype));

@@ -42,12 +42,17 @@ TORCH_LIBRARY(pocrand, m) {
   m.def("uniform(Tensor seeds, int n) -> Tensor");
   // seeds: int64 [B] -> dtype [B, n]: normal(seed_b, n), rounded to dtype.
   m.def("normal(Tensor seeds, int n, ScalarType dtype) -> Tensor");
+  // seeds: int64 [B] -> dtype [B, end - start]: elements [start, end) of normal(seed_b, n), for
+  // tensor-parallel shards (bit-identical to the same slice of the whole row).
+  m.def("normal_range(Tensor seeds, int n, int start, int end, ScalarType dtype) -> Tensor");
   // seeds: int64 [B] -> int64 [B, vocab_size]: indices ordered by ascending hash(i, seed_b).
   m.def("permutations(Tensor seeds, int vocab_size) -> Tensor");
   // seeds: int64 [B] -> dtype [B, vocab_size]: normal(seed_b, V) / norm, rounded to dtype.
   m.def("unit_normal(Tensor seeds, int vocab_size, ScalarType dtype) -> Tensor");
   // logits [B, V] (f32/f16/bf16), permutations int64 [B, V], target [V] -> float32 [B].
-  m.def("distances(Tensor logits, Tensor permutations, Tensor target) -> Tensor");
+  // check=true raises on a permutation entry outside [0, V) (on a GPU this synchronises);
+  // check=false never synchronises and gives such a row the canonical NaN instead.
+  m.def("distances(Tensor logits, Tensor permutations, Tensor target, bool check=True) -> Tensor");
 
   // The core's scalar stages, elementwise, for verification (accuracy and CPU == GPU checks over
   // whole domains). Not part of the PoC API.

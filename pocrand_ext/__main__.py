@@ -1,17 +1,23 @@
-"""`python -m pocrand_ext` (or `pocrand`): the node self-check.
+"""`python -m pocrand_ext` / `pocrand`: the node operator's command line.
 
-Prints the spec version and how the extension was built, checks every known answer on every
-available device (the CPU and each CUDA device), prints one throughput line per device, and exits
-with status 1 on any mismatch.
+    pocrand              check, then one throughput line per device (the self-check)
+    pocrand check        build info and the known answers on every device; exit 1 on a mismatch
+    pocrand digest ...   SHA-256 of generated tensors, one line to compare between two nodes
+    pocrand bench        a quick throughput line per device
 """
 from __future__ import annotations
 
+import argparse
+import hashlib
+import re
 import sys
 import time
 
 import torch
 
 from . import api, known_answers
+
+DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
 
 def devices() -> list[torch.device]:
@@ -25,38 +31,168 @@ def device_name(dev: torch.device) -> str:
     return torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU"
 
 
-def throughput(dev: torch.device, nonces: int = 64, seq_len: int = 64, dim: int = 1024) -> float:
-    """Elements per second of generate_inputs (fp16, 64 nonces x 64 x 1024), best of 5."""
-    run = lambda: api.generate_inputs("bench", "bench", range(nonces), dim, seq_len, dev)  # noqa: E731
-    run()
-    best = float("inf")
-    for _ in range(5):
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        t0 = time.perf_counter()
-        run()
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        best = min(best, time.perf_counter() - t0)
-    return nonces * seq_len * dim / best
+class Progress:
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self, total: int, label: str):
+        self.total, self.label, self.done = total, label, 0
+        self.live = sys.stderr.isatty()
+
+    def step(self):
+        self.done += 1
+        if self.live:
+            filled = 30 * self.done // self.total
+            sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] "
+                             f"{self.done}/{self.total}")
+            sys.stderr.flush()
+
+    def close(self):
+        if self.live:
+            sys.stderr.write("\r" + " " * (len(self.label) + 45) + "\r")
+            sys.stderr.flush()
 
 
-def main(argv: list[str] | None = None) -> int:
-    print(f"pocrand {api.SPEC_VERSION}  build: {api.build_info()}  torch {torch.__version__}")
-    cases = known_answers.load_cases()
-    failed = False
+def print_build_info():
+    cuda = torch.version.cuda or "none"
+    print(f"pocrand {api.SPEC_VERSION}  build: {api.build_info()}  torch {torch.__version__}  "
+          f"CUDA {cuda}")
     for dev in devices():
-        mismatches = known_answers.check(dev, cases)
+        print(f"  {dev}: {device_name(dev)}")
+
+
+def check_known_answers() -> bool:
+    cases = known_answers.load_cases()
+    ok = True
+    for dev in devices():
+        progress = Progress(len(cases), f"checking {dev}")
+        mismatches = []
+        for case in cases:
+            got = known_answers.digest(known_answers.compute(case.op, case.args, dev))
+            if got != case.digest:
+                mismatches.append((case, got))
+            progress.step()
+        progress.close()
         status = "OK" if not mismatches else "MISMATCH"
         print(f"{dev} ({device_name(dev)}): {len(cases) - len(mismatches)}/{len(cases)} "
               f"known answers match  [{status}]")
         for case, got in mismatches:
             print(f"  mismatch: {case.label()}\n    expected {case.digest}\n    got      {got}")
-        failed |= bool(mismatches)
+        ok &= not mismatches
+    return ok
+
+
+def throughput(dev: torch.device, nonces: int = 64, seq_len: int = 64, dim: int = 1024) -> float:
+    """Elements per second of generate_inputs (fp16, 64 nonces x 64 x 1024), best of 5."""
+    def run():
+        api.generate_inputs("bench", "bench", range(nonces), dim, seq_len, dev)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+    run()
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - t0)
+    return nonces * seq_len * dim / best
+
+
+def print_throughput():
+    for dev in devices():
         rate = throughput(dev)
-        print(f"{dev} ({device_name(dev)}): generate_inputs fp16 64x64x1024: {rate / 1e6:,.1f} M elements/s")
-    print("FAILED: outputs differ from pocrand-v1" if failed else "all known answers match")
-    return 1 if failed else 0
+        print(f"{dev} ({device_name(dev)}): generate_inputs fp16 64x64x1024 end-to-end: "
+              f"{rate / 1e6:,.1f} M elements/s")
+
+
+def parse_nonces(text: str) -> list[int]:
+    """'0-63', '5', '-3--1', '0,2,10-12' -> list of ints."""
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        m = re.fullmatch(r"(-?\d+)-(-?\d+)", part)
+        if m:
+            lo, hi = int(m.group(1)), int(m.group(2))
+            if hi < lo:
+                raise argparse.ArgumentTypeError(f"empty nonce range {part!r}")
+            out.extend(range(lo, hi + 1))
+        elif re.fullmatch(r"-?\d+", part):
+            out.append(int(part))
+        else:
+            raise argparse.ArgumentTypeError(f"not a nonce or range: {part!r}")
+    return out
+
+
+def cmd_digest(args) -> int:
+    if args.vocab_size is None and (args.dim is None or args.seq_len is None):
+        print("error: give --dim and --seq-len (inputs), --vocab-size (permutations, target), "
+              "or both", file=sys.stderr)
+        return 2
+    dtype = DTYPES[args.dtype]
+    lines = []
+    if args.dim is not None and args.seq_len is not None:
+        x = api.generate_inputs(args.block_hash, args.public_key, args.nonces, args.dim,
+                                args.seq_len, args.device, dtype)
+        lines.append(("inputs", known_answers.digest(x), f"{list(x.shape)} {args.dtype}"))
+    if args.vocab_size is not None:
+        p = api.generate_permutations(args.block_hash, args.public_key, args.nonces,
+                                      args.vocab_size, args.device)
+        lines.append(("permutations", known_answers.digest(p), f"{list(p.shape)} int64"))
+        t = api.generate_target(args.block_hash, args.vocab_size, args.device)
+        lines.append(("target", known_answers.digest(t), f"{list(t.shape)} float32"))
+    for name, d, what in lines:
+        print(f"{name:<13} {d}  {what}")
+    combined = hashlib.sha256("".join(d for _, d, _ in lines).encode()).hexdigest()
+    print(f"{'all':<13} {combined}  {api.SPEC_VERSION}, nonces {args.nonces_text}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="pocrand", description="pocrand: bit-identical random "
+                                 "tensors for Proof-of-Compute; node self-check and digests.")
+    sub = ap.add_subparsers(dest="command")
+    sub.add_parser("check", help="build info and the known answers on every device (exit 1 on a "
+                   "mismatch)")
+    sub.add_parser("bench", help="a quick throughput line per device")
+    d = sub.add_parser("digest", help="SHA-256 of generated tensors, to compare two nodes",
+                       description="Prints the SHA-256 of the little-endian bytes of each "
+                       "generated tensor and one combined line. Example: pocrand digest "
+                       "--block-hash abc --public-key pk --nonces 0-63 --dim 4096 --seq-len 256 "
+                       "--vocab-size 151936 --device cuda")
+    d.add_argument("--block-hash", required=True)
+    d.add_argument("--public-key", required=True)
+    d.add_argument("--nonces", required=True,
+                   help="e.g. 0-63, 7 or 0,2,10-12; write a negative start as --nonces=-4--1")
+    d.add_argument("--dim", type=int, help="inputs: hidden size")
+    d.add_argument("--seq-len", type=int, help="inputs: sequence length")
+    d.add_argument("--vocab-size", type=int, help="permutations and target: vocabulary size")
+    d.add_argument("--dtype", choices=sorted(DTYPES), default="float16", help="inputs dtype")
+    d.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    try:
+        if args.command == "digest":
+            args.nonces_text = args.nonces
+            try:
+                args.nonces = parse_nonces(args.nonces)
+            except argparse.ArgumentTypeError as e:
+                ap.error(f"--nonces: {e}")
+            return cmd_digest(args)
+        if args.command == "bench":
+            print_build_info()
+            print_throughput()
+            return 0
+        print_build_info()
+        ok = check_known_answers()
+        if args.command is None:
+            print_throughput()
+        print("all known answers match" if ok else "FAILED: outputs differ from pocrand-v1")
+        return 0 if ok else 1
+    except (TypeError, ValueError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ from . import _C  # noqa: F401  (registers torch.ops.pocrand.*)
 
 __all__ = [
     "SPEC_VERSION", "build_info", "seed_from_string", "inputs_seed", "permutations_seed",
-    "target_seed", "murmur3_32", "uniform", "normal", "generate_inputs", "generate_permutations",
-    "generate_target", "compute_distances",
+    "target_seed", "murmur3_32", "uniform", "normal", "generate_inputs", "generate_inputs_slice",
+    "generate_permutations", "generate_target", "compute_distances",
 ]
 
 SPEC_VERSION = "pocrand-v1"
@@ -217,6 +217,28 @@ def generate_inputs(block_hash: str, public_key: str, nonces, dim: int, seq_len:
     return torch.ops.pocrand.normal(seeds, seq_len * dim, dtype).view(len(nonces), seq_len, dim)
 
 
+def generate_inputs_slice(block_hash: str, public_key: str, nonces, dim: int, seq_len: int,
+                          start: int, end: int, device: DeviceLike = "cpu",
+                          dtype: torch.dtype = torch.float16) -> torch.Tensor:
+    """[len(nonces), end - start]: elements [start, end) of each nonce's flattened inputs,
+    bit-identical to generate_inputs(...).view(len(nonces), -1)[:, start:end], computed without
+    the rest (a tensor-parallel rank builds only its shard). A row range of the batch is just
+    the matching slice of `nonces`: a nonce's inputs never depend on the other nonces."""
+    _check_str("block_hash", block_hash)
+    _check_str("public_key", public_key)
+    nonces = _check_nonces(nonces)
+    dim, seq_len = _check_count("dim", dim), _check_count("seq_len", seq_len)
+    n = dim * seq_len
+    if n > MAX_COUNT:
+        raise ValueError(f"seq_len * dim must be <= 2^31 - 1 = {MAX_COUNT}, got {n}")
+    start, end = _check_int("start", start), _check_int("end", end)
+    if not 0 <= start < end <= n:
+        raise ValueError(f"need 0 <= start < end <= seq_len * dim = {n}, got start={start}, end={end}")
+    dtype, dev = _check_dtype("dtype", dtype), _check_device(device)
+    seeds = _seeds_for(f"{block_hash}_{public_key}_nonce", nonces, dev)
+    return torch.ops.pocrand.normal_range(seeds, n, start, end, dtype)
+
+
 def generate_permutations(block_hash: str, public_key: str, nonces, vocab_size: int,
                           device: DeviceLike = "cpu") -> torch.Tensor:
     """int64 [len(nonces), vocab_size]: row b = 0..V-1 ordered by ascending hash(i, seed_b)."""
@@ -239,9 +261,10 @@ def generate_target(block_hash: str, vocab_size: int, device: DeviceLike = "cpu"
 
 
 def compute_distances(logits: torch.Tensor, permutations: torch.Tensor,
-                      target: torch.Tensor) -> torch.Tensor:
+                      target: torch.Tensor, *, check: bool = True) -> torch.Tensor:
     """float32 [B]: || logits[b, perm[b]] / ||logits[b]|| - target ||; NaN for a row whose norm
-    is zero or not finite (SPEC.md section 8)."""
+    is zero or not finite (SPEC.md section 8). A permutation entry outside [0, V) raises
+    (check=True, which synchronises a GPU) or makes its row NaN (check=False, never syncs)."""
     for name, t in (("logits", logits), ("permutations", permutations), ("target", target)):
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
@@ -265,8 +288,10 @@ def compute_distances(logits: torch.Tensor, permutations: torch.Tensor,
         raise ValueError(f"logits, permutations and target must be on one device, got "
                          f"{logits.device}, {permutations.device} and {target.device}")
     _check_device(logits.device)
+    if not isinstance(check, bool):
+        raise TypeError(f"check must be a bool, got {type(check).__name__}")
     return torch.ops.pocrand.distances(logits.contiguous(), permutations.contiguous(),
-                                       target.contiguous())
+                                       target.contiguous(), check)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -287,6 +312,11 @@ def _normal_fake(seeds, n, dtype):
     return seeds.new_empty((seeds.shape[0], n), dtype=dtype)
 
 
+@torch.library.register_fake("pocrand::normal_range")
+def _normal_range_fake(seeds, n, start, end, dtype):
+    return seeds.new_empty((seeds.shape[0], end - start), dtype=dtype)
+
+
 @torch.library.register_fake("pocrand::permutations")
 def _permutations_fake(seeds, vocab_size):
     return seeds.new_empty((seeds.shape[0], vocab_size), dtype=torch.int64)
@@ -298,5 +328,5 @@ def _unit_normal_fake(seeds, vocab_size, dtype):
 
 
 @torch.library.register_fake("pocrand::distances")
-def _distances_fake(logits, permutations, target):
+def _distances_fake(logits, permutations, target, check=True):
     return logits.new_empty((logits.shape[0],), dtype=torch.float32)

@@ -64,6 +64,11 @@ CATALOGUE = [
     ("target dtype", distances(target=TARGET.double()), ValueError, "target.dtype"),
     ("empty batch", distances(logits=LOGITS[:0], perms=PERMS[:0]), ValueError, "logits"),
     ("devices differ", distances(logits=LOGITS.to("meta")), ValueError, "one device"),
+    ("check not a bool", lambda: pr.compute_distances(LOGITS, PERMS, TARGET, check=1), TypeError, "check"),
+    ("slice end past n", lambda: pr.generate_inputs_slice("bh", "pk", [0], 4, 4, 0, 17), ValueError, "end"),
+    ("slice empty", lambda: pr.generate_inputs_slice("bh", "pk", [0], 4, 4, 3, 3), ValueError, "start"),
+    ("slice start float", lambda: pr.generate_inputs_slice("bh", "pk", [0], 4, 4, 1.0, 3), TypeError, "start"),
+    ("cuda without CUDA or index past the last GPU", inputs(device="cuda:99"), ValueError, "device"),
 ]
 
 

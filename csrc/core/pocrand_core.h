@@ -292,6 +292,15 @@ POCRAND_HD NormalPair normal_pair(uint32_t j, uint32_t p, uint32_t seed) {
   return box_muller(uniform(j, seed), uniform(p + j, seed));
 }
 
+// Random access: element i of normal(seed, n) alone (its pair is computed, one half kept), so any
+// slice [start, end) of a row can be generated bit-identical to the same slice of the whole row.
+POCRAND_HD float normal_element(uint32_t i, uint32_t n, uint32_t seed) {
+  const auto p = static_cast<uint32_t>(normal_pair_count(n));
+  const bool second = i >= p;
+  const NormalPair v = normal_pair(second ? i - p : i, p, seed);
+  return pr_select(second, v.second, v.first);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 6. Output rounding, float32 -> fp16 / bf16 bit patterns, round-to-nearest-even. NaN becomes
 //    the sign | 0x7e00 (fp16) / 0x7fc0 (bf16) quiet NaN, as PyTorch's own conversions do.

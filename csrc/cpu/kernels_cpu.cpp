@@ -200,6 +200,28 @@ at::Tensor normal_cpu(const at::Tensor& seeds, int64_t n, at::ScalarType dtype) 
   return out;
 }
 
+at::Tensor normal_range_cpu(const at::Tensor& seeds, int64_t n, int64_t start, int64_t end,
+                            at::ScalarType dtype) {
+  check_subnormals_honoured();
+  check_seeds(seeds);
+  check_count(n, "n");
+  check_range(n, start, end);
+  check_float_dtype(dtype, "dtype");
+  const auto s = seeds_to_u32(seeds);
+  const int64_t B = seeds.numel(), m = end - start;
+  auto out = at::empty({B, m}, seeds.options().dtype(dtype));
+  with_store(out, [&](const auto& store) {
+    for (int64_t b = 0; b < B; ++b) {
+      at::parallel_for(0, m, kGrain, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i)
+          store(b * m + i, normal_element(static_cast<uint32_t>(start + i),
+                                          static_cast<uint32_t>(n), s[b]));
+      });
+    }
+  });
+  return out;
+}
+
 at::Tensor permutations_cpu(const at::Tensor& seeds, int64_t vocab_size) {
   check_subnormals_honoured();
   check_seeds(seeds);
@@ -248,7 +270,7 @@ at::Tensor unit_normal_cpu(const at::Tensor& seeds, int64_t vocab_size, at::Scal
 }
 
 at::Tensor distances_cpu(const at::Tensor& logits, const at::Tensor& permutations,
-                         const at::Tensor& target) {
+                         const at::Tensor& target, bool check) {
   check_subnormals_honoured();
   check_distance_args(logits, permutations, target);
   const int64_t B = logits.size(0), V = logits.size(1);
@@ -264,13 +286,17 @@ at::Tensor distances_cpu(const at::Tensor& logits, const at::Tensor& permutation
       for (int64_t i = 0; i < V && first_bad[b] < 0; ++i)
         if (perm[b * V + i] < 0 || perm[b * V + i] >= V) first_bad[b] = b * V + i;
   });
-  for (int64_t b = 0; b < B; ++b)
+  for (int64_t b = 0; check && b < B; ++b)
     if (first_bad[b] >= 0)
       TORCH_CHECK(false, out_of_range_message(first_bad[b], perm[first_bad[b]], V));
   at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
     std::vector<float> x(V), d(V);
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t* pr = perm + b * V;
+      if (first_bad[b] >= 0) {  // only reached with check = false: the row has no distance
+        o[b] = pr_from_bits(kCanonicalNaN);
+        continue;
+      }
       widen_to_float(logits, b * V, (b + 1) * V, x.data());
       const float nx = fixed_order_norm(x.data(), V);
       if (!(nx > 0.0f && nx <= 0x1.fffffep127f)) {  // zero, Inf or NaN: no valid direction
@@ -349,6 +375,7 @@ TORCH_LIBRARY_IMPL(pocrand, CPU, m) {
   m.impl("murmur3", &murmur3_cpu);
   m.impl("uniform", &uniform_cpu);
   m.impl("normal", &normal_cpu);
+  m.impl("normal_range", &normal_range_cpu);
   m.impl("permutations", &permutations_cpu);
   m.impl("unit_normal", &unit_normal_cpu);
   m.impl("distances", &distances_cpu);

@@ -98,6 +98,17 @@ __global__ void normal_kernel(const int64_t* seeds, int64_t rows, int64_t n, Sto
   }
 }
 
+// Elements [start, start + m) of each row, one thread an element.
+template <typename Store>
+__global__ void normal_range_kernel(const int64_t* seeds, int64_t rows, int64_t n, int64_t start,
+                                    int64_t m, Store store) {
+  for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
+    const auto seed = static_cast<uint32_t>(seeds[row]);
+    for (int64_t i = global_thread(); i < m; i += thread_stride())
+      store(row * m + i, normal_element(static_cast<uint32_t>(start + i), static_cast<uint32_t>(n), seed));
+  }
+}
+
 // ------------------------------------------------------------------------------------------
 // Fixed-order reductions (core section 7)
 // ------------------------------------------------------------------------------------------
@@ -230,12 +241,12 @@ struct DistanceRow {
   FloatType target_type;
   float nx;
   int64_t V;
-  int64_t row_offset;  // row * V, for error reporting
-  unsigned long long* first_bad_index;
+  int64_t row_offset;             // row * V, for error reporting
+  unsigned long long* first_bad;  // this row's smallest out-of-range flat index
   __device__ float operator()(int64_t i) const {
     const int64_t p = perm[i];
     if (p < 0 || p >= V) {
-      atomicMin(first_bad_index, static_cast<unsigned long long>(row_offset + i));
+      atomicMin(first_bad, static_cast<unsigned long long>(row_offset + i));
       return 0.0f;
     }
     const float y = pr_div(widen(logits, logits_type, p), nx);
@@ -251,19 +262,21 @@ struct DistanceTerm {
   FloatType target_type;
   const float* norm_sq;  // [rows] sum of x^2
   int64_t V;
-  unsigned long long* first_bad_index;
+  unsigned long long* first_bad;  // [rows]
   __device__ DistanceRow row(int64_t r) const {
     const int64_t bytes = logits_type == FloatType::kFloat32 ? 4 : 2;
     return {static_cast<const char*>(logits) + r * V * bytes, logits_type, perm + r * V, target,
-            target_type, pr_sqrt(norm_sq[r]), V, r * V, first_bad_index};
+            target_type, pr_sqrt(norm_sq[r]), V, r * V, first_bad + r};
   }
 };
 
-__global__ void distance_finish_kernel(const float* norm_sq, const float* dist_sq, int64_t rows,
+__global__ void distance_finish_kernel(const float* norm_sq, const float* dist_sq,
+                                       const unsigned long long* first_bad, int64_t rows,
                                        float* out) {
   for (int64_t row = global_thread(); row < rows; row += thread_stride()) {
     const float nx = pr_sqrt(norm_sq[row]);
-    const bool valid = nx > 0.0f && nx <= 0x1.fffffep127f;  // not zero, Inf or NaN
+    // not zero, Inf or NaN, and every permutation entry of the row in range
+    const bool valid = nx > 0.0f && nx <= 0x1.fffffep127f && first_bad[row] == ~0ull;
     out[row] = valid ? canonicalize_nan(pr_sqrt(dist_sq[row])) : pr_from_bits(kCanonicalNaN);
   }
 }
@@ -391,6 +404,14 @@ cudaError_t launch_normal(const int64_t* seeds, int64_t rows, int64_t n, FloatTy
   });
 }
 
+cudaError_t launch_normal_range(const int64_t* seeds, int64_t rows, int64_t n, int64_t start,
+                                int64_t end, FloatType out_type, void* out, cudaStream_t stream) {
+  const int64_t m = end - start;
+  return with_store(out_type, out, [&](auto store) {
+    normal_range_kernel<<<grid_for(m, rows), kThreads, 0, stream>>>(seeds, rows, n, start, m, store);
+  });
+}
+
 size_t reduction_workspace_floats(int64_t rows, int64_t n) {
   return static_cast<size_t>(rows) * workspace_floats_one_row(n);
 }
@@ -409,16 +430,16 @@ cudaError_t launch_unit_normal(const int64_t* seeds, int64_t rows, int64_t V, Fl
 
 cudaError_t launch_distances(const void* logits, FloatType logits_type, const int64_t* perm,
                              const void* target, FloatType target_type, int64_t rows, int64_t V,
-                             float* out, float* scratch, unsigned long long* first_bad_index,
+                             float* out, float* scratch, unsigned long long* first_bad,
                              cudaStream_t stream) {
   float* work = scratch;
   const size_t per_pass = reduction_workspace_floats(rows, V);
   const float* norm_sq =
       fixed_order_sums(rows, V, SquareTerm{logits, logits_type, V}, work, stream);
-  const DistanceTerm term{logits, logits_type, perm, target, target_type, norm_sq, V,
-                          first_bad_index};
+  const DistanceTerm term{logits, logits_type, perm, target, target_type, norm_sq, V, first_bad};
   const float* dist_sq = fixed_order_sums(rows, V, term, work + per_pass, stream);
-  distance_finish_kernel<<<grid_for(rows, 1), kThreads, 0, stream>>>(norm_sq, dist_sq, rows, out);
+  distance_finish_kernel<<<grid_for(rows, 1), kThreads, 0, stream>>>(norm_sq, dist_sq, first_bad,
+                                                                     rows, out);
   return cudaGetLastError();
 }
 

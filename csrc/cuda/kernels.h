@@ -25,6 +25,10 @@ cudaError_t launch_uniform(const int64_t* seeds, int64_t rows, int64_t n, float*
 cudaError_t launch_normal(const int64_t* seeds, int64_t rows, int64_t n, FloatType out_type,
                           void* out, cudaStream_t stream);
 
+// seeds [rows] -> out_type [rows, end - start]: elements [start, end) of each row of normal(seed, n).
+cudaError_t launch_normal_range(const int64_t* seeds, int64_t rows, int64_t n, int64_t start,
+                                int64_t end, FloatType out_type, void* out, cudaStream_t stream);
+
 // Floats of scratch the fixed-order reductions of `rows` sums over n terms need.
 size_t reduction_workspace_floats(int64_t rows, int64_t n);
 
@@ -34,11 +38,12 @@ cudaError_t launch_unit_normal(const int64_t* seeds, int64_t rows, int64_t V, Fl
                                void* out, float* scratch, cudaStream_t stream);
 
 // logits [rows, V], perm int64 [rows, V], target [V] -> float32 [rows]. `scratch` holds
-// rows + 2 * reduction_workspace_floats(rows, V) floats. A permutation entry outside [0, V)
-// makes *first_bad_index the smallest such flat index (it must start at UINT64_MAX).
+// 2 * reduction_workspace_floats(rows, V) floats. first_bad [rows] must start at UINT64_MAX; a
+// permutation entry outside [0, V) sets its row's to the smallest such flat index, and the row's
+// distance to the canonical NaN.
 cudaError_t launch_distances(const void* logits, FloatType logits_type, const int64_t* perm,
                              const void* target, FloatType target_type, int64_t rows, int64_t V,
-                             float* out, float* scratch, unsigned long long* first_bad_index,
+                             float* out, float* scratch, unsigned long long* first_bad,
                              cudaStream_t stream);
 
 // Permutations sort `batch_rows` rows at a time (so one sort never exceeds 2^31 - 1 items).

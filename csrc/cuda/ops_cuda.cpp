@@ -67,6 +67,19 @@ at::Tensor normal_cuda(const at::Tensor& seeds, int64_t n, at::ScalarType dtype)
   return out;
 }
 
+at::Tensor normal_range_cuda(const at::Tensor& seeds, int64_t n, int64_t start, int64_t end,
+                             at::ScalarType dtype) {
+  check_seeds(seeds);
+  check_count(n, "n");
+  check_range(n, start, end);
+  check_float_dtype(dtype, "dtype");
+  const c10::cuda::CUDAGuard guard(seeds.device());
+  auto out = at::empty({seeds.numel(), end - start}, seeds.options().dtype(dtype));
+  C10_CUDA_CHECK(cuda::launch_normal_range(seeds.data_ptr<int64_t>(), seeds.numel(), n, start, end,
+                                           float_type(dtype), out.data_ptr(), stream()));
+  return out;
+}
+
 at::Tensor permutations_cuda(const at::Tensor& seeds, int64_t vocab_size) {
   check_seeds(seeds);
   check_count(vocab_size, "vocab_size");
@@ -99,24 +112,29 @@ at::Tensor unit_normal_cuda(const at::Tensor& seeds, int64_t vocab_size, at::Sca
 }
 
 at::Tensor distances_cuda(const at::Tensor& logits, const at::Tensor& permutations,
-                          const at::Tensor& target) {
+                          const at::Tensor& target, bool check) {
   check_distance_args(logits, permutations, target);
   const c10::cuda::CUDAGuard guard(logits.device());
   const int64_t rows = logits.size(0), V = logits.size(1);
   auto out = at::empty({rows}, logits.options().dtype(at::kFloat));
   auto scratch = float_scratch(
       logits, 2 * static_cast<int64_t>(cuda::reduction_workspace_floats(rows, V)));
-  // UINT64_MAX as int64 is -1: "no bad entry yet".
-  auto first_bad = at::full({1}, -1, logits.options().dtype(at::kLong));
+  // Per row, the smallest out-of-range flat index; UINT64_MAX (int64 -1) = none.
+  auto first_bad = at::full({rows}, -1, logits.options().dtype(at::kLong));
   C10_CUDA_CHECK(cuda::launch_distances(
       logits.data_ptr(), float_type(logits.scalar_type()), permutations.data_ptr<int64_t>(),
       target.data_ptr(), float_type(target.scalar_type()), rows, V, out.data_ptr<float>(),
       scratch.data_ptr<float>(),
       reinterpret_cast<unsigned long long*>(first_bad.data_ptr<int64_t>()), stream()));
-  const int64_t bad = first_bad.item<int64_t>();  // synchronises
-  if (bad != -1) {
-    const int64_t value = permutations.view(-1)[bad].item<int64_t>();
-    TORCH_CHECK(false, out_of_range_message(bad, value, V));
+  if (check) {  // reading the flags back synchronises; check=false never does
+    const auto bad = first_bad.cpu();
+    const int64_t* b = bad.data_ptr<int64_t>();
+    for (int64_t r = 0; r < rows; ++r) {
+      if (b[r] != -1) {
+        const int64_t value = permutations.view(-1)[b[r]].item<int64_t>();
+        TORCH_CHECK(false, out_of_range_message(b[r], value, V));
+      }
+    }
   }
   return out;
 }
@@ -170,6 +188,7 @@ TORCH_LIBRARY_IMPL(pocrand, CUDA, m) {
   m.impl("murmur3", &murmur3_cuda);
   m.impl("uniform", &uniform_cuda);
   m.impl("normal", &normal_cuda);
+  m.impl("normal_range", &normal_range_cuda);
   m.impl("permutations", &permutations_cuda);
   m.impl("unit_normal", &unit_normal_cuda);
   m.impl("distances", &distances_cuda);
