@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import shutil
 import subprocess
 import sys
@@ -82,7 +83,11 @@ def test_bench_prints_a_line_per_device():
 
 
 def test_console_script_and_help():
+    try:
+        importlib.metadata.distribution("pocrand")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("pocrand is not pip-installed here (built in place), so it has no script")
     exe = shutil.which("pocrand")
-    assert exe, "the pocrand console script is not installed"
+    assert exe, "pocrand is installed but its console script is not on PATH"
     r = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "digest" in r.stdout and "check" in r.stdout
