@@ -59,19 +59,12 @@ def test_permutations(vocab_size):
     assert torch.equal(gpu.cpu(), pr.generate_permutations("bh", "pk", nonces, vocab_size, "cpu"))
 
 
-def test_permutations_with_many_rows():
-    """1024 rows of 4096: 2^7 buckets per row, 131072 buckets in one launch."""
+def test_permutations_with_many_rows_and_key_ties():
+    """1024 rows share one sort with 10 row bits in the key, so truncated hashes tie often; the
+    fix-up must order every tie by the full hash."""
     nonces = list(range(1024))
-    gpu = pr.generate_permutations("rows", "pk", nonces, 4096, "cuda")
-    assert torch.equal(gpu.cpu(), pr.generate_permutations("rows", "pk", nonces, 4096, "cpu"))
-
-
-def test_permutations_past_the_bucket_sort_use_the_radix_sort():
-    """V > 2^21 goes through the CUB radix sort on 32-bit keys (2 row bits here), whose truncated
-    hashes tie about 2000 times per row; the fix-up must order every tie by the full hash."""
-    V = 2**21 + 3
-    gpu = pr.generate_permutations("big", "pk", [0, 1, 2], V, "cuda")
-    assert torch.equal(gpu.cpu(), pr.generate_permutations("big", "pk", [0, 1, 2], V, "cpu"))
+    gpu = pr.generate_permutations("ties", "pk", nonces, 4096, "cuda")
+    assert torch.equal(gpu.cpu(), pr.generate_permutations("ties", "pk", nonces, 4096, "cpu"))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -5,7 +5,6 @@
 // 1024 terms does the width-512 step while loading, the widths 256..32 in shared memory and
 // 16..1 with warp shuffles (lane i adds lane i + width, the same pairing as the tree).
 #include <cub/device/device_radix_sort.cuh>
-#include <cub/device/device_scan.cuh>
 
 #include <algorithm>
 
@@ -283,8 +282,7 @@ __global__ void distance_finish_kernel(const float* norm_sq, const float* dist_s
 }
 
 // ------------------------------------------------------------------------------------------
-// Permutations, V > 2^21 (see the bucket sort below for smaller vocabularies). A batch of rows
-// is sorted at once by one CUB radix sort over 32-bit keys
+// Permutations. A batch of rows is sorted at once by one CUB radix sort over 32-bit keys
 // (local row << (32 - row_bits)) | (hash >> row_bits), values = element index: four 8-bit passes
 // over 8 bytes an item, against five passes over 12 bytes for (row << 32 | hash) keys. The
 // row_bits low hash bits dropped from the key can tie two elements of a row; the fix-up pass
@@ -328,71 +326,6 @@ __global__ void permutation_fixup_kernel(const uint32_t* keys, const int32_t* va
         rank += murmur3(static_cast<uint32_t>(values[k + q]), seed) < h;
       out[k + rank] = v;
     }
-  }
-}
-
-// Bucket sort for vocabularies up to 2^21 (the common case): elements go to 2^B buckets of a row
-// by the top B bits of their hash (about 32 per bucket), then each bucket is ordered by rank —
-// the number of its elements with a smaller hash; hashes of a row are distinct, so ranks are a
-// permutation and the order of the atomic scatter does not matter. 24 bytes of traffic per
-// element against ~92 for the radix sort.
-constexpr int64_t kBucketSortMaxV = int64_t{1} << 21;
-constexpr int kBucketCap = 256;  // elements of one bucket staged in shared memory per warp
-
-int bucket_bits(int64_t V) {  // B with 2^B ~ V / 32
-  int b = 0;
-  while (b < 16 && (int64_t{32} << b) < V) ++b;
-  return b;
-}
-
-__global__ void bucket_count_kernel(const int64_t* seeds, int64_t rows, int64_t V, int bits,
-                                    int32_t* counts) {
-  for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
-    const auto seed = static_cast<uint32_t>(seeds[row]);
-    for (int64_t i = global_thread(); i < V; i += thread_stride()) {
-      const uint32_t h = murmur3(static_cast<uint32_t>(i), seed);
-      const uint32_t bucket = bits ? h >> (32 - bits) : 0u;
-      atomicAdd(&counts[(row << bits) + bucket], 1);
-    }
-  }
-}
-
-__global__ void bucket_scatter_kernel(const int64_t* seeds, int64_t rows, int64_t V, int bits,
-                                      int32_t* cursors, uint32_t* hashes, int32_t* indices) {
-  for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
-    const auto seed = static_cast<uint32_t>(seeds[row]);
-    for (int64_t i = global_thread(); i < V; i += thread_stride()) {
-      const uint32_t h = murmur3(static_cast<uint32_t>(i), seed);
-      const uint32_t bucket = bits ? h >> (32 - bits) : 0u;
-      const int32_t pos = atomicAdd(&cursors[(row << bits) + bucket], 1);
-      hashes[pos] = h;
-      indices[pos] = static_cast<int32_t>(i);
-    }
-  }
-}
-
-// One warp per bucket: out[start + rank] = index. Buckets larger than kBucketCap (never seen in
-// practice) rank straight from global memory with the same loop.
-__global__ void bucket_rank_kernel(const int32_t* counts, const int32_t* offsets, int64_t buckets,
-                                   const uint32_t* hashes, const int32_t* indices, int64_t* out) {
-  __shared__ uint32_t staged[kTreeWarps][kBucketCap];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * kTreeWarps;
-  for (int64_t b = static_cast<int64_t>(blockIdx.x) * kTreeWarps + warp; b < buckets; b += stride) {
-    const int32_t start = offsets[b], count = counts[b];
-    const uint32_t* h = hashes + start;
-    if (count <= kBucketCap) {
-      for (int e = lane; e < count; e += 32) staged[warp][e] = hashes[start + e];
-      __syncwarp();
-      h = staged[warp];
-    }
-    for (int e = lane; e < count; e += 32) {
-      const uint32_t mine = h[e];
-      int32_t rank = 0;
-      for (int j = 0; j < count; ++j) rank += h[j] < mine;
-      out[start + rank] = indices[start + e];
-    }
-    __syncwarp();  // staged[warp] is reused by the next bucket
   }
 }
 
@@ -515,70 +448,15 @@ int64_t permutation_batch_rows(int64_t rows, int64_t V) {
   return std::max<int64_t>(1, std::min(rows, max_items / V));
 }
 
-size_t cub_scan_bytes(int64_t items) {
-  size_t bytes = 0;
-  cub::DeviceScan::ExclusiveSum(nullptr, bytes, static_cast<int32_t*>(nullptr),
-                                static_cast<int32_t*>(nullptr), static_cast<int>(items));
-  return bytes;
-}
-
 size_t permutation_scratch_bytes(int64_t batch_rows, int64_t V) {
   const int64_t items = batch_rows * V;
-  if (V <= kBucketSortMaxV) {
-    const int64_t buckets = batch_rows << bucket_bits(V);
-    return 3 * align_up(buckets * sizeof(int32_t)) + align_up(items * sizeof(uint32_t)) +
-           align_up(items * sizeof(int32_t)) + align_up(cub_scan_bytes(buckets));
-  }
   return 2 * align_up(items * sizeof(uint32_t)) + 2 * align_up(items * sizeof(int32_t)) +
          align_up(cub_sort_bytes(items));
 }
 
-namespace {
-
-cudaError_t bucket_sort_batch(const int64_t* seeds, int64_t n_rows, int64_t V, int64_t* out,
-                              char* scratch, size_t scratch_bytes, int64_t cap_rows,
-                              cudaStream_t stream) {
-  const int bits = bucket_bits(V);
-  const int64_t buckets = n_rows << bits, cap_buckets = cap_rows << bits, cap = cap_rows * V;
-  char* p = scratch;
-  auto* counts = reinterpret_cast<int32_t*>(p);   p += align_up(cap_buckets * sizeof(int32_t));
-  auto* offsets = reinterpret_cast<int32_t*>(p);  p += align_up(cap_buckets * sizeof(int32_t));
-  auto* cursors = reinterpret_cast<int32_t*>(p);  p += align_up(cap_buckets * sizeof(int32_t));
-  auto* hashes = reinterpret_cast<uint32_t*>(p);  p += align_up(cap * sizeof(uint32_t));
-  auto* indices = reinterpret_cast<int32_t*>(p);  p += align_up(cap * sizeof(int32_t));
-  size_t temp_bytes = scratch_bytes - static_cast<size_t>(p - scratch);
-  cudaError_t err = cudaMemsetAsync(counts, 0, buckets * sizeof(int32_t), stream);
-  if (err != cudaSuccess) return err;
-  bucket_count_kernel<<<grid_for(V, n_rows), kThreads, 0, stream>>>(seeds, n_rows, V, bits, counts);
-  // Offsets over all rows at once: row r's buckets start at r * V, as the flat output does.
-  err = cub::DeviceScan::ExclusiveSum(p, temp_bytes, counts, offsets, static_cast<int>(buckets),
-                                      stream);
-  if (err != cudaSuccess) return err;
-  err = cudaMemcpyAsync(cursors, offsets, buckets * sizeof(int32_t), cudaMemcpyDeviceToDevice,
-                        stream);
-  if (err != cudaSuccess) return err;
-  bucket_scatter_kernel<<<grid_for(V, n_rows), kThreads, 0, stream>>>(seeds, n_rows, V, bits,
-                                                                      cursors, hashes, indices);
-  const int64_t blocks = std::min((buckets + kTreeWarps - 1) / kTreeWarps, kMaxGridX);
-  bucket_rank_kernel<<<static_cast<unsigned>(blocks), kTreeWarps * 32, 0, stream>>>(
-      counts, offsets, buckets, hashes, indices, out);
-  return cudaGetLastError();
-}
-
-}  // namespace
-
 cudaError_t launch_permutations(const int64_t* seeds, int64_t rows, int64_t V, int64_t* out,
                                 void* scratch, size_t scratch_bytes, cudaStream_t stream) {
   const int64_t batch = permutation_batch_rows(rows, V);
-  if (V <= kBucketSortMaxV) {
-    for (int64_t row0 = 0; row0 < rows; row0 += batch) {
-      const cudaError_t err = bucket_sort_batch(seeds + row0, std::min(batch, rows - row0), V,
-                                                out + row0 * V, static_cast<char*>(scratch),
-                                                scratch_bytes, batch, stream);
-      if (err != cudaSuccess) return err;
-    }
-    return cudaSuccess;
-  }
   const int64_t cap = batch * V;
   char* p = static_cast<char*>(scratch);
   auto* k0 = reinterpret_cast<uint32_t*>(p);  p += align_up(cap * sizeof(uint32_t));
