@@ -67,6 +67,13 @@ def test_permutations_with_many_rows_and_key_ties():
     assert torch.equal(gpu.cpu(), pr.generate_permutations("ties", "pk", nonces, 4096, "cpu"))
 
 
+def test_permutations_of_a_large_vocabulary():
+    """V = 2^21 + 3 over 3 rows (2 row bits in the key, about 2000 truncated-hash ties per row)."""
+    V = 2**21 + 3
+    gpu = pr.generate_permutations("big", "pk", [0, 1, 2], V, "cuda")
+    assert torch.equal(gpu.cpu(), pr.generate_permutations("big", "pk", [0, 1, 2], V, "cpu"))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("vocab_size", [1, 2, 3, 1023, 1025, 1024 * 1024 + 1, 151936, 262144])
 def test_target(dtype, vocab_size):
