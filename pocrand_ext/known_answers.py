@@ -85,9 +85,3 @@ def compute(op: str, a: dict, device) -> torch.Tensor:
 
 def digest(t: torch.Tensor) -> str:
     return hashlib.sha256(tensor_bytes(t)).hexdigest()
-
-
-def check(device, cases: list[Case] | None = None) -> list[tuple[Case, str]]:
-    """(case, digest computed on `device`) for every case whose digest differs; empty = all match."""
-    cases = load_cases() if cases is None else cases
-    return [(c, d) for c in cases if (d := digest(compute(c.op, c.args, device))) != c.digest]
