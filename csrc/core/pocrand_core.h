@@ -9,7 +9,7 @@
 //   * floating point is IEEE-754 binary32, round-to-nearest-even, through add/sub/mul/div/sqrt only
 //     (pr_add ... pr_sqrt). On the device these are the _rn intrinsics, which are never contracted
 //     into FMA and ignore fast-math flags; on the host the file must be compiled with
-//     -ffp-contract=off (setup.py and CMakeLists.txt do) and never with -ffast-math;
+//     -ffp-contract=off (setup.py and CMakeLists.txt do) and never with fast-math options;
 //   * no libm: log, sin and cos are written out below;
 //   * integer/bit operations and conversions that are exact (or, for uint32 -> float, correctly
 //     rounded by IEEE rule).
