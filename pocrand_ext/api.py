@@ -297,6 +297,11 @@ def compute_distances(logits: torch.Tensor, permutations: torch.Tensor,
 # ----------------------------------------------------------------------------------------------
 # Fake (meta) implementations: shapes only, for torch.compile and fake tensors.
 # ----------------------------------------------------------------------------------------------
+@torch.library.register_fake("pocrand::derive_seeds")
+def _derive_seeds_fake(prefix, nonces, suffix, pin_memory):
+    return torch.empty((len(nonces),), dtype=torch.int64)
+
+
 @torch.library.register_fake("pocrand::murmur3")
 def _murmur3_fake(keys, seed):
     return torch.empty_like(keys)

@@ -135,12 +135,15 @@ def test_nonces_accept_ranges_tensors_and_numpy_ints():
 SEEDS = torch.tensor([0, 1, 2**32 - 1], dtype=torch.int64)
 OPCHECK = [
     (torch.ops.pocrand.murmur3.default, (torch.arange(100), 7)),
+    (torch.ops.pocrand.derive_seeds.default, ("bh_pk_nonce", [0, -1, 2**63 - 1], "", False)),
     (torch.ops.pocrand.uniform.default, (SEEDS, 33)),
     (torch.ops.pocrand.normal.default, (SEEDS, 33, torch.float16)),
     (torch.ops.pocrand.normal.default, (SEEDS, 32, torch.bfloat16)),
+    (torch.ops.pocrand.normal_range.default, (SEEDS, 33, 5, 30, torch.float16)),
     (torch.ops.pocrand.permutations.default, (SEEDS, 100)),
     (torch.ops.pocrand.unit_normal.default, (SEEDS, 100, torch.float32)),
     (torch.ops.pocrand.distances.default, (LOGITS, PERMS, TARGET)),
+    (torch.ops.pocrand.distances.default, (LOGITS, PERMS, TARGET, False)),
     (torch.ops.pocrand.core_stages.default, (torch.arange(100),)),
     (torch.ops.pocrand.core_log.default, (torch.rand(100) + 0.1,)),
     (torch.ops.pocrand.core_sincos.default, (torch.rand(100) * 6,)),

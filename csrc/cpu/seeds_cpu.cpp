@@ -36,6 +36,6 @@ at::Tensor derive_seeds(c10::string_view prefix, at::IntArrayRef nonces, c10::st
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(pocrand, CompositeImplicitAutograd, m) { m.impl("derive_seeds", &derive_seeds); }
+TORCH_LIBRARY_IMPL(pocrand, CompositeExplicitAutograd, m) { m.impl("derive_seeds", &derive_seeds); }
 
 }  // namespace pocrand
