@@ -1,9 +1,9 @@
 // kernels.cu — pocrand's CUDA kernels: thin loops over csrc/core/pocrand_core.h (torch-free).
 //
 // The arithmetic is the core's, so a kernel differs from its CPU twin only in how it walks the
-// elements. Reductions follow the core's fixed tree exactly: one 512-thread block per chunk of
-// 1024 terms does the width-512 step while loading, the widths 256..32 in shared memory and
-// 16..1 with warp shuffles (lane i adds lane i + width, the same pairing as the tree).
+// elements. Reductions follow the core's fixed tree exactly: one warp per chunk of 1024 terms,
+// widths 512..32 inside each lane's registers and 16..1 by warp shuffles (lane i adds lane
+// i + width, the same pairing as the tree). Permutations are one CUB radix sort per batch.
 #include <cub/device/device_radix_sort.cuh>
 
 #include <algorithm>
