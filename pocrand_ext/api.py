@@ -69,10 +69,10 @@ def _check_nonces(nonces) -> list[int]:
             and all(type(v) is int for v in nonces) \
             and _INT64_MIN <= min(nonces) and max(nonces) <= _INT64_MAX:
         return list(nonces)
-    return _slow_nonces(nonces)
+    return _nonces_one_by_one(nonces)
 
 
-def _slow_nonces(nonces) -> list[int]:
+def _nonces_one_by_one(nonces) -> list[int]:
     if isinstance(nonces, torch.Tensor):
         if nonces.dim() != 1 or nonces.dtype.is_floating_point or nonces.dtype == torch.bool \
                 or nonces.is_complex():
