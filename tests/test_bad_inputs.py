@@ -6,7 +6,6 @@ import pytest
 import torch
 
 import pocrand_ext as pr
-from pocrand_ext import stages
 
 OK = dict(block_hash="bh", public_key="pk", nonces=[0, 1], dim=8, seq_len=4)
 LOGITS = torch.randn(2, 16)

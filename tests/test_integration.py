@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import pocrand_ext as pr
-from conftest import HAS_CUDA, as_bits, assert_bits_equal, requires_cuda
+from conftest import as_bits, assert_bits_equal, requires_cuda
 
 V = 4099
 

@@ -6,7 +6,6 @@ samples are deterministic, so a pass is reproducible.
 from __future__ import annotations
 
 import numpy as np
-import torch
 from scipy import stats
 
 import pocrand_ext as pr
