@@ -2,13 +2,31 @@
 // SHA-256(UTF-8 seed string), big-endian (SPEC.md section 8).
 //
 // Integer operations only, so host and device agree trivially; used by the seed op so that a
-// batch of seed strings is hashed in one C++ call instead of a Python loop.
+// batch of seed strings is hashed in one C++ call instead of a Python loop. The streaming and
+// padding code takes the block compression as a parameter: the portable one below by default,
+// or a host-only hardware one (csrc/cpu/sha256_x86.h) that the CPU op picks at run time.
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "pocrand_core.h"  // POCRAND_HD
+
+// The 64 round constants, as a list so that the portable and the x86 compression share one copy
+// (a namespace-scope array would not be visible in device code).
+#define POCRAND_SHA256_K                                                                        \
+  0x428a2f98u, 0x71374491u, 0xb5c0fbcfu, 0xe9b5dba5u, 0x3956c25bu, 0x59f111f1u, 0x923f82a4u,   \
+      0xab1c5ed5u, 0xd807aa98u, 0x12835b01u, 0x243185beu, 0x550c7dc3u, 0x72be5d74u,             \
+      0x80deb1feu, 0x9bdc06a7u, 0xc19bf174u, 0xe49b69c1u, 0xefbe4786u, 0x0fc19dc6u,             \
+      0x240ca1ccu, 0x2de92c6fu, 0x4a7484aau, 0x5cb0a9dcu, 0x76f988dau, 0x983e5152u,             \
+      0xa831c66du, 0xb00327c8u, 0xbf597fc7u, 0xc6e00bf3u, 0xd5a79147u, 0x06ca6351u,             \
+      0x14292967u, 0x27b70a85u, 0x2e1b2138u, 0x4d2c6dfcu, 0x53380d13u, 0x650a7354u,             \
+      0x766a0abbu, 0x81c2c92eu, 0x92722c85u, 0xa2bfe8a1u, 0xa81a664bu, 0xc24b8b70u,             \
+      0xc76c51a3u, 0xd192e819u, 0xd6990624u, 0xf40e3585u, 0x106aa070u, 0x19a4c116u,             \
+      0x1e376c08u, 0x2748774cu, 0x34b0bcb5u, 0x391c0cb3u, 0x4ed8aa4au, 0x5b9cca4fu,             \
+      0x682e6ff3u, 0x748f82eeu, 0x78a5636fu, 0x84c87814u, 0x8cc70208u, 0x90befffau,             \
+      0xa4506cebu, 0xbef9a3f7u, 0xc67178f2u
 
 namespace pocrand {
 namespace sha256_detail {
@@ -17,17 +35,7 @@ POCRAND_HD uint32_t rotr(uint32_t x, int r) { return (x >> r) | (x << (32 - r));
 
 // One 64-byte block into the state h[8].
 POCRAND_HD void compress(uint32_t h[8], const uint8_t block[64]) {
-  constexpr uint32_t k[64] = {
-      0x428a2f98u, 0x71374491u, 0xb5c0fbcfu, 0xe9b5dba5u, 0x3956c25bu, 0x59f111f1u, 0x923f82a4u,
-      0xab1c5ed5u, 0xd807aa98u, 0x12835b01u, 0x243185beu, 0x550c7dc3u, 0x72be5d74u, 0x80deb1feu,
-      0x9bdc06a7u, 0xc19bf174u, 0xe49b69c1u, 0xefbe4786u, 0x0fc19dc6u, 0x240ca1ccu, 0x2de92c6fu,
-      0x4a7484aau, 0x5cb0a9dcu, 0x76f988dau, 0x983e5152u, 0xa831c66du, 0xb00327c8u, 0xbf597fc7u,
-      0xc6e00bf3u, 0xd5a79147u, 0x06ca6351u, 0x14292967u, 0x27b70a85u, 0x2e1b2138u, 0x4d2c6dfcu,
-      0x53380d13u, 0x650a7354u, 0x766a0abbu, 0x81c2c92eu, 0x92722c85u, 0xa2bfe8a1u, 0xa81a664bu,
-      0xc24b8b70u, 0xc76c51a3u, 0xd192e819u, 0xd6990624u, 0xf40e3585u, 0x106aa070u, 0x19a4c116u,
-      0x1e376c08u, 0x2748774cu, 0x34b0bcb5u, 0x391c0cb3u, 0x4ed8aa4au, 0x5b9cca4fu, 0x682e6ff3u,
-      0x748f82eeu, 0x78a5636fu, 0x84c87814u, 0x8cc70208u, 0x90befffau, 0xa4506cebu, 0xbef9a3f7u,
-      0xc67178f2u};
+  constexpr uint32_t k[64] = {POCRAND_SHA256_K};
   uint32_t w[64];
   for (int i = 0; i < 16; ++i)
     w[i] = (uint32_t{block[4 * i]} << 24) | (uint32_t{block[4 * i + 1]} << 16) |
@@ -46,38 +54,61 @@ POCRAND_HD void compress(uint32_t h[8], const uint8_t block[64]) {
   h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
 }
 
+// compress() as a callable: the default compression of Sha256Stream.
+struct PortableCompress {
+  POCRAND_HD void operator()(uint32_t h[8], const uint8_t block[64]) const { compress(h, block); }
+};
+
 }  // namespace sha256_detail
 
 // SHA-256 state after absorbing some bytes: lets many messages that share a prefix hash it once.
+// `Compress` is any callable (uint32_t h[8], const uint8_t block[64]) computing what compress()
+// computes, so the choice changes speed only.
 struct Sha256Stream {
   uint32_t h[8] = {0x6a09e667u, 0xbb67ae85u, 0x3c6ef372u, 0xa54ff53au,
                    0x510e527fu, 0x9b05688cu, 0x1f83d9abu, 0x5be0cd19u};
   uint8_t block[64];
-  size_t fill = 0;     // bytes waiting in block
+  size_t fill = 0;     // bytes waiting in block (always < 64 between calls)
   uint64_t total = 0;  // bytes absorbed
 
-  POCRAND_HD void update(const uint8_t* p, size_t n) {
+  template <class Compress = sha256_detail::PortableCompress>
+  POCRAND_HD void update(const uint8_t* p, size_t n, Compress compress = {}) {
+    if (n == 0) return;  // p may be null then, which memcpy does not allow
     total += n;
-    for (size_t i = 0; i < n; ++i) {
-      block[fill++] = p[i];
-      if (fill == 64) {
-        sha256_detail::compress(h, block);
-        fill = 0;
-      }
+    if (fill > 0) {  // top up the waiting block first
+      const size_t take = n < 64 - fill ? n : 64 - fill;
+      memcpy(block + fill, p, take);
+      fill += take; p += take; n -= take;
+      if (fill < 64) return;
+      compress(h, block);
+      fill = 0;
     }
+    for (; n >= 64; p += 64, n -= 64) compress(h, p);  // whole blocks straight from the input
+    memcpy(block, p, n);
+    fill = n;
   }
 
-  // The first 32 bits (big-endian) of the digest; pads a copy, so the stream can be reused.
-  POCRAND_HD uint32_t first_word() const {
-    Sha256Stream s = *this;
+  // The first 32 bits (big-endian) of the digest. Pads a copy, so the stream can be reused: 0x80,
+  // zeros, then the bit length in the last 8 bytes, which takes a second block when fewer than 9
+  // bytes are left in this one.
+  template <class Compress = sha256_detail::PortableCompress>
+  POCRAND_HD uint32_t first_word(Compress compress = {}) const {
+    uint32_t s[8];
+    for (int i = 0; i < 8; ++i) s[i] = h[i];
+    uint8_t last[64];
+    memcpy(last, block, fill);
+    last[fill] = 0x80;
+    if (fill < 56) {
+      memset(last + fill + 1, 0, 55 - fill);
+    } else {
+      memset(last + fill + 1, 0, 63 - fill);
+      compress(s, last);
+      memset(last, 0, 56);
+    }
     const uint64_t bits = total * 8;
-    const uint8_t one = 0x80, zero = 0;
-    s.update(&one, 1);
-    while (s.fill != 56) s.update(&zero, 1);
-    uint8_t len[8];
-    for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(bits >> (56 - 8 * i));
-    s.update(len, 8);
-    return s.h[0];
+    for (int i = 0; i < 8; ++i) last[56 + i] = static_cast<uint8_t>(bits >> (56 - 8 * i));
+    compress(s, last);
+    return s[0];
   }
 };
 
