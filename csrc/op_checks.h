@@ -37,6 +37,11 @@ inline void check_count(int64_t n, const char* name) {
   TORCH_CHECK(n >= 1 && n <= kMaxCount, std::string(name) + " must be in [1, 2^31 - 1], got " + num(n));
 }
 
+inline void check_between(int64_t v, int64_t lo, int64_t hi, const char* name) {
+  TORCH_CHECK(v >= lo && v <= hi, std::string(name) + " must be in [" + num(lo) + ", " + num(hi) +
+              "], got " + num(v));
+}
+
 inline void check_range(int64_t n, int64_t start, int64_t end) {
   TORCH_CHECK(0 <= start && start < end && end <= n, "the range [start, end) must satisfy "
               "0 <= start < end <= n, got start = " + num(start) + ", end = " + num(end) +

@@ -45,6 +45,13 @@ TORCH_LIBRARY(pocrand, m) {
   // seeds: int64 [B] -> dtype [B, end - start]: elements [start, end) of normal(seed_b, n), for
   // tensor-parallel shards (bit-identical to the same slice of the whole row).
   m.def("normal_range(Tensor seeds, int n, int start, int end, ScalarType dtype) -> Tensor");
+  // The Python API's one-call forms of normal and unit_normal: the seeds are derived (or given)
+  // on the host and reach the CUDA kernels inside the launch parameters, so a call is one op with
+  // no host-to-device copy. Same bits as the seeds-tensor ops.
+  // -> dtype [len(nonces), n] on device: normal(seed_from_string(prefix + str(nonce) + suffix), n).
+  m.def("normal_nonces(str prefix, int[] nonces, str suffix, int n, ScalarType dtype, Device device) -> Tensor");
+  // seed: a u32 -> dtype [vocab_size] on device: normal(seed, V) / norm.
+  m.def("unit_normal_seed(int seed, int vocab_size, ScalarType dtype, Device device) -> Tensor");
   // seeds: int64 [B] -> int64 [B, vocab_size]: indices ordered by ascending hash(i, seed_b).
   m.def("permutations(Tensor seeds, int vocab_size) -> Tensor");
   // seeds: int64 [B] -> dtype [B, vocab_size]: normal(seed_b, V) / norm, rounded to dtype.
@@ -56,6 +63,9 @@ TORCH_LIBRARY(pocrand, m) {
 
   // The core's scalar stages, elementwise, for verification (accuracy and CPU == GPU checks over
   // whole domains). Not part of the PoC API.
+  // permutations by the GPU bucket sort with its bucket count and shared-memory capacity forced
+  // (bucket_bits in [0, 11], capacity in [0, 4096]), so tests reach every path. CUDA only.
+  m.def("permutations_bucketed(Tensor seeds, int vocab_size, int bucket_bits, int capacity) -> Tensor");
   // hashes int64 (low 32 bits) -> float32 (u, r, cos(theta), sin(theta)), theta = 2pi*u.
   m.def("core_stages(Tensor hashes) -> (Tensor, Tensor, Tensor, Tensor)");
   // x float32 -> log(x); meaningful for positive normal x.

@@ -213,8 +213,10 @@ def generate_inputs(block_hash: str, public_key: str, nonces, dim: int, seq_len:
     if dim * seq_len > MAX_COUNT:
         raise ValueError(f"seq_len * dim must be <= 2^31 - 1 = {MAX_COUNT}, got {seq_len * dim}")
     dtype, dev = _check_dtype("dtype", dtype), _check_device(device)
-    seeds = _seeds_for(f"{block_hash}_{public_key}_nonce", nonces, dev)
-    return torch.ops.pocrand.normal(seeds, seq_len * dim, dtype).view(len(nonces), seq_len, dim)
+    # one op: seeds derived in C++ and handed to the kernel by value (no upload to wait for)
+    x = torch.ops.pocrand.normal_nonces(f"{block_hash}_{public_key}_nonce", nonces, "",
+                                        seq_len * dim, dtype, dev)
+    return x.view(len(nonces), seq_len, dim)
 
 
 def generate_inputs_slice(block_hash: str, public_key: str, nonces, dim: int, seq_len: int,
@@ -256,8 +258,7 @@ def generate_target(block_hash: str, vocab_size: int, device: DeviceLike = "cpu"
     _check_str("block_hash", block_hash)
     vocab_size, dev = _check_count("vocab_size", vocab_size), _check_device(device)
     dtype = _check_dtype("dtype", dtype)
-    seeds = _seeds_tensor([target_seed(block_hash)], dev)
-    return torch.ops.pocrand.unit_normal(seeds, vocab_size, dtype)[0]
+    return torch.ops.pocrand.unit_normal_seed(target_seed(block_hash), vocab_size, dtype, dev)
 
 
 def compute_distances(logits: torch.Tensor, permutations: torch.Tensor,
@@ -322,8 +323,23 @@ def _normal_range_fake(seeds, n, start, end, dtype):
     return seeds.new_empty((seeds.shape[0], end - start), dtype=dtype)
 
 
+@torch.library.register_fake("pocrand::normal_nonces")
+def _normal_nonces_fake(prefix, nonces, suffix, n, dtype, device):
+    return torch.empty((len(nonces), n), dtype=dtype, device=device)
+
+
+@torch.library.register_fake("pocrand::unit_normal_seed")
+def _unit_normal_seed_fake(seed, vocab_size, dtype, device):
+    return torch.empty((vocab_size,), dtype=dtype, device=device)
+
+
 @torch.library.register_fake("pocrand::permutations")
 def _permutations_fake(seeds, vocab_size):
+    return seeds.new_empty((seeds.shape[0], vocab_size), dtype=torch.int64)
+
+
+@torch.library.register_fake("pocrand::permutations_bucketed")
+def _permutations_bucketed_fake(seeds, vocab_size, bucket_bits, capacity):
     return seeds.new_empty((seeds.shape[0], vocab_size), dtype=torch.int64)
 
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import pocrand_ext as pr
+from pocrand_ext import stages  # noqa: F401  (registers the fake kernels of the core_* ops)
 
 OK = dict(block_hash="bh", public_key="pk", nonces=[0, 1], dim=8, seq_len=4)
 LOGITS = torch.randn(2, 16)
@@ -83,6 +84,7 @@ def test_catalogue_is_large():
 
 
 # The raw ops check their arguments too (a direct torch.ops call cannot read out of bounds).
+CPU = torch.device("cpu")
 RAW = [
     ("seeds 2-D", lambda: torch.ops.pocrand.normal(torch.zeros(1, 1, dtype=torch.int64), 4, torch.float32), "seeds"),
     ("seeds int32", lambda: torch.ops.pocrand.uniform(torch.zeros(1, dtype=torch.int32), 4), "seeds"),
@@ -92,6 +94,14 @@ RAW = [
     ("dtype int", lambda: torch.ops.pocrand.unit_normal(torch.zeros(1, dtype=torch.int64), 4, torch.int32), "dtype"),
     ("logits non-contiguous", lambda: torch.ops.pocrand.distances(torch.randn(16, 2).t(), PERMS, TARGET), "logits"),
     ("keys non-contiguous", lambda: torch.ops.pocrand.murmur3(torch.arange(8)[::2], 0), "keys"),
+    ("nonces empty", lambda: torch.ops.pocrand.normal_nonces("p", [], "", 4, torch.float16, CPU), "nonces"),
+    ("n zero", lambda: torch.ops.pocrand.normal_nonces("p", [1], "", 0, torch.float16, CPU), "n must"),
+    ("nonces dtype", lambda: torch.ops.pocrand.normal_nonces("p", [1], "", 4, torch.int8, CPU), "dtype"),
+    ("nonces meta device", lambda: torch.ops.pocrand.normal_nonces("p", [1], "", 4, torch.float16,
+                                                                   torch.device("meta")), "device"),
+    ("seed negative", lambda: torch.ops.pocrand.unit_normal_seed(-1, 4, torch.float32, CPU), "seed"),
+    ("seed oversize", lambda: torch.ops.pocrand.unit_normal_seed(2**32, 4, torch.float32, CPU), "seed"),
+    ("seed vocab zero", lambda: torch.ops.pocrand.unit_normal_seed(1, 0, torch.float32, CPU), "vocab_size"),
 ]
 
 
@@ -139,6 +149,10 @@ OPCHECK = [
     (torch.ops.pocrand.normal.default, (SEEDS, 33, torch.float16)),
     (torch.ops.pocrand.normal.default, (SEEDS, 32, torch.bfloat16)),
     (torch.ops.pocrand.normal_range.default, (SEEDS, 33, 5, 30, torch.float16)),
+    (torch.ops.pocrand.normal_nonces.default, ("bh_pk_nonce", [0, -1, 2**63 - 1], "", 33,
+                                               torch.float16, torch.device("cpu"))),
+    (torch.ops.pocrand.unit_normal_seed.default, (2**32 - 1, 100, torch.bfloat16,
+                                                  torch.device("cpu"))),
     (torch.ops.pocrand.permutations.default, (SEEDS, 100)),
     (torch.ops.pocrand.unit_normal.default, (SEEDS, 100, torch.float32)),
     (torch.ops.pocrand.distances.default, (LOGITS, PERMS, TARGET)),

@@ -51,24 +51,94 @@ def test_inputs(dtype, shape):
     assert_bits_equal(gpu, cpu)
 
 
-@pytest.mark.parametrize("vocab_size", [1, 2, 3, 1000, 1024, 1025, 151936, 262144])
+# Bucket sort: up to 3072 one bucket a row, 3073 two; 4096/4097/8193: tile edges of the count and
+# scatter passes; 196609: 128 buckets, just over the 64 of 196608; 2^21: the largest V that takes
+# the bucket sort; 2^21 + 1: the smallest that takes the radix sort.
+@pytest.mark.parametrize("vocab_size", [1, 2, 3, 1000, 1024, 1025, 3072, 3073, 4096, 4097, 8193,
+                                        151936, 196608, 196609, 2**21, 2**21 + 1])
 def test_permutations(vocab_size):
-    nonces = NONCES_256 if vocab_size <= 1025 else NONCES_256[:24]
+    nonces = NONCES_256 if vocab_size <= 1025 else NONCES_256[:24 if vocab_size < 2**20 else 3]
     poison_cache()
     gpu = pr.generate_permutations("bh", "pk", nonces, vocab_size, "cuda")
     assert torch.equal(gpu.cpu(), pr.generate_permutations("bh", "pk", nonces, vocab_size, "cpu"))
 
 
-def test_permutations_with_many_rows_and_key_ties():
-    """1024 rows share one sort with 10 row bits in the key, so truncated hashes tie often; the
-    fix-up must order every tie by the full hash."""
+@pytest.mark.parametrize("batch", [1, 128, 129, 300])
+def test_inputs_with_seeds_by_value(batch):
+    """normal_nonces passes at most 128 seeds per launch: 129 and 300 rows take several."""
+    nonces = [n * 7919 - 1000 for n in range(batch)]
+    gpu = torch.ops.pocrand.normal_nonces("bh_pk_nonce", nonces, "", 333, torch.bfloat16,
+                                          torch.device("cuda"))
+    seeds = torch.ops.pocrand.derive_seeds("bh_pk_nonce", nonces, "", False)
+    assert_bits_equal(gpu, torch.ops.pocrand.normal(seeds, 333, torch.bfloat16))
+
+
+# rows * V <= 2^22 and V <= 2^20 take the two-launch path that recomputes the normals; the
+# others store the row and reduce it level by level.
+@pytest.mark.parametrize("rows,vocab_size", [(1, 1), (3, 1025), (2, 2**20), (4, 2**20),
+                                             (1, 2**20 + 1), (5, 10**6)])
+def test_unit_normal_both_paths(rows, vocab_size):
+    seeds = torch.tensor([pr.target_seed(f"bh{r}") for r in range(rows)])
+    for dtype in DTYPES:
+        gpu = torch.ops.pocrand.unit_normal(seeds.cuda(), vocab_size, dtype)
+        assert_bits_equal(gpu, torch.ops.pocrand.unit_normal(seeds, vocab_size, dtype))
+        one = torch.ops.pocrand.unit_normal_seed(int(seeds[0]), vocab_size, dtype, torch.device("cuda"))
+        assert_bits_equal(one, gpu[0])
+
+
+def test_seed_ops_follow_the_device_argument():
+    if torch.cuda.device_count() < 2:
+        pytest.skip("needs two GPUs")
+    x = torch.ops.pocrand.unit_normal_seed(5, 100, torch.float32, torch.device("cuda:1"))
+    assert x.device == torch.device("cuda:1")
+    y = torch.ops.pocrand.normal_nonces("p", [1, 2], "", 10, torch.float16, torch.device("cuda:1"))
+    assert y.device == torch.device("cuda:1")
+
+
+def _permutation_seeds(nonces):
+    return torch.tensor([pr.permutations_seed("bh", "pk", n) for n in nonces], device="cuda")
+
+
+# (V, bucket_bits, capacity): capacity 0 sends every non-empty bucket to the rank-by-counting
+# fallback, bucket_bits 0 puts a whole row in one bucket, 11 bits over a tiny V leaves most
+# buckets empty. Every choice must give the permutation the CPU gives.
+@pytest.mark.parametrize("vocab_size,bucket_bits,capacity", [
+    (1, 11, 4096), (3, 11, 0), (1000, 11, 4096), (9000, 0, 4096), (5000, 0, 0), (20000, 1, 4096),
+    (151936, 9, 0), (151936, 9, 4096), (151936, 11, 1), (151936, 5, 4096), (4097, 3, 600),
+    (151936, 7, 1100)])
+def test_bucket_sort_paths(vocab_size, bucket_bits, capacity):
+    nonces = [0, -1, 7, 2**40]
+    gpu = torch.ops.pocrand.permutations_bucketed(_permutation_seeds(nonces), vocab_size,
+                                                  bucket_bits, capacity)
+    assert torch.equal(gpu.cpu(), pr.generate_permutations("bh", "pk", nonces, vocab_size, "cpu"))
+
+
+def test_bucket_sort_rejects_bad_parameters():
+    seeds = _permutation_seeds([0])
+    with pytest.raises(RuntimeError, match=r"bucket_bits must be in \[0, 11\], got 12"):
+        torch.ops.pocrand.permutations_bucketed(seeds, 100, 12, 4096)
+    with pytest.raises(RuntimeError, match=r"capacity must be in \[0, 4096\], got 4097"):
+        torch.ops.pocrand.permutations_bucketed(seeds, 100, 3, 4097)
+    torch.library.opcheck(torch.ops.pocrand.permutations_bucketed.default, (seeds, 100, 3, 50))
+
+
+def test_permutations_with_more_rows_than_a_grid_dimension():
+    """65543 rows: the bucket sort's kernels walk rows beyond the grid's 65535 in a loop."""
+    nonces = list(range(65543))
+    gpu = pr.generate_permutations("rows", "pk", nonces, 5, "cuda")
+    assert torch.equal(gpu.cpu(), pr.generate_permutations("rows", "pk", nonces, 5, "cpu"))
+
+
+def test_permutations_with_many_rows():
+    """1024 rows of 4096 in one bucket sort (2 buckets a row, 2048 sort blocks)."""
     nonces = list(range(1024))
     gpu = pr.generate_permutations("ties", "pk", nonces, 4096, "cuda")
     assert torch.equal(gpu.cpu(), pr.generate_permutations("ties", "pk", nonces, 4096, "cpu"))
 
 
 def test_permutations_of_a_large_vocabulary():
-    """V = 2^21 + 3 over 3 rows (2 row bits in the key, about 2000 truncated-hash ties per row)."""
+    """V = 2^21 + 3 over 3 rows: the radix sort, with 2 row bits in the key and so about 2000
+    truncated-hash ties per row that the fix-up must order by the full hash."""
     V = 2**21 + 3
     gpu = pr.generate_permutations("big", "pk", [0, 1, 2], V, "cuda")
     assert torch.equal(gpu.cpu(), pr.generate_permutations("big", "pk", [0, 1, 2], V, "cpu"))

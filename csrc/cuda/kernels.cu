@@ -3,26 +3,16 @@
 // The arithmetic is the core's, so a kernel differs from its CPU twin only in how it walks the
 // elements. Reductions follow the core's fixed tree exactly: one warp per chunk of 1024 terms,
 // widths 512..32 inside each lane's registers and 16..1 by warp shuffles (lane i adds lane
-// i + width, the same pairing as the tree). Permutations are one CUB radix sort per batch.
-#include <cub/device/device_radix_sort.cuh>
-
+// i + width, the same pairing as the tree). Permutations are in permutations.cu.
 #include <algorithm>
 
 #include "../core/pocrand_core.h"
 #include "kernels.h"
+#include "launch_util.cuh"
 
 namespace pocrand {
 namespace cuda {
 namespace {
-
-constexpr int kThreads = 256;
-constexpr int64_t kMaxGridX = 1 << 20;   // grid-stride beyond this many blocks
-constexpr int64_t kMaxGridY = 65535;
-
-dim3 grid_for(int64_t items, int64_t rows, int threads = kThreads) {
-  const int64_t x = std::max<int64_t>(1, std::min((items + threads - 1) / threads, kMaxGridX));
-  return dim3(static_cast<unsigned>(x), static_cast<unsigned>(std::min(rows, kMaxGridY)));
-}
 
 // Output stores (core section 6).
 struct StoreF32 {
@@ -57,13 +47,6 @@ __device__ __forceinline__ float widen(const void* p, FloatType type, int64_t i)
   }
 }
 
-__device__ __forceinline__ int64_t global_thread() {
-  return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-}
-__device__ __forceinline__ int64_t thread_stride() {
-  return static_cast<int64_t>(gridDim.x) * blockDim.x;
-}
-
 // ------------------------------------------------------------------------------------------
 // Generators
 // ------------------------------------------------------------------------------------------
@@ -80,15 +63,28 @@ __global__ void uniform_kernel(const int64_t* seeds, int64_t rows, int64_t n, fl
   }
 }
 
+// Where a kernel finds row r's seed: an int64 array in device memory (the seeds-tensor ops, which
+// CUDA graphs replay with new seeds), or the launch's own parameters (InlineSeeds, no copy).
+struct SeedArray {
+  const int64_t* p;
+  __device__ uint32_t operator()(int64_t r) const { return static_cast<uint32_t>(p[r]); }
+};
+struct SeedValues {
+  InlineSeeds s;
+  __device__ uint32_t operator()(int64_t r) const { return s.v[r]; }
+};
+
 // One thread per Box-Muller pair j of each row: writes out[j] and out[p + j]. Indices within a
 // row are 32-bit (n < 2^31); only the row's base offset is 64-bit.
-template <typename Store>
-__global__ void normal_kernel(const int64_t* seeds, int64_t rows, int64_t n, Store store) {
+// (__grid_constant__: the seeds are read in place from the launch parameters, never copied.)
+template <typename Seeds, typename Store>
+__global__ void normal_kernel(const __grid_constant__ Seeds seeds, int64_t rows, int64_t n,
+                              Store store) {
   const auto p = static_cast<uint32_t>(normal_pair_count(static_cast<uint64_t>(n)));
   const auto n32 = static_cast<uint32_t>(n);
   const uint32_t stride = gridDim.x * blockDim.x;
   for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
-    const auto seed = static_cast<uint32_t>(seeds[row]);
+    const uint32_t seed = seeds(row);
     const int64_t base = row * n;
     for (uint32_t j = blockIdx.x * blockDim.x + threadIdx.x; j < p; j += stride) {
       const NormalPair v = normal_pair(j, p, seed);
@@ -125,34 +121,41 @@ __device__ __forceinline__ void tree_step(float (&a)[16]) {
   for (int k = 0; k < W; ++k) a[k] = pr_add(a[k], a[k + W]);
 }
 
+// The sum of chunk c of n terms, by one whole warp; the result is in lane 0.
+template <typename Terms>
+__device__ __forceinline__ float warp_chunk_sum(const Terms& terms, int64_t n, int64_t c) {
+  const int64_t base = c * kChunk + (threadIdx.x & 31);
+  // Width 512 as the terms arrive: a[k] = term(k) + term(k + 16), so only 16 partial sums are
+  // live and more loads can be in flight.
+  float a[16];
+#pragma unroll
+  for (int k = 0; k < 16; ++k) a[k] = base + 32 * k < n ? terms(base + 32 * k) : 0.0f;
+#pragma unroll
+  for (int k = 0; k < 16; ++k) {
+    const int64_t i = base + 32 * (k + 16);
+    a[k] = pr_add(a[k], i < n ? terms(i) : 0.0f);
+  }
+  tree_step<8>(a);
+  tree_step<4>(a);
+  tree_step<2>(a);
+  tree_step<1>(a);
+  float v = a[0];
+#pragma unroll
+  for (int w = 16; w >= 1; w /= 2) v = pr_add(v, __shfl_down_sync(0xffffffffu, v, w));
+  return v;
+}
+
 template <typename Term>
 __global__ void __launch_bounds__(kTreeWarps * 32)
-chunk_tree_kernel(int64_t rows, int64_t n, int64_t chunks, Term term, float* out) {
-  const int lane = threadIdx.x & 31;
+chunk_tree_kernel(int64_t rows, int64_t n, int64_t chunks, const __grid_constant__ Term term,
+                  float* out) {
   const int64_t first_chunk = static_cast<int64_t>(blockIdx.x) * kTreeWarps + (threadIdx.x >> 5);
   const int64_t chunk_stride = static_cast<int64_t>(gridDim.x) * kTreeWarps;
   for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
     const auto terms = term.row(row);
     for (int64_t c = first_chunk; c < chunks; c += chunk_stride) {
-      const int64_t base = c * kChunk + lane;
-      // Width 512 as the terms arrive: a[k] = term(k) + term(k + 16), so only 16 partial sums
-      // are live and more loads can be in flight.
-      float a[16];
-#pragma unroll
-      for (int k = 0; k < 16; ++k) a[k] = base + 32 * k < n ? terms(base + 32 * k) : 0.0f;
-#pragma unroll
-      for (int k = 0; k < 16; ++k) {
-        const int64_t i = base + 32 * (k + 16);
-        a[k] = pr_add(a[k], i < n ? terms(i) : 0.0f);
-      }
-      tree_step<8>(a);
-      tree_step<4>(a);
-      tree_step<2>(a);
-      tree_step<1>(a);
-      float v = a[0];
-#pragma unroll
-      for (int w = 16; w >= 1; w /= 2) v = pr_add(v, __shfl_down_sync(0xffffffffu, v, w));
-      if (lane == 0) out[row * chunks + c] = v;
+      const float v = warp_chunk_sum(terms, n, c);
+      if ((threadIdx.x & 31) == 0) out[row * chunks + c] = v;
     }
   }
 }
@@ -184,6 +187,21 @@ struct SquareTerm {  // x^2 of a float32 / fp16 / bf16 row
     const int64_t bytes = type == FloatType::kFloat32 ? 4 : 2;
     return {static_cast<const char*>(x) + r * row_stride * bytes, type, true};
   }
+};
+
+// normal(seed_r, n)[i]^2, each element computed where it is needed (random access, core
+// section 5), so the unit-normal path never stores the unnormalised row.
+struct NormalSquareRow {
+  uint32_t seed, n;
+  __device__ float operator()(int64_t i) const {
+    return square(normal_element(static_cast<uint32_t>(i), n, seed));
+  }
+};
+template <typename Seeds>
+struct NormalSquareTerm {
+  Seeds seeds;
+  int64_t n;
+  __device__ NormalSquareRow row(int64_t r) const { return {seeds(r), static_cast<uint32_t>(n)}; }
 };
 
 int64_t chunk_count(int64_t n) { return (n + kChunk - 1) / kChunk; }
@@ -229,6 +247,32 @@ __global__ void normalise_kernel(const float* t, const float* sums, int64_t rows
     const float nrm = pr_sqrt(sums[row]);
     for (int64_t i = global_thread(); i < V; i += thread_stride())
       store(row * V + i, canonicalize_nan(pr_div(t[row * V + i], nrm)));
+  }
+}
+
+// The unit-normal path for V <= 2^20 (at most 1024 chunk sums, so one more tree level gives the
+// sum): every block finishes each row's sum of squares from its chunk sums itself (a warp's
+// work), then writes normal(seed, V)[i] / norm, recomputing the normals. Two launches in all.
+template <typename Seeds, typename Store>
+__global__ void normalise_from_chunks_kernel(const __grid_constant__ Seeds seeds, int64_t rows,
+                                             int64_t V, const float* chunk_sums, int64_t chunks,
+                                             Store store) {
+  __shared__ float norm;
+  for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
+    const float* sums = chunk_sums + row * chunks;
+    if (threadIdx.x < 32) {  // the last level: one chunk of (at most 1024) chunk sums
+      const float total =
+          chunks == 1 ? sums[0] : warp_chunk_sum(RowTerms<float>{sums, FloatType::kFloat32, false}, chunks, 0);
+      if (threadIdx.x == 0) norm = pr_sqrt(total);
+    }
+    __syncthreads();
+    const float nrm = norm;
+    const uint32_t seed = seeds(row);
+    for (int64_t i = global_thread(); i < V; i += thread_stride()) {
+      const float t = normal_element(static_cast<uint32_t>(i), static_cast<uint32_t>(V), seed);
+      store(row * V + i, canonicalize_nan(pr_div(t, nrm)));
+    }
+    __syncthreads();  // norm is rewritten for the next row
   }
 }
 
@@ -282,70 +326,6 @@ __global__ void distance_finish_kernel(const float* norm_sq, const float* dist_s
 }
 
 // ------------------------------------------------------------------------------------------
-// Permutations. A batch of rows is sorted at once by one CUB radix sort over 32-bit keys
-// (local row << (32 - row_bits)) | (hash >> row_bits), values = element index: four 8-bit passes
-// over 8 bytes an item, against five passes over 12 bytes for (row << 32 | hash) keys. The
-// row_bits low hash bits dropped from the key can tie two elements of a row; the fix-up pass
-// orders each run of equal keys by the full hash (recomputed), so the result is exactly "indices
-// by ascending hash(i, seed)". Runs are short: batch_rows * V <= 2^31 keeps the expected number
-// of elements per key value <= 2.
-// ------------------------------------------------------------------------------------------
-__global__ void permutation_keys_kernel(const int64_t* seeds, int64_t rows, int64_t V,
-                                        int row_bits, uint32_t* keys, int32_t* values) {
-  for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
-    const auto seed = static_cast<uint32_t>(seeds[row]);
-    const uint32_t row_key = row_bits ? static_cast<uint32_t>(row) << (32 - row_bits) : 0u;
-    for (int64_t i = global_thread(); i < V; i += thread_stride()) {
-      keys[row * V + i] = row_key | (murmur3(static_cast<uint32_t>(i), seed) >> row_bits);
-      values[row * V + i] = static_cast<int32_t>(i);
-    }
-  }
-}
-
-// out[k] = values[k] as int64, except that each run of equal keys is put in full-hash order by
-// the thread at its start (rank of each element = how many in the run have a smaller hash; the
-// hashes of a row are distinct). O(run length^2) hash evaluations, no scratch, no length limit.
-__global__ void permutation_fixup_kernel(const uint32_t* keys, const int32_t* values,
-                                         const int64_t* seeds, int64_t items, int64_t V,
-                                         int64_t* out) {
-  for (int64_t k = global_thread(); k < items; k += thread_stride()) {
-    const uint32_t key = keys[k];
-    if (k > 0 && keys[k - 1] == key) continue;  // written by the thread at the start of the run
-    int64_t len = 1;
-    while (k + len < items && keys[k + len] == key) ++len;
-    if (len == 1) {
-      out[k] = values[k];
-      continue;
-    }
-    const auto seed = static_cast<uint32_t>(seeds[k / V]);
-    for (int64_t m = 0; m < len; ++m) {
-      const int32_t v = values[k + m];
-      const uint32_t h = murmur3(static_cast<uint32_t>(v), seed);
-      int64_t rank = 0;
-      for (int64_t q = 0; q < len; ++q)
-        rank += murmur3(static_cast<uint32_t>(values[k + q]), seed) < h;
-      out[k + rank] = v;
-    }
-  }
-}
-
-int bits_for(int64_t rows) {  // bits needed for local row numbers 0 .. rows-1
-  int b = 0;
-  while ((int64_t{1} << b) < rows) ++b;
-  return b;
-}
-
-size_t align_up(size_t x) { return (x + 255) & ~size_t{255}; }
-
-size_t cub_sort_bytes(int64_t items) {
-  size_t bytes = 0;
-  cub::DoubleBuffer<uint32_t> k(nullptr, nullptr);
-  cub::DoubleBuffer<int32_t> v(nullptr, nullptr);
-  cub::DeviceRadixSort::SortPairs(nullptr, bytes, k, v, static_cast<int>(items));
-  return bytes;
-}
-
-// ------------------------------------------------------------------------------------------
 // Scalar stages
 // ------------------------------------------------------------------------------------------
 __global__ void core_stages_kernel(const int64_t* h, int64_t n, float* u, float* r, float* c,
@@ -396,12 +376,24 @@ cudaError_t launch_uniform(const int64_t* seeds, int64_t rows, int64_t n, float*
   return cudaGetLastError();
 }
 
-cudaError_t launch_normal(const int64_t* seeds, int64_t rows, int64_t n, FloatType out_type,
-                          void* out, cudaStream_t stream) {
+template <typename Seeds>
+cudaError_t normal(const Seeds& seeds, int64_t rows, int64_t n, FloatType out_type, void* out,
+                   cudaStream_t stream) {
   const int64_t p = static_cast<int64_t>(normal_pair_count(static_cast<uint64_t>(n)));
   return with_store(out_type, out, [&](auto store) {
     normal_kernel<<<grid_for(p, rows), kThreads, 0, stream>>>(seeds, rows, n, store);
   });
+}
+
+cudaError_t launch_normal(const int64_t* seeds, int64_t rows, int64_t n, FloatType out_type,
+                          void* out, cudaStream_t stream) {
+  return normal(SeedArray{seeds}, rows, n, out_type, out, stream);
+}
+
+cudaError_t launch_normal(const InlineSeeds& seeds, int64_t rows, int64_t n, FloatType out_type,
+                          void* out, cudaStream_t stream) {
+  if (rows > kInlineSeeds) return cudaErrorInvalidValue;
+  return normal(SeedValues{seeds}, rows, n, out_type, out, stream);
 }
 
 cudaError_t launch_normal_range(const int64_t* seeds, int64_t rows, int64_t n, int64_t start,
@@ -416,16 +408,48 @@ size_t reduction_workspace_floats(int64_t rows, int64_t n) {
   return static_cast<size_t>(rows) * workspace_floats_one_row(n);
 }
 
-cudaError_t launch_unit_normal(const int64_t* seeds, int64_t rows, int64_t V, FloatType out_type,
-                               void* out, float* scratch, cudaStream_t stream) {
+// The two-launch path recomputes every normal twice (squares, then the quotient): cheaper than a
+// store and reload while the launches dominate, so it is taken for small outputs only.
+bool unit_normal_fused(int64_t rows, int64_t V) {
+  return V <= kChunk * kChunk && rows * V <= (int64_t{1} << 22);
+}
+
+size_t unit_normal_scratch_floats(int64_t rows, int64_t V) {
+  if (unit_normal_fused(rows, V)) return static_cast<size_t>(rows * chunk_count(V));
+  return static_cast<size_t>(rows * V) + reduction_workspace_floats(rows, V);
+}
+
+template <typename Seeds>
+cudaError_t unit_normal(const Seeds& seeds, int64_t rows, int64_t V, FloatType out_type, void* out,
+                        float* scratch, cudaStream_t stream) {
+  if (unit_normal_fused(rows, V)) {
+    const int64_t chunks = chunk_count(V);
+    chunk_tree_kernel<<<tree_grid(chunks, rows), kTreeWarps * 32, 0, stream>>>(
+        rows, V, chunks, NormalSquareTerm<Seeds>{seeds, V}, scratch);
+    return with_store(out_type, out, [&](auto store) {
+      normalise_from_chunks_kernel<<<grid_for(V, rows), kThreads, 0, stream>>>(seeds, rows, V,
+                                                                              scratch, chunks, store);
+    });
+  }
   float* t = scratch;
-  cudaError_t err = launch_normal(seeds, rows, V, FloatType::kFloat32, t, stream);
+  cudaError_t err = normal(seeds, rows, V, FloatType::kFloat32, t, stream);
   if (err != cudaSuccess) return err;
   const float* sums = fixed_order_sums(rows, V, SquareTerm{t, FloatType::kFloat32, V}, t + rows * V,
                                        stream);
   return with_store(out_type, out, [&](auto store) {
     normalise_kernel<<<grid_for(V, rows), kThreads, 0, stream>>>(t, sums, rows, V, store);
   });
+}
+
+cudaError_t launch_unit_normal(const int64_t* seeds, int64_t rows, int64_t V, FloatType out_type,
+                               void* out, float* scratch, cudaStream_t stream) {
+  return unit_normal(SeedArray{seeds}, rows, V, out_type, out, scratch, stream);
+}
+
+cudaError_t launch_unit_normal(const InlineSeeds& seeds, int64_t rows, int64_t V,
+                               FloatType out_type, void* out, float* scratch, cudaStream_t stream) {
+  if (rows > kInlineSeeds) return cudaErrorInvalidValue;
+  return unit_normal(SeedValues{seeds}, rows, V, out_type, out, scratch, stream);
 }
 
 cudaError_t launch_distances(const void* logits, FloatType logits_type, const int64_t* perm,
@@ -441,45 +465,6 @@ cudaError_t launch_distances(const void* logits, FloatType logits_type, const in
   distance_finish_kernel<<<grid_for(rows, 1), kThreads, 0, stream>>>(norm_sq, dist_sq, first_bad,
                                                                      rows, out);
   return cudaGetLastError();
-}
-
-int64_t permutation_batch_rows(int64_t rows, int64_t V) {
-  const int64_t max_items = 2147483647;
-  return std::max<int64_t>(1, std::min(rows, max_items / V));
-}
-
-size_t permutation_scratch_bytes(int64_t batch_rows, int64_t V) {
-  const int64_t items = batch_rows * V;
-  return 2 * align_up(items * sizeof(uint32_t)) + 2 * align_up(items * sizeof(int32_t)) +
-         align_up(cub_sort_bytes(items));
-}
-
-cudaError_t launch_permutations(const int64_t* seeds, int64_t rows, int64_t V, int64_t* out,
-                                void* scratch, size_t scratch_bytes, cudaStream_t stream) {
-  const int64_t batch = permutation_batch_rows(rows, V);
-  const int64_t cap = batch * V;
-  char* p = static_cast<char*>(scratch);
-  auto* k0 = reinterpret_cast<uint32_t*>(p);  p += align_up(cap * sizeof(uint32_t));
-  auto* k1 = reinterpret_cast<uint32_t*>(p);  p += align_up(cap * sizeof(uint32_t));
-  auto* v0 = reinterpret_cast<int32_t*>(p);   p += align_up(cap * sizeof(int32_t));
-  auto* v1 = reinterpret_cast<int32_t*>(p);   p += align_up(cap * sizeof(int32_t));
-  size_t temp_bytes = scratch_bytes - static_cast<size_t>(p - static_cast<char*>(scratch));
-  for (int64_t row0 = 0; row0 < rows; row0 += batch) {
-    const int64_t n_rows = std::min(batch, rows - row0), items = n_rows * V;
-    const int row_bits = bits_for(n_rows);
-    permutation_keys_kernel<<<grid_for(V, n_rows), kThreads, 0, stream>>>(seeds + row0, n_rows, V,
-                                                                          row_bits, k0, v0);
-    cub::DoubleBuffer<uint32_t> keys(k0, k1);
-    cub::DoubleBuffer<int32_t> values(v0, v1);
-    cudaError_t err = cub::DeviceRadixSort::SortPairs(p, temp_bytes, keys, values,
-                                                      static_cast<int>(items), 0, 32, stream);
-    if (err != cudaSuccess) return err;
-    permutation_fixup_kernel<<<grid_for(items, 1), kThreads, 0, stream>>>(
-        keys.Current(), values.Current(), seeds + row0, items, V, out + row0 * V);
-    err = cudaGetLastError();
-    if (err != cudaSuccess) return err;
-  }
-  return cudaSuccess;
 }
 
 cudaError_t launch_core_stages(const int64_t* hashes, int64_t n, float* u, float* r, float* c,

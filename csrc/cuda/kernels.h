@@ -21,8 +21,17 @@ cudaError_t launch_murmur3(const int64_t* keys, int64_t n, uint32_t seed, int64_
 // seeds [rows] -> float32 [rows, n].
 cudaError_t launch_uniform(const int64_t* seeds, int64_t rows, int64_t n, float* out,
                            cudaStream_t stream);
+// Seeds carried in a launch's parameters instead of device memory: no host-to-device copy to
+// enqueue or wait for. At most kInlineSeeds rows per launch.
+constexpr int kInlineSeeds = 128;
+struct InlineSeeds {
+  uint32_t v[kInlineSeeds];
+};
+
 // seeds [rows] -> out_type [rows, n].
 cudaError_t launch_normal(const int64_t* seeds, int64_t rows, int64_t n, FloatType out_type,
+                          void* out, cudaStream_t stream);
+cudaError_t launch_normal(const InlineSeeds& seeds, int64_t rows, int64_t n, FloatType out_type,
                           void* out, cudaStream_t stream);
 
 // seeds [rows] -> out_type [rows, end - start]: elements [start, end) of each row of normal(seed, n).
@@ -33,9 +42,12 @@ cudaError_t launch_normal_range(const int64_t* seeds, int64_t rows, int64_t n, i
 size_t reduction_workspace_floats(int64_t rows, int64_t n);
 
 // seeds [rows] -> out_type [rows, V]: normal(seed, V) / norm. `scratch` holds
-// rows*V + reduction_workspace_floats(rows, V) floats.
+// unit_normal_scratch_floats(rows, V) floats.
+size_t unit_normal_scratch_floats(int64_t rows, int64_t V);
 cudaError_t launch_unit_normal(const int64_t* seeds, int64_t rows, int64_t V, FloatType out_type,
                                void* out, float* scratch, cudaStream_t stream);
+cudaError_t launch_unit_normal(const InlineSeeds& seeds, int64_t rows, int64_t V,
+                               FloatType out_type, void* out, float* scratch, cudaStream_t stream);
 
 // logits [rows, V], perm int64 [rows, V], target [V] -> float32 [rows]. `scratch` holds
 // 2 * reduction_workspace_floats(rows, V) floats. first_bad [rows] must start at UINT64_MAX; a
@@ -50,9 +62,19 @@ cudaError_t launch_distances(const void* logits, FloatType logits_type, const in
 int64_t permutation_batch_rows(int64_t rows, int64_t V);
 // Bytes of device scratch for launch_permutations with this batch (keys, values, CUB storage).
 size_t permutation_scratch_bytes(int64_t batch_rows, int64_t V);
-// seeds [rows] -> int64 [rows, V]: 0..V-1 ordered by ascending hash(i, seed).
+// seeds [rows] -> int64 [rows, V]: 0..V-1 ordered by ascending hash(i, seed). A bucket sort
+// for V <= 2^21, a radix sort above (permutations.cu).
 cudaError_t launch_permutations(const int64_t* seeds, int64_t rows, int64_t V, int64_t* out,
                                 void* scratch, size_t scratch_bytes, cudaStream_t stream);
+
+// The bucket sort with its parameters forced, for verification: 2^bucket_bits buckets
+// (bucket_bits in [0, 11]); a bucket of more than `capacity` (in [0, 4096]) elements takes the
+// rank-by-counting fallback. Same result as launch_permutations for every choice.
+constexpr int kMaxPermutationBucketBits = 11;
+constexpr int kMaxPermutationBucketCapacity = 4096;
+size_t bucket_sort_scratch_bytes(int64_t rows, int64_t V, int bucket_bits);
+cudaError_t launch_bucket_sort(const int64_t* seeds, int64_t rows, int64_t V, int bucket_bits,
+                               int capacity, int64_t* out, void* scratch, cudaStream_t stream);
 
 // Elementwise scalar stages (verification ops).
 cudaError_t launch_core_stages(const int64_t* hashes, int64_t n, float* u, float* r, float* c,

@@ -16,6 +16,7 @@
 
 #include "../op_checks.h"
 #include "kernels.h"
+#include "ops_by_value.h"
 
 namespace pocrand {
 namespace {
@@ -95,6 +96,25 @@ at::Tensor permutations_cuda(const at::Tensor& seeds, int64_t vocab_size) {
   return out;
 }
 
+at::Tensor permutations_bucketed_cuda(const at::Tensor& seeds, int64_t vocab_size,
+                                      int64_t bucket_bits, int64_t capacity) {
+  check_seeds(seeds);
+  check_count(vocab_size, "vocab_size");
+  check_between(bucket_bits, 0, cuda::kMaxPermutationBucketBits, "bucket_bits");
+  check_between(capacity, 0, cuda::kMaxPermutationBucketCapacity, "capacity");
+  const c10::cuda::CUDAGuard guard(seeds.device());
+  const int64_t rows = seeds.numel();
+  auto out = at::empty({rows, vocab_size}, seeds.options().dtype(at::kLong));
+  const size_t bytes =
+      cuda::bucket_sort_scratch_bytes(rows, vocab_size, static_cast<int>(bucket_bits));
+  auto scratch = at::empty({static_cast<int64_t>(bytes)}, seeds.options().dtype(at::kByte));
+  C10_CUDA_CHECK(cuda::launch_bucket_sort(seeds.data_ptr<int64_t>(), rows, vocab_size,
+                                          static_cast<int>(bucket_bits),
+                                          static_cast<int>(capacity), out.data_ptr<int64_t>(),
+                                          scratch.data_ptr(), stream()));
+  return out;
+}
+
 at::Tensor unit_normal_cuda(const at::Tensor& seeds, int64_t vocab_size, at::ScalarType dtype) {
   check_seeds(seeds);
   check_count(vocab_size, "vocab_size");
@@ -102,9 +122,8 @@ at::Tensor unit_normal_cuda(const at::Tensor& seeds, int64_t vocab_size, at::Sca
   const c10::cuda::CUDAGuard guard(seeds.device());
   const int64_t rows = seeds.numel();
   auto out = at::empty({rows, vocab_size}, seeds.options().dtype(dtype));
-  auto scratch = float_scratch(
-      seeds, rows * vocab_size +
-                 static_cast<int64_t>(cuda::reduction_workspace_floats(rows, vocab_size)));
+  auto scratch =
+      float_scratch(seeds, static_cast<int64_t>(cuda::unit_normal_scratch_floats(rows, vocab_size)));
   C10_CUDA_CHECK(cuda::launch_unit_normal(seeds.data_ptr<int64_t>(), rows, vocab_size,
                                           float_type(dtype), out.data_ptr(),
                                           scratch.data_ptr<float>(), stream()));
@@ -184,12 +203,54 @@ at::Tensor core_round_cuda(const at::Tensor& x, at::ScalarType dtype) {
 
 }  // namespace
 
+// ---- seeds by value (csrc/host_seed_ops.cpp) ----
+
+namespace {
+at::Device with_index(at::Device device) {
+  return device.has_index() ? device : at::Device(at::kCUDA, c10::cuda::current_device());
+}
+}  // namespace
+
+at::Tensor normal_by_value_cuda(const int64_t* seeds, int64_t rows, int64_t n,
+                                at::ScalarType dtype, at::Device device) {
+  device = with_index(device);
+  const c10::cuda::CUDAGuard guard(device);
+  auto out = at::empty({rows, n}, at::TensorOptions().device(device).dtype(dtype));
+  auto* base = static_cast<char*>(out.data_ptr());
+  const int64_t row_bytes = n * static_cast<int64_t>(c10::elementSize(dtype));
+  for (int64_t r0 = 0; r0 < rows; r0 += cuda::kInlineSeeds) {  // one launch per kInlineSeeds rows
+    const int64_t count = std::min<int64_t>(cuda::kInlineSeeds, rows - r0);
+    cuda::InlineSeeds s{};
+    for (int64_t r = 0; r < count; ++r) s.v[r] = static_cast<uint32_t>(seeds[r0 + r]);
+    C10_CUDA_CHECK(cuda::launch_normal(s, count, n, float_type(dtype), base + r0 * row_bytes,
+                                       stream()));
+  }
+  return out;
+}
+
+at::Tensor unit_normal_by_value_cuda(uint32_t seed, int64_t vocab_size, at::ScalarType dtype,
+                                     at::Device device) {
+  device = with_index(device);
+  const c10::cuda::CUDAGuard guard(device);
+  const auto options = at::TensorOptions().device(device);
+  auto out = at::empty({vocab_size}, options.dtype(dtype));
+  auto scratch = at::empty(
+      {std::max<int64_t>(1, static_cast<int64_t>(cuda::unit_normal_scratch_floats(1, vocab_size)))},
+      options.dtype(at::kFloat));
+  cuda::InlineSeeds s{};
+  s.v[0] = seed;
+  C10_CUDA_CHECK(cuda::launch_unit_normal(s, 1, vocab_size, float_type(dtype), out.data_ptr(),
+                                          scratch.data_ptr<float>(), stream()));
+  return out;
+}
+
 TORCH_LIBRARY_IMPL(pocrand, CUDA, m) {
   m.impl("murmur3", &murmur3_cuda);
   m.impl("uniform", &uniform_cuda);
   m.impl("normal", &normal_cuda);
   m.impl("normal_range", &normal_range_cuda);
   m.impl("permutations", &permutations_cuda);
+  m.impl("permutations_bucketed", &permutations_bucketed_cuda);
   m.impl("unit_normal", &unit_normal_cuda);
   m.impl("distances", &distances_cuda);
   m.impl("core_stages", &core_stages_cuda);

@@ -1,0 +1,18 @@
+// ops_by_value.h — the CUDA halves of normal_nonces and unit_normal_seed (csrc/host_seed_ops.cpp):
+// seeds given as host values go to the kernels inside their launch parameters.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <stdint.h>
+
+namespace pocrand {
+
+// seeds[0 .. rows) on the host -> dtype [rows, n] on `device`.
+at::Tensor normal_by_value_cuda(const int64_t* seeds, int64_t rows, int64_t n,
+                                at::ScalarType dtype, at::Device device);
+// -> dtype [vocab_size] on `device`.
+at::Tensor unit_normal_by_value_cuda(uint32_t seed, int64_t vocab_size, at::ScalarType dtype,
+                                     at::Device device);
+
+}  // namespace pocrand
