@@ -94,7 +94,26 @@ def _nonces_one_by_one(nonces) -> list[int]:
     return out
 
 
+# Devices already validated, by the argument that named them (CUDA's availability and the device
+# count do not change within a process). A bare "cuda" is stored without an index and resolved
+# to the current device on every call.
+_checked_devices: dict = {}
+
+
 def _check_device(device: DeviceLike) -> torch.device:
+    """The device as a torch.device with its index resolved; raises naming the argument."""
+    cacheable = type(device) in (str, torch.device)
+    known = _checked_devices.get(device) if cacheable else None
+    if known is None:
+        known = _resolve_device(device)
+        if cacheable:
+            _checked_devices[device] = torch.device(device) if known.type == "cuda" else known
+    if known.type == "cuda" and known.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return known
+
+
+def _resolve_device(device: DeviceLike) -> torch.device:
     if device is None:
         return torch.device("cpu")
     if not isinstance(device, (str, torch.device, int)) or isinstance(device, bool):

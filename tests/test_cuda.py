@@ -155,7 +155,10 @@ def test_target(dtype, vocab_size):
 
 @pytest.mark.parametrize("logits_dtype", DTYPES)
 @pytest.mark.parametrize("target_dtype", DTYPES)
-@pytest.mark.parametrize("batch,vocab_size", [(1, 1), (3, 2), (5, 1025), (256, 4099), (64, 151936), (4, 262144)])
+# V <= 2^20 finishes the sums in the pass kernels (one chunk: 1, 2; up to 1024 chunks: ... 2^20);
+# 2^20 + 1 takes the level-by-level path.
+@pytest.mark.parametrize("batch,vocab_size", [(1, 1), (3, 2), (5, 1025), (256, 4099), (64, 151936),
+                                              (4, 262144), (3, 2**20), (3, 2**20 + 1)])
 def test_distances(logits_dtype, target_dtype, batch, vocab_size):
     g = torch.Generator().manual_seed(batch * vocab_size)
     logits = (torch.randn(batch, vocab_size, generator=g) * 4).to(logits_dtype)
@@ -169,12 +172,22 @@ def test_distances(logits_dtype, target_dtype, batch, vocab_size):
     assert_bits_equal(gpu, pr.compute_distances(logits, perms, target))
 
 
-def test_distances_reject_out_of_range_permutations_on_gpu():
-    perms = pr.generate_permutations("bh", "pk", range(3), 100, "cuda")
-    perms[2, 17] = 100
+@pytest.mark.parametrize("vocab_size", [100, 2**20 + 1])
+def test_distances_reject_out_of_range_permutations_on_gpu(vocab_size):
+    V = vocab_size
+    perms = pr.generate_permutations("bh", "pk", range(3), V, "cuda")
+    perms[2, 17] = V
     perms[1, 50] = -5
+    logits, target = torch.randn(3, V, device="cuda"), pr.generate_target("bh", V, "cuda")
     with pytest.raises(RuntimeError, match=r"permutations\[1, 50\] = -5 is out of range"):
-        pr.compute_distances(torch.randn(3, 100, device="cuda"), perms, pr.generate_target("bh", 100, "cuda"))
+        pr.compute_distances(logits, perms, target)
+    # check=False: those rows are the canonical NaN, the other row a number; twice, so a stale
+    # flag from the first call would show.
+    for _ in range(2):
+        d = pr.compute_distances(logits, perms, target, check=False).cpu()
+        assert d[1:].view(torch.int32).tolist() == [0x7FC00000] * 2 and d[0].isfinite()
+    perms[1, 50], perms[2, 17] = 0, 1
+    assert pr.compute_distances(logits, perms, target, check=False).isfinite().all()
     # The process stays usable.
     assert pr.normal(1, 10, "cuda").isfinite().all()
 

@@ -38,12 +38,28 @@ cudaError_t with_store(FloatType type, void* out, Fn&& fn) {
   return cudaGetLastError();
 }
 
-// Exact widening loads.
-__device__ __forceinline__ float widen(const void* p, FloatType type, int64_t i) {
+// Stored element types and their exact widening to binary32. They are template parameters of
+// the reduction terms, not runtime values: a per-element switch on the type kept the compiler
+// from issuing a chunk's loads together.
+struct F32 {
+  using Bits = float;
+  __device__ static float widen(float v) { return v; }
+};
+struct F16 {
+  using Bits = uint16_t;
+  __device__ static float widen(uint16_t v) { return half_bits_to_float(v); }
+};
+struct BF16 {
+  using Bits = uint16_t;
+  __device__ static float widen(uint16_t v) { return bf16_bits_to_float(v); }
+};
+
+template <typename Fn>
+void with_element_type(FloatType type, Fn&& fn) {
   switch (type) {
-    case FloatType::kFloat16: return half_bits_to_float(static_cast<const uint16_t*>(p)[i]);
-    case FloatType::kBFloat16: return bf16_bits_to_float(static_cast<const uint16_t*>(p)[i]);
-    default: return static_cast<const float*>(p)[i];
+    case FloatType::kFloat32: fn(F32{}); break;
+    case FloatType::kFloat16: fn(F16{}); break;
+    case FloatType::kBFloat16: fn(BF16{}); break;
   }
 }
 
@@ -145,6 +161,51 @@ __device__ __forceinline__ float warp_chunk_sum(const Terms& terms, int64_t n, i
   return v;
 }
 
+// The same sum by a block of kChunkThreads threads, four terms each, for terms that are costly
+// to compute (a warp would evaluate 32 of them one after another). Thread t holds terms t,
+// t + 256, t + 512, t + 768: widths 512 and 256 of the tree pair them inside the thread, widths
+// 128 .. 32 go through shared memory, 16 .. 1 through shuffles in warp 0. Result in thread 0.
+constexpr int kChunkThreads = kChunk / 4;
+template <typename Terms>
+__device__ float block_chunk_sum(const Terms& terms, int64_t n, int64_t c, float* partial) {
+  const int t = threadIdx.x;
+  float x[4];
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    const int64_t i = c * kChunk + t + kChunkThreads * k;
+    x[k] = i < n ? terms(i) : 0.0f;
+  }
+  partial[t] = pr_add(pr_add(x[0], x[2]), pr_add(x[1], x[3]));
+  __syncthreads();
+#pragma unroll
+  for (int w = kChunkThreads / 2; w >= 32; w /= 2) {
+    if (t < w) partial[t] = pr_add(partial[t], partial[t + w]);
+    __syncthreads();
+  }
+  float v = t < 32 ? partial[t] : 0.0f;
+  if (t < 32) {
+#pragma unroll
+    for (int w = 16; w >= 1; w /= 2) v = pr_add(v, __shfl_down_sync(0xffffffffu, v, w));
+  }
+  __syncthreads();  // partial is free again
+  return v;
+}
+
+// out[row * chunks + c] = sum of chunk c of row `row`, one block (kChunkThreads) per chunk.
+template <typename Term>
+__global__ void __launch_bounds__(kChunkThreads)
+chunk_sums_by_block_kernel(int64_t rows, int64_t n, int64_t chunks,
+                           const __grid_constant__ Term term, float* out) {
+  __shared__ float partial[kChunkThreads];
+  for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
+    const auto terms = term.row(row);
+    for (int64_t c = blockIdx.x; c < chunks; c += gridDim.x) {
+      const float v = block_chunk_sum(terms, n, c, partial);
+      if (threadIdx.x == 0) out[row * chunks + c] = v;
+    }
+  }
+}
+
 template <typename Term>
 __global__ void __launch_bounds__(kTreeWarps * 32)
 chunk_tree_kernel(int64_t rows, int64_t n, int64_t chunks, const __grid_constant__ Term term,
@@ -160,32 +221,27 @@ chunk_tree_kernel(int64_t rows, int64_t n, int64_t chunks, const __grid_constant
   }
 }
 
-template <typename T>
-struct RowTerms {  // terms of one row: a pointer and how to turn an element into a term
-  const T* x;
-  FloatType type;
-  bool square_it;
+template <typename E, bool Square>
+struct RowTerms {  // terms of one row: its elements widened, squared or not
+  const typename E::Bits* x;
   __device__ float operator()(int64_t i) const {
-    const float v = widen(x, type, i);
-    return square_it ? square(v) : v;
+    const float v = E::widen(x[i]);
+    return Square ? square(v) : v;
   }
 };
 
 struct PlainTerm {  // the previous level's chunk sums
   const float* in;
   int64_t row_stride;
-  __device__ RowTerms<float> row(int64_t r) const {
-    return {in + r * row_stride, FloatType::kFloat32, false};
-  }
+  __device__ RowTerms<F32, false> row(int64_t r) const { return {in + r * row_stride}; }
 };
 
+template <typename E>
 struct SquareTerm {  // x^2 of a float32 / fp16 / bf16 row
   const void* x;
-  FloatType type;
   int64_t row_stride;
-  __device__ RowTerms<char> row(int64_t r) const {
-    const int64_t bytes = type == FloatType::kFloat32 ? 4 : 2;
-    return {static_cast<const char*>(x) + r * row_stride * bytes, type, true};
+  __device__ RowTerms<E, true> row(int64_t r) const {
+    return {static_cast<const typename E::Bits*>(x) + r * row_stride};
   }
 };
 
@@ -251,8 +307,9 @@ __global__ void normalise_kernel(const float* t, const float* sums, int64_t rows
 }
 
 // The unit-normal path for V <= 2^20 (at most 1024 chunk sums, so one more tree level gives the
-// sum): every block finishes each row's sum of squares from its chunk sums itself (a warp's
-// work), then writes normal(seed, V)[i] / norm, recomputing the normals. Two launches in all.
+// sum), after chunk_sums_by_block_kernel over the squared normals: every block finishes each
+// row's sum of squares from its chunk sums itself (a warp's work), then writes
+// normal(seed, V)[i] / norm, recomputing the normals. Two launches in all.
 template <typename Seeds, typename Store>
 __global__ void normalise_from_chunks_kernel(const __grid_constant__ Seeds seeds, int64_t rows,
                                              int64_t V, const float* chunk_sums, int64_t chunks,
@@ -261,15 +318,18 @@ __global__ void normalise_from_chunks_kernel(const __grid_constant__ Seeds seeds
   for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
     const float* sums = chunk_sums + row * chunks;
     if (threadIdx.x < 32) {  // the last level: one chunk of (at most 1024) chunk sums
-      const float total =
-          chunks == 1 ? sums[0] : warp_chunk_sum(RowTerms<float>{sums, FloatType::kFloat32, false}, chunks, 0);
+      const RowTerms<F32, false> level{sums};
+      const float total = chunks == 1 ? sums[0] : warp_chunk_sum(level, chunks, 0);
       if (threadIdx.x == 0) norm = pr_sqrt(total);
     }
+    const uint32_t seed = seeds(row);
+    const auto n32 = static_cast<uint32_t>(V);
+    const int64_t first = global_thread();  // its normal is computed while warp 0 finds the norm
+    const float t_first = first < V ? normal_element(static_cast<uint32_t>(first), n32, seed) : 0.0f;
     __syncthreads();
     const float nrm = norm;
-    const uint32_t seed = seeds(row);
-    for (int64_t i = global_thread(); i < V; i += thread_stride()) {
-      const float t = normal_element(static_cast<uint32_t>(i), static_cast<uint32_t>(V), seed);
+    for (int64_t i = first; i < V; i += thread_stride()) {
+      const float t = i == first ? t_first : normal_element(static_cast<uint32_t>(i), n32, seed);
       store(row * V + i, canonicalize_nan(pr_div(t, nrm)));
     }
     __syncthreads();  // norm is rewritten for the next row
@@ -277,12 +337,11 @@ __global__ void normalise_from_chunks_kernel(const __grid_constant__ Seeds seeds
 }
 
 // (x[perm[i]] / nx - target[i])^2 for distances; records out-of-range permutation entries.
+template <typename L, typename T>
 struct DistanceRow {
-  const char* logits;  // this row
-  FloatType logits_type;
-  const int64_t* perm;  // this row
-  const void* target;
-  FloatType target_type;
+  const typename L::Bits* logits;  // this row
+  const int64_t* perm;             // this row
+  const typename T::Bits* target;
   float nx;
   int64_t V;
   int64_t row_offset;             // row * V, for error reporting
@@ -293,35 +352,73 @@ struct DistanceRow {
       atomicMin(first_bad, static_cast<unsigned long long>(row_offset + i));
       return 0.0f;
     }
-    const float y = pr_div(widen(logits, logits_type, p), nx);
-    return square(pr_sub(y, widen(target, target_type, i)));
+    const float y = pr_div(L::widen(logits[p]), nx);
+    return square(pr_sub(y, T::widen(target[i])));
   }
 };
 
+template <typename L, typename T>
 struct DistanceTerm {
   const void* logits;
-  FloatType logits_type;
   const int64_t* perm;
   const void* target;
-  FloatType target_type;
   const float* norm_sq;  // [rows] sum of x^2
   int64_t V;
   unsigned long long* first_bad;  // [rows]
-  __device__ DistanceRow row(int64_t r) const {
-    const int64_t bytes = logits_type == FloatType::kFloat32 ? 4 : 2;
-    return {static_cast<const char*>(logits) + r * V * bytes, logits_type, perm + r * V, target,
-            target_type, pr_sqrt(norm_sq[r]), V, r * V, first_bad + r};
+  __device__ DistanceRow<L, T> row(int64_t r) const {
+    return {static_cast<const typename L::Bits*>(logits) + r * V, perm + r * V,
+            static_cast<const typename T::Bits*>(target), pr_sqrt(norm_sq[r]), V, r * V,
+            first_bad + r};
   }
 };
+
+// The distance of a row from its two sums: NaN unless the norm is not zero, Inf or NaN and every
+// permutation entry of the row was in range.
+__device__ float distance_verdict(float norm_sq, float dist_sq, unsigned long long first_bad) {
+  const float nx = pr_sqrt(norm_sq);
+  const bool valid = nx > 0.0f && nx <= 0x1.fffffep127f && first_bad == ~0ull;
+  return valid ? canonicalize_nan(pr_sqrt(dist_sq)) : pr_from_bits(kCanonicalNaN);
+}
 
 __global__ void distance_finish_kernel(const float* norm_sq, const float* dist_sq,
                                        const unsigned long long* first_bad, int64_t rows,
                                        float* out) {
-  for (int64_t row = global_thread(); row < rows; row += thread_stride()) {
-    const float nx = pr_sqrt(norm_sq[row]);
-    // not zero, Inf or NaN, and every permutation entry of the row in range
-    const bool valid = nx > 0.0f && nx <= 0x1.fffffep127f && first_bad[row] == ~0ull;
-    out[row] = valid ? canonicalize_nan(pr_sqrt(dist_sq[row])) : pr_from_bits(kCanonicalNaN);
+  for (int64_t row = global_thread(); row < rows; row += thread_stride())
+    out[row] = distance_verdict(norm_sq[row], dist_sq[row], first_bad[row]);
+}
+
+// Rows of at most 1024 chunks (V <= 2^20) finish their sums in the kernels that need them, one
+// warp per row, instead of in a separate tree level each: four launches in all, not six.
+__device__ __forceinline__ int64_t warp_global() {
+  return (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
+}
+__device__ __forceinline__ int64_t warp_stride() {
+  return (static_cast<int64_t>(gridDim.x) * blockDim.x) >> 5;
+}
+// The last tree level over a row's chunk sums (core section 7); the result is in lane 0.
+__device__ float last_level_sum(const float* sums, int64_t chunks) {
+  return chunks == 1 ? sums[0] : warp_chunk_sum(RowTerms<F32, false>{sums}, chunks, 0);
+}
+
+// norm_sq[row] from the norm pass's chunk sums; also resets first_bad for the distance pass.
+__global__ void norm_finish_kernel(const float* chunk_sums, int64_t rows, int64_t chunks,
+                                   float* norm_sq, unsigned long long* first_bad) {
+  for (int64_t row = warp_global(); row < rows; row += warp_stride()) {
+    const float s = last_level_sum(chunk_sums + row * chunks, chunks);
+    if ((threadIdx.x & 31) == 0) {
+      norm_sq[row] = s;
+      first_bad[row] = ~0ull;
+    }
+  }
+}
+
+__global__ void distance_finish_from_chunks_kernel(const float* norm_sq, const float* chunk_sums,
+                                                   int64_t chunks,
+                                                   const unsigned long long* first_bad,
+                                                   int64_t rows, float* out) {
+  for (int64_t row = warp_global(); row < rows; row += warp_stride()) {
+    const float d = last_level_sum(chunk_sums + row * chunks, chunks);
+    if ((threadIdx.x & 31) == 0) out[row] = distance_verdict(norm_sq[row], d, first_bad[row]);
   }
 }
 
@@ -424,7 +521,9 @@ cudaError_t unit_normal(const Seeds& seeds, int64_t rows, int64_t V, FloatType o
                         float* scratch, cudaStream_t stream) {
   if (unit_normal_fused(rows, V)) {
     const int64_t chunks = chunk_count(V);
-    chunk_tree_kernel<<<tree_grid(chunks, rows), kTreeWarps * 32, 0, stream>>>(
+    const dim3 grid(static_cast<unsigned>(std::min(chunks, kMaxGridX)),
+                    static_cast<unsigned>(std::min(rows, kMaxGridY)));
+    chunk_sums_by_block_kernel<<<grid, kChunkThreads, 0, stream>>>(
         rows, V, chunks, NormalSquareTerm<Seeds>{seeds, V}, scratch);
     return with_store(out_type, out, [&](auto store) {
       normalise_from_chunks_kernel<<<grid_for(V, rows), kThreads, 0, stream>>>(seeds, rows, V,
@@ -434,8 +533,7 @@ cudaError_t unit_normal(const Seeds& seeds, int64_t rows, int64_t V, FloatType o
   float* t = scratch;
   cudaError_t err = normal(seeds, rows, V, FloatType::kFloat32, t, stream);
   if (err != cudaSuccess) return err;
-  const float* sums = fixed_order_sums(rows, V, SquareTerm{t, FloatType::kFloat32, V}, t + rows * V,
-                                       stream);
+  const float* sums = fixed_order_sums(rows, V, SquareTerm<F32>{t, V}, t + rows * V, stream);
   return with_store(out_type, out, [&](auto store) {
     normalise_kernel<<<grid_for(V, rows), kThreads, 0, stream>>>(t, sums, rows, V, store);
   });
@@ -452,16 +550,51 @@ cudaError_t launch_unit_normal(const InlineSeeds& seeds, int64_t rows, int64_t V
   return unit_normal(SeedValues{seeds}, rows, V, out_type, out, scratch, stream);
 }
 
+size_t distance_scratch_floats(int64_t rows, int64_t V) {
+  const size_t fused = static_cast<size_t>(rows * (2 * chunk_count(V) + 1));
+  return std::max(2 * reduction_workspace_floats(rows, V), fused);
+}
+
 cudaError_t launch_distances(const void* logits, FloatType logits_type, const int64_t* perm,
                              const void* target, FloatType target_type, int64_t rows, int64_t V,
                              float* out, float* scratch, unsigned long long* first_bad,
                              cudaStream_t stream) {
   float* work = scratch;
   const size_t per_pass = reduction_workspace_floats(rows, V);
-  const float* norm_sq =
-      fixed_order_sums(rows, V, SquareTerm{logits, logits_type, V}, work, stream);
-  const DistanceTerm term{logits, logits_type, perm, target, target_type, norm_sq, V, first_bad};
-  const float* dist_sq = fixed_order_sums(rows, V, term, work + per_pass, stream);
+  const int64_t chunks = chunk_count(V);
+  const dim3 warp_per_row = grid_for(rows * 32, 1);
+  if (chunks <= kChunk) {  // the pass's chunk sums, then the last level where it is needed
+    float* norm_chunks = work;                   // [rows, chunks]
+    float* norm_sq = norm_chunks + rows * chunks;  // [rows]
+    float* dist_chunks = norm_sq + rows;           // [rows, chunks]
+    with_element_type(logits_type, [&](auto l) {
+      using L = decltype(l);
+      chunk_tree_kernel<<<tree_grid(chunks, rows), kTreeWarps * 32, 0, stream>>>(
+          rows, V, chunks, SquareTerm<L>{logits, V}, norm_chunks);
+      norm_finish_kernel<<<warp_per_row, kThreads, 0, stream>>>(norm_chunks, rows, chunks, norm_sq,
+                                                               first_bad);
+      with_element_type(target_type, [&](auto t) {
+        const DistanceTerm<L, decltype(t)> term{logits, perm, target, norm_sq, V, first_bad};
+        chunk_tree_kernel<<<tree_grid(chunks, rows), kTreeWarps * 32, 0, stream>>>(
+            rows, V, chunks, term, dist_chunks);
+      });
+    });
+    distance_finish_from_chunks_kernel<<<warp_per_row, kThreads, 0, stream>>>(
+        norm_sq, dist_chunks, chunks, first_bad, rows, out);
+    return cudaGetLastError();
+  }
+  cudaError_t err = cudaMemsetAsync(first_bad, 0xff, rows * sizeof(unsigned long long), stream);
+  if (err != cudaSuccess) return err;
+  const float* norm_sq = nullptr;
+  const float* dist_sq = nullptr;
+  with_element_type(logits_type, [&](auto l) {
+    using L = decltype(l);
+    norm_sq = fixed_order_sums(rows, V, SquareTerm<L>{logits, V}, work, stream);
+    with_element_type(target_type, [&](auto t) {
+      const DistanceTerm<L, decltype(t)> term{logits, perm, target, norm_sq, V, first_bad};
+      dist_sq = fixed_order_sums(rows, V, term, work + per_pass, stream);
+    });
+  });
   distance_finish_kernel<<<grid_for(rows, 1), kThreads, 0, stream>>>(norm_sq, dist_sq, first_bad,
                                                                      rows, out);
   return cudaGetLastError();

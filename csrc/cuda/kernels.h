@@ -50,9 +50,10 @@ cudaError_t launch_unit_normal(const InlineSeeds& seeds, int64_t rows, int64_t V
                                FloatType out_type, void* out, float* scratch, cudaStream_t stream);
 
 // logits [rows, V], perm int64 [rows, V], target [V] -> float32 [rows]. `scratch` holds
-// 2 * reduction_workspace_floats(rows, V) floats. first_bad [rows] must start at UINT64_MAX; a
-// permutation entry outside [0, V) sets its row's to the smallest such flat index, and the row's
-// distance to the canonical NaN.
+// distance_scratch_floats(rows, V) floats. first_bad [rows] (set by the launch) ends as
+// UINT64_MAX for a row whose permutation entries are all in [0, V), else as the smallest flat
+// index of one outside; such a row's distance is the canonical NaN.
+size_t distance_scratch_floats(int64_t rows, int64_t V);
 cudaError_t launch_distances(const void* logits, FloatType logits_type, const int64_t* perm,
                              const void* target, FloatType target_type, int64_t rows, int64_t V,
                              float* out, float* scratch, unsigned long long* first_bad,

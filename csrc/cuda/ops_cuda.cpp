@@ -136,10 +136,10 @@ at::Tensor distances_cuda(const at::Tensor& logits, const at::Tensor& permutatio
   const c10::cuda::CUDAGuard guard(logits.device());
   const int64_t rows = logits.size(0), V = logits.size(1);
   auto out = at::empty({rows}, logits.options().dtype(at::kFloat));
-  auto scratch = float_scratch(
-      logits, 2 * static_cast<int64_t>(cuda::reduction_workspace_floats(rows, V)));
-  // Per row, the smallest out-of-range flat index; UINT64_MAX (int64 -1) = none.
-  auto first_bad = at::full({rows}, -1, logits.options().dtype(at::kLong));
+  auto scratch =
+      float_scratch(logits, static_cast<int64_t>(cuda::distance_scratch_floats(rows, V)));
+  // Per row, the smallest out-of-range flat index; UINT64_MAX (int64 -1) = none. Set by the launch.
+  auto first_bad = at::empty({rows}, logits.options().dtype(at::kLong));
   C10_CUDA_CHECK(cuda::launch_distances(
       logits.data_ptr(), float_type(logits.scalar_type()), permutations.data_ptr<int64_t>(),
       target.data_ptr(), float_type(target.scalar_type()), rows, V, out.data_ptr<float>(),
