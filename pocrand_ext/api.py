@@ -189,7 +189,7 @@ def _seeds_for(prefix: str, nonces: list[int], device: torch.device, suffix: str
     """seed_from_string(f"{prefix}{nonce}{suffix}") for each nonce, hashed in one C++ call, as an
     int64 tensor on `device` (a GPU gets it by an asynchronous copy from pinned memory)."""
     on_gpu = device.type == "cuda"
-    seeds = torch.ops.pocrand.derive_seeds(prefix, nonces, suffix, on_gpu)
+    seeds = torch.ops.pocrand.derive_seeds.default(prefix, nonces, suffix, on_gpu)
     return seeds.to(device, non_blocking=True) if on_gpu else seeds
 
 
@@ -233,8 +233,9 @@ def generate_inputs(block_hash: str, public_key: str, nonces, dim: int, seq_len:
         raise ValueError(f"seq_len * dim must be <= 2^31 - 1 = {MAX_COUNT}, got {seq_len * dim}")
     dtype, dev = _check_dtype("dtype", dtype), _check_device(device)
     # one op: seeds derived in C++ and handed to the kernel by value (no upload to wait for)
-    x = torch.ops.pocrand.normal_nonces(f"{block_hash}_{public_key}_nonce", nonces, "",
-                                        seq_len * dim, dtype, dev)
+    # (.default: the overload itself, skipping the packet's overload resolution, ~1 us)
+    x = torch.ops.pocrand.normal_nonces.default(f"{block_hash}_{public_key}_nonce", nonces, "",
+                                                seq_len * dim, dtype, dev)
     return x.view(len(nonces), seq_len, dim)
 
 
@@ -277,7 +278,8 @@ def generate_target(block_hash: str, vocab_size: int, device: DeviceLike = "cpu"
     _check_str("block_hash", block_hash)
     vocab_size, dev = _check_count("vocab_size", vocab_size), _check_device(device)
     dtype = _check_dtype("dtype", dtype)
-    return torch.ops.pocrand.unit_normal_seed(target_seed(block_hash), vocab_size, dtype, dev)
+    return torch.ops.pocrand.unit_normal_seed.default(target_seed(block_hash), vocab_size, dtype,
+                                                      dev)
 
 
 def compute_distances(logits: torch.Tensor, permutations: torch.Tensor,
