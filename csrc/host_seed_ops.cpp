@@ -50,7 +50,7 @@ at::Tensor normal_nonces(c10::string_view prefix, at::IntArrayRef nonces, c10::s
 
 at::Tensor unit_normal_seed(int64_t seed, int64_t vocab_size, at::ScalarType dtype,
                             at::Device device) {
-  TORCH_CHECK(seed >= 0 && seed <= 4294967295LL, "seed must be a u32 in [0, 2^32), got " + num(seed));
+  check_between(seed, 0, 4294967295LL, "seed");  // a u32
   check_count(vocab_size, "vocab_size");
   check_float_dtype(dtype, "dtype");
   check_device(device);

@@ -306,6 +306,12 @@ __global__ void normalise_kernel(const float* t, const float* sums, int64_t rows
   }
 }
 
+// The last tree level over a row's (at most 1024) chunk sums, by one warp (core section 7); the
+// result is in lane 0. A single chunk sum is already the row's sum.
+__device__ float last_level_sum(const float* sums, int64_t chunks) {
+  return chunks == 1 ? sums[0] : warp_chunk_sum(RowTerms<F32, false>{sums}, chunks, 0);
+}
+
 // The unit-normal path for V <= 2^20 (at most 1024 chunk sums, so one more tree level gives the
 // sum), after chunk_sums_by_block_kernel over the squared normals: every block finishes each
 // row's sum of squares from its chunk sums itself (a warp's work), then writes
@@ -316,10 +322,8 @@ __global__ void normalise_from_chunks_kernel(const __grid_constant__ Seeds seeds
                                              Store store) {
   __shared__ float norm;
   for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
-    const float* sums = chunk_sums + row * chunks;
-    if (threadIdx.x < 32) {  // the last level: one chunk of (at most 1024) chunk sums
-      const RowTerms<F32, false> level{sums};
-      const float total = chunks == 1 ? sums[0] : warp_chunk_sum(level, chunks, 0);
+    if (threadIdx.x < 32) {
+      const float total = last_level_sum(chunk_sums + row * chunks, chunks);
       if (threadIdx.x == 0) norm = pr_sqrt(total);
     }
     const uint32_t seed = seeds(row);
@@ -394,10 +398,6 @@ __device__ __forceinline__ int64_t warp_global() {
 }
 __device__ __forceinline__ int64_t warp_stride() {
   return (static_cast<int64_t>(gridDim.x) * blockDim.x) >> 5;
-}
-// The last tree level over a row's chunk sums (core section 7); the result is in lane 0.
-__device__ float last_level_sum(const float* sums, int64_t chunks) {
-  return chunks == 1 ? sums[0] : warp_chunk_sum(RowTerms<F32, false>{sums}, chunks, 0);
 }
 
 // norm_sq[row] from the norm pass's chunk sums; also resets first_bad for the distance pass.

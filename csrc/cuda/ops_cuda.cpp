@@ -232,11 +232,9 @@ at::Tensor unit_normal_by_value_cuda(uint32_t seed, int64_t vocab_size, at::Scal
                                      at::Device device) {
   device = with_index(device);
   const c10::cuda::CUDAGuard guard(device);
-  const auto options = at::TensorOptions().device(device);
-  auto out = at::empty({vocab_size}, options.dtype(dtype));
-  auto scratch = at::empty(
-      {std::max<int64_t>(1, static_cast<int64_t>(cuda::unit_normal_scratch_floats(1, vocab_size)))},
-      options.dtype(at::kFloat));
+  auto out = at::empty({vocab_size}, at::TensorOptions().device(device).dtype(dtype));
+  auto scratch =
+      float_scratch(out, static_cast<int64_t>(cuda::unit_normal_scratch_floats(1, vocab_size)));
   cuda::InlineSeeds s{};
   s.v[0] = seed;
   C10_CUDA_CHECK(cuda::launch_unit_normal(s, 1, vocab_size, float_type(dtype), out.data_ptr(),
