@@ -1,0 +1,136 @@
+"""Argument checks shared by every public function: each raises TypeError/ValueError naming the
+argument it rejects, before any op runs (the ops check again, for direct torch.ops callers)."""
+from __future__ import annotations
+
+import operator
+from typing import Iterable, Union
+
+import torch
+
+from ._ext import build_info
+
+MAX_COUNT = 2**31 - 1          # per-nonce elements and vocabulary size (the reference's domain)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+OUTPUT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+DeviceLike = Union[str, torch.device, int, None]
+
+
+def check_str(name: str, value) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    return value
+
+
+def check_int(name: str, value) -> int:
+    if isinstance(value, bool) or isinstance(value, float):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}") from None
+
+
+def check_count(name: str, value) -> int:
+    n = check_int(name, value)
+    if n < 1:
+        raise ValueError(f"{name} must be >= 1, got {n}")
+    if n > MAX_COUNT:
+        raise ValueError(f"{name} must be <= 2^31 - 1 = {MAX_COUNT}, got {n}")
+    return n
+
+
+def check_seed(name: str, value) -> int:
+    s = check_int(name, value)
+    if not 0 <= s < 2**32:
+        raise ValueError(f"{name} must be a uint32 in [0, 2^32), got {s}")
+    return s
+
+
+def check_nonces(nonces) -> list[int]:
+    """Nonces as a list of Python ints in the int64 range (fast path for plain int lists)."""
+    if type(nonces) in (list, tuple, range) and len(nonces) > 0 \
+            and all(type(v) is int for v in nonces) \
+            and INT64_MIN <= min(nonces) and max(nonces) <= INT64_MAX:
+        return list(nonces)
+    return _nonces_one_by_one(nonces)
+
+
+def _nonces_one_by_one(nonces) -> list[int]:
+    if isinstance(nonces, torch.Tensor):
+        if nonces.dim() != 1 or nonces.dtype.is_floating_point or nonces.dtype == torch.bool \
+                or nonces.is_complex():
+            raise TypeError(f"nonces must be a 1-D integer tensor, got {nonces.dtype} "
+                            f"with shape {tuple(nonces.shape)}")
+        values = nonces.tolist()
+    elif isinstance(nonces, (str, bytes)) or not isinstance(nonces, Iterable):
+        raise TypeError(f"nonces must be a sequence of ints, got {type(nonces).__name__}")
+    else:
+        values = list(nonces)
+    if not values:
+        raise ValueError("nonces must not be empty")
+    out = []
+    for i, v in enumerate(values):
+        v = check_int(f"nonces[{i}]", v)
+        if not INT64_MIN <= v <= INT64_MAX:
+            raise ValueError(f"nonces[{i}] = {v} is outside the int64 range")
+        out.append(v)
+    return out
+
+
+# Devices already validated, by the argument that named them (CUDA's availability and the device
+# count do not change within a process). A bare "cuda" is stored without an index and resolved
+# to the current device on every call.
+_checked_devices: dict = {}
+
+
+def check_device(device: DeviceLike) -> torch.device:
+    """The device as a torch.device with its index resolved; raises naming the argument."""
+    cacheable = type(device) in (str, torch.device)
+    known = _checked_devices.get(device) if cacheable else None
+    if known is None:
+        known = _resolve_device(device)
+        if cacheable:
+            _checked_devices[device] = torch.device(device) if known.type == "cuda" else known
+    if known.type == "cuda" and known.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return known
+
+
+def _resolve_device(device: DeviceLike) -> torch.device:
+    if device is None:
+        return torch.device("cpu")
+    if not isinstance(device, (str, torch.device, int)) or isinstance(device, bool):
+        raise TypeError(f"device must be a str or torch.device, got {type(device).__name__}")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError) as e:
+        raise ValueError(f"device {device!r} is not a valid device: {e}") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r}: CUDA is not available in this process")
+        if "cuda" not in build_info():
+            raise ValueError(f"device {device!r}: this pocrand build has no CUDA kernels "
+                             f"(build info: {build_info()}); rebuild on a CUDA toolchain")
+        index = torch.cuda.current_device() if dev.index is None else dev.index
+        if index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r}: only {torch.cuda.device_count()} CUDA "
+                             f"device(s) are visible")
+        dev = torch.device("cuda", index)
+    elif dev.type != "cpu":
+        raise ValueError(f"device {device!r}: pocrand runs on 'cpu' and 'cuda' devices only")
+    return dev
+
+
+def check_dtype(name: str, dtype) -> torch.dtype:
+    if not isinstance(dtype, torch.dtype):
+        raise TypeError(f"{name} must be a torch.dtype, got {type(dtype).__name__}")
+    if dtype not in OUTPUT_DTYPES:
+        raise ValueError(f"{name} must be torch.float32, torch.float16 or torch.bfloat16, got {dtype}")
+    return dtype
+
+
+def check_tensor(name: str, value) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    return value

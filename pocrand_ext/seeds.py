@@ -1,0 +1,56 @@
+"""Seeds: SHA-256 of a seed string (SPEC.md sections 8 and 9.5), one at a time in Python or a
+batch at once in C++ (torch.ops.pocrand.derive_seeds), and their upload to a device."""
+from __future__ import annotations
+
+import hashlib
+from typing import Sequence
+
+import torch
+
+from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
+from ._checks import check_str
+
+__all__ = ["seed_from_string", "inputs_seed", "permutations_seed", "target_seed"]
+
+
+def seed_from_string(s: str) -> int:
+    """First 4 bytes of SHA-256(UTF-8(s)) as a big-endian uint32."""
+    check_str("s", s)
+    return int.from_bytes(hashlib.sha256(s.encode("utf-8")).digest()[:4], "big")
+
+
+def inputs_seed(block_hash: str, public_key: str, nonce: int) -> int:
+    """Seed of one nonce's inputs: seed_from_string(f"{block_hash}_{public_key}_nonce{nonce}")."""
+    return seed_from_string(f"{block_hash}_{public_key}_nonce{nonce}")
+
+
+def permutations_seed(block_hash: str, public_key: str, nonce: int) -> int:
+    """Seed of one nonce's permutation: ..._nonce_{nonce}_permutations."""
+    return seed_from_string(f"{block_hash}_{public_key}_nonce_{nonce}_permutations")
+
+
+def target_seed(block_hash: str) -> int:
+    """Seed of the target: seed_from_string(f"{block_hash}_target")."""
+    return seed_from_string(f"{block_hash}_target")
+
+
+def seeds_tensor(seeds: Sequence[int], device: torch.device) -> torch.Tensor:
+    """Seeds as int64 on `device`; a GPU gets them by an asynchronous copy from pinned memory
+    (PyTorch's caching host allocator keeps the buffer alive until the copy is done)."""
+    host = torch.tensor(seeds, dtype=torch.int64)
+    if device.type == "cpu":
+        return host
+    return host.pin_memory().to(device, non_blocking=True)
+
+
+def seeds_for(prefix: str, nonces: list[int], device: torch.device, suffix: str = "") -> torch.Tensor:
+    """seed_from_string(f"{prefix}{nonce}{suffix}") for each nonce, hashed in one C++ call, as an
+    int64 tensor on `device` (a GPU gets it by an asynchronous copy from pinned memory)."""
+    on_gpu = device.type == "cuda"
+    seeds = torch.ops.pocrand.derive_seeds.default(prefix, nonces, suffix, on_gpu)
+    return seeds.to(device, non_blocking=True) if on_gpu else seeds
+
+
+@torch.library.register_fake("pocrand::derive_seeds")
+def _derive_seeds_fake(prefix, nonces, suffix, pin_memory):
+    return torch.empty((len(nonces),), dtype=torch.int64)
