@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "../core/pocrand_core.h"
+#include "device_common.cuh"
 #include "kernels.h"
 #include "launch_util.cuh"
 
@@ -14,54 +15,6 @@ namespace pocrand {
 namespace cuda {
 namespace {
 
-// Output stores (core section 6).
-struct StoreF32 {
-  float* p;
-  __device__ void operator()(int64_t i, float v) const { p[i] = v; }
-};
-struct StoreF16 {
-  uint16_t* p;
-  __device__ void operator()(int64_t i, float v) const { p[i] = float_to_half_bits(v); }
-};
-struct StoreBF16 {
-  uint16_t* p;
-  __device__ void operator()(int64_t i, float v) const { p[i] = float_to_bf16_bits(v); }
-};
-
-template <typename Fn>
-cudaError_t with_store(FloatType type, void* out, Fn&& fn) {
-  switch (type) {
-    case FloatType::kFloat32: fn(StoreF32{static_cast<float*>(out)}); break;
-    case FloatType::kFloat16: fn(StoreF16{static_cast<uint16_t*>(out)}); break;
-    case FloatType::kBFloat16: fn(StoreBF16{static_cast<uint16_t*>(out)}); break;
-  }
-  return cudaGetLastError();
-}
-
-// Stored element types and their exact widening to binary32. They are template parameters of
-// the reduction terms, not runtime values: a per-element switch on the type kept the compiler
-// from issuing a chunk's loads together.
-struct F32 {
-  using Bits = float;
-  __device__ static float widen(float v) { return v; }
-};
-struct F16 {
-  using Bits = uint16_t;
-  __device__ static float widen(uint16_t v) { return half_bits_to_float(v); }
-};
-struct BF16 {
-  using Bits = uint16_t;
-  __device__ static float widen(uint16_t v) { return bf16_bits_to_float(v); }
-};
-
-template <typename Fn>
-void with_element_type(FloatType type, Fn&& fn) {
-  switch (type) {
-    case FloatType::kFloat32: fn(F32{}); break;
-    case FloatType::kFloat16: fn(F16{}); break;
-    case FloatType::kBFloat16: fn(BF16{}); break;
-  }
-}
 
 // ------------------------------------------------------------------------------------------
 // Generators
@@ -121,47 +74,59 @@ __global__ void normal_range_kernel(const int64_t* seeds, int64_t rows, int64_t 
   }
 }
 
-// ------------------------------------------------------------------------------------------
-// Fixed-order reductions (core section 7)
-// ------------------------------------------------------------------------------------------
-constexpr int kTreeWarps = 8;  // chunks (warps) per block
-
-// Sums of each chunk of 1024 terms of each row: out[row * chunks + c]. One warp per chunk: lane l
-// takes terms l + 32k (k = 0..31), so the tree's widths 512 .. 32 pair terms k and k + w/32
-// inside each lane, and widths 16 .. 1 pair lanes through shuffles (lane l adds lane l + w) —
-// exactly the pairing of core section 7, with no shared memory and no barrier. term.row(r)
-// gives the terms of row r; terms at or beyond n are the +0.0 padding.
-template <int W>
-__device__ __forceinline__ void tree_step(float (&a)[16]) {
-#pragma unroll
-  for (int k = 0; k < W; ++k) a[k] = pr_add(a[k], a[k + W]);
-}
-
-// The sum of chunk c of n terms, by one whole warp; the result is in lane 0.
-template <typename Terms>
-__device__ __forceinline__ float warp_chunk_sum(const Terms& terms, int64_t n, int64_t c) {
-  const int64_t base = c * kChunk + (threadIdx.x & 31);
-  // Width 512 as the terms arrive: a[k] = term(k) + term(k + 16), so only 16 partial sums are
-  // live and more loads can be in flight.
-  float a[16];
-#pragma unroll
-  for (int k = 0; k < 16; ++k) a[k] = base + 32 * k < n ? terms(base + 32 * k) : 0.0f;
-#pragma unroll
-  for (int k = 0; k < 16; ++k) {
-    const int64_t i = base + 32 * (k + 16);
-    a[k] = pr_add(a[k], i < n ? terms(i) : 0.0f);
+// Concat inputs (core 9.1): words(row, j) is sub-seed j of a row, from a [rows, 8] array or the
+// launch parameters (kInlineSeeds / 8 rows).
+struct WordArray {
+  const int64_t* p;
+  __device__ uint32_t operator()(int64_t row, uint32_t j) const {
+    return static_cast<uint32_t>(p[row * 8 + j]);
   }
-  tree_step<8>(a);
-  tree_step<4>(a);
-  tree_step<2>(a);
-  tree_step<1>(a);
-  float v = a[0];
-#pragma unroll
-  for (int w = 16; w >= 1; w /= 2) v = pr_add(v, __shfl_down_sync(0xffffffffu, v, w));
-  return v;
+};
+struct WordValues {
+  InlineSeeds s;
+  __device__ uint32_t operator()(int64_t row, uint32_t j) const { return s.v[row * 8 + j]; }
+};
+
+// Whole rows, one thread per Box-Muller pair of a segment: blockIdx.y walks (row, segment) and
+// each segment is a normal(word, its length) of its own, written at row * n + j * L.
+template <typename Words, typename Store>
+__global__ void concat_normal_kernel(const __grid_constant__ Words words, int64_t rows, int64_t n,
+                                     Store store) {
+  const auto n32 = static_cast<uint32_t>(n);
+  const uint32_t L = concat_segment_length(n32), S = concat_segment_count(n32);
+  const uint32_t stride = gridDim.x * blockDim.x;
+  for (int64_t rs = blockIdx.y; rs < rows * S; rs += gridDim.y) {
+    const int64_t row = rs / S;
+    const auto j = static_cast<uint32_t>(rs % S);
+    const uint32_t len = concat_segment_size(j, n32);
+    const auto p = static_cast<uint32_t>(normal_pair_count(len));
+    const uint32_t seed = words(row, j);
+    const int64_t base = row * n + static_cast<int64_t>(j) * L;
+    for (uint32_t q = blockIdx.x * blockDim.x + threadIdx.x; q < p; q += stride) {
+      const NormalPair v = normal_pair(q, p, seed);
+      store(base + q, v.first);
+      if (p + q < len) store(base + p + q, v.second);
+    }
+  }
 }
 
-// The same sum by a block of kChunkThreads threads, four terms each, for terms that are costly
+// Elements [start, start + m) of each row, one thread an element (random access).
+template <typename Store>
+__global__ void concat_range_kernel(const int64_t* words, int64_t rows, int64_t n, int64_t start,
+                                    int64_t m, Store store) {
+  for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
+    uint32_t w[8];
+    for (int j = 0; j < 8; ++j) w[j] = static_cast<uint32_t>(words[row * 8 + j]);
+    for (int64_t i = global_thread(); i < m; i += thread_stride())
+      store(row * m + i, concat_normal_element(static_cast<uint32_t>(start + i),
+                                               static_cast<uint32_t>(n), w));
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// Fixed-order reductions (core section 7): the warp-per-chunk sum is in device_common.cuh
+// ------------------------------------------------------------------------------------------
+// The chunk sum by a block of kChunkThreads threads, four terms each, for terms that are costly
 // to compute (a warp would evaluate 32 of them one after another). Thread t holds terms t,
 // t + 256, t + 512, t + 768: widths 512 and 256 of the tree pair them inside the thread, widths
 // 128 .. 32 go through shared memory, 16 .. 1 through shuffles in warp 0. Result in thread 0.
@@ -220,15 +185,6 @@ chunk_tree_kernel(int64_t rows, int64_t n, int64_t chunks, const __grid_constant
     }
   }
 }
-
-template <typename E, bool Square>
-struct RowTerms {  // terms of one row: its elements widened, squared or not
-  const typename E::Bits* x;
-  __device__ float operator()(int64_t i) const {
-    const float v = E::widen(x[i]);
-    return Square ? square(v) : v;
-  }
-};
 
 struct PlainTerm {  // the previous level's chunk sums
   const float* in;
@@ -298,18 +254,12 @@ float* fixed_order_sums(int64_t rows, int64_t n, Term first, float* work, cudaSt
 // out[row, i] = t[row, i] / sqrt(sums[row]), rounded to the output type.
 template <typename Store>
 __global__ void normalise_kernel(const float* t, const float* sums, int64_t rows, int64_t V,
-                                 Store store) {
+                                 float norm_offset, Store store) {
   for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
-    const float nrm = pr_sqrt(sums[row]);
+    const float nrm = pr_add(pr_sqrt(sums[row]), norm_offset);
     for (int64_t i = global_thread(); i < V; i += thread_stride())
       store(row * V + i, canonicalize_nan(pr_div(t[row * V + i], nrm)));
   }
-}
-
-// The last tree level over a row's (at most 1024) chunk sums, by one warp (core section 7); the
-// result is in lane 0. A single chunk sum is already the row's sum.
-__device__ float last_level_sum(const float* sums, int64_t chunks) {
-  return chunks == 1 ? sums[0] : warp_chunk_sum(RowTerms<F32, false>{sums}, chunks, 0);
 }
 
 // The unit-normal path for V <= 2^20 (at most 1024 chunk sums, so one more tree level gives the
@@ -319,12 +269,12 @@ __device__ float last_level_sum(const float* sums, int64_t chunks) {
 template <typename Seeds, typename Store>
 __global__ void normalise_from_chunks_kernel(const __grid_constant__ Seeds seeds, int64_t rows,
                                              int64_t V, const float* chunk_sums, int64_t chunks,
-                                             Store store) {
+                                             float norm_offset, Store store) {
   __shared__ float norm;
   for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
     if (threadIdx.x < 32) {
       const float total = last_level_sum(chunk_sums + row * chunks, chunks);
-      if (threadIdx.x == 0) norm = pr_sqrt(total);
+      if (threadIdx.x == 0) norm = pr_add(pr_sqrt(total), norm_offset);
     }
     const uint32_t seed = seeds(row);
     const auto n32 = static_cast<uint32_t>(V);
@@ -482,6 +432,17 @@ cudaError_t normal(const Seeds& seeds, int64_t rows, int64_t n, FloatType out_ty
   });
 }
 
+template <typename Words>
+cudaError_t concat_normal(const Words& words, int64_t rows, int64_t n, FloatType out_type,
+                          void* out, cudaStream_t stream) {
+  const auto n32 = static_cast<uint32_t>(n);
+  const int64_t pairs = static_cast<int64_t>(normal_pair_count(concat_segment_length(n32)));
+  return with_store(out_type, out, [&](auto store) {
+    concat_normal_kernel<<<grid_for(pairs, rows * concat_segment_count(n32)), kThreads, 0,
+                           stream>>>(words, rows, n, store);
+  });
+}
+
 cudaError_t launch_normal(const int64_t* seeds, int64_t rows, int64_t n, FloatType out_type,
                           void* out, cudaStream_t stream) {
   return normal(SeedArray{seeds}, rows, n, out_type, out, stream);
@@ -517,8 +478,8 @@ size_t unit_normal_scratch_floats(int64_t rows, int64_t V) {
 }
 
 template <typename Seeds>
-cudaError_t unit_normal(const Seeds& seeds, int64_t rows, int64_t V, FloatType out_type, void* out,
-                        float* scratch, cudaStream_t stream) {
+cudaError_t unit_normal(const Seeds& seeds, int64_t rows, int64_t V, float norm_offset,
+                        FloatType out_type, void* out, float* scratch, cudaStream_t stream) {
   if (unit_normal_fused(rows, V)) {
     const int64_t chunks = chunk_count(V);
     const dim3 grid(static_cast<unsigned>(std::min(chunks, kMaxGridX)),
@@ -526,8 +487,8 @@ cudaError_t unit_normal(const Seeds& seeds, int64_t rows, int64_t V, FloatType o
     chunk_sums_by_block_kernel<<<grid, kChunkThreads, 0, stream>>>(
         rows, V, chunks, NormalSquareTerm<Seeds>{seeds, V}, scratch);
     return with_store(out_type, out, [&](auto store) {
-      normalise_from_chunks_kernel<<<grid_for(V, rows), kThreads, 0, stream>>>(seeds, rows, V,
-                                                                              scratch, chunks, store);
+      normalise_from_chunks_kernel<<<grid_for(V, rows), kThreads, 0, stream>>>(
+          seeds, rows, V, scratch, chunks, norm_offset, store);
     });
   }
   float* t = scratch;
@@ -535,19 +496,39 @@ cudaError_t unit_normal(const Seeds& seeds, int64_t rows, int64_t V, FloatType o
   if (err != cudaSuccess) return err;
   const float* sums = fixed_order_sums(rows, V, SquareTerm<F32>{t, V}, t + rows * V, stream);
   return with_store(out_type, out, [&](auto store) {
-    normalise_kernel<<<grid_for(V, rows), kThreads, 0, stream>>>(t, sums, rows, V, store);
+    normalise_kernel<<<grid_for(V, rows), kThreads, 0, stream>>>(t, sums, rows, V, norm_offset,
+                                                                 store);
   });
 }
 
-cudaError_t launch_unit_normal(const int64_t* seeds, int64_t rows, int64_t V, FloatType out_type,
-                               void* out, float* scratch, cudaStream_t stream) {
-  return unit_normal(SeedArray{seeds}, rows, V, out_type, out, scratch, stream);
+cudaError_t launch_unit_normal(const int64_t* seeds, int64_t rows, int64_t V, float norm_offset,
+                               FloatType out_type, void* out, float* scratch, cudaStream_t stream) {
+  return unit_normal(SeedArray{seeds}, rows, V, norm_offset, out_type, out, scratch, stream);
 }
 
 cudaError_t launch_unit_normal(const InlineSeeds& seeds, int64_t rows, int64_t V,
-                               FloatType out_type, void* out, float* scratch, cudaStream_t stream) {
+                               float norm_offset, FloatType out_type, void* out, float* scratch,
+                               cudaStream_t stream) {
   if (rows > kInlineSeeds) return cudaErrorInvalidValue;
-  return unit_normal(SeedValues{seeds}, rows, V, out_type, out, scratch, stream);
+  return unit_normal(SeedValues{seeds}, rows, V, norm_offset, out_type, out, scratch, stream);
+}
+
+// ------------------------------------------------------------------------------------------
+// Concat inputs (core 9.1)
+// ------------------------------------------------------------------------------------------
+cudaError_t launch_concat_normal(const int64_t* words, int64_t rows, int64_t n, int64_t start,
+                                 int64_t end, FloatType out_type, void* out, cudaStream_t stream) {
+  if (start == 0 && end == n) return concat_normal(WordArray{words}, rows, n, out_type, out, stream);
+  const int64_t m = end - start;
+  return with_store(out_type, out, [&](auto store) {
+    concat_range_kernel<<<grid_for(m, rows), kThreads, 0, stream>>>(words, rows, n, start, m, store);
+  });
+}
+
+cudaError_t launch_concat_normal(const InlineSeeds& words, int64_t rows, int64_t n,
+                                 FloatType out_type, void* out, cudaStream_t stream) {
+  if (rows * 8 > kInlineSeeds) return cudaErrorInvalidValue;
+  return concat_normal(WordValues{words}, rows, n, out_type, out, stream);
 }
 
 size_t distance_scratch_floats(int64_t rows, int64_t V) {

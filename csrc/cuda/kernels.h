@@ -41,13 +41,41 @@ cudaError_t launch_normal_range(const int64_t* seeds, int64_t rows, int64_t n, i
 // Floats of scratch the fixed-order reductions of `rows` sums over n terms need.
 size_t reduction_workspace_floats(int64_t rows, int64_t n);
 
-// seeds [rows] -> out_type [rows, V]: normal(seed, V) / norm. `scratch` holds
+// seeds [rows] -> out_type [rows, V]: normal(seed, V) / (norm + norm_offset): 0 for the
+// Phase-2 target, kTiny for PoC v2's unit vectors (core 9.2). `scratch` holds
 // unit_normal_scratch_floats(rows, V) floats.
 size_t unit_normal_scratch_floats(int64_t rows, int64_t V);
-cudaError_t launch_unit_normal(const int64_t* seeds, int64_t rows, int64_t V, FloatType out_type,
-                               void* out, float* scratch, cudaStream_t stream);
-cudaError_t launch_unit_normal(const InlineSeeds& seeds, int64_t rows, int64_t V,
+cudaError_t launch_unit_normal(const int64_t* seeds, int64_t rows, int64_t V, float norm_offset,
                                FloatType out_type, void* out, float* scratch, cudaStream_t stream);
+cudaError_t launch_unit_normal(const InlineSeeds& seeds, int64_t rows, int64_t V,
+                               float norm_offset, FloatType out_type, void* out, float* scratch,
+                               cudaStream_t stream);
+
+// ---- PoC v2 (SPEC.md section 9) ----
+// words [rows, 8] -> out_type [rows, end - start]: concat_normal(words_r, n)[start, end) (9.1).
+cudaError_t launch_concat_normal(const int64_t* words, int64_t rows, int64_t n, int64_t start,
+                                 int64_t end, FloatType out_type, void* out, cudaStream_t stream);
+// Whole rows with the words in the launch parameters: at most kInlineSeeds / 8 rows.
+cudaError_t launch_concat_normal(const InlineSeeds& words, int64_t rows, int64_t n,
+                                 FloatType out_type, void* out, cudaStream_t stream);
+// seeds [rows] -> int64 [rows, k]: pick(seed_r, dim, k) (9.4), one block per row.
+cudaError_t launch_pick(const int64_t* seeds, int64_t rows, int64_t dim, int64_t k, int64_t* out,
+                        cudaStream_t stream);
+// x [rows, dim], v [dim] (v_per_row false) or [rows, dim], all of `type` -> out (same shape and
+// type): the Householder reflection of each row (9.3). `scratch`: householder_scratch_floats.
+size_t householder_scratch_floats(int64_t rows, int64_t dim);
+cudaError_t launch_householder(const void* x, const void* v, bool v_per_row, FloatType type,
+                               int64_t rows, int64_t dim, void* out, float* scratch,
+                               cudaStream_t stream);
+// x [rows, k] of `type`, seeds [rows, k - 1] -> out [rows, k] of `type` (9.10).
+size_t haar_scratch_floats(int64_t rows, int64_t k);
+cudaError_t launch_haar_rotate(const void* x, FloatType type, const int64_t* seeds, int64_t rows,
+                               int64_t k, void* out, float* scratch, cudaStream_t stream);
+// hidden [rows, H] of `type`, seeds [rows, k] -> fp16 bits [rows, k] and flags [rows] (9.11).
+size_t artifact_scratch_floats(int64_t rows, int64_t H, int64_t k);
+cudaError_t launch_artifacts(const void* hidden, FloatType type, const int64_t* seeds,
+                             int64_t rows, int64_t H, int64_t k, uint16_t* out, bool* flags,
+                             float* scratch, cudaStream_t stream);
 
 // logits [rows, V], perm int64 [rows, V], target [V] -> float32 [rows]. `scratch` holds
 // distance_scratch_floats(rows, V) floats. first_bad [rows] (set by the launch) ends as

@@ -14,6 +14,8 @@
 #include <limits>
 #include <tuple>
 
+#include "../core/pocrand_core.h"
+#include "../cpu/seeds.h"
 #include "../op_checks.h"
 #include "kernels.h"
 #include "ops_by_value.h"
@@ -115,19 +117,107 @@ at::Tensor permutations_bucketed_cuda(const at::Tensor& seeds, int64_t vocab_siz
   return out;
 }
 
+// Rows normal(seed, V) / (norm + norm_offset): the Phase-2 target (offset 0) and PoC v2's unit
+// vectors (kTiny, core 9.2).
+at::Tensor unit_rows_cuda(const at::Tensor& seeds, int64_t V, at::ScalarType dtype,
+                          float norm_offset) {
+  const c10::cuda::CUDAGuard guard(seeds.device());
+  const int64_t rows = seeds.numel();
+  auto out = at::empty({rows, V}, seeds.options().dtype(dtype));
+  auto scratch = float_scratch(seeds, static_cast<int64_t>(cuda::unit_normal_scratch_floats(rows, V)));
+  C10_CUDA_CHECK(cuda::launch_unit_normal(seeds.data_ptr<int64_t>(), rows, V, norm_offset,
+                                          float_type(dtype), out.data_ptr(),
+                                          scratch.data_ptr<float>(), stream()));
+  return out;
+}
+
 at::Tensor unit_normal_cuda(const at::Tensor& seeds, int64_t vocab_size, at::ScalarType dtype) {
   check_seeds(seeds);
   check_count(vocab_size, "vocab_size");
   check_float_dtype(dtype, "dtype");
+  return unit_rows_cuda(seeds, vocab_size, dtype, 0.0f);
+}
+
+at::Tensor unit_vectors_cuda(const at::Tensor& seeds, int64_t dim, at::ScalarType dtype) {
+  check_seeds(seeds);
+  check_count(dim, "dim");
+  check_float_dtype(dtype, "dtype");
+  return unit_rows_cuda(seeds, dim, dtype, kTiny);
+}
+
+void check_words(const at::Tensor& words) {
+  TORCH_CHECK(words.dim() == 2 && words.size(1) == 8, "words must be int64 [B, 8], got shape " +
+              shape(words.sizes()));
+  TORCH_CHECK(words.scalar_type() == at::kLong, "words must be int64, got " +
+              dtype_name(words.scalar_type()));
+  TORCH_CHECK(words.size(0) >= 1, "words must hold at least one row");
+  TORCH_CHECK(words.is_contiguous(), "words must be contiguous");
+}
+
+at::Tensor concat_normal_cuda(const at::Tensor& words, int64_t n, int64_t start, int64_t end,
+                              at::ScalarType dtype) {
+  check_words(words);
+  check_count(n, "n");
+  check_range(n, start, end);
+  check_float_dtype(dtype, "dtype");
+  const c10::cuda::CUDAGuard guard(words.device());
+  auto out = at::empty({words.size(0), end - start}, words.options().dtype(dtype));
+  C10_CUDA_CHECK(cuda::launch_concat_normal(words.data_ptr<int64_t>(), words.size(0), n, start,
+                                            end, float_type(dtype), out.data_ptr(), stream()));
+  return out;
+}
+
+at::Tensor pick_cuda(const at::Tensor& seeds, int64_t dim, int64_t k) {
+  check_seeds(seeds);
+  check_count(dim, "dim");
+  check_between(k, 1, dim, "k");
   const c10::cuda::CUDAGuard guard(seeds.device());
-  const int64_t rows = seeds.numel();
-  auto out = at::empty({rows, vocab_size}, seeds.options().dtype(dtype));
-  auto scratch =
-      float_scratch(seeds, static_cast<int64_t>(cuda::unit_normal_scratch_floats(rows, vocab_size)));
-  C10_CUDA_CHECK(cuda::launch_unit_normal(seeds.data_ptr<int64_t>(), rows, vocab_size,
-                                          float_type(dtype), out.data_ptr(),
+  auto out = at::empty({seeds.numel(), k}, seeds.options().dtype(at::kLong));
+  C10_CUDA_CHECK(cuda::launch_pick(seeds.data_ptr<int64_t>(), seeds.numel(), dim, k,
+                                   out.data_ptr<int64_t>(), stream()));
+  return out;
+}
+
+at::Tensor householder_cuda(const at::Tensor& x, const at::Tensor& v) {
+  check_householder_args(x, v);
+  const c10::cuda::CUDAGuard guard(x.device());
+  const int64_t rows = x.size(0), dim = x.size(1);
+  auto out = at::empty_like(x);
+  if (rows == 0) return out;
+  auto scratch = float_scratch(x, static_cast<int64_t>(cuda::householder_scratch_floats(rows, dim)));
+  C10_CUDA_CHECK(cuda::launch_householder(x.data_ptr(), v.data_ptr(), v.dim() == 2,
+                                          float_type(x.scalar_type()), rows, dim, out.data_ptr(),
                                           scratch.data_ptr<float>(), stream()));
   return out;
+}
+
+at::Tensor haar_rotate_cuda(const at::Tensor& x, const at::Tensor& seeds) {
+  check_haar_args(x, seeds);
+  const c10::cuda::CUDAGuard guard(x.device());
+  const int64_t rows = x.size(0), k = x.size(1);
+  auto out = at::empty_like(x);
+  if (rows == 0) return out;
+  auto scratch = float_scratch(x, static_cast<int64_t>(cuda::haar_scratch_floats(rows, k)));
+  C10_CUDA_CHECK(cuda::launch_haar_rotate(x.data_ptr(), float_type(x.scalar_type()),
+                                          seeds.data_ptr<int64_t>(), rows, k, out.data_ptr(),
+                                          scratch.data_ptr<float>(), stream()));
+  return out;
+}
+
+std::tuple<at::Tensor, at::Tensor> artifacts_cuda(const at::Tensor& hidden, const at::Tensor& seeds,
+                                                  int64_t k) {
+  check_artifact_args(hidden, seeds, k);
+  const c10::cuda::CUDAGuard guard(hidden.device());
+  const int64_t rows = hidden.size(0), H = hidden.size(1);
+  auto out = at::empty({rows, k}, hidden.options().dtype(at::kHalf));
+  auto flags = at::empty({rows}, hidden.options().dtype(at::kBool));
+  auto scratch =
+      float_scratch(hidden, static_cast<int64_t>(cuda::artifact_scratch_floats(rows, H, k)));
+  C10_CUDA_CHECK(cuda::launch_artifacts(hidden.data_ptr(), float_type(hidden.scalar_type()),
+                                        seeds.data_ptr<int64_t>(), rows, H, k,
+                                        reinterpret_cast<uint16_t*>(out.data_ptr()),
+                                        flags.data_ptr<bool>(), scratch.data_ptr<float>(), stream()));
+  return {out, flags};
 }
 
 at::Tensor distances_cuda(const at::Tensor& logits, const at::Tensor& permutations,
@@ -237,10 +327,106 @@ at::Tensor unit_normal_by_value_cuda(uint32_t seed, int64_t vocab_size, at::Scal
       float_scratch(out, static_cast<int64_t>(cuda::unit_normal_scratch_floats(1, vocab_size)));
   cuda::InlineSeeds s{};
   s.v[0] = seed;
-  C10_CUDA_CHECK(cuda::launch_unit_normal(s, 1, vocab_size, float_type(dtype), out.data_ptr(),
-                                          scratch.data_ptr<float>(), stream()));
+  C10_CUDA_CHECK(cuda::launch_unit_normal(s, 1, vocab_size, 0.0f, float_type(dtype),
+                                          out.data_ptr(), scratch.data_ptr<float>(), stream()));
   return out;
 }
+
+at::Tensor unit_vectors_by_value_cuda(const int64_t* seeds, int64_t rows, int64_t dim,
+                                      at::ScalarType dtype, at::Device device) {
+  device = with_index(device);
+  const c10::cuda::CUDAGuard guard(device);
+  auto out = at::empty({rows, dim}, at::TensorOptions().device(device).dtype(dtype));
+  const int64_t group = std::min<int64_t>(rows, cuda::kInlineSeeds);
+  auto scratch = float_scratch(out, static_cast<int64_t>(cuda::unit_normal_scratch_floats(group, dim)));
+  auto* base = static_cast<char*>(out.data_ptr());
+  const int64_t row_bytes = dim * static_cast<int64_t>(c10::elementSize(dtype));
+  for (int64_t r0 = 0; r0 < rows; r0 += cuda::kInlineSeeds) {  // kInlineSeeds rows a launch
+    const int64_t count = std::min<int64_t>(cuda::kInlineSeeds, rows - r0);
+    cuda::InlineSeeds s{};
+    for (int64_t r = 0; r < count; ++r) s.v[r] = static_cast<uint32_t>(seeds[r0 + r]);
+    C10_CUDA_CHECK(cuda::launch_unit_normal(s, count, dim, kTiny, float_type(dtype),
+                                            base + r0 * row_bytes, scratch.data_ptr<float>(),
+                                            stream()));
+  }
+  return out;
+}
+
+// words: [rows, 8] on the host -> dtype [rows, n] on `device`, kInlineSeeds / 8 rows a launch.
+void concat_normal_by_value_into(const int64_t* words, int64_t rows, int64_t n, const at::Tensor& out) {
+  constexpr int64_t kRows = cuda::kInlineSeeds / 8;
+  auto* base = static_cast<char*>(out.data_ptr());
+  const int64_t row_bytes = n * static_cast<int64_t>(out.element_size());
+  for (int64_t r0 = 0; r0 < rows; r0 += kRows) {
+    const int64_t count = std::min<int64_t>(kRows, rows - r0);
+    cuda::InlineSeeds s{};
+    for (int64_t i = 0; i < count * 8; ++i) s.v[i] = static_cast<uint32_t>(words[r0 * 8 + i]);
+    C10_CUDA_CHECK(cuda::launch_concat_normal(s, count, n, float_type(out.scalar_type()),
+                                              base + r0 * row_bytes, stream()));
+  }
+}
+
+at::Tensor concat_normal_by_value_cuda(const int64_t* words, int64_t rows, int64_t n,
+                                       at::ScalarType dtype, at::Device device) {
+  device = with_index(device);
+  const c10::cuda::CUDAGuard guard(device);
+  auto out = at::empty({rows, n}, at::TensorOptions().device(device).dtype(dtype));
+  concat_normal_by_value_into(words, rows, n, out);
+  return out;
+}
+
+// ---- the *_into ops: written into `out` (through a contiguous copy when it is strided) ----
+namespace {
+int64_t into_row_length(at::IntArrayRef nonces, const at::Tensor& out) {
+  TORCH_CHECK(!nonces.empty(), "nonces must not be empty");
+  check_float_dtype(out.scalar_type(), "out dtype");
+  const auto B = static_cast<int64_t>(nonces.size());
+  TORCH_CHECK(out.numel() % B == 0 && out.numel() > 0, "out must hold len(nonces) = " + num(B) +
+              " non-empty rows, got shape " + shape(out.sizes()));
+  const int64_t n = out.numel() / B;
+  check_count(n, "out's row length");
+  return n;
+}
+
+template <typename Fill>
+void fill_into(const at::Tensor& out, Fill fill) {
+  const c10::cuda::CUDAGuard guard(out.device());
+  if (out.is_contiguous()) {
+    fill(out);
+    return;
+  }
+  auto tmp = at::empty(out.sizes(), out.options());
+  fill(tmp);
+  out.copy_(tmp);
+}
+
+void normal_nonces_into_cuda(c10::string_view prefix, at::IntArrayRef nonces,
+                             c10::string_view suffix, const at::Tensor& out) {
+  const int64_t n = into_row_length(nonces, out);
+  const at::Tensor seeds = derive_seeds(prefix, nonces, suffix, false);
+  const int64_t* s = seeds.data_ptr<int64_t>();
+  fill_into(out, [&](const at::Tensor& o) {
+    auto* base = static_cast<char*>(o.data_ptr());
+    const int64_t row_bytes = n * static_cast<int64_t>(o.element_size());
+    for (int64_t r0 = 0; r0 < seeds.numel(); r0 += cuda::kInlineSeeds) {
+      const int64_t count = std::min<int64_t>(cuda::kInlineSeeds, seeds.numel() - r0);
+      cuda::InlineSeeds v{};
+      for (int64_t r = 0; r < count; ++r) v.v[r] = static_cast<uint32_t>(s[r0 + r]);
+      C10_CUDA_CHECK(cuda::launch_normal(v, count, n, float_type(o.scalar_type()),
+                                         base + r0 * row_bytes, stream()));
+    }
+  });
+}
+
+void concat_normal_nonces_into_cuda(c10::string_view prefix, at::IntArrayRef nonces,
+                                    c10::string_view suffix, const at::Tensor& out) {
+  const int64_t n = into_row_length(nonces, out);
+  const at::Tensor words = derive_seed_words(prefix, nonces, suffix, false);
+  fill_into(out, [&](const at::Tensor& o) {
+    concat_normal_by_value_into(words.data_ptr<int64_t>(), words.size(0), n, o);
+  });
+}
+}  // namespace
 
 TORCH_LIBRARY_IMPL(pocrand, CUDA, m) {
   m.impl("murmur3", &murmur3_cuda);
@@ -250,6 +436,14 @@ TORCH_LIBRARY_IMPL(pocrand, CUDA, m) {
   m.impl("permutations", &permutations_cuda);
   m.impl("permutations_bucketed", &permutations_bucketed_cuda);
   m.impl("unit_normal", &unit_normal_cuda);
+  m.impl("unit_vectors", &unit_vectors_cuda);
+  m.impl("concat_normal", &concat_normal_cuda);
+  m.impl("normal_nonces_into", &normal_nonces_into_cuda);
+  m.impl("concat_normal_nonces_into", &concat_normal_nonces_into_cuda);
+  m.impl("pick", &pick_cuda);
+  m.impl("householder", &householder_cuda);
+  m.impl("haar_rotate", &haar_rotate_cuda);
+  m.impl("artifacts", &artifacts_cuda);
   m.impl("distances", &distances_cuda);
   m.impl("core_stages", &core_stages_cuda);
   m.impl("core_log", &core_log_cuda);

@@ -1,0 +1,179 @@
+// reflect.cu — PoC v2's reductions on the GPU (SPEC.md 9.3, 9.10, 9.11): the Householder
+// reflection of rows, the Haar rotation and the artifacts. One block per row; every sum is
+// block_tree_sum (the fixed tree of core section 7, whatever the block or grid size), and every
+// element step is the core's. Rows being reflected live in global scratch (float32), so any
+// length works; a row's data stays in the block's L1/L2 between passes.
+#include <algorithm>
+
+#include "device_common.cuh"
+#include "kernels.h"
+#include "launch_util.cuh"
+#include "pick_row.cuh"
+
+namespace pocrand {
+namespace cuda {
+namespace {
+
+constexpr int kRowThreads = 256;
+
+int64_t row_blocks(int64_t rows) { return std::min(rows, kMaxGridX); }
+
+template <typename A, typename B>
+struct ProductTerms {  // a[i] * b[i], both widened
+  const typename A::Bits* a;
+  const typename B::Bits* b;
+  __device__ float operator()(int64_t i) const { return pr_mul(A::widen(a[i]), B::widen(b[i])); }
+};
+
+// ---- apply_householder: x [rows, dim], v [dim] or [rows, dim] ----
+template <typename E, typename Store>
+__global__ void __launch_bounds__(kRowThreads)
+householder_kernel(const typename E::Bits* x, const typename E::Bits* v, bool v_per_row,
+                   int64_t rows, int64_t dim, Store store, float* scratch) {
+  float* tree = scratch + blockIdx.x * block_tree_scratch(dim);
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const auto* xr = x + row * dim;
+    const auto* vr = v_per_row ? v + row * dim : v;
+    const float c = householder_coefficient(block_tree_sum(ProductTerms<E, E>{xr, vr}, dim, tree));
+    for (int64_t i = threadIdx.x; i < dim; i += blockDim.x)
+      store(row * dim + i, canonicalize_nan(householder_update(E::widen(xr[i]), c, E::widen(vr[i]))));
+  }
+}
+
+// ---- the Haar chain of one row (9.10), shared by haar_rotate and artifacts ----
+// y[0..k) (float32, already widened) is reflected by the unit vectors of seeds[0 .. k-2] in
+// order, each vector and each result delivered in E's type; v: k floats of scratch.
+template <typename E>
+__device__ void block_haar_row(float* y, int64_t k, const int64_t* seeds, float* v, float* tree) {
+  const auto k32 = static_cast<uint32_t>(k);
+  for (int64_t j = 0; j + 1 < k; ++j) {
+    const auto seed = static_cast<uint32_t>(seeds[j]);
+    for (int64_t i = threadIdx.x; i < k; i += blockDim.x)
+      v[i] = normal_element(static_cast<uint32_t>(i), k32, seed);
+    __syncthreads();
+    const float d = unit_vector_divisor(block_tree_sum(RowTerms<F32, true>{v}, k, tree));
+    for (int64_t i = threadIdx.x; i < k; i += blockDim.x) v[i] = through_storage<E>(pr_div(v[i], d));
+    __syncthreads();
+    const float c = householder_coefficient(block_tree_sum(ProductTerms<F32, F32>{y, v}, k, tree));
+    for (int64_t i = threadIdx.x; i < k; i += blockDim.x)
+      y[i] = through_storage<E>(householder_update(y[i], c, v[i]));
+    __syncthreads();
+  }
+}
+
+// Scratch of one block for the Haar chain: y and v (k each) and the tree's levels.
+__host__ __device__ int64_t haar_block_floats(int64_t k) { return 2 * k + block_tree_scratch(k); }
+
+template <typename E, typename Store>
+__global__ void __launch_bounds__(kRowThreads)
+haar_kernel(const typename E::Bits* x, const int64_t* seeds, int64_t rows, int64_t k, Store store,
+            float* scratch) {
+  float* y = scratch + blockIdx.x * haar_block_floats(k);
+  float* v = y + k;
+  float* tree = v + k;
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    for (int64_t i = threadIdx.x; i < k; i += blockDim.x) y[i] = E::widen(x[row * k + i]);
+    __syncthreads();
+    block_haar_row<E>(y, k, seeds + row * (k - 1), v, tree);
+    for (int64_t i = threadIdx.x; i < k; i += blockDim.x) store(row * k + i, canonicalize_nan(y[i]));
+    __syncthreads();
+  }
+}
+
+// ---- artifacts (9.11) ----
+// Scratch of one block: the k picked indices (int64, first, so they stay 8-byte aligned), the
+// Haar chain's and the hidden row's tree; an even count keeps the next block aligned too.
+__host__ __device__ int64_t artifact_block_floats(int64_t H, int64_t k) {
+  const int64_t n = 2 * k + haar_block_floats(k) + block_tree_scratch(H);
+  return n + (n & 1);
+}
+
+template <typename E>
+__global__ void __launch_bounds__(kRowThreads)
+artifacts_kernel(const typename E::Bits* hidden, const int64_t* seeds, int64_t rows, int64_t H,
+                 int64_t k, uint16_t* out, bool* flags, float* scratch) {
+  auto* idx = reinterpret_cast<int64_t*>(scratch + blockIdx.x * artifact_block_floats(H, k));
+  float* g = reinterpret_cast<float*>(idx + k);
+  float* v = g + k;
+  float* tree = v + k;
+  float* tree_h = tree + block_tree_scratch(k);
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const auto* h = hidden + row * H;
+    const float sum_sq = block_tree_sum(RowTerms<E, true>{h}, H, tree_h);
+    const float nx = pr_sqrt(sum_sq);
+    if (!(nx <= 0x1.fffffep127f)) {  // NaN or Inf (the same value in every thread)
+      for (int64_t m = threadIdx.x; m < k; m += blockDim.x) out[row * k + m] = 0x7e00u;
+      if (threadIdx.x == 0) flags[row] = true;
+      continue;
+    }
+    const float d1 = artifact_divisor(sum_sq);
+    block_pick_row(static_cast<uint32_t>(seeds[row * k]), H, k, idx);
+    __syncthreads();
+    for (int64_t m = threadIdx.x; m < k; m += blockDim.x) g[m] = pr_div(E::widen(h[idx[m]]), d1);
+    __syncthreads();
+    block_haar_row<F32>(g, k, seeds + row * k + 1, v, tree);
+    const float d2 = artifact_divisor(block_tree_sum(RowTerms<F32, true>{g}, k, tree));
+    for (int64_t m = threadIdx.x; m < k; m += blockDim.x)
+      out[row * k + m] = float_to_half_bits(canonicalize_nan(pr_div(g[m], d2)));
+    if (threadIdx.x == 0) flags[row] = false;
+    __syncthreads();  // g and idx are rewritten for the next row
+  }
+}
+
+}  // namespace
+
+size_t householder_scratch_floats(int64_t rows, int64_t dim) {
+  return static_cast<size_t>(row_blocks(rows) * block_tree_scratch(dim));
+}
+
+cudaError_t launch_householder(const void* x, const void* v, bool v_per_row, FloatType type,
+                               int64_t rows, int64_t dim, void* out, float* scratch,
+                               cudaStream_t stream) {
+  const auto blocks = static_cast<unsigned>(row_blocks(rows));
+  with_element_type(type, [&](auto e) {
+    using E = decltype(e);
+    using Bits = typename E::Bits;
+    with_store(type, out, [&](auto store) {
+      householder_kernel<E><<<blocks, kRowThreads, 0, stream>>>(
+          static_cast<const Bits*>(x), static_cast<const Bits*>(v), v_per_row, rows, dim, store,
+          scratch);
+    });
+  });
+  return cudaGetLastError();
+}
+
+size_t haar_scratch_floats(int64_t rows, int64_t k) {
+  return static_cast<size_t>(row_blocks(rows) * haar_block_floats(k));
+}
+
+cudaError_t launch_haar_rotate(const void* x, FloatType type, const int64_t* seeds, int64_t rows,
+                               int64_t k, void* out, float* scratch, cudaStream_t stream) {
+  const auto blocks = static_cast<unsigned>(row_blocks(rows));
+  with_element_type(type, [&](auto e) {
+    using E = decltype(e);
+    with_store(type, out, [&](auto store) {
+      haar_kernel<E><<<blocks, kRowThreads, 0, stream>>>(
+          static_cast<const typename E::Bits*>(x), seeds, rows, k, store, scratch);
+    });
+  });
+  return cudaGetLastError();
+}
+
+size_t artifact_scratch_floats(int64_t rows, int64_t H, int64_t k) {
+  return static_cast<size_t>(row_blocks(rows) * artifact_block_floats(H, k));
+}
+
+cudaError_t launch_artifacts(const void* hidden, FloatType type, const int64_t* seeds,
+                             int64_t rows, int64_t H, int64_t k, uint16_t* out, bool* flags,
+                             float* scratch, cudaStream_t stream) {
+  const auto blocks = static_cast<unsigned>(row_blocks(rows));
+  with_element_type(type, [&](auto e) {
+    using E = decltype(e);
+    artifacts_kernel<E><<<blocks, kRowThreads, 0, stream>>>(
+        static_cast<const typename E::Bits*>(hidden), seeds, rows, H, k, out, flags, scratch);
+  });
+  return cudaGetLastError();
+}
+
+}  // namespace cuda
+}  // namespace pocrand
