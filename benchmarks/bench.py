@@ -26,6 +26,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+import reference_pocv2_torch as ref2  # noqa: E402
 import reference_torch as ref  # noqa: E402
 
 import pocrand_ext as pr  # noqa: E402
@@ -185,6 +186,58 @@ def bench_gpu(repeats: int):
     return rows, write_bw, copy_bw
 
 
+def bench_pocv2(repeats: int, write_bw: float, copy_bw: float):
+    """The PoC v2 rows at the production shape: B = 32 nonces, seq_len 256, hidden 8192, k = 12."""
+    rows = []
+
+    def row(op, shape, kernel, e2e, reference, torch_base, floor, target, met):
+        rows.append(dict(op=op, shape=shape, kernel=kernel, e2e=e2e, reference=reference,
+                         torch=torch_base, floor=floor, target=target, met=met))
+
+    B, S, D, L, K = 32, 256, 8192, 80, 12
+    # concat inputs: kernel against generate_inputs' kernel on the same shape
+    words = [(torch.ops.pocrand.derive_seed_words(f"{BH}_{PK}_nonce", list(range(s * 1000, s * 1000 + B)),
+                                                  "", False).cuda(),) for s in range(4)]
+    k = gpu_ms(lambda w: torch.ops.pocrand.concat_normal(w, S * D, 0, S * D, torch.bfloat16), words, repeats)
+    plain = gpu_ms(lambda s: torch.ops.pocrand.normal(s, S * D, torch.bfloat16),
+                   seeds_sets(pr.inputs_seed, B), repeats)
+    e = wall_ms(lambda n: pr.generate_inputs_concat(BH, PK, n, D, S, "cuda", torch.bfloat16),
+                nonce_sets(B), repeats)
+    r = gpu_ms(lambda n: ref2.generate_inputs_concat(BH, PK, n, D, S, "cuda", torch.bfloat16),
+               nonce_sets(B, 1), 1, warmup=1)
+    row("generate_inputs_concat bf16", f"{B}x{S}x{D}", k, e, r, plain, B * S * D * 2 / write_bw / 1e6,
+        f"kernel <= 1.1x generate_inputs' kernel ({fmt(plain)}, in the torch column)", k <= 1.1 * plain)
+
+    # 80 layer vectors of 8192 from their seed strings
+    bhs = [(f"{BH}{i}",) for i in range(4)]
+    seeds = [(torch.tensor([pr.layer_seed(bh, i) for i in range(L)], device="cuda"),) for (bh,) in bhs]
+    k = gpu_ms(lambda s: torch.ops.pocrand.unit_vectors(s, D, torch.float32), seeds, repeats)
+    e = wall_ms(lambda bh: pr.householder_vectors(bh, L, D, "cuda"), bhs, 4 * repeats)
+    r = wall_ms(lambda bh: [ref2.householder_vector(f"{bh}_layer_{i}_householder", D, "cuda")
+                            for i in range(L)], bhs[:1], 3, warmup=1)
+    row("householder_vectors", f"{L}x{D}", k, e, r, None, L * D * 4 / write_bw / 1e6,
+        "end-to-end <= 0.040 ms", e <= 0.040)
+
+    # pick + Haar rotation + artifacts from [32, 8192] float32 last hidden states
+    hs = [(torch.randn(B, D, device="cuda"), list(range(s * 1000, s * 1000 + B))) for s in range(4)]
+    seeded = [(h, pr.seeds.artifact_seeds(BH, PK, n, K, torch.device("cuda"))) for h, n in hs]
+    k = gpu_ms(lambda h, sd: torch.ops.pocrand.artifacts(h, sd, K), seeded, repeats)
+    e = wall_ms(lambda h, n: pr.artifacts(h, BH, PK, n, K), hs, 4 * repeats)
+    r = wall_ms(lambda h, n: ref2.artifacts(h, BH, PK, n, K), hs[:1], 3, warmup=1)
+    row("artifacts (pick + Haar + fp16)", f"{B}x{D}, k={K}", k, e, r, None, B * D * 4 / copy_bw / 1e6,
+        "end-to-end <= 0.040 ms", e <= 0.040)
+
+    # apply_householder [8192, 8192] bf16: correct now, speed is the fused kernel's work
+    xs = [(torch.randn(D, D, device="cuda", dtype=torch.bfloat16),) for _ in range(2)]
+    v = pr.householder_vectors(BH, 1, D, "cuda")[0].bfloat16()
+    k = gpu_ms(lambda x: torch.ops.pocrand.householder(x, v), xs, repeats)
+    r = gpu_ms(lambda x: ref2.apply_householder(x, v), xs, repeats)
+    f = 2 * D * D * 2 / copy_bw / 1e6
+    row("apply_householder bf16", f"{D}x{D}", k, None, r, None, f, "correct (speed: fused kernel issue)",
+        True)
+    return rows
+
+
 def bench_cpu(repeats: int):
     B, S, D = 64, 64, 1024
     sets = nonce_sets(B, 2)
@@ -264,6 +317,8 @@ def main() -> int:
     ap.add_argument("--write", action="store_true", help="update BENCHMARKS.md and the plot")
     ap.add_argument("--plot", type=Path, default=ROOT / "benchmarks" / "throughput.png")
     ap.add_argument("--no-cpu", action="store_true")
+    ap.add_argument("--section", choices=["all", "phase2", "pocv2"], default="all",
+                    help="which GPU rows to measure")
     args = ap.parse_args()
     if not torch.cuda.is_available() or "cuda" not in pr.build_info():
         print("no CUDA device or no CUDA build: GPU section skipped")
@@ -272,9 +327,14 @@ def main() -> int:
               f"{pr.SPEC_VERSION} ({pr.build_info()}), {datetime.date.today().isoformat()}")
     rows, points = [], []
     if torch.cuda.is_available() and "cuda" in pr.build_info():
-        rows, write_bw, copy_bw = bench_gpu(args.repeats)
+        if args.section in ("all", "phase2"):
+            rows, write_bw, copy_bw = bench_gpu(args.repeats)
+            points = throughput_curve(max(5, args.repeats // 3))
+        else:
+            write_bw, copy_bw = bandwidth(args.repeats)
         header += f"; measured fill {write_bw:,.0f} GB/s, copy {copy_bw:,.0f} GB/s"
-        points = throughput_curve(max(5, args.repeats // 3))
+        if args.section in ("all", "pocv2"):
+            rows += bench_pocv2(args.repeats, write_bw, copy_bw)
     cpu = None if args.no_cpu else bench_cpu(max(3, args.repeats // 6))
     text = table(rows, cpu, header)
     print(text)
