@@ -220,8 +220,8 @@ def bench_pocv2(repeats: int, write_bw: float, copy_bw: float):
 
     # pick + Haar rotation + artifacts from [32, 8192] float32 last hidden states
     hs = [(torch.randn(B, D, device="cuda"), list(range(s * 1000, s * 1000 + B))) for s in range(4)]
-    seeded = [(h, pr.seeds.artifact_seeds(BH, PK, n, K, torch.device("cuda"))) for h, n in hs]
-    k = gpu_ms(lambda h, sd: torch.ops.pocrand.artifacts(h, sd, K), seeded, repeats)
+    k = gpu_ms(lambda h, n: torch.ops.pocrand.artifacts_nonces(h, f"{BH}_{PK}_nonce_", n, K), hs,
+               repeats)
     e = wall_ms(lambda h, n: pr.artifacts(h, BH, PK, n, K), hs, 4 * repeats)
     r = wall_ms(lambda h, n: ref2.artifacts(h, BH, PK, n, K), hs[:1], 3, warmup=1)
     row("artifacts (pick + Haar + fp16)", f"{B}x{D}, k={K}", k, e, r, None, B * D * 4 / copy_bw / 1e6,

@@ -1,5 +1,5 @@
 // host_seed_ops.cpp — the ops whose seeds are derived (or given) on the host: normal_nonces,
-// concat_normal_nonces, unit_normal_seed and unit_vectors_by_value. The CPU kernels get the seeds
+// concat_normal_nonces, unit_normal_seed and the unit_vectors_* ops. The CPU kernels get the seeds
 // as a tensor, the CUDA kernels inside their launch parameters, so a GPU call is one op with no
 // host-to-device copy, which is most of what a small call costs. No tensor argument says where to
 // dispatch, so these ops register one CompositeExplicitAutograd kernel that branches on the
@@ -81,11 +81,9 @@ at::Tensor unit_normal_seed(int64_t seed, int64_t vocab_size, at::ScalarType dty
   return op.call(at::full({1}, seed, at::kLong), vocab_size, dtype).reshape({vocab_size});
 }
 
-at::Tensor unit_vectors_by_value(at::IntArrayRef seeds, int64_t dim, at::ScalarType dtype,
-                                 at::Device device) {
-  TORCH_CHECK(!seeds.empty(), "seeds must not be empty");
-  for (size_t i = 0; i < seeds.size(); ++i)
-    check_between(seeds[i], 0, 4294967295LL, "seed");  // u32 values
+// Unit vectors of seeds held on the host (int64 u32 values).
+at::Tensor unit_vectors_of(at::IntArrayRef seeds, int64_t dim, at::ScalarType dtype,
+                           at::Device device) {
   check_count(dim, "dim");
   check_float_dtype(dtype, "dtype");
   check_device(device);
@@ -99,6 +97,23 @@ at::Tensor unit_vectors_by_value(at::IntArrayRef seeds, int64_t dim, at::ScalarT
   return op.call(at::tensor(seeds, at::kLong), dim, dtype);
 }
 
+at::Tensor unit_vectors_by_value(at::IntArrayRef seeds, int64_t dim, at::ScalarType dtype,
+                                 at::Device device) {
+  TORCH_CHECK(!seeds.empty(), "seeds must not be empty");
+  for (size_t i = 0; i < seeds.size(); ++i)
+    check_between(seeds[i], 0, 4294967295LL, "seed");  // u32 values
+  return unit_vectors_of(seeds, dim, dtype, device);
+}
+
+at::Tensor unit_vectors_nonces(c10::string_view prefix, at::IntArrayRef ids,
+                               c10::string_view suffix, int64_t dim, at::ScalarType dtype,
+                               at::Device device) {
+  TORCH_CHECK(!ids.empty(), "ids must not be empty");
+  const at::Tensor seeds = derive_seeds(prefix, ids, suffix, false);
+  return unit_vectors_of(at::IntArrayRef(seeds.data_ptr<int64_t>(), seeds.numel()), dim, dtype,
+                         device);
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(pocrand, CompositeExplicitAutograd, m) {
@@ -106,6 +121,7 @@ TORCH_LIBRARY_IMPL(pocrand, CompositeExplicitAutograd, m) {
   m.impl("concat_normal_nonces", &concat_normal_nonces);
   m.impl("unit_normal_seed", &unit_normal_seed);
   m.impl("unit_vectors_by_value", &unit_vectors_by_value);
+  m.impl("unit_vectors_nonces", &unit_vectors_nonces);
 }
 
 }  // namespace pocrand

@@ -81,6 +81,8 @@ TORCH_LIBRARY(pocrand, m) {
   m.def("unit_vectors(Tensor seeds, int dim, ScalarType dtype) -> Tensor");
   // The same for seeds given as values (no upload; the layer vectors and PoC v2's target).
   m.def("unit_vectors_by_value(int[] seeds, int dim, ScalarType dtype, Device device) -> Tensor");
+  // ... of seed(prefix + str(id) + suffix) for each id, derived in the op (the layer vectors).
+  m.def("unit_vectors_nonces(str prefix, int[] ids, str suffix, int dim, ScalarType dtype, Device device) -> Tensor");
   // seeds: int64 [B] -> int64 [B, k]: pick(seed_b, dim, k) (9.4).
   m.def("pick(Tensor seeds, int dim, int k) -> Tensor");
   // x [R, dim] (f32/f16/bf16), v [dim] or [R, dim] of x's dtype -> x's shape and dtype (9.3).
@@ -90,6 +92,9 @@ TORCH_LIBRARY(pocrand, m) {
   // hidden [B, H] (f32/f16/bf16), seeds int64 [B, k] (column 0 the pick seed, columns 1 .. k - 1
   // the Haar seeds j = 0 .. k - 2) -> (fp16 [B, k] artifacts, bool [B] non-finite-row flags) (9.11).
   m.def("artifacts(Tensor hidden, Tensor seeds, int k) -> (Tensor, Tensor)");
+  // The same with the seeds of prefix + str(nonce) + "_pick_{k}" / "_haar_hh_{k}_{j}" derived by
+  // the op itself (on a GPU inside the launch: no upload).
+  m.def("artifacts_nonces(Tensor hidden, str prefix, int[] nonces, int k) -> (Tensor, Tensor)");
 
   // The core's scalar stages, elementwise, for verification (accuracy and CPU == GPU checks over
   // whole domains). Not part of the PoC API.

@@ -7,7 +7,7 @@ import torch
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
 from ._checks import (MAX_COUNT, check_count, check_device, check_dtype, check_int, check_nonces,
                       check_str, check_tensor)
-from .seeds import artifact_seeds, haar_seeds
+from .seeds import haar_seeds
 
 __all__ = ["compute_distances", "apply_householder", "haar_rotate", "artifacts"]
 
@@ -112,9 +112,10 @@ def artifacts(hidden: torch.Tensor, block_hash: str, public_key: str, nonces, k:
     k = check_int("k", k)
     if not 1 <= k <= H:
         raise ValueError(f"k must be in [1, hidden size], got k={k}, hidden size={H}")
-    dev = check_device(hidden.device)
-    seeds = artifact_seeds(block_hash, public_key, nonces, k, dev)
-    return torch.ops.pocrand.artifacts(hidden.contiguous(), seeds, k)
+    check_device(hidden.device)
+    # one op: the pick and Haar seeds are derived inside it (on a GPU, by the kernels: no upload)
+    return torch.ops.pocrand.artifacts_nonces.default(hidden.contiguous(),
+                                                      f"{block_hash}_{public_key}_nonce_", nonces, k)
 
 
 @torch.library.register_fake("pocrand::householder")
@@ -129,6 +130,12 @@ def _haar_rotate_fake(x, seeds):
 
 @torch.library.register_fake("pocrand::artifacts")
 def _artifacts_fake(hidden, seeds, k):
+    b = hidden.shape[0]
+    return (hidden.new_empty((b, k), dtype=torch.float16), hidden.new_empty((b,), dtype=torch.bool))
+
+
+@torch.library.register_fake("pocrand::artifacts_nonces")
+def _artifacts_nonces_fake(hidden, prefix, nonces, k):
     b = hidden.shape[0]
     return (hidden.new_empty((b, k), dtype=torch.float16), hidden.new_empty((b,), dtype=torch.bool))
 

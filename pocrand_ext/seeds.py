@@ -89,18 +89,6 @@ def target_v2_seed(block_hash: str, public_key: str) -> int:
     return seed_from_string(f"{block_hash}_{public_key}_target")
 
 
-def artifact_seeds(block_hash: str, public_key: str, nonces: list[int], k: int,
-                   device: torch.device) -> torch.Tensor:
-    """int64 [B, k] on device: column 0 each nonce's pick seed, columns 1 .. k-1 its Haar seeds
-    j = 0 .. k-2 (the layout of torch.ops.pocrand.artifacts), derived in C++ and uploaded once."""
-    prefix = f"{block_hash}_{public_key}_nonce_"
-    on_gpu = device.type == "cuda"
-    pick = torch.ops.pocrand.derive_seeds.default(prefix, nonces, f"_pick_{k}", False)
-    haar = torch.ops.pocrand.derive_seed_grid.default(prefix, nonces, f"_haar_hh_{k}_", k - 1, False)
-    seeds = torch.cat([pick.unsqueeze(1), haar], dim=1)
-    return seeds.pin_memory().to(device, non_blocking=True) if on_gpu else seeds
-
-
 def haar_seeds(block_hash: str, public_key: str, nonces: list[int], k: int,
                device: torch.device) -> torch.Tensor:
     """int64 [B, k-1] on device: the Haar seeds j = 0 .. k-2 of each nonce."""

@@ -173,9 +173,8 @@ def householder_vectors(block_hash: str, num_layers: int, dim: int,
     check_str("block_hash", block_hash)
     num_layers, dim = check_count("num_layers", num_layers), check_count("dim", dim)
     dev = check_device(device)
-    seeds = torch.ops.pocrand.derive_seeds.default(f"{block_hash}_layer_", range(num_layers),
-                                                   "_householder", False).tolist()
-    return torch.ops.pocrand.unit_vectors_by_value.default(seeds, dim, torch.float32, dev)
+    return torch.ops.pocrand.unit_vectors_nonces.default(f"{block_hash}_layer_", range(num_layers),
+                                                         "_householder", dim, torch.float32, dev)
 
 
 def generate_target_v2(block_hash: str, public_key: str, dim: int, device: DeviceLike = "cpu",
@@ -233,6 +232,11 @@ def _unit_vectors_fake(seeds, dim, dtype):
 @torch.library.register_fake("pocrand::unit_vectors_by_value")
 def _unit_vectors_by_value_fake(seeds, dim, dtype, device):
     return torch.empty((len(seeds), dim), dtype=dtype, device=device)
+
+
+@torch.library.register_fake("pocrand::unit_vectors_nonces")
+def _unit_vectors_nonces_fake(prefix, ids, suffix, dim, dtype, device):
+    return torch.empty((len(ids), dim), dtype=dtype, device=device)
 
 
 @torch.library.register_fake("pocrand::concat_normal")

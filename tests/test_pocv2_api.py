@@ -116,6 +116,9 @@ OPCHECK = [
     (torch.ops.pocrand.householder.default, (X.half(), torch.randn(5, 33).half())),
     (torch.ops.pocrand.haar_rotate.default, (X[:, :12].contiguous(), SEEDS.repeat(20)[:55].view(5, 11))),
     (torch.ops.pocrand.artifacts.default, (X, SEEDS.repeat(20)[:60].view(5, 12), 12)),
+    (torch.ops.pocrand.artifacts_nonces.default, (X, "bh_pk_nonce_", [0, 1, -1, 2**63 - 1, 5], 12)),
+    (torch.ops.pocrand.unit_vectors_nonces.default, ("bh_layer_", [0, 79], "_householder", 64,
+                                                     torch.float32, torch.device("cpu"))),
 ]
 
 

@@ -115,16 +115,16 @@ def test_haar_rotation_matches_the_reference_in_float32():
 
 def test_artifacts_far_inside_the_threshold():
     """The deployed validator flags a nonce at L2 > 0.02; pocrand's artifacts and the reference's
-    (its pick order fixed to SPEC 9.4's, the CUDA order) are within 1e-4 of each other (measured:
-    0 in float32, 3.8e-6 from bf16 hidden states). With the reference's own CPU order instead,
-    the same artifacts are about 1.5 apart: every nonce would fail validation."""
+    (its pick order fixed to SPEC 9.4's, the CUDA order) are within 1e-3 of each other (measured:
+    at most one fp16 ulp on one element, L2 <= 2.5e-4, on two x86 hosts). With the reference's
+    own CPU order instead, the same artifacts are about 1.5 apart: every nonce would fail."""
     for dtype in (torch.float32, torch.bfloat16):
         h = (pr.normal(7, len(NONCES) * 4096).view(len(NONCES), 4096) * 3).to(dtype)
         got, flags = pr.artifacts(h, BH, PK, NONCES, 12)
         pick = pr.pick_indices(BH, PK, NONCES, 4096, 12)
         want = ref.artifacts(h, BH, PK, NONCES, 12, pick=pick)
         l2 = (got.float() - want.float()).norm(dim=1)
-        assert not flags.any() and l2.max() < 1e-4
+        assert not flags.any() and l2.max() < 1e-3
         cpu_order = ref.artifacts(h, BH, PK, NONCES, 12)
         assert (got.float() - cpu_order.float()).norm(dim=1).min() > 0.02
 
@@ -137,4 +137,4 @@ def test_artifacts_against_the_reference_run_on_cuda():
     want = ref.artifacts(h.cuda(), BH, PK, NONCES, 12).float().cpu()
     for dev in ("cpu", "cuda"):
         got, _ = pr.artifacts(h.to(dev), BH, PK, NONCES, 12)
-        assert (got.float().cpu() - want).norm(dim=1).max() < 1e-4
+        assert (got.float().cpu() - want).norm(dim=1).max() < 1e-3

@@ -118,4 +118,43 @@ struct Sha256Stream {
   }
 };
 
+// Python's str(int) of an int64 (SPEC.md 8: nonces are written with str): at most 20 characters
+// ("-9223372036854775808"); returns how many were written.
+POCRAND_HD int decimal_text(int64_t value, char out[20]) {
+  uint64_t u = value < 0 ? 0 - static_cast<uint64_t>(value) : static_cast<uint64_t>(value);
+  char reversed[20];
+  int n = 0;
+  do {
+    reversed[n++] = static_cast<char>('0' + u % 10);
+    u /= 10;
+  } while (u != 0);
+  int len = 0;
+  if (value < 0) out[len++] = '-';
+  while (n > 0) out[len++] = reversed[--n];
+  return len;
+}
+
+// A family of seed strings that share a prefix (SPEC.md 9.5):
+//   prefix + str(a) + middle              (with_index false: the pick, permutation, input strings)
+//   prefix + str(a) + middle + str(b)     (with_index true: the Haar string of nonce a, step b)
+// The prefix is absorbed once (head); host and device finish the strings the same way, so the
+// seeds can be derived where they are used.
+struct SeedPattern {
+  static constexpr int kMaxMiddle = 48;
+  Sha256Stream head;
+  char middle[kMaxMiddle];
+  int middle_len = 0;
+  bool with_index = false;
+
+  template <class Compress = sha256_detail::PortableCompress>
+  POCRAND_HD uint32_t seed(int64_t a, int64_t b, Compress compress = {}) const {
+    Sha256Stream s = head;
+    char digits[20];
+    s.update(reinterpret_cast<const uint8_t*>(digits), decimal_text(a, digits), compress);
+    s.update(reinterpret_cast<const uint8_t*>(middle), middle_len, compress);
+    if (with_index) s.update(reinterpret_cast<const uint8_t*>(digits), decimal_text(b, digits), compress);
+    return s.first_word(compress);
+  }
+};
+
 }  // namespace pocrand

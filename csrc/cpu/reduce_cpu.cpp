@@ -13,6 +13,7 @@
 #include "../op_checks.h"
 #include "cpu_common.h"
 #include "row_ops.h"
+#include "seeds.h"
 
 namespace pocrand {
 namespace {
@@ -133,6 +134,17 @@ std::tuple<at::Tensor, at::Tensor> artifacts_cpu(const at::Tensor& hidden, const
   return {out, flags};
 }
 
+std::tuple<at::Tensor, at::Tensor> artifacts_nonces_cpu(const at::Tensor& hidden,
+                                                        c10::string_view prefix,
+                                                        at::IntArrayRef nonces, int64_t k) {
+  TORCH_CHECK(!nonces.empty(), "nonces must not be empty");
+  TORCH_CHECK(hidden.dim() == 2 && hidden.size(0) == static_cast<int64_t>(nonces.size()),
+              "hidden must be [len(nonces), H] = [" + num(static_cast<int64_t>(nonces.size())) +
+              ", H], got " + shape(hidden.sizes()));
+  check_between(k, 1, std::max<int64_t>(hidden.size(1), 1), "k");
+  return artifacts_cpu(hidden, derive_artifact_seeds(prefix, nonces, k), k);
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(pocrand, CPU, m) {
@@ -140,6 +152,7 @@ TORCH_LIBRARY_IMPL(pocrand, CPU, m) {
   m.impl("householder", &householder_cpu);
   m.impl("haar_rotate", &haar_rotate_cpu);
   m.impl("artifacts", &artifacts_cpu);
+  m.impl("artifacts_nonces", &artifacts_nonces_cpu);
 }
 
 }  // namespace pocrand

@@ -7,8 +7,21 @@
 
 #include <vector>
 
+#include "../core/sha256.h"
+
 namespace pocrand {
 
+// The strings prefix + str(a) + middle [+ str(b)] with the prefix absorbed (core sha256.h), for
+// kernels that derive their seeds where they use them. middle: at most SeedPattern::kMaxMiddle.
+SeedPattern seed_pattern(c10::string_view prefix, c10::string_view middle, bool with_index);
+// The two seed families of a nonce's artifact (SPEC.md 9.5) for prefix = "{bh}_{pk}_nonce_":
+// pick = prefix + str(nonce) + "_pick_{k}", haar = prefix + str(nonce) + "_haar_hh_{k}_" + str(j).
+struct ArtifactPatterns {
+  SeedPattern pick, haar;
+};
+ArtifactPatterns artifact_patterns(c10::string_view prefix, int64_t k);
+// [len(nonces), k]: column 0 the pick seed, column c >= 1 the Haar seed j = c - 1.
+at::Tensor derive_artifact_seeds(c10::string_view prefix, at::IntArrayRef nonces, int64_t k);
 // [len(nonces)]: seed(prefix + str(nonce) + suffix).
 at::Tensor derive_seeds(c10::string_view prefix, at::IntArrayRef nonces, c10::string_view suffix,
                         bool pin_memory);

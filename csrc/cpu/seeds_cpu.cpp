@@ -13,7 +13,7 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
-#include <charconv>
+#include <string.h>
 
 #include "../core/sha256.h"
 #include "sha256_x86.h"
@@ -39,18 +39,17 @@ struct DispatchedCompress {
   void operator()(uint32_t h[8], const uint8_t block[64]) const { fn(h, block); }
 };
 
-constexpr int64_t kSeedGrain = 64;  // strings per task
+// Strings per task: a seed costs about 0.1 us with SHA-NI, so batches below this are hashed on
+// the calling thread (waking the thread pool costs more than it saves).
+constexpr int64_t kSeedGrain = 512;
 
 void absorb(Sha256Stream& s, c10::string_view text, const DispatchedCompress& compress) {
   s.update(reinterpret_cast<const uint8_t*>(text.data()), text.size(), compress);
 }
 
-// str(int) for int64: to_chars writes the same shortest decimal, '-' for negatives; 20
-// characters at most ("-9223372036854775808").
 void absorb(Sha256Stream& s, int64_t value, const DispatchedCompress& compress) {
   char digits[20];
-  const char* end = std::to_chars(digits, digits + sizeof digits, value).ptr;
-  s.update(reinterpret_cast<const uint8_t*>(digits), end - digits, compress);
+  s.update(reinterpret_cast<const uint8_t*>(digits), decimal_text(value, digits), compress);
 }
 
 at::Tensor seed_tensor(at::IntArrayRef sizes, bool pin_memory) {
@@ -59,12 +58,30 @@ at::Tensor seed_tensor(at::IntArrayRef sizes, bool pin_memory) {
 
 }  // namespace
 
+SeedPattern seed_pattern(c10::string_view prefix, c10::string_view middle, bool with_index) {
+  TORCH_CHECK_VALUE(middle.size() <= SeedPattern::kMaxMiddle, "a seed string's text after the "
+                    "nonce must be at most " + std::to_string(SeedPattern::kMaxMiddle) + " bytes");
+  SeedPattern p;
+  absorb(p.head, prefix, DispatchedCompress{best_compress()});  // the shared prefix, hashed once
+  memcpy(p.middle, middle.data(), middle.size());
+  p.middle_len = static_cast<int>(middle.size());
+  p.with_index = with_index;
+  return p;
+}
+
 at::Tensor derive_seeds(c10::string_view prefix, at::IntArrayRef nonces, c10::string_view suffix,
                         bool pin_memory) {
   auto out = seed_tensor({static_cast<int64_t>(nonces.size())}, pin_memory);
   int64_t* o = out.data_ptr<int64_t>();
   const DispatchedCompress compress{best_compress()};
-  Sha256Stream head;  // the shared prefix, hashed once
+  if (suffix.size() <= SeedPattern::kMaxMiddle) {
+    const SeedPattern pattern = seed_pattern(prefix, suffix, false);
+    at::parallel_for(0, static_cast<int64_t>(nonces.size()), kSeedGrain, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) o[b] = pattern.seed(nonces[b], 0, compress);
+    });
+    return out;
+  }
+  Sha256Stream head;  // a long suffix: streamed after the nonce
   absorb(head, prefix, compress);
   at::parallel_for(0, static_cast<int64_t>(nonces.size()), kSeedGrain, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
@@ -105,19 +122,28 @@ at::Tensor derive_seed_grid(c10::string_view prefix, at::IntArrayRef nonces,
   auto out = seed_tensor({B, count}, pin_memory);
   int64_t* o = out.data_ptr<int64_t>();
   const DispatchedCompress compress{best_compress()};
-  Sha256Stream head;
-  absorb(head, prefix, compress);
+  const SeedPattern pattern = seed_pattern(prefix, infix, true);
   at::parallel_for(0, B * count, kSeedGrain, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1;) {  // the string up to the infix is hashed once per nonce
-      const int64_t b = t / count;
-      Sha256Stream row = head;
-      absorb(row, nonces[b], compress);
-      absorb(row, infix, compress);
-      for (; t < t1 && t / count == b; ++t) {
-        Sha256Stream s = row;
-        absorb(s, t % count, compress);
-        o[t] = s.first_word(compress);
-      }
+    for (int64_t t = t0; t < t1; ++t) o[t] = pattern.seed(nonces[t / count], t % count, compress);
+  });
+  return out;
+}
+
+ArtifactPatterns artifact_patterns(c10::string_view prefix, int64_t k) {
+  const std::string pick = "_pick_" + std::to_string(k), haar = "_haar_hh_" + std::to_string(k) + "_";
+  return {seed_pattern(prefix, pick, false), seed_pattern(prefix, haar, true)};
+}
+
+at::Tensor derive_artifact_seeds(c10::string_view prefix, at::IntArrayRef nonces, int64_t k) {
+  const ArtifactPatterns p = artifact_patterns(prefix, k);
+  const auto B = static_cast<int64_t>(nonces.size());
+  auto out = seed_tensor({B, k}, false);
+  int64_t* o = out.data_ptr<int64_t>();
+  const DispatchedCompress compress{best_compress()};
+  at::parallel_for(0, B * k, kSeedGrain, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t b = t / k, c = t % k;
+      o[t] = c == 0 ? p.pick.seed(nonces[b], 0, compress) : p.haar.seed(nonces[b], c - 1, compress);
     }
   });
   return out;

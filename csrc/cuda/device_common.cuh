@@ -141,6 +141,17 @@ __host__ __device__ inline int64_t block_tree_scratch(int64_t n) {
   return total;
 }
 
+// The same sum for n <= 32 terms by one warp, lane l holding term l (lanes >= n ignored); every
+// lane gets the result. Equal to warp_chunk_sum: in the 1024-term tree each of these terms only
+// meets +0.0 padding at widths 512 .. 32 (which turns -0 into +0, hence the + 0.0f), then the
+// shuffles 16 .. 1 pair the lanes.
+__device__ __forceinline__ float warp_small_sum(float term, int n) {
+  float v = static_cast<int>(threadIdx.x & 31) < n ? pr_add(term, 0.0f) : 0.0f;
+#pragma unroll
+  for (int w = 16; w >= 1; w /= 2) v = pr_add(v, __shfl_down_sync(0xffffffffu, v, w));
+  return __shfl_sync(0xffffffffu, v, 0);
+}
+
 template <typename Terms>
 __device__ float block_tree_sum(const Terms& terms, int64_t n, float* scratch) {
   __shared__ float result;

@@ -87,19 +87,17 @@ struct WordValues {
   __device__ uint32_t operator()(int64_t row, uint32_t j) const { return s.v[row * 8 + j]; }
 };
 
-// Whole rows, one thread per Box-Muller pair of a segment: blockIdx.y walks (row, segment) and
-// each segment is a normal(word, its length) of its own, written at row * n + j * L.
+// Whole rows, one thread per Box-Muller pair of a segment: blockIdx.z is the segment j (each a
+// normal(word, its length) of its own, written at row * n + j * L), blockIdx.y walks the rows.
+// The segment length L is passed in, so no thread divides.
 template <typename Words, typename Store>
 __global__ void concat_normal_kernel(const __grid_constant__ Words words, int64_t rows, int64_t n,
-                                     Store store) {
-  const auto n32 = static_cast<uint32_t>(n);
-  const uint32_t L = concat_segment_length(n32), S = concat_segment_count(n32);
+                                     uint32_t L, Store store) {
+  const uint32_t j = blockIdx.z;
+  const uint32_t len = min(L, static_cast<uint32_t>(n) - j * L);
+  const auto p = static_cast<uint32_t>(normal_pair_count(len));
   const uint32_t stride = gridDim.x * blockDim.x;
-  for (int64_t rs = blockIdx.y; rs < rows * S; rs += gridDim.y) {
-    const int64_t row = rs / S;
-    const auto j = static_cast<uint32_t>(rs % S);
-    const uint32_t len = concat_segment_size(j, n32);
-    const auto p = static_cast<uint32_t>(normal_pair_count(len));
+  for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
     const uint32_t seed = words(row, j);
     const int64_t base = row * n + static_cast<int64_t>(j) * L;
     for (uint32_t q = blockIdx.x * blockDim.x + threadIdx.x; q < p; q += stride) {
@@ -290,6 +288,35 @@ __global__ void normalise_from_chunks_kernel(const __grid_constant__ Seeds seeds
   }
 }
 
+// Rows of at most kUnitRowMax elements (the layer vectors, Haar vectors, small targets): one
+// block per row holds normal(seed, V) in shared memory, sums its squares with block_tree_sum and
+// writes t / (norm + norm_offset). One launch, each normal computed once.
+constexpr int kUnitRowMax = 8192;
+constexpr int kUnitRowThreads = 1024;
+
+template <typename Seeds, typename Store>
+__global__ void __launch_bounds__(kUnitRowThreads)
+unit_row_kernel(const __grid_constant__ Seeds seeds, int64_t rows, int64_t V, float norm_offset,
+                Store store) {
+  __shared__ float t[kUnitRowMax];
+  __shared__ float levels[16];  // block_tree_scratch(kUnitRowMax) = 9 chunk and level sums
+  const auto v32 = static_cast<uint32_t>(V);
+  const auto p = static_cast<uint32_t>(normal_pair_count(v32));
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+    const uint32_t seed = seeds(row);
+    for (uint32_t q = threadIdx.x; q < p; q += blockDim.x) {
+      const NormalPair v = normal_pair(q, p, seed);
+      t[q] = v.first;
+      if (p + q < v32) t[p + q] = v.second;
+    }
+    __syncthreads();
+    const float d = pr_add(pr_sqrt(block_tree_sum(RowTerms<F32, true>{t}, V, levels)), norm_offset);
+    for (int64_t i = threadIdx.x; i < V; i += blockDim.x)
+      store(row * V + i, canonicalize_nan(pr_div(t[i], d)));
+    __syncthreads();  // t is rewritten for the next row
+  }
+}
+
 // (x[perm[i]] / nx - target[i])^2 for distances; records out-of-range permutation entries.
 template <typename L, typename T>
 struct DistanceRow {
@@ -436,10 +463,11 @@ template <typename Words>
 cudaError_t concat_normal(const Words& words, int64_t rows, int64_t n, FloatType out_type,
                           void* out, cudaStream_t stream) {
   const auto n32 = static_cast<uint32_t>(n);
-  const int64_t pairs = static_cast<int64_t>(normal_pair_count(concat_segment_length(n32)));
+  const uint32_t L = concat_segment_length(n32);
+  dim3 grid = grid_for(static_cast<int64_t>(normal_pair_count(L)), rows);
+  grid.z = concat_segment_count(n32);  // at most 8
   return with_store(out_type, out, [&](auto store) {
-    concat_normal_kernel<<<grid_for(pairs, rows * concat_segment_count(n32)), kThreads, 0,
-                           stream>>>(words, rows, n, store);
+    concat_normal_kernel<<<grid, kThreads, 0, stream>>>(words, rows, n, L, store);
   });
 }
 
@@ -480,6 +508,12 @@ size_t unit_normal_scratch_floats(int64_t rows, int64_t V) {
 template <typename Seeds>
 cudaError_t unit_normal(const Seeds& seeds, int64_t rows, int64_t V, float norm_offset,
                         FloatType out_type, void* out, float* scratch, cudaStream_t stream) {
+  if (V <= kUnitRowMax) {
+    return with_store(out_type, out, [&](auto store) {
+      unit_row_kernel<<<static_cast<unsigned>(std::min(rows, kMaxGridX)), kUnitRowThreads, 0,
+                        stream>>>(seeds, rows, V, norm_offset, store);
+    });
+  }
   if (unit_normal_fused(rows, V)) {
     const int64_t chunks = chunk_count(V);
     const dim3 grid(static_cast<unsigned>(std::min(chunks, kMaxGridX)),

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../core/sha256.h"
+
 namespace pocrand {
 namespace cuda {
 
@@ -71,6 +73,17 @@ cudaError_t launch_householder(const void* x, const void* v, bool v_per_row, Flo
 size_t haar_scratch_floats(int64_t rows, int64_t k);
 cudaError_t launch_haar_rotate(const void* x, FloatType type, const int64_t* seeds, int64_t rows,
                                int64_t k, void* out, float* scratch, cudaStream_t stream);
+// The artifact seeds of up to kInlineNonces nonces, derived on the device (core sha256.h):
+// column 0 pick.seed(nonce), column c >= 1 haar.seed(nonce, c - 1). Passed by value: no upload.
+constexpr int kInlineNonces = 64;
+struct ArtifactSeedSpec {
+  SeedPattern pick;  // prefix + str(nonce) + "_pick_{k}"
+  SeedPattern haar;  // prefix + str(nonce) + "_haar_hh_{k}_" + str(j)
+  int64_t nonces[kInlineNonces];
+};
+// -> int64 [rows, k] (rows <= kInlineNonces).
+cudaError_t launch_artifact_seeds(const ArtifactSeedSpec& spec, int64_t rows, int64_t k,
+                                  int64_t* out, cudaStream_t stream);
 // hidden [rows, H] of `type`, seeds [rows, k] -> fp16 bits [rows, k] and flags [rows] (9.11).
 size_t artifact_scratch_floats(int64_t rows, int64_t H, int64_t k);
 cudaError_t launch_artifacts(const void* hidden, FloatType type, const int64_t* seeds,

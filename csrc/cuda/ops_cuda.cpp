@@ -220,6 +220,28 @@ std::tuple<at::Tensor, at::Tensor> artifacts_cuda(const at::Tensor& hidden, cons
   return {out, flags};
 }
 
+std::tuple<at::Tensor, at::Tensor> artifacts_nonces_cuda(const at::Tensor& hidden,
+                                                         c10::string_view prefix,
+                                                         at::IntArrayRef nonces, int64_t k) {
+  TORCH_CHECK(!nonces.empty(), "nonces must not be empty");
+  const auto B = static_cast<int64_t>(nonces.size());
+  TORCH_CHECK(hidden.dim() == 2 && hidden.size(0) == B, "hidden must be [len(nonces), H] = [" +
+              num(B) + ", H], got " + shape(hidden.sizes()));
+  check_between(k, 1, std::max<int64_t>(hidden.size(1), 1), "k");
+  const c10::cuda::CUDAGuard guard(hidden.device());
+  // the seeds, derived on the device from the patterns and the nonces in the launch parameters
+  auto seeds = at::empty({B, k}, hidden.options().dtype(at::kLong));
+  const ArtifactPatterns patterns = artifact_patterns(prefix, k);
+  cuda::ArtifactSeedSpec spec{patterns.pick, patterns.haar, {}};
+  for (int64_t r0 = 0; r0 < B; r0 += cuda::kInlineNonces) {
+    const int64_t count = std::min<int64_t>(cuda::kInlineNonces, B - r0);
+    for (int64_t r = 0; r < count; ++r) spec.nonces[r] = nonces[r0 + r];
+    C10_CUDA_CHECK(cuda::launch_artifact_seeds(spec, count, k, seeds.data_ptr<int64_t>() + r0 * k,
+                                               stream()));
+  }
+  return artifacts_cuda(hidden, seeds, k);
+}
+
 at::Tensor distances_cuda(const at::Tensor& logits, const at::Tensor& permutations,
                           const at::Tensor& target, bool check) {
   check_distance_args(logits, permutations, target);
@@ -444,6 +466,7 @@ TORCH_LIBRARY_IMPL(pocrand, CUDA, m) {
   m.impl("householder", &householder_cuda);
   m.impl("haar_rotate", &haar_rotate_cuda);
   m.impl("artifacts", &artifacts_cuda);
+  m.impl("artifacts_nonces", &artifacts_nonces_cuda);
   m.impl("distances", &distances_cuda);
   m.impl("core_stages", &core_stages_cuda);
   m.impl("core_log", &core_log_cuda);

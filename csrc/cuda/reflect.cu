@@ -61,8 +61,41 @@ __device__ void block_haar_row(float* y, int64_t k, const int64_t* seeds, float*
   }
 }
 
+// The same chain by one warp for k <= 32 (kWarpHaar): lane l holds y[l] and computes v[l]; the
+// sums are warp_small_sum, so no barrier is involved. Returns lane l's result (lanes >= k: 0).
+constexpr int kWarpHaar = 32;
+
+template <typename E>
+__device__ float warp_haar_lane(float y, int k, const int64_t* seeds) {
+  const int lane = threadIdx.x & 31;
+  for (int j = 0; j + 1 < k; ++j) {
+    const auto seed = static_cast<uint32_t>(seeds[j]);
+    const float t = lane < k ? normal_element(lane, static_cast<uint32_t>(k), seed) : 0.0f;
+    const float d = unit_vector_divisor(warp_small_sum(square(t), k));
+    const float v = through_storage<E>(pr_div(t, d));
+    const float c = householder_coefficient(warp_small_sum(pr_mul(y, v), k));
+    y = through_storage<E>(householder_update(y, c, v));
+  }
+  return lane < k ? y : 0.0f;
+}
+
 // Scratch of one block for the Haar chain: y and v (k each) and the tree's levels.
 __host__ __device__ int64_t haar_block_floats(int64_t k) { return 2 * k + block_tree_scratch(k); }
+
+// k <= 32: one warp per row.
+template <typename E, typename Store>
+__global__ void __launch_bounds__(kRowThreads)
+haar_warp_kernel(const typename E::Bits* x, const int64_t* seeds, int64_t rows, int k,
+                 Store store) {
+  const int lane = threadIdx.x & 31;
+  const int64_t warps = static_cast<int64_t>(gridDim.x) * (blockDim.x / 32);
+  for (int64_t row = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32; row < rows;
+       row += warps) {
+    const float x_l = lane < k ? E::widen(x[row * k + lane]) : 0.0f;
+    const float y = warp_haar_lane<E>(x_l, k, seeds + row * (k - 1));
+    if (lane < k) store(row * k + lane, canonicalize_nan(y));
+  }
+}
 
 template <typename E, typename Store>
 __global__ void __launch_bounds__(kRowThreads)
@@ -88,8 +121,10 @@ __host__ __device__ int64_t artifact_block_floats(int64_t H, int64_t k) {
   return n + (n & 1);
 }
 
+constexpr int kArtifactThreads = 1024;  // the pick's passes over H go 1024 indices at a time
+
 template <typename E>
-__global__ void __launch_bounds__(kRowThreads)
+__global__ void __launch_bounds__(kArtifactThreads)
 artifacts_kernel(const typename E::Bits* hidden, const int64_t* seeds, int64_t rows, int64_t H,
                  int64_t k, uint16_t* out, bool* flags, float* scratch) {
   auto* idx = reinterpret_cast<int64_t*>(scratch + blockIdx.x * artifact_block_floats(H, k));
@@ -109,6 +144,18 @@ artifacts_kernel(const typename E::Bits* hidden, const int64_t* seeds, int64_t r
     const float d1 = artifact_divisor(sum_sq);
     block_pick_row(static_cast<uint32_t>(seeds[row * k]), H, k, idx);
     __syncthreads();
+    if (k <= kWarpHaar) {  // warp 0 alone: the chain and the final norm in registers
+      if (threadIdx.x < 32) {
+        const int lane = threadIdx.x;
+        const float g_l = lane < k ? pr_div(E::widen(h[idx[lane]]), d1) : 0.0f;
+        const float y = warp_haar_lane<F32>(g_l, static_cast<int>(k), seeds + row * k + 1);
+        const float d2 = artifact_divisor(warp_small_sum(square(y), static_cast<int>(k)));
+        if (lane < k) out[row * k + lane] = float_to_half_bits(canonicalize_nan(pr_div(y, d2)));
+        if (lane == 0) flags[row] = false;
+      }
+      __syncthreads();  // idx is rewritten for the next row
+      continue;
+    }
     for (int64_t m = threadIdx.x; m < k; m += blockDim.x) g[m] = pr_div(E::widen(h[idx[m]]), d1);
     __syncthreads();
     block_haar_row<F32>(g, k, seeds + row * k + 1, v, tree);
@@ -120,7 +167,23 @@ artifacts_kernel(const typename E::Bits* hidden, const int64_t* seeds, int64_t r
   }
 }
 
+// One thread a seed: SHA-256 of the seed string's tail after the shared prefix.
+__global__ void artifact_seeds_kernel(const __grid_constant__ ArtifactSeedSpec spec, int64_t rows,
+                                      int64_t k, int64_t* out) {
+  for (int64_t t = global_thread(); t < rows * k; t += thread_stride()) {
+    const int64_t r = t / k, c = t % k;
+    out[t] = c == 0 ? spec.pick.seed(spec.nonces[r], 0) : spec.haar.seed(spec.nonces[r], c - 1);
+  }
+}
+
 }  // namespace
+
+cudaError_t launch_artifact_seeds(const ArtifactSeedSpec& spec, int64_t rows, int64_t k,
+                                  int64_t* out, cudaStream_t stream) {
+  if (rows > kInlineNonces) return cudaErrorInvalidValue;
+  artifact_seeds_kernel<<<grid_for(rows * k, 1, 128), 128, 0, stream>>>(spec, rows, k, out);
+  return cudaGetLastError();
+}
 
 size_t householder_scratch_floats(int64_t rows, int64_t dim) {
   return static_cast<size_t>(row_blocks(rows) * block_tree_scratch(dim));
@@ -152,8 +215,16 @@ cudaError_t launch_haar_rotate(const void* x, FloatType type, const int64_t* see
   with_element_type(type, [&](auto e) {
     using E = decltype(e);
     with_store(type, out, [&](auto store) {
-      haar_kernel<E><<<blocks, kRowThreads, 0, stream>>>(
-          static_cast<const typename E::Bits*>(x), seeds, rows, k, store, scratch);
+      const auto* xe = static_cast<const typename E::Bits*>(x);
+      if (k <= kWarpHaar) {
+        const int64_t warps_per_block = kRowThreads / 32;
+        const auto warp_blocks = static_cast<unsigned>(
+            std::min((rows + warps_per_block - 1) / warps_per_block, kMaxGridX));
+        haar_warp_kernel<E><<<warp_blocks, kRowThreads, 0, stream>>>(xe, seeds, rows,
+                                                                    static_cast<int>(k), store);
+      } else {
+        haar_kernel<E><<<blocks, kRowThreads, 0, stream>>>(xe, seeds, rows, k, store, scratch);
+      }
     });
   });
   return cudaGetLastError();
@@ -169,7 +240,7 @@ cudaError_t launch_artifacts(const void* hidden, FloatType type, const int64_t* 
   const auto blocks = static_cast<unsigned>(row_blocks(rows));
   with_element_type(type, [&](auto e) {
     using E = decltype(e);
-    artifacts_kernel<E><<<blocks, kRowThreads, 0, stream>>>(
+    artifacts_kernel<E><<<blocks, kArtifactThreads, 0, stream>>>(
         static_cast<const typename E::Bits*>(hidden), seeds, rows, H, k, out, flags, scratch);
   });
   return cudaGetLastError();
