@@ -7,9 +7,10 @@ import torch
 
 import pocrand_ext as pr
 from pocrand_ext import stages  # noqa: F401  (registers the fake kernels of the core_* ops)
+from conftest import randn
 
 OK = dict(block_hash="bh", public_key="pk", nonces=[0, 1], dim=8, seq_len=4)
-LOGITS = torch.randn(2, 16)
+LOGITS = randn(2, 16)
 PERMS = pr.generate_permutations("bh", "pk", [0, 1], 16)
 TARGET = pr.generate_target("bh", 16)
 
@@ -51,7 +52,7 @@ CATALOGUE = [
     ("n zero", lambda: pr.normal(0, 0), ValueError, "n"),
     ("keys float", lambda: pr.murmur3_32(torch.zeros(3), 0), TypeError, "keys"),
     ("keys list", lambda: pr.murmur3_32([1, 2], 0), TypeError, "keys"),
-    ("logits 1-D", distances(logits=torch.randn(16)), ValueError, "logits"),
+    ("logits 1-D", distances(logits=randn(16)), ValueError, "logits"),
     ("logits int", distances(logits=torch.ones(2, 16, dtype=torch.int64)), ValueError, "logits"),
     ("logits not a tensor", distances(logits=[[1.0] * 16] * 2), TypeError, "logits"),
     ("permutations int32", distances(perms=PERMS.int()), TypeError, "permutations"),
@@ -92,7 +93,7 @@ RAW = [
     ("seeds non-contiguous", lambda: torch.ops.pocrand.uniform(torch.zeros(4, dtype=torch.int64)[::2], 4), "seeds"),
     ("n oversize", lambda: torch.ops.pocrand.normal(torch.zeros(1, dtype=torch.int64), 2**31, torch.float32), "n"),
     ("dtype int", lambda: torch.ops.pocrand.unit_normal(torch.zeros(1, dtype=torch.int64), 4, torch.int32), "dtype"),
-    ("logits non-contiguous", lambda: torch.ops.pocrand.distances(torch.randn(16, 2).t(), PERMS, TARGET), "logits"),
+    ("logits non-contiguous", lambda: torch.ops.pocrand.distances(randn(16, 2).t(), PERMS, TARGET), "logits"),
     ("keys non-contiguous", lambda: torch.ops.pocrand.murmur3(torch.arange(8)[::2], 0), "keys"),
     ("nonces empty", lambda: torch.ops.pocrand.normal_nonces("p", [], "", 4, torch.float16, CPU), "nonces"),
     ("n zero", lambda: torch.ops.pocrand.normal_nonces("p", [1], "", 0, torch.float16, CPU), "n must"),
@@ -114,7 +115,7 @@ def test_raw_op_rejects(call, words):
 
 def test_api_accepts_non_contiguous_tensors():
     """The Python API makes strided inputs contiguous; the result equals the contiguous call."""
-    wide = torch.randn(2, 32)[:, ::2]
+    wide = randn(2, 32, seed=1)[:, ::2]
     assert not wide.is_contiguous()
     assert torch.equal(pr.compute_distances(wide, PERMS, TARGET),
                        pr.compute_distances(wide.contiguous(), PERMS, TARGET))
@@ -123,7 +124,7 @@ def test_api_accepts_non_contiguous_tensors():
 
 
 def test_nan_and_inf_logits_give_nan_distances():
-    logits = torch.randn(4, 16)
+    logits = randn(4, 16, seed=2)
     logits[0, 3] = float("nan")
     logits[1, 0] = float("inf")
     logits[2] = 3e38                    # finite but the sum of squares overflows
@@ -158,9 +159,9 @@ OPCHECK = [
     (torch.ops.pocrand.distances.default, (LOGITS, PERMS, TARGET)),
     (torch.ops.pocrand.distances.default, (LOGITS, PERMS, TARGET, False)),
     (torch.ops.pocrand.core_stages.default, (torch.arange(100),)),
-    (torch.ops.pocrand.core_log.default, (torch.rand(100) + 0.1,)),
-    (torch.ops.pocrand.core_sincos.default, (torch.rand(100) * 6,)),
-    (torch.ops.pocrand.core_round.default, (torch.randn(100), torch.float16)),
+    (torch.ops.pocrand.core_log.default, (randn(100, seed=3).abs() + 0.1,)),
+    (torch.ops.pocrand.core_sincos.default, (randn(100, seed=4).abs(),)),
+    (torch.ops.pocrand.core_round.default, (randn(100, seed=5), torch.float16)),
 ]
 
 

@@ -8,7 +8,7 @@ import torch
 
 import pocrand_ext as pr
 import spec_numpy as spec
-from conftest import as_bits
+from conftest import as_bits, randn
 
 NAN_BITS = {torch.float32: 0x7FC00000, torch.float16: 0x7E00, torch.bfloat16: 0x7FC0}
 
@@ -48,7 +48,7 @@ def test_target_with_a_zero_pair_is_still_a_unit_vector(device):
 
 
 def test_distance_nan_is_canonical_for_a_nan_target(device):
-    logits = torch.randn(2, 8, device=device)
+    logits = randn(2, 8, device=device)
     perms = pr.generate_permutations("bh", "pk", [0, 1], 8, device)
     target = pr.generate_target("bh", 8, device).clone()
     target[3] = float("nan")
