@@ -150,8 +150,10 @@ def test_uniform_endpoints_by_hand():
 
 # --- log, sin, cos -------------------------------------------------------------------------------
 
-# SPEC.md sections 3 and 4: max 0.829 ulp (log), 0.795 (sin), 0.790 (cos) over every float.
+# SPEC.md sections 3 and 4: max 0.829 ulp (log), 0.795 (sin), 0.790 (cos) over every float, at
+# these arguments (tests/cpp/accuracy_core.cpp, stride 1). A figure bounds what rounds to it.
 LOG_ULP, SIN_ULP, COS_ULP = 0.829, 0.795, 0.790
+WORST_LOG, WORST_SIN, WORST_COS = "0x1.67e436p-1", "0x1.f68978p+1", "0x1.922dc4p-1"
 LN2_HI, LN2_LO = Fraction(float.fromhex("0x1.62e3p-1")), Fraction(float.fromhex("0x1.2fefa2p-17"))
 
 
@@ -163,7 +165,7 @@ def test_log_of_powers_of_two_by_hand():
         assert got == f32(k * LN2_HI + f32(k * LN2_LO)), k
         if k:                                  # and within SPEC.md's 0.829 ulp of k ln 2
             ulp = 2.0 ** (math.frexp(k * math.log(2))[1] - 24)
-            assert abs(float(got) - k * math.log(2)) <= LOG_ULP * ulp, k
+            assert abs(float(got) - k * math.log(2)) < (LOG_ULP + 0.0005) * ulp, k
     assert spec.log(np.array([1.0], dtype=np.float32)).view(np.uint32)[0] == 0   # +0
 
 
@@ -178,27 +180,35 @@ def ulp_errors(got: np.ndarray, exact64: np.ndarray) -> np.ndarray:
     return np.abs(got.astype(np.float64) - exact64) / np.ldexp(1.0, e - 24)
 
 
-def bit_uniform(lo: float, hi: float, n: int, seed: int) -> np.ndarray:
+def bit_uniform(lo: float, hi: float, n: int, seed: int, *worst: str) -> np.ndarray:
+    """n floats uniform over the bit patterns of [lo, hi], the 2000 at each end, then `worst`."""
     lo_b, hi_b = np.float32(lo).view(np.uint32), np.float32(hi).view(np.uint32)
     b = np.random.default_rng(seed).integers(lo_b, hi_b + 1, n)
     edges = np.concatenate([np.arange(lo_b, lo_b + 2000), np.arange(hi_b - 1999, hi_b + 1)])
-    return np.concatenate([b, edges]).astype(np.uint32).view(np.float32)
+    x = np.concatenate([b, edges]).astype(np.uint32).view(np.float32)
+    return np.concatenate([x, np.array([float.fromhex(w) for w in worst], dtype=np.float32)])
+
+
+def assert_max_rounds_to(err: np.ndarray, figure: float, at: np.ndarray):
+    """The largest error rounds to `figure` (3 decimals) and is the one at the worst argument."""
+    assert round(float(err.max()), 3) == figure and err.argmax() == err.size - 1 - at, \
+        (err.max(), figure, err.argmax())
 
 
 def test_log_within_the_stated_ulps_of_libm():
-    x = bit_uniform(float.fromhex("0x1.b7cdfep-34"), 1.0, 1_000_000, 1)
+    x = bit_uniform(float.fromhex("0x1.b7cdfep-34"), 1.0, 1_000_000, 1, WORST_LOG)
     exact64 = np.log(x.astype(np.float64))
     nz = exact64 != 0
-    assert ulp_errors(spec.log(x)[nz], exact64[nz]).max() <= LOG_ULP
+    assert_max_rounds_to(ulp_errors(spec.log(x)[nz], exact64[nz]), LOG_ULP, 0)
 
 
 def test_sin_cos_within_the_stated_ulps_of_libm():
-    t = bit_uniform(0.0, float.fromhex("0x1.921fb6p+2"), 1_000_000, 2)
+    t = bit_uniform(0.0, float.fromhex("0x1.921fb6p+2"), 1_000_000, 2, WORST_SIN, WORST_COS)
     s, c = spec.sincos(t)
-    for got, fn, bound in ((s, np.sin, SIN_ULP), (c, np.cos, COS_ULP)):
+    for got, fn, figure, at in ((s, np.sin, SIN_ULP, 1), (c, np.cos, COS_ULP, 0)):
         exact64 = fn(t.astype(np.float64))
         nz = exact64 != 0
-        assert ulp_errors(got[nz], exact64[nz]).max() <= bound, fn.__name__
+        assert_max_rounds_to(ulp_errors(got[nz], exact64[nz]), figure, at)
 
 
 # --- rounding to 16 bits -------------------------------------------------------------------------
