@@ -24,16 +24,16 @@ at::Tensor derive_seeds(c10::string_view prefix, at::IntArrayRef nonces, c10::st
 }
 
 void check_device(const at::Device& device) {
-  TORCH_CHECK(device.is_cpu() || device.is_cuda(),
-              "device must be a cpu or cuda device, got " + device.str());
+  TORCH_CHECK_VALUE(device.is_cpu() || device.is_cuda(),
+                    "device must be a cpu or cuda device, got " + device.str());
 #if !POCRAND_WITH_CUDA
-  TORCH_CHECK(device.is_cpu(), "device " + device.str() + ": this pocrand build has no CUDA kernels");
+  TORCH_CHECK_VALUE(device.is_cpu(), "device " + device.str() + ": this pocrand build has no CUDA kernels");
 #endif
 }
 
 at::Tensor normal_nonces(c10::string_view prefix, at::IntArrayRef nonces, c10::string_view suffix,
                          int64_t n, at::ScalarType dtype, at::Device device) {
-  TORCH_CHECK(!nonces.empty(), "nonces must not be empty");
+  TORCH_CHECK_VALUE(!nonces.empty(), "nonces must not be empty");
   check_count(n, "n");
   check_float_dtype(dtype, "dtype");
   check_device(device);
@@ -50,7 +50,7 @@ at::Tensor normal_nonces(c10::string_view prefix, at::IntArrayRef nonces, c10::s
 
 at::Tensor unit_normal_seed(int64_t seed, int64_t vocab_size, at::ScalarType dtype,
                             at::Device device) {
-  check_between(seed, 0, 4294967295LL, "seed");  // a u32
+  check_seed(seed, "seed");
   check_count(vocab_size, "vocab_size");
   check_float_dtype(dtype, "dtype");
   check_device(device);

@@ -2,7 +2,9 @@
 //
 // The Python API validates user input first and gives friendlier messages; these checks guard the
 // raw torch.ops.pocrand.* entry points, so a direct call can never read out of bounds or write a
-// tensor of the wrong shape. Every message names the argument it is about.
+// tensor of the wrong shape. Every message names the argument it is about, and every failure is
+// a Python TypeError (a tensor of the wrong dtype) or ValueError (a wrong value, shape, layout or
+// device), as from the API: TORCH_CHECK_TYPE / TORCH_CHECK_VALUE, never a bare RuntimeError.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -25,32 +27,45 @@ inline std::string shape(at::IntArrayRef sizes) {
 inline std::string dtype_name(at::ScalarType t) { return c10::toString(t); }
 
 constexpr int64_t kMaxCount = 2147483647;  // 2^31 - 1: per-nonce element count / vocabulary size
-
-inline void check_seeds(const at::Tensor& seeds) {
-  TORCH_CHECK(seeds.dim() == 1, "seeds must be a 1-D tensor, got " + num(seeds.dim()) + " dimensions");
-  TORCH_CHECK(seeds.scalar_type() == at::kLong, "seeds must be int64, got " + dtype_name(seeds.scalar_type()));
-  TORCH_CHECK(seeds.numel() >= 1, "seeds must hold at least one seed");
-  TORCH_CHECK(seeds.is_contiguous(), "seeds must be contiguous");
-}
+constexpr int64_t kMaxSeed = 4294967295;   // 2^32 - 1: seeds are u32 values
 
 inline void check_count(int64_t n, const char* name) {
-  TORCH_CHECK(n >= 1 && n <= kMaxCount, std::string(name) + " must be in [1, 2^31 - 1], got " + num(n));
+  TORCH_CHECK_VALUE(n >= 1 && n <= kMaxCount, std::string(name) + " must be in [1, 2^31 - 1], got " + num(n));
 }
 
 inline void check_between(int64_t v, int64_t lo, int64_t hi, const char* name) {
-  TORCH_CHECK(v >= lo && v <= hi, std::string(name) + " must be in [" + num(lo) + ", " + num(hi) +
-              "], got " + num(v));
+  TORCH_CHECK_VALUE(v >= lo && v <= hi, std::string(name) + " must be in [" + num(lo) + ", " + num(hi) +
+                    "], got " + num(v));
+}
+
+inline void check_seed(int64_t seed, const char* name) { check_between(seed, 0, kMaxSeed, name); }
+
+// A seeds tensor's values are checked to be u32 where they can be read for free: on the CPU. A
+// CUDA seeds tensor is not read back (that would synchronise the stream, and seeds uploaded
+// asynchronously would then cost a wait); its kernels use each value's low 32 bits. The Python
+// API only ever passes u32 seeds.
+inline void check_seeds(const at::Tensor& seeds) {
+  TORCH_CHECK_VALUE(seeds.dim() == 1, "seeds must be a 1-D tensor, got " + num(seeds.dim()) + " dimensions");
+  TORCH_CHECK_TYPE(seeds.scalar_type() == at::kLong, "seeds must be int64, got " + dtype_name(seeds.scalar_type()));
+  TORCH_CHECK_VALUE(seeds.numel() >= 1, "seeds must hold at least one seed");
+  TORCH_CHECK_VALUE(seeds.is_contiguous(), "seeds must be contiguous");
+  if (seeds.is_cpu()) {
+    const int64_t* s = seeds.data_ptr<int64_t>();
+    for (int64_t i = 0; i < seeds.numel(); ++i)
+      TORCH_CHECK_VALUE(s[i] >= 0 && s[i] <= kMaxSeed, "seeds[" + num(i) + "] = " + num(s[i]) +
+                        " is not a u32 seed: seeds must be in [0, 2^32 - 1]");
+  }
 }
 
 inline void check_range(int64_t n, int64_t start, int64_t end) {
-  TORCH_CHECK(0 <= start && start < end && end <= n, "the range [start, end) must satisfy "
-              "0 <= start < end <= n, got start = " + num(start) + ", end = " + num(end) +
-              ", n = " + num(n));
+  TORCH_CHECK_VALUE(0 <= start && start < end && end <= n, "the range [start, end) must satisfy "
+                    "0 <= start < end <= n, got start = " + num(start) + ", end = " + num(end) +
+                    ", n = " + num(n));
 }
 
 inline void check_float_dtype(at::ScalarType dtype, const char* name) {
-  TORCH_CHECK(dtype == at::kFloat || dtype == at::kHalf || dtype == at::kBFloat16, std::string(name) +
-              " must be float32, float16 or bfloat16, got " + dtype_name(dtype));
+  TORCH_CHECK_VALUE(dtype == at::kFloat || dtype == at::kHalf || dtype == at::kBFloat16,
+                    std::string(name) + " must be float32, float16 or bfloat16, got " + dtype_name(dtype));
 }
 
 // "permutations[b, i] = v is out of range [0, V)"
@@ -60,36 +75,38 @@ inline std::string out_of_range_message(int64_t flat, int64_t value, int64_t V) 
 }
 
 inline void check_float32(const at::Tensor& t, const char* name) {
-  TORCH_CHECK(t.scalar_type() == at::kFloat, std::string(name) + " must be float32, got " +
-              dtype_name(t.scalar_type()));
-  TORCH_CHECK(t.is_contiguous(), std::string(name) + " must be contiguous");
+  TORCH_CHECK_TYPE(t.scalar_type() == at::kFloat, std::string(name) + " must be float32, got " +
+                   dtype_name(t.scalar_type()));
+  TORCH_CHECK_VALUE(t.is_contiguous(), std::string(name) + " must be contiguous");
 }
 
 inline void check_keys(const at::Tensor& keys, const char* name) {
-  TORCH_CHECK(keys.scalar_type() == at::kLong, std::string(name) + " must be int64, got " +
-              dtype_name(keys.scalar_type()));
-  TORCH_CHECK(keys.is_contiguous(), std::string(name) + " must be contiguous");
+  TORCH_CHECK_TYPE(keys.scalar_type() == at::kLong, std::string(name) + " must be int64, got " +
+                   dtype_name(keys.scalar_type()));
+  TORCH_CHECK_VALUE(keys.is_contiguous(), std::string(name) + " must be contiguous");
 }
 
 inline void check_distance_args(const at::Tensor& logits, const at::Tensor& permutations,
                                 const at::Tensor& target) {
-  TORCH_CHECK(logits.dim() == 2, "logits must be 2-D [batch, vocab], got " + num(logits.dim()) + "-D");
+  TORCH_CHECK_VALUE(logits.dim() == 2, "logits must be 2-D [batch, vocab], got " + num(logits.dim()) + "-D");
   check_float_dtype(logits.scalar_type(), "logits dtype");
-  TORCH_CHECK(permutations.scalar_type() == at::kLong, "permutations must be int64, got " +
-              dtype_name(permutations.scalar_type()));
-  TORCH_CHECK(permutations.sizes() == logits.sizes(), "permutations shape " + shape(permutations.sizes()) +
-              " must equal logits shape " + shape(logits.sizes()));
-  TORCH_CHECK(target.dim() == 1 && target.size(0) == logits.size(1), "target must be 1-D of length " +
-              num(logits.size(1)) + " (the vocab size), got shape " + shape(target.sizes()));
+  TORCH_CHECK_TYPE(permutations.scalar_type() == at::kLong, "permutations must be int64, got " +
+                   dtype_name(permutations.scalar_type()));
+  TORCH_CHECK_VALUE(permutations.sizes() == logits.sizes(), "permutations shape " +
+                    shape(permutations.sizes()) + " must equal logits shape " + shape(logits.sizes()));
+  TORCH_CHECK_VALUE(target.dim() == 1 && target.size(0) == logits.size(1),
+                    "target must be 1-D of length " + num(logits.size(1)) +
+                    " (the vocab size), got shape " + shape(target.sizes()));
   check_float_dtype(target.scalar_type(), "target dtype");
-  TORCH_CHECK(logits.size(0) >= 1, "logits must have at least one row");
+  TORCH_CHECK_VALUE(logits.size(0) >= 1, "logits must have at least one row");
   check_count(logits.size(1), "vocab size (logits.shape[1])");
-  TORCH_CHECK(permutations.device() == logits.device() && target.device() == logits.device(),
-              "logits, permutations and target must be on one device, got " + logits.device().str() +
-              ", " + permutations.device().str() + " and " + target.device().str());
-  TORCH_CHECK(logits.is_contiguous(), "logits must be contiguous");
-  TORCH_CHECK(permutations.is_contiguous(), "permutations must be contiguous");
-  TORCH_CHECK(target.is_contiguous(), "target must be contiguous");
+  TORCH_CHECK_VALUE(permutations.device() == logits.device() && target.device() == logits.device(),
+                    "logits, permutations and target must be on one device, got " +
+                    logits.device().str() + ", " + permutations.device().str() + " and " +
+                    target.device().str());
+  TORCH_CHECK_VALUE(logits.is_contiguous(), "logits must be contiguous");
+  TORCH_CHECK_VALUE(permutations.is_contiguous(), "permutations must be contiguous");
+  TORCH_CHECK_VALUE(target.is_contiguous(), "target must be contiguous");
 }
 
 }  // namespace pocrand

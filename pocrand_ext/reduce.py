@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import MAX_COUNT, check_device, check_dtype, check_tensor
+from ._checks import MAX_COUNT, check_device, check_dtype, check_no_grad, check_tensor
 
 __all__ = ["compute_distances"]
 
@@ -13,9 +13,10 @@ def compute_distances(logits: torch.Tensor, permutations: torch.Tensor,
                       target: torch.Tensor, *, check: bool = True) -> torch.Tensor:
     """float32 [B]: || logits[b, perm[b]] / ||logits[b]|| - target ||; NaN for a row whose norm
     is zero or not finite (SPEC.md section 8). A permutation entry outside [0, V) raises
-    (check=True, which synchronises a GPU) or makes its row NaN (check=False, never syncs)."""
+    (check=True, which synchronises a GPU) or makes its row NaN (check=False, never syncs).
+    Inputs that require grad are refused (ValueError): the distances are not differentiable."""
     for name, t in (("logits", logits), ("permutations", permutations), ("target", target)):
-        check_tensor(name, t)
+        check_no_grad(name, check_tensor(name, t))
     if logits.dim() != 2:
         raise ValueError(f"logits must be 2-D [batch, vocab], got shape {tuple(logits.shape)}")
     check_dtype("logits.dtype", logits.dtype)

@@ -1,7 +1,9 @@
-"""Bad input raises a clear exception naming the argument (never a crash, hang or garbage), and
-every op passes torch.library.opcheck (schema, fake kernel, dispatch)."""
+"""Bad input raises TypeError or ValueError naming the argument (never a crash, hang, garbage or
+another exception type), from every public function and every raw op; and every op passes
+torch.library.opcheck (schema, fake kernel, dispatch)."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -13,63 +15,97 @@ OK = dict(block_hash="bh", public_key="pk", nonces=[0, 1], dim=8, seq_len=4)
 LOGITS = randn(2, 16)
 PERMS = pr.generate_permutations("bh", "pk", [0, 1], 16)
 TARGET = pr.generate_target("bh", 16)
+LONE = "bh\ud800"      # a lone surrogate: a str that has no UTF-8 encoding
 
 
 def inputs(**kw):
     return lambda: pr.generate_inputs(**{**OK, **kw})
 
 
+def inputs_slice(**kw):
+    return lambda: pr.generate_inputs_slice(**{**OK, "start": 0, "end": 4, **kw})
+
+
+def permutations(**kw):
+    return lambda: pr.generate_permutations(**{"block_hash": "bh", "public_key": "pk",
+                                               "nonces": [0], "vocab_size": 16, **kw})
+
+
 def distances(logits=LOGITS, perms=PERMS, target=TARGET):
     return lambda: pr.compute_distances(logits, perms, target)
 
 
+UNORDERED = [("set", {0, 1}), ("frozenset", frozenset({0, 1})), ("dict", {0: 1, 1: 2}),
+             ("dict keys", {0: 1}.keys()), ("dict values", {0: 1}.values()),
+             ("dict items", {0: 1}.items())]
+
+# (id "function: what", call, exception, words the message must contain)
 CATALOGUE = [
-    # (id, call, exception, words the message must contain)
-    ("block_hash int", inputs(block_hash=123), TypeError, "block_hash"),
-    ("public_key bytes", inputs(public_key=b"pk"), TypeError, "public_key"),
-    ("nonces empty", inputs(nonces=[]), ValueError, "nonces"),
-    ("nonces not a sequence", inputs(nonces=5), TypeError, "nonces"),
-    ("nonces str", inputs(nonces="012"), TypeError, "nonces"),
-    ("nonce float", inputs(nonces=[0, 1.5]), TypeError, "nonces[1]"),
-    ("nonce bool", inputs(nonces=[True]), TypeError, "nonces[0]"),
-    ("nonce past int64", inputs(nonces=[2**63]), ValueError, "nonces[0]"),
-    ("nonces float tensor", inputs(nonces=torch.tensor([0.0, 1.0])), TypeError, "nonces"),
-    ("nonces 2-D tensor", inputs(nonces=torch.zeros(2, 2, dtype=torch.int64)), TypeError, "nonces"),
-    ("dim zero", inputs(dim=0), ValueError, "dim"),
-    ("seq_len negative", inputs(seq_len=-3), ValueError, "seq_len"),
-    ("dim float", inputs(dim=8.0), TypeError, "dim"),
-    ("seq_len*dim oversize", inputs(dim=2**16, seq_len=2**15), ValueError, "seq_len * dim"),
-    ("dim oversize", inputs(dim=2**31), ValueError, "dim"),
-    ("dtype int", inputs(dtype=torch.int32), ValueError, "dtype"),
-    ("dtype str", inputs(dtype="float16"), TypeError, "dtype"),
-    ("device bogus", inputs(device="tpu:0"), ValueError, "device"),
-    ("device wrong type", inputs(device=3.0), TypeError, "device"),
-    ("vocab_size zero", lambda: pr.generate_permutations("bh", "pk", [0], 0), ValueError, "vocab_size"),
-    ("vocab_size oversize", lambda: pr.generate_target("bh", 2**31), ValueError, "vocab_size"),
-    ("target dtype float64", lambda: pr.generate_target("bh", 8, dtype=torch.float64), ValueError, "dtype"),
-    ("seed negative", lambda: pr.uniform(-1, 4), ValueError, "seed"),
-    ("seed past uint32", lambda: pr.normal(2**32, 4), ValueError, "seed"),
-    ("n zero", lambda: pr.normal(0, 0), ValueError, "n"),
-    ("keys float", lambda: pr.murmur3_32(torch.zeros(3), 0), TypeError, "keys"),
-    ("keys list", lambda: pr.murmur3_32([1, 2], 0), TypeError, "keys"),
-    ("logits 1-D", distances(logits=randn(16)), ValueError, "logits"),
-    ("logits int", distances(logits=torch.ones(2, 16, dtype=torch.int64)), ValueError, "logits"),
-    ("logits not a tensor", distances(logits=[[1.0] * 16] * 2), TypeError, "logits"),
-    ("permutations int32", distances(perms=PERMS.int()), TypeError, "permutations"),
-    ("permutations float", distances(perms=PERMS.float()), TypeError, "permutations"),
-    ("permutations shape", distances(perms=PERMS[:1]), ValueError, "permutations shape"),
-    ("permutations out of range", distances(perms=PERMS + 1), RuntimeError, "permutations["),
-    ("permutations negative", distances(perms=PERMS - 1), RuntimeError, "permutations["),
-    ("target length", distances(target=TARGET[:8]), ValueError, "target"),
-    ("target 2-D", distances(target=TARGET.view(1, 16)), ValueError, "target"),
-    ("target dtype", distances(target=TARGET.double()), ValueError, "target.dtype"),
-    ("empty batch", distances(logits=LOGITS[:0], perms=PERMS[:0]), ValueError, "logits"),
-    ("devices differ", distances(logits=LOGITS.to("meta")), ValueError, "one device"),
-    ("check not a bool", lambda: pr.compute_distances(LOGITS, PERMS, TARGET, check=1), TypeError, "check"),
-    ("slice end past n", lambda: pr.generate_inputs_slice("bh", "pk", [0], 4, 4, 0, 17), ValueError, "end"),
-    ("slice empty", lambda: pr.generate_inputs_slice("bh", "pk", [0], 4, 4, 3, 3), ValueError, "start"),
-    ("slice start float", lambda: pr.generate_inputs_slice("bh", "pk", [0], 4, 4, 1.0, 3), TypeError, "start"),
-    ("cuda without CUDA or index past the last GPU", inputs(device="cuda:99"), ValueError, "device"),
+    ("generate_inputs: block_hash int", inputs(block_hash=123), TypeError, "block_hash"),
+    ("generate_inputs: public_key bytes", inputs(public_key=b"pk"), TypeError, "public_key"),
+    ("generate_inputs: block_hash lone surrogate", inputs(block_hash=LONE), ValueError, "block_hash"),
+    ("generate_inputs: public_key lone surrogate", inputs(public_key=LONE), ValueError, "public_key"),
+    ("generate_inputs: nonces empty", inputs(nonces=[]), ValueError, "nonces"),
+    ("generate_inputs: nonces not a sequence", inputs(nonces=5), TypeError, "nonces"),
+    ("generate_inputs: nonces str", inputs(nonces="012"), TypeError, "nonces"),
+    ("generate_inputs: nonce float", inputs(nonces=[0, 1.5]), TypeError, "nonces[1]"),
+    ("generate_inputs: nonce bool", inputs(nonces=[True]), TypeError, "nonces[0]"),
+    ("generate_inputs: nonce past int64", inputs(nonces=[2**63]), ValueError, "nonces[0]"),
+    ("generate_inputs: nonces float tensor", inputs(nonces=torch.tensor([0.0, 1.0])), TypeError, "nonces"),
+    ("generate_inputs: nonces 2-D tensor", inputs(nonces=torch.zeros(2, 2, dtype=torch.int64)), TypeError, "nonces"),
+    *[(f"generate_inputs: nonces {name}", inputs(nonces=v), TypeError, "nonces") for name, v in UNORDERED],
+    ("generate_inputs: dim zero", inputs(dim=0), ValueError, "dim"),
+    ("generate_inputs: seq_len negative", inputs(seq_len=-3), ValueError, "seq_len"),
+    ("generate_inputs: dim float", inputs(dim=8.0), TypeError, "dim"),
+    ("generate_inputs: seq_len*dim oversize", inputs(dim=2**16, seq_len=2**15), ValueError, "seq_len * dim"),
+    ("generate_inputs: dim oversize", inputs(dim=2**31), ValueError, "dim"),
+    ("generate_inputs: dtype int", inputs(dtype=torch.int32), ValueError, "dtype"),
+    ("generate_inputs: dtype str", inputs(dtype="float16"), TypeError, "dtype"),
+    ("generate_inputs: device bogus", inputs(device="tpu:0"), ValueError, "device"),
+    ("generate_inputs: device wrong type", inputs(device=3.0), TypeError, "device"),
+    ("generate_inputs: cuda without CUDA or index past the last GPU", inputs(device="cuda:99"), ValueError, "device"),
+    ("generate_inputs_slice: end past n", inputs_slice(end=33), ValueError, "end"),
+    ("generate_inputs_slice: empty", inputs_slice(start=3, end=3), ValueError, "start"),
+    ("generate_inputs_slice: start float", inputs_slice(start=1.0), TypeError, "start"),
+    ("generate_inputs_slice: nonces set", inputs_slice(nonces={0, 1}), TypeError, "nonces"),
+    ("generate_inputs_slice: block_hash lone surrogate", inputs_slice(block_hash=LONE), ValueError, "block_hash"),
+    ("generate_permutations: vocab_size zero", permutations(vocab_size=0), ValueError, "vocab_size"),
+    ("generate_permutations: nonces set", permutations(nonces={0, 1}), TypeError, "nonces"),
+    ("generate_permutations: nonces dict keys", permutations(nonces={0: 0}.keys()), TypeError, "nonces"),
+    ("generate_permutations: public_key lone surrogate", permutations(public_key=LONE), ValueError, "public_key"),
+    ("generate_target: vocab_size oversize", lambda: pr.generate_target("bh", 2**31), ValueError, "vocab_size"),
+    ("generate_target: dtype float64", lambda: pr.generate_target("bh", 8, dtype=torch.float64), ValueError, "dtype"),
+    ("generate_target: block_hash lone surrogate", lambda: pr.generate_target(LONE, 8), ValueError, "block_hash"),
+    ("seed_from_string: not a str", lambda: pr.seed_from_string(b"x"), TypeError, "s"),
+    ("seed_from_string: lone surrogate", lambda: pr.seed_from_string(LONE), ValueError, "s is not"),
+    ("inputs_seed: block_hash lone surrogate", lambda: pr.inputs_seed(LONE, "pk", 0), ValueError, "block_hash"),
+    ("inputs_seed: nonce float", lambda: pr.inputs_seed("bh", "pk", 1.5), TypeError, "nonce"),
+    ("permutations_seed: public_key lone surrogate", lambda: pr.permutations_seed("bh", LONE, 0), ValueError, "public_key"),
+    ("permutations_seed: nonce past int64", lambda: pr.permutations_seed("bh", "pk", 2**63), ValueError, "nonce"),
+    ("target_seed: block_hash lone surrogate", lambda: pr.target_seed(LONE), ValueError, "block_hash"),
+    ("target_seed: block_hash None", lambda: pr.target_seed(None), TypeError, "block_hash"),
+    ("uniform: seed negative", lambda: pr.uniform(-1, 4), ValueError, "seed"),
+    ("normal: seed past uint32", lambda: pr.normal(2**32, 4), ValueError, "seed"),
+    ("normal: n zero", lambda: pr.normal(0, 0), ValueError, "n"),
+    ("murmur3_32: keys float", lambda: pr.murmur3_32(torch.zeros(3), 0), TypeError, "keys"),
+    ("murmur3_32: keys list", lambda: pr.murmur3_32([1, 2], 0), TypeError, "keys"),
+    ("murmur3_32: seed past uint32", lambda: pr.murmur3_32(torch.arange(3), 2**32), ValueError, "seed"),
+    ("compute_distances: logits 1-D", distances(logits=randn(16)), ValueError, "logits"),
+    ("compute_distances: logits int", distances(logits=torch.ones(2, 16, dtype=torch.int64)), ValueError, "logits"),
+    ("compute_distances: logits not a tensor", distances(logits=[[1.0] * 16] * 2), TypeError, "logits"),
+    ("compute_distances: logits requires grad", distances(logits=LOGITS.clone().requires_grad_()), ValueError, "logits"),
+    ("compute_distances: target requires grad", distances(target=TARGET.clone().requires_grad_()), ValueError, "target"),
+    ("compute_distances: permutations int32", distances(perms=PERMS.int()), TypeError, "permutations"),
+    ("compute_distances: permutations float", distances(perms=PERMS.float()), TypeError, "permutations"),
+    ("compute_distances: permutations shape", distances(perms=PERMS[:1]), ValueError, "permutations shape"),
+    ("compute_distances: permutations out of range", distances(perms=PERMS + 1), ValueError, "permutations["),
+    ("compute_distances: permutations negative", distances(perms=PERMS - 1), ValueError, "permutations["),
+    ("compute_distances: target length", distances(target=TARGET[:8]), ValueError, "target"),
+    ("compute_distances: target 2-D", distances(target=TARGET.view(1, 16)), ValueError, "target"),
+    ("compute_distances: target dtype", distances(target=TARGET.double()), ValueError, "target.dtype"),
+    ("compute_distances: empty batch", distances(logits=LOGITS[:0], perms=PERMS[:0]), ValueError, "logits"),
+    ("compute_distances: devices differ", distances(logits=LOGITS.to("meta")), ValueError, "one device"),
+    ("compute_distances: check not a bool", lambda: pr.compute_distances(LOGITS, PERMS, TARGET, check=1), TypeError, "check"),
 ]
 
 
@@ -77,40 +113,95 @@ CATALOGUE = [
 def test_bad_input_raises_naming_the_argument(call, exc, words):
     with pytest.raises(exc) as info:
         call()
+    assert type(info.value) is exc, f"{type(info.value).__name__}: {info.value}"
     assert words in str(info.value), str(info.value)
 
 
-def test_catalogue_is_large():
-    assert len(CATALOGUE) >= 20
+def test_every_public_function_is_in_the_catalogue():
+    covered = {c[0].split(":")[0] for c in CATALOGUE}
+    assert set(pr.__all__) - {"SPEC_VERSION", "build_info"} <= covered
 
 
-# The raw ops check their arguments too (a direct torch.ops call cannot read out of bounds).
+def test_unencodable_strings_give_one_message_everywhere():
+    """The same ValueError, naming the argument and the position, whichever function sees it."""
+    messages = set()
+    for call in (inputs(block_hash=LONE), inputs_slice(block_hash=LONE), permutations(block_hash=LONE),
+                 lambda: pr.generate_target(LONE, 8), lambda: pr.inputs_seed(LONE, "pk", 0),
+                 lambda: pr.permutations_seed(LONE, "pk", 0), lambda: pr.target_seed(LONE)):
+        with pytest.raises(ValueError) as info:
+            call()
+        messages.add(str(info.value))
+    assert messages == {"block_hash is not encodable as UTF-8: lone surrogate '\\ud800' at index 2"}
+
+
+# The raw ops check their arguments too (a direct torch.ops call cannot read out of bounds, and a
+# seed outside [0, 2^32) is refused rather than cut to its low 32 bits). Arguments of the wrong
+# Python type never reach them: torch's dispatcher refuses those itself, with a RuntimeError.
 CPU = torch.device("cpu")
+I64 = dict(dtype=torch.int64)
+OPS = torch.ops.pocrand
 RAW = [
-    ("seeds 2-D", lambda: torch.ops.pocrand.normal(torch.zeros(1, 1, dtype=torch.int64), 4, torch.float32), "seeds"),
-    ("seeds int32", lambda: torch.ops.pocrand.uniform(torch.zeros(1, dtype=torch.int32), 4), "seeds"),
-    ("seeds empty", lambda: torch.ops.pocrand.permutations(torch.zeros(0, dtype=torch.int64), 4), "seeds"),
-    ("seeds non-contiguous", lambda: torch.ops.pocrand.uniform(torch.zeros(4, dtype=torch.int64)[::2], 4), "seeds"),
-    ("n oversize", lambda: torch.ops.pocrand.normal(torch.zeros(1, dtype=torch.int64), 2**31, torch.float32), "n"),
-    ("dtype int", lambda: torch.ops.pocrand.unit_normal(torch.zeros(1, dtype=torch.int64), 4, torch.int32), "dtype"),
-    ("logits non-contiguous", lambda: torch.ops.pocrand.distances(randn(16, 2).t(), PERMS, TARGET), "logits"),
-    ("keys non-contiguous", lambda: torch.ops.pocrand.murmur3(torch.arange(8)[::2], 0), "keys"),
-    ("nonces empty", lambda: torch.ops.pocrand.normal_nonces("p", [], "", 4, torch.float16, CPU), "nonces"),
-    ("n zero", lambda: torch.ops.pocrand.normal_nonces("p", [1], "", 0, torch.float16, CPU), "n must"),
-    ("nonces dtype", lambda: torch.ops.pocrand.normal_nonces("p", [1], "", 4, torch.int8, CPU), "dtype"),
-    ("nonces meta device", lambda: torch.ops.pocrand.normal_nonces("p", [1], "", 4, torch.float16,
-                                                                   torch.device("meta")), "device"),
-    ("seed negative", lambda: torch.ops.pocrand.unit_normal_seed(-1, 4, torch.float32, CPU), "seed"),
-    ("seed oversize", lambda: torch.ops.pocrand.unit_normal_seed(2**32, 4, torch.float32, CPU), "seed"),
-    ("seed vocab zero", lambda: torch.ops.pocrand.unit_normal_seed(1, 0, torch.float32, CPU), "vocab_size"),
+    # (id "op: what", call, exception, words)
+    ("uniform: seeds int32", lambda: OPS.uniform(torch.zeros(1, dtype=torch.int32), 4), TypeError, "seeds"),
+    ("uniform: seeds non-contiguous", lambda: OPS.uniform(torch.zeros(4, **I64)[::2], 4), ValueError, "seeds"),
+    ("uniform: seed negative", lambda: OPS.uniform(torch.tensor([5, -1]), 4), ValueError, "seeds[1] = -1"),
+    ("normal: seeds 2-D", lambda: OPS.normal(torch.zeros(1, 1, **I64), 4, torch.float32), ValueError, "seeds"),
+    ("normal: n oversize", lambda: OPS.normal(torch.zeros(1, **I64), 2**31, torch.float32), ValueError, "n"),
+    ("normal: seed past uint32", lambda: OPS.normal(torch.tensor([2**32]), 4, torch.float32), ValueError, "seeds[0] = 4294967296"),
+    ("normal_range: empty range", lambda: OPS.normal_range(torch.tensor([1]), 10, 4, 2, torch.float32), ValueError, "start"),
+    ("normal_range: seed negative", lambda: OPS.normal_range(torch.tensor([-(2**63)]), 10, 0, 2, torch.float32), ValueError, "seeds[0]"),
+    ("normal_nonces: nonces empty", lambda: OPS.normal_nonces("p", [], "", 4, torch.float16, CPU), ValueError, "nonces"),
+    ("normal_nonces: n zero", lambda: OPS.normal_nonces("p", [1], "", 0, torch.float16, CPU), ValueError, "n must"),
+    ("normal_nonces: dtype int8", lambda: OPS.normal_nonces("p", [1], "", 4, torch.int8, CPU), ValueError, "dtype"),
+    ("normal_nonces: meta device", lambda: OPS.normal_nonces("p", [1], "", 4, torch.float16, torch.device("meta")), ValueError, "device"),
+    ("unit_normal_seed: seed negative", lambda: OPS.unit_normal_seed(-1, 4, torch.float32, CPU), ValueError, "seed"),
+    ("unit_normal_seed: seed oversize", lambda: OPS.unit_normal_seed(2**32, 4, torch.float32, CPU), ValueError, "seed"),
+    ("unit_normal_seed: vocab zero", lambda: OPS.unit_normal_seed(1, 0, torch.float32, CPU), ValueError, "vocab_size"),
+    ("permutations: seeds empty", lambda: OPS.permutations(torch.zeros(0, **I64), 4), ValueError, "seeds"),
+    ("permutations: seed past uint32", lambda: OPS.permutations(torch.tensor([0, 2**40]), 4), ValueError, "seeds[1]"),
+    ("unit_normal: dtype int", lambda: OPS.unit_normal(torch.zeros(1, **I64), 4, torch.int32), ValueError, "dtype"),
+    ("unit_normal: seed negative", lambda: OPS.unit_normal(torch.tensor([-5]), 4, torch.float32), ValueError, "seeds[0]"),
+    ("distances: logits non-contiguous", lambda: OPS.distances(randn(16, 2).t(), PERMS, TARGET), ValueError, "logits"),
+    ("distances: permutations int32", lambda: OPS.distances(LOGITS, PERMS.int(), TARGET), TypeError, "permutations"),
+    ("distances: permutation out of range", lambda: OPS.distances(LOGITS, PERMS + 1, TARGET), ValueError, "permutations["),
+    ("murmur3: keys non-contiguous", lambda: OPS.murmur3(torch.arange(8)[::2], 0), ValueError, "keys"),
+    ("murmur3: keys float", lambda: OPS.murmur3(torch.zeros(3), 0), TypeError, "keys"),
+    ("murmur3: seed negative", lambda: OPS.murmur3(torch.arange(3), -1), ValueError, "seed"),
+    ("murmur3: seed past uint32", lambda: OPS.murmur3(torch.arange(3), 2**32), ValueError, "seed"),
+    ("core_stages: hashes float", lambda: OPS.core_stages(torch.zeros(3)), TypeError, "hashes"),
+    ("core_log: x float64", lambda: OPS.core_log(torch.ones(3, dtype=torch.float64)), TypeError, "x"),
+    ("core_sincos: theta non-contiguous", lambda: OPS.core_sincos(torch.zeros(6)[::2]), ValueError, "theta"),
+    ("core_round: dtype int16", lambda: OPS.core_round(torch.zeros(3), torch.int16), ValueError, "dtype"),
 ]
 
 
-@pytest.mark.parametrize("call,words", [c[1:] for c in RAW], ids=[c[0] for c in RAW])
-def test_raw_op_rejects(call, words):
-    with pytest.raises(RuntimeError) as info:
+@pytest.mark.parametrize("call,exc,words", [c[1:] for c in RAW], ids=[c[0] for c in RAW])
+def test_raw_op_rejects(call, exc, words):
+    with pytest.raises(exc) as info:
         call()
+    assert type(info.value) is exc, f"{type(info.value).__name__}: {info.value}"
     assert words in str(info.value), str(info.value)
+
+
+def pocrand_ops() -> set[str]:
+    return {name.split("::")[1] for name in torch._C._dispatch_get_all_op_names()
+            if name.startswith("pocrand::")}
+
+
+def test_every_raw_op_is_in_the_catalogue():
+    # build_info takes no argument; derive_seeds accepts every value its schema admits (any str,
+    # any int64 list, empty too); permutations_bucketed is CUDA-only (tests/test_cuda.py).
+    covered = {c[0].split(":")[0] for c in RAW}
+    assert pocrand_ops() - {"build_info", "derive_seeds", "permutations_bucketed"} == covered
+
+
+def test_the_dispatcher_refuses_what_no_schema_admits():
+    """Documented above: these never reach pocrand's checks (the Python API refuses them first)."""
+    for call in (lambda: OPS.derive_seeds(LONE, [0], "", False),
+                 lambda: OPS.derive_seeds("p", [2**63], "", False),
+                 lambda: OPS.murmur3(torch.arange(3), 1.5)):
+        with pytest.raises(RuntimeError):
+            call()
 
 
 def test_api_accepts_non_contiguous_tensors():
@@ -135,11 +226,21 @@ def test_nan_and_inf_logits_give_nan_distances():
     assert torch.isfinite(d[3])
 
 
-def test_nonces_accept_ranges_tensors_and_numpy_ints():
-    import numpy as np
+def test_nonces_accept_ordered_sequences_tensors_and_numpy_ints():
     want = pr.generate_inputs(**{**OK, "nonces": [3, 4]})
-    for nonces in (range(3, 5), torch.tensor([3, 4]), np.array([3, 4]), (np.int64(3), 4)):
+    for nonces in (range(3, 5), torch.tensor([3, 4]), np.array([3, 4]), (np.int64(3), 4),
+                   iter([3, 4]), (n for n in (3, 4))):
         assert torch.equal(pr.generate_inputs(**{**OK, "nonces": nonces}), want)
+
+
+def test_outputs_never_require_grad():
+    """Inputs that require grad are refused (above); under no_grad / inference mode the tensors
+    are plain and the results too."""
+    with torch.inference_mode():
+        d = pr.compute_distances(LOGITS, PERMS, TARGET)
+    assert not d.requires_grad
+    for out in (pr.generate_inputs(**OK), PERMS, TARGET, pr.normal(1, 8)):
+        assert not out.requires_grad
 
 
 SEEDS = torch.tensor([0, 1, 2**32 - 1], dtype=torch.int64)

@@ -115,11 +115,24 @@ def test_bucket_sort_paths(vocab_size, bucket_bits, capacity):
 
 def test_bucket_sort_rejects_bad_parameters():
     seeds = _permutation_seeds([0])
-    with pytest.raises(RuntimeError, match=r"bucket_bits must be in \[0, 11\], got 12"):
+    with pytest.raises(ValueError, match=r"bucket_bits must be in \[0, 11\], got 12"):
         torch.ops.pocrand.permutations_bucketed(seeds, 100, 12, 4096)
-    with pytest.raises(RuntimeError, match=r"capacity must be in \[0, 4096\], got 4097"):
+    with pytest.raises(ValueError, match=r"capacity must be in \[0, 4096\], got 4097"):
         torch.ops.pocrand.permutations_bucketed(seeds, 100, 3, 4097)
     torch.library.opcheck(torch.ops.pocrand.permutations_bucketed.default, (seeds, 100, 3, 50))
+
+
+def test_cuda_seeds_tensors_use_their_low_32_bits():
+    """Documented in csrc/op_checks.h: a CUDA seeds tensor is not read back to check its values
+    (that would synchronise); its kernels use each value's low 32 bits. On the CPU such a seed is
+    a ValueError (tests/test_bad_inputs.py)."""
+    wide = torch.tensor([5 + 2**32, -1], device="cuda")
+    low = torch.tensor([5, 2**32 - 1])
+    assert_bits_equal(torch.ops.pocrand.uniform(wide, 100), torch.ops.pocrand.uniform(low, 100))
+    assert torch.equal(torch.ops.pocrand.permutations(wide, 100).cpu(),
+                       torch.ops.pocrand.permutations(low, 100))
+    with pytest.raises(ValueError, match="seed"):
+        torch.ops.pocrand.murmur3(torch.arange(4, device="cuda"), 2**32)
 
 
 def test_permutations_with_more_rows_than_a_grid_dimension():
@@ -179,7 +192,7 @@ def test_distances_reject_out_of_range_permutations_on_gpu(vocab_size):
     perms[2, 17] = V
     perms[1, 50] = -5
     logits, target = randn(3, V, device="cuda"), pr.generate_target("bh", V, "cuda")
-    with pytest.raises(RuntimeError, match=r"permutations\[1, 50\] = -5 is out of range"):
+    with pytest.raises(ValueError, match=r"permutations\[1, 50\] = -5 is out of range"):
         pr.compute_distances(logits, perms, target)
     # check=False: those rows are the canonical NaN, the other row a number; twice, so a stale
     # flag from the first call would show.

@@ -152,6 +152,7 @@ void normal_pairs(uint32_t seed, int64_t n, int64_t j0, int64_t j1, int64_t base
 at::Tensor murmur3_cpu(const at::Tensor& keys, int64_t seed) {
   check_subnormals_honoured();
   check_keys(keys, "keys");
+  check_seed(seed, "seed");
   auto out = at::empty_like(keys);
   const int64_t* k = keys.data_ptr<int64_t>();
   int64_t* o = out.data_ptr<int64_t>();
@@ -288,7 +289,7 @@ at::Tensor distances_cpu(const at::Tensor& logits, const at::Tensor& permutation
   });
   for (int64_t b = 0; check && b < B; ++b)
     if (first_bad[b] >= 0)
-      TORCH_CHECK(false, out_of_range_message(first_bad[b], perm[first_bad[b]], V));
+      TORCH_CHECK_VALUE(false, out_of_range_message(first_bad[b], perm[first_bad[b]], V));
   at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
     std::vector<float> x(V), d(V);
     for (int64_t b = b0; b < b1; ++b) {

@@ -39,6 +39,7 @@ at::Tensor float_scratch(const at::Tensor& like, int64_t n) {
 
 at::Tensor murmur3_cuda(const at::Tensor& keys, int64_t seed) {
   check_keys(keys, "keys");
+  check_seed(seed, "seed");
   const c10::cuda::CUDAGuard guard(keys.device());
   auto out = at::empty_like(keys);
   if (keys.numel() == 0) return out;
@@ -151,7 +152,7 @@ at::Tensor distances_cuda(const at::Tensor& logits, const at::Tensor& permutatio
     for (int64_t r = 0; r < rows; ++r) {
       if (b[r] != -1) {
         const int64_t value = permutations.view(-1)[b[r]].item<int64_t>();
-        TORCH_CHECK(false, out_of_range_message(b[r], value, V));
+        TORCH_CHECK_VALUE(false, out_of_range_message(b[r], value, V));
       }
     }
   }
