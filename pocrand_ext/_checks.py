@@ -120,6 +120,12 @@ def _resolve_device(device: DeviceLike) -> torch.device:
         dev = torch.device(device)
     except (RuntimeError, ValueError) as e:
         raise ValueError(f"device {device!r} is not a valid device: {e}") from None
+    # torch.device keeps 8 bits of the index it is given ("cuda:256" becomes cuda:0): compare
+    # with the index as written, so that an out-of-range index never selects another GPU.
+    written = device if isinstance(device, int) else (
+        int(device.rsplit(":", 1)[1]) if isinstance(device, str) and ":" in device else dev.index)
+    if written != dev.index or (written is not None and written < 0):
+        raise ValueError(f"device {device!r}: index {written} is out of range")
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(f"device {device!r}: CUDA is not available in this process")

@@ -64,6 +64,11 @@ CATALOGUE = [
     ("generate_inputs: device bogus", inputs(device="tpu:0"), ValueError, "device"),
     ("generate_inputs: device wrong type", inputs(device=3.0), TypeError, "device"),
     ("generate_inputs: cuda without CUDA or index past the last GPU", inputs(device="cuda:99"), ValueError, "device"),
+    # torch.device keeps 8 bits of an index: "cuda:256" is cuda:0 and "cuda:128" cuda:65408 to it.
+    ("generate_inputs: device index 256", inputs(device="cuda:256"), ValueError, "device"),
+    ("generate_inputs: device index 128", inputs(device="cuda:128"), ValueError, "device"),
+    ("generate_inputs: device int past 2^32", inputs(device=3663059584), ValueError, "device"),
+    ("generate_inputs: device int negative", inputs(device=-1), ValueError, "device"),
     ("generate_inputs_slice: end past n", inputs_slice(end=33), ValueError, "end"),
     ("generate_inputs_slice: empty", inputs_slice(start=3, end=3), ValueError, "start"),
     ("generate_inputs_slice: start float", inputs_slice(start=1.0), TypeError, "start"),
@@ -120,6 +125,22 @@ def test_bad_input_raises_naming_the_argument(call, exc, words):
 def test_every_public_function_is_in_the_catalogue():
     covered = {c[0].split(":")[0] for c in CATALOGUE}
     assert set(pr.__all__) - {"SPEC_VERSION", "build_info"} <= covered
+
+
+def test_device_indices_are_never_wrapped(monkeypatch):
+    """torch.device keeps 8 bits of an index ("cuda:256" is cuda:0, "cuda:128" cuda:65408); on a
+    machine with GPUs the check must refuse such an index instead of using another GPU. Two GPUs
+    are simulated here, so that the CUDA branch runs on any machine."""
+    from pocrand_ext import _checks
+    monkeypatch.setattr(_checks, "build_info", lambda: "cpu+cuda:9.0")
+    monkeypatch.setattr(_checks, "_checked_devices", {})
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    for device in ("cuda:256", "cuda:257", "cuda:128", "cuda:2", torch.device("cuda", 2)):
+        with pytest.raises(ValueError, match="device"):
+            _checks.check_device(device)
+    assert _checks.check_device("cuda:1") == torch.device("cuda", 1)
 
 
 def test_unencodable_strings_give_one_message_everywhere():

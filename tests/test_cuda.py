@@ -206,17 +206,17 @@ def test_distances_reject_out_of_range_permutations_on_gpu(vocab_size):
 
 
 def test_scalar_stages_and_rounding_sample():
-    g = torch.Generator().manual_seed(0)
-    h = torch.randint(0, 2**32, (1 << 22,), dtype=torch.int64, generator=g)
+    gen = torch.Generator().manual_seed(0)
+    h = torch.randint(0, 2**32, (1 << 22,), dtype=torch.int64, generator=gen)
     for g, c in zip(stages.stages(h.cuda()), stages.stages(h)):
         assert_bits_equal(g, c)
-    x = torch.randint(-(2**31), 2**31, (1 << 22,), dtype=torch.int32, generator=g).view(torch.float32)
+    x = torch.randint(-(2**31), 2**31, (1 << 22,), dtype=torch.int32, generator=gen).view(torch.float32)
     for dtype in (torch.float16, torch.bfloat16):
         assert_bits_equal(stages.round_to(x.cuda(), dtype), stages.round_to(x, dtype))
-    t = torch.rand(1 << 20, generator=g) * 6.2831855
+    t = torch.rand(1 << 20, generator=gen) * 6.2831855
     for g, c in zip(stages.sincos(t.cuda()), stages.sincos(t)):
         assert_bits_equal(g, c)
-    u = torch.rand(1 << 20, generator=g).clamp(min=1e-10)
+    u = torch.rand(1 << 20, generator=gen).clamp(min=1e-10)
     assert_bits_equal(stages.log(u.cuda()), stages.log(u))
 
 
