@@ -80,7 +80,8 @@ def compare(res: Result, what: str, got: torch.Tensor, want: torch.Tensor) -> No
     """Count the elements of `got` whose bits differ from `want` (moved to got's device)."""
     if got.shape != want.shape or got.dtype != want.dtype:
         res.mismatched += max(got.numel(), 1)
-        res.first.append(f"{what}: {tuple(got.shape)} {got.dtype} vs {tuple(want.shape)} {want.dtype}")
+        res.first.append(f"{what}: {tuple(got.shape)} {got.dtype} vs "
+                         f"{tuple(want.shape)} {want.dtype}")
         return
     differ = bit_view(got) != bit_view(want.to(got.device, non_blocking=True))
     count = int(differ.sum())
@@ -106,6 +107,11 @@ class Sweep:
     def seeds(self, device, values):
         return torch.tensor(values, dtype=torch.int64, device=device)
 
+    def both(self, res: Result, what: str, op, args_on) -> None:
+        """op(*args_on(a)) on device a against op(*args_on(b)) on device b."""
+        compare(res, what, self.call(self.a, op, *args_on(self.a)),
+                self.call(self.b, op, *args_on(self.b)))
+
     def rows(self) -> Result:
         res, n, window = Result(), self.s["rows_n"], self.s["window"]
         values = [pr.inputs_seed("sweep", "rows", r) for r in range(self.s["rows"])]
@@ -128,11 +134,10 @@ class Sweep:
         values = [0, 1, 0xFFFFFFFF, pr.inputs_seed("sweep", "sizes", 0)]
         for n in self.s["sizes"]:
             for d in DTYPES:
-                compare(res, f"normal n={n} {d}", self.call(self.a, OPS.normal, self.seeds(self.a, values), n, d),
-                        self.call(self.b, OPS.normal, self.seeds(self.b, values), n, d))
+                self.both(res, f"normal n={n} {d}", OPS.normal,
+                          lambda dev: (self.seeds(dev, values), n, d))
         n = self.s["uniform_n"]
-        compare(res, f"uniform n={n}", self.call(self.a, OPS.uniform, self.seeds(self.a, values[:2]), n),
-                self.call(self.b, OPS.uniform, self.seeds(self.b, values[:2]), n))
+        self.both(res, f"uniform n={n}", OPS.uniform, lambda dev: (self.seeds(dev, values[:2]), n))
         return res
 
     def by_value(self) -> Result:
@@ -140,13 +145,14 @@ class Sweep:
         nonces = [k * 7919 - 1000 for k in range(self.s["batch"])] + [2**63 - 1, -(2**63)]
         ref_seeds = OPS.derive_seeds("sweep_by_value_nonce", nonces, "", False).to(self.b)
         for d in DTYPES:
-            compare(res, f"normal_nonces {d}",
-                    self.call(self.a, OPS.normal_nonces, "sweep_by_value_nonce", nonces, "", 4097, d, self.a),
-                    self.call(self.b, OPS.normal, ref_seeds, 4097, d))
+            got = self.call(self.a, OPS.normal_nonces, "sweep_by_value_nonce", nonces, "", 4097, d,
+                            self.a)
+            want = self.call(self.b, OPS.normal, ref_seeds, 4097, d)
+            compare(res, f"normal_nonces {d}", got, want)
             for v in self.s["vocab"][:3]:
-                compare(res, f"unit_normal_seed V={v} {d}",
-                        self.call(self.a, OPS.unit_normal_seed, 0xFFFFFFFF, v, d, self.a),
-                        self.call(self.b, OPS.unit_normal, self.seeds(self.b, [0xFFFFFFFF]), v, d)[0])
+                got = self.call(self.a, OPS.unit_normal_seed, 0xFFFFFFFF, v, d, self.a)
+                want = self.call(self.b, OPS.unit_normal, self.seeds(self.b, [0xFFFFFFFF]), v, d)
+                compare(res, f"unit_normal_seed V={v} {d}", got, want[0])
         return res
 
     def target(self) -> Result:
@@ -154,9 +160,8 @@ class Sweep:
         values = [pr.target_seed(f"sweep{r}") for r in range(2)]
         for v in self.s["vocab"]:
             for d in DTYPES:
-                compare(res, f"unit_normal V={v} {d}",
-                        self.call(self.a, OPS.unit_normal, self.seeds(self.a, values), v, d),
-                        self.call(self.b, OPS.unit_normal, self.seeds(self.b, values), v, d))
+                self.both(res, f"unit_normal V={v} {d}", OPS.unit_normal,
+                          lambda dev: (self.seeds(dev, values), v, d))
         return res
 
     def sort(self) -> Result:
@@ -164,9 +169,8 @@ class Sweep:
         for v in self.s["sort"]:
             rows = 64 if v <= 4097 else 2
             values = [pr.permutations_seed("sweep", "sort", r) for r in range(rows)]
-            compare(res, f"permutations V={v}",
-                    self.call(self.a, OPS.permutations, self.seeds(self.a, values), v),
-                    self.call(self.b, OPS.permutations, self.seeds(self.b, values), v))
+            self.both(res, f"permutations V={v}", OPS.permutations,
+                      lambda dev: (self.seeds(dev, values), v))
         return res
 
     def distances(self) -> Result:
@@ -183,10 +187,10 @@ class Sweep:
                 for td in DTYPES:
                     target = OPS.unit_normal(self.seeds("cpu", [7]), v, td)[0]
                     for p, check in ((perms, True), (bad, False)):
-                        args = (logits.to(ld), p, target, check)
-                        compare(res, f"distances B={batch} V={v} {ld}/{td} check={check}",
-                                self.call(self.a, OPS.distances, *(t.to(self.a) for t in args[:3]), check),
-                                self.call(self.b, OPS.distances, *(t.to(self.b) for t in args[:3]), check))
+                        tensors = (logits.to(ld), p, target)
+                        self.both(res, f"distances B={batch} V={v} {ld}/{td} check={check}",
+                                  OPS.distances,
+                                  lambda dev: (*(t.to(dev) for t in tensors), check))
         return res
 
 
@@ -225,7 +229,8 @@ def main(argv=None, sweep_class=Sweep) -> int:
                  [s for s in args.sections.split(",") if s])
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
-    print("KERNEL SWEEP PASSED" if report["ok"] else "KERNEL SWEEP FAILED", f"({report['seconds']} s)")
+    verdict = "KERNEL SWEEP PASSED" if report["ok"] else "KERNEL SWEEP FAILED"
+    print(f"{verdict} ({report['seconds']} s)")
     return 0 if report["ok"] else 1
 
 

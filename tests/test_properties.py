@@ -68,7 +68,8 @@ def test_uniform_and_normal_equal_the_spec(seed, n):
 @given(keys=st.lists(nonce, min_size=1, max_size=50), seed=seeds)
 def test_murmur3_equals_the_spec(keys, seed):
     k = np.array(keys, dtype=np.int64)
-    assert np.array_equal(pr.murmur3_32(torch.from_numpy(k), seed).numpy(), spec.murmur3_32(k, seed))
+    got = pr.murmur3_32(torch.from_numpy(k), seed)
+    assert np.array_equal(got.numpy(), spec.murmur3_32(k, seed))
 
 
 @budget(100)
@@ -125,7 +126,8 @@ def test_a_slice_equals_the_same_part_of_the_whole(data, bh, nonces, dim, seq_le
     start = data.draw(st.integers(0, n - 1), label="start")
     end = data.draw(st.integers(start + 1, n), label="end")
     whole = pr.generate_inputs(bh, "pk", nonces, dim, seq_len, "cpu", DTYPES[dtype])
-    part = pr.generate_inputs_slice(bh, "pk", nonces, dim, seq_len, start, end, "cpu", DTYPES[dtype])
+    part = pr.generate_inputs_slice(bh, "pk", nonces, dim, seq_len, start, end, "cpu",
+                                    DTYPES[dtype])
     assert np.array_equal(bits(part), bits(whole.view(len(nonces), n)[:, start:end]))
 
 
@@ -151,7 +153,8 @@ def test_rows_follow_their_nonces(nonces, data):
     y = pr.generate_inputs("bh", "pk", [nonces[i] for i in order], 8, 3)
     assert torch.equal(y.view(torch.int16), x[list(order)].view(torch.int16))
     p = pr.generate_permutations("bh", "pk", nonces, 50)
-    assert torch.equal(pr.generate_permutations("bh", "pk", [nonces[i] for i in order], 50), p[list(order)])
+    q = pr.generate_permutations("bh", "pk", [nonces[i] for i in order], 50)
+    assert torch.equal(q, p[list(order)])
 
 
 # --- random bad arguments raise only TypeError / ValueError --------------------------------------
@@ -172,7 +175,8 @@ def _tensor(shape, dtype, grad):
 junk = st.one_of(
     st.none(), st.booleans(), st.floats(), st.complex_numbers(), st.binary(max_size=4),
     st.text(max_size=4), st.just("\ud800"), st.integers(-(2**70), 0), st.integers(2**31, 2**70),
-    st.integers(1, 16), st.lists(st.integers(-5, 5), max_size=3), st.sets(st.integers(0, 3), max_size=3),
+    st.integers(1, 16), st.lists(st.integers(-5, 5), max_size=3),
+    st.sets(st.integers(0, 3), max_size=3),
     st.dictionaries(st.integers(0, 3), st.integers(0, 3), max_size=2), st.sampled_from(
         [torch.float64, torch.int8, torch.float16, "float16", "cpu", "cuda:7", "meta", "tpu",
          torch.device("meta"), {0: 1}.keys(), range(0), range(3), object(), float("nan")]),
@@ -181,7 +185,8 @@ junk = st.one_of(
 GOOD = {"block_hash": "bh", "public_key": "pk", "nonces": [0, 1], "dim": 8, "seq_len": 4,
         "vocab_size": 16, "dtype": torch.float16, "device": "cpu", "seed": 5, "n": 8, "s": "x",
         "nonce": 3, "start": 0, "end": 8, "keys": torch.arange(4),
-        "logits": torch.ones(2, 16), "permutations": pr.generate_permutations("bh", "pk", [0, 1], 16),
+        "logits": torch.ones(2, 16),
+        "permutations": pr.generate_permutations("bh", "pk", [0, 1], 16),
         "target": pr.generate_target("bh", 16), "check": True}
 API = {  # function: its parameters, all filled from GOOD
     pr.generate_inputs: ["block_hash", "public_key", "nonces", "dim", "seq_len", "device", "dtype"],
@@ -215,9 +220,10 @@ def test_random_bad_arguments_raise_only_type_or_value_errors(fn, data):
 
 
 OPS = torch.ops.pocrand
-ints = st.one_of(st.integers(-(2**63), 2**63 - 1), st.sampled_from([-1, 0, 2**32, 2**31, MAX_COUNT + 1]),
-                 st.integers(-3, 40))
-seed_tensors = st.one_of(small_tensors(), st.lists(ints, max_size=3).map(lambda v: torch.tensor(v, dtype=torch.int64)))
+ints = st.one_of(st.integers(-(2**63), 2**63 - 1), st.integers(-3, 40),
+                 st.sampled_from([-1, 0, 2**32, 2**31, MAX_COUNT + 1]))
+seed_tensors = st.one_of(small_tensors(),
+                         st.lists(ints, max_size=3).map(lambda v: torch.tensor(v, dtype=torch.int64)))
 scalar_types = st.sampled_from([torch.float32, torch.float16, torch.bfloat16, torch.int32,
                                 torch.float64, torch.bool])
 RAW = [  # (op, strategies of its arguments): every value admitted by the schema, most invalid
