@@ -109,4 +109,57 @@ inline void check_distance_args(const at::Tensor& logits, const at::Tensor& perm
   TORCH_CHECK_VALUE(target.is_contiguous(), "target must be contiguous");
 }
 
+// ---- PoC v2 ----
+
+// householder(x [R, dim], v [dim] or [R, dim]): same dtype and device, contiguous.
+inline void check_householder_args(const at::Tensor& x, const at::Tensor& v) {
+  TORCH_CHECK(x.dim() == 2, "x must be 2-D [rows, dim], got " + num(x.dim()) + "-D");
+  check_float_dtype(x.scalar_type(), "x dtype");
+  check_count(x.size(1), "dim (x.shape[1])");
+  TORCH_CHECK(v.scalar_type() == x.scalar_type(), "v must have x's dtype " +
+              dtype_name(x.scalar_type()) + ", got " + dtype_name(v.scalar_type()));
+  const bool shared = v.dim() == 1 && v.size(0) == x.size(1);
+  const bool per_row = v.dim() == 2 && v.sizes() == x.sizes();
+  TORCH_CHECK(shared || per_row, "v must be [dim] = [" + num(x.size(1)) + "] or x's shape " +
+              shape(x.sizes()) + ", got " + shape(v.sizes()));
+  TORCH_CHECK(v.device() == x.device(), "x and v must be on one device, got " + x.device().str() +
+              " and " + v.device().str());
+  TORCH_CHECK(x.is_contiguous(), "x must be contiguous");
+  TORCH_CHECK(v.is_contiguous(), "v must be contiguous");
+}
+
+// haar_rotate(x [B, k], seeds int64 [B, k - 1]).
+inline void check_haar_args(const at::Tensor& x, const at::Tensor& seeds) {
+  TORCH_CHECK(x.dim() == 2, "x must be 2-D [batch, k], got " + num(x.dim()) + "-D");
+  check_float_dtype(x.scalar_type(), "x dtype");
+  check_count(x.size(1), "k (x.shape[1])");
+  TORCH_CHECK(seeds.scalar_type() == at::kLong, "seeds must be int64, got " +
+              dtype_name(seeds.scalar_type()));
+  TORCH_CHECK(seeds.dim() == 2 && seeds.size(0) == x.size(0) && seeds.size(1) == x.size(1) - 1,
+              "seeds must be [batch, k - 1] = [" + num(x.size(0)) + ", " + num(x.size(1) - 1) +
+              "], got " + shape(seeds.sizes()));
+  TORCH_CHECK(seeds.device() == x.device(), "x and seeds must be on one device, got " +
+              x.device().str() + " and " + seeds.device().str());
+  TORCH_CHECK(x.is_contiguous(), "x must be contiguous");
+  TORCH_CHECK(seeds.is_contiguous(), "seeds must be contiguous");
+}
+
+// artifacts(hidden [B, H], seeds int64 [B, k], k).
+inline void check_artifact_args(const at::Tensor& hidden, const at::Tensor& seeds, int64_t k) {
+  TORCH_CHECK(hidden.dim() == 2, "hidden must be 2-D [batch, hidden], got " + num(hidden.dim()) + "-D");
+  check_float_dtype(hidden.scalar_type(), "hidden dtype");
+  TORCH_CHECK(hidden.size(0) >= 1, "hidden must have at least one row");
+  check_count(hidden.size(1), "hidden size (hidden.shape[1])");
+  check_between(k, 1, hidden.size(1), "k");
+  TORCH_CHECK(seeds.scalar_type() == at::kLong, "seeds must be int64, got " +
+              dtype_name(seeds.scalar_type()));
+  TORCH_CHECK(seeds.dim() == 2 && seeds.size(0) == hidden.size(0) && seeds.size(1) == k,
+              "seeds must be [batch, k] = [" + num(hidden.size(0)) + ", " + num(k) + "], got " +
+              shape(seeds.sizes()));
+  TORCH_CHECK(seeds.device() == hidden.device(), "hidden and seeds must be on one device, got " +
+              hidden.device().str() + " and " + seeds.device().str());
+  TORCH_CHECK(hidden.is_contiguous(), "hidden must be contiguous");
+  TORCH_CHECK(seeds.is_contiguous(), "seeds must be contiguous");
+}
+
 }  // namespace pocrand

@@ -61,6 +61,36 @@ TORCH_LIBRARY(pocrand, m) {
   // check=false never synchronises and gives such a row the canonical NaN instead.
   m.def("distances(Tensor logits, Tensor permutations, Tensor target, bool check=True) -> Tensor");
 
+  // ---- PoC v2 (SPEC.md section 9) ----
+  // Seeds of many strings in one call (int64 CPU tensors of u32 values, pinned when asked):
+  // [len(nonces), 8] seed_words(prefix + str(nonce) + suffix);
+  m.def("derive_seed_words(str prefix, int[] nonces, str suffix, bool pin_memory) -> Tensor");
+  // [len(nonces), count] seed(prefix + str(nonce) + infix + str(j)), j < count (the Haar seeds);
+  m.def("derive_seed_grid(str prefix, int[] nonces, str infix, int count, bool pin_memory) -> Tensor");
+  // [len(strings)] seed(string).
+  m.def("derive_seeds_of_strings(str[] strings, bool pin_memory) -> Tensor");
+  // words: int64 [B, 8] -> dtype [B, end - start]: elements [start, end) of concat_normal(words_b, n).
+  m.def("concat_normal(Tensor words, int n, int start, int end, ScalarType dtype) -> Tensor");
+  // -> dtype [len(nonces), n] on device: concat_normal(seed_words(prefix + str(nonce) + suffix), n).
+  m.def("concat_normal_nonces(str prefix, int[] nonces, str suffix, int n, ScalarType dtype, Device device) -> Tensor");
+  // normal_nonces / concat_normal_nonces written into `out` (any shape whose rows hold
+  // out.numel() / len(nonces) elements; its dtype and device decide the output's).
+  m.def("normal_nonces_into(str prefix, int[] nonces, str suffix, Tensor(a!) out) -> ()");
+  m.def("concat_normal_nonces_into(str prefix, int[] nonces, str suffix, Tensor(a!) out) -> ()");
+  // seeds: int64 [B] -> dtype [B, dim]: unit_vector(seed_b, dim) (9.2), rounded to dtype.
+  m.def("unit_vectors(Tensor seeds, int dim, ScalarType dtype) -> Tensor");
+  // The same for seeds given as values (no upload; the layer vectors and PoC v2's target).
+  m.def("unit_vectors_by_value(int[] seeds, int dim, ScalarType dtype, Device device) -> Tensor");
+  // seeds: int64 [B] -> int64 [B, k]: pick(seed_b, dim, k) (9.4).
+  m.def("pick(Tensor seeds, int dim, int k) -> Tensor");
+  // x [R, dim] (f32/f16/bf16), v [dim] or [R, dim] of x's dtype -> x's shape and dtype (9.3).
+  m.def("householder(Tensor x, Tensor v) -> Tensor");
+  // x [B, k] (f32/f16/bf16), seeds int64 [B, k - 1] -> [B, k] in x's dtype (9.10).
+  m.def("haar_rotate(Tensor x, Tensor seeds) -> Tensor");
+  // hidden [B, H] (f32/f16/bf16), seeds int64 [B, k] (column 0 the pick seed, columns 1 .. k - 1
+  // the Haar seeds j = 0 .. k - 2) -> (fp16 [B, k] artifacts, bool [B] non-finite-row flags) (9.11).
+  m.def("artifacts(Tensor hidden, Tensor seeds, int k) -> (Tensor, Tensor)");
+
   // The core's scalar stages, elementwise, for verification (accuracy and CPU == GPU checks over
   // whole domains). Not part of the PoC API.
   // permutations by the GPU bucket sort with its bucket count and shared-memory capacity forced

@@ -80,6 +80,39 @@ def compute(op: str, a: dict, device) -> torch.Tensor:
         perms = api.generate_permutations(a["block_hash"], a["public_key"], a["nonces"], v, device)
         target = api.generate_target(a["block_hash"], v, device, _DTYPES[a["target_dtype"]])
         return api.compute_distances(logits, perms, target)
+    if op == "seed_words":
+        return torch.tensor(api.seed_words(a["s"]), dtype=torch.int64)
+    if op == "inputs_concat":
+        return api.generate_inputs_concat(a["block_hash"], a["public_key"], a["nonces"], a["dim"],
+                                          a["seq_len"], device, _DTYPES[a["dtype"]])
+    if op == "unit_vectors":
+        seeds = torch.tensor(a["seeds"], dtype=torch.int64, device=device)
+        return torch.ops.pocrand.unit_vectors(seeds, a["dim"], torch.float32)
+    if op == "target_v2":
+        return api.generate_target_v2(a["block_hash"], a["public_key"], a["dim"], device,
+                                      _DTYPES[a["dtype"]])
+    if op == "householder":
+        rows, dim, dtype = a["rows"], a["dim"], _DTYPES[a["dtype"]]
+        x = api.normal(a["x_seed"], rows * dim, device).view(rows, dim).to(dtype)
+        v_seeds = [(a["v_seed"] + r) % 2**32 for r in range(rows if a["per_row"] else 1)]
+        v = torch.ops.pocrand.unit_vectors(torch.tensor(v_seeds, device=device), dim, dtype)
+        return api.apply_householder(x, v if a["per_row"] else v[0])
+    if op == "pick_indices":
+        return api.pick_indices(a["block_hash"], a["public_key"], a["nonces"], a["dim"], a["k"],
+                                device)
+    if op == "haar_rotate":
+        b, k = len(a["nonces"]), a["k"]
+        x = api.normal(a["x_seed"], b * k, device).view(b, k).to(_DTYPES[a["dtype"]])
+        return api.haar_rotate(a["block_hash"], a["public_key"], a["nonces"], x)
+    if op == "artifacts":
+        b, h = len(a["nonces"]), a["hidden"]
+        hidden = api.normal(a["x_seed"], b * h, device).view(b, h)
+        hidden[a["zero_rows"]] = 0.0
+        hidden[a["nan_rows"], 0] = float("nan")
+        out, flags = api.artifacts(hidden.to(_DTYPES[a["dtype"]]), a["block_hash"],
+                                   a["public_key"], a["nonces"], a["k"])
+        return torch.cat([out.view(torch.uint8).view(-1), flags.to(torch.uint8).view(-1).cpu()
+                          .to(out.device)])
     raise ValueError(f"unknown known-answer op {op!r}")
 
 

@@ -1,12 +1,15 @@
-"""Reductions in the fixed order of SPEC.md section 7: the distances of the Phase-2 API."""
+"""Reductions in the fixed order of SPEC.md section 7: the distances of the Phase-2 API, and PoC
+v2's Householder reflection, Haar rotation and artifacts (9.3, 9.8, 9.10, 9.11)."""
 from __future__ import annotations
 
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import MAX_COUNT, check_device, check_dtype, check_no_grad, check_tensor
+from ._checks import (MAX_COUNT, check_count, check_device, check_dtype, check_int, check_no_grad,
+                      check_nonces, check_str, check_tensor)
+from .seeds import artifact_seeds, haar_seeds
 
-__all__ = ["compute_distances"]
+__all__ = ["compute_distances", "apply_householder", "haar_rotate", "artifacts"]
 
 
 def compute_distances(logits: torch.Tensor, permutations: torch.Tensor,
@@ -41,6 +44,94 @@ def compute_distances(logits: torch.Tensor, permutations: torch.Tensor,
         raise TypeError(f"check must be a bool, got {type(check).__name__}")
     return torch.ops.pocrand.distances(logits.contiguous(), permutations.contiguous(),
                                        target.contiguous(), check)
+
+
+def apply_householder(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """x - 2 (x . v) v over x's last dimension (SPEC.md 9.3): products, the dot (fixed order) and
+    the update in float32, rounded once to x's dtype. x is [..., dim] (float32/fp16/bf16); v has
+    x's dtype and is [dim] (every row) or one vector per row ([rows, dim] or x's shape)."""
+    check_tensor("x", x)
+    check_tensor("v", v)
+    if x.dim() < 1:
+        raise ValueError("x must have at least one dimension [..., dim]")
+    check_dtype("x.dtype", x.dtype)
+    if v.dtype != x.dtype:
+        raise TypeError(f"v must have x's dtype {x.dtype}, got {v.dtype} (cast it: v.to(x.dtype))")
+    dim = x.shape[-1]
+    check_count("dim (x.shape[-1])", dim)
+    rows = x.numel() // dim
+    if v.shape not in ((dim,), (rows, dim), x.shape):
+        raise ValueError(f"v must be [{dim}], [{rows}, {dim}] or x's shape {list(x.shape)}, "
+                         f"got {list(v.shape)}")
+    if v.device != x.device:
+        raise ValueError(f"x and v must be on one device, got {x.device} and {v.device}")
+    check_device(x.device)
+    if rows == 0:
+        return x.clone()
+    v2 = v.reshape(dim) if v.dim() == 1 else v.reshape(rows, dim)
+    y = torch.ops.pocrand.householder(x.reshape(rows, dim).contiguous(), v2.contiguous())
+    return y.view(x.shape)
+
+
+def haar_rotate(block_hash: str, public_key: str, nonces, x: torch.Tensor) -> torch.Tensor:
+    """[B, k] in x's dtype: each row of x reflected by the unit vectors of its nonce's Haar seeds
+    ..._nonce_{n}_haar_hh_{k}_{j}, j = 0 .. k-2, in that order (SPEC.md 9.10)."""
+    check_str("block_hash", block_hash)
+    check_str("public_key", public_key)
+    nonces = check_nonces(nonces)
+    check_tensor("x", x)
+    if x.dim() != 2:
+        raise ValueError(f"x must be 2-D [batch, k], got shape {list(x.shape)}")
+    if x.shape[1] < 1:
+        raise ValueError(f"k must be positive, got k={x.shape[1]}")
+    check_count("k (x.shape[1])", x.shape[1])
+    if x.shape[0] != len(nonces):
+        raise ValueError(f"x has {x.shape[0]} rows but there are {len(nonces)} nonces")
+    check_dtype("x.dtype", x.dtype)
+    dev = check_device(x.device)
+    k = x.shape[1]
+    return torch.ops.pocrand.haar_rotate(x.contiguous(), haar_seeds(block_hash, public_key, nonces,
+                                                                    k, dev))
+
+
+def artifacts(hidden: torch.Tensor, block_hash: str, public_key: str, nonces, k: int = 12):
+    """(fp16 [B, k], bool [B]): PoC v2's artifact of each nonce's last hidden state [B, H] —
+    x / (|x| + 1e-8), pick k, Haar-rotate in float32, y / (|y| + 1e-8), fp16 (SPEC.md 9.11). A
+    row with a NaN or Inf (or whose norm overflows) gives fp16 NaNs and True in the flags."""
+    check_tensor("hidden", hidden)
+    if hidden.dim() != 2:
+        raise ValueError(f"hidden must be 2-D [batch, hidden], got shape {list(hidden.shape)}")
+    if hidden.dtype == torch.float64:
+        hidden = hidden.float()  # rounded to nearest, the same on every device
+    check_dtype("hidden.dtype", hidden.dtype)
+    check_str("block_hash", block_hash)
+    check_str("public_key", public_key)
+    nonces = check_nonces(nonces)
+    if hidden.shape[0] != len(nonces):
+        raise ValueError(f"hidden has {hidden.shape[0]} rows but there are {len(nonces)} nonces")
+    H = check_count("hidden size (hidden.shape[1])", hidden.shape[1])
+    k = check_int("k", k)
+    if not 1 <= k <= H:
+        raise ValueError(f"k must be in [1, hidden size], got k={k}, hidden size={H}")
+    dev = check_device(hidden.device)
+    seeds = artifact_seeds(block_hash, public_key, nonces, k, dev)
+    return torch.ops.pocrand.artifacts(hidden.contiguous(), seeds, k)
+
+
+@torch.library.register_fake("pocrand::householder")
+def _householder_fake(x, v):
+    return torch.empty_like(x)
+
+
+@torch.library.register_fake("pocrand::haar_rotate")
+def _haar_rotate_fake(x, seeds):
+    return torch.empty_like(x)
+
+
+@torch.library.register_fake("pocrand::artifacts")
+def _artifacts_fake(hidden, seeds, k):
+    b = hidden.shape[0]
+    return (hidden.new_empty((b, k), dtype=torch.float16), hidden.new_empty((b,), dtype=torch.bool))
 
 
 @torch.library.register_fake("pocrand::distances")

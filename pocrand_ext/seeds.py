@@ -60,3 +60,72 @@ def seeds_for(prefix: str, nonces: list[int], device: torch.device, suffix: str 
 @torch.library.register_fake("pocrand::derive_seeds")
 def _derive_seeds_fake(prefix, nonces, suffix, pin_memory):
     return torch.empty((len(nonces),), dtype=torch.int64)
+
+
+# ----------------------------------------------------------------------------------------------
+# PoC v2 seed strings (SPEC.md 9.5)
+# ----------------------------------------------------------------------------------------------
+__all__ += ["seed_words", "pick_seed", "haar_seed", "layer_seed", "target_v2_seed"]
+
+
+def seed_words(s: str) -> list[int]:
+    """The 8 big-endian uint32 words of SHA-256(UTF-8(s)); word 0 is seed_from_string(s)."""
+    check_str("s", s)
+    d = hashlib.sha256(s.encode("utf-8")).digest()
+    return [int.from_bytes(d[4 * j:4 * j + 4], "big") for j in range(8)]
+
+
+def pick_seed(block_hash: str, public_key: str, nonce: int, k: int) -> int:
+    """Seed of a nonce's pick of k indices: ..._nonce_{nonce}_pick_{k}."""
+    return seed_from_string(f"{block_hash}_{public_key}_nonce_{nonce}_pick_{k}")
+
+
+def haar_seed(block_hash: str, public_key: str, nonce: int, k: int, j: int) -> int:
+    """Seed of reflection j of a nonce's Haar rotation of k values: ..._haar_hh_{k}_{j}."""
+    return seed_from_string(f"{block_hash}_{public_key}_nonce_{nonce}_haar_hh_{k}_{j}")
+
+
+def layer_seed(block_hash: str, layer: int) -> int:
+    """Seed of layer i's Householder vector: {block_hash}_layer_{i}_householder."""
+    return seed_from_string(f"{block_hash}_layer_{layer}_householder")
+
+
+def target_v2_seed(block_hash: str, public_key: str) -> int:
+    """Seed of PoC v2's target: {block_hash}_{public_key}_target."""
+    return seed_from_string(f"{block_hash}_{public_key}_target")
+
+
+def artifact_seeds(block_hash: str, public_key: str, nonces: list[int], k: int,
+                   device: torch.device) -> torch.Tensor:
+    """int64 [B, k] on device: column 0 each nonce's pick seed, columns 1 .. k-1 its Haar seeds
+    j = 0 .. k-2 (the layout of torch.ops.pocrand.artifacts), derived in C++ and uploaded once."""
+    prefix = f"{block_hash}_{public_key}_nonce_"
+    on_gpu = device.type == "cuda"
+    pick = torch.ops.pocrand.derive_seeds.default(prefix, nonces, f"_pick_{k}", False)
+    haar = torch.ops.pocrand.derive_seed_grid.default(prefix, nonces, f"_haar_hh_{k}_", k - 1, False)
+    seeds = torch.cat([pick.unsqueeze(1), haar], dim=1)
+    return seeds.pin_memory().to(device, non_blocking=True) if on_gpu else seeds
+
+
+def haar_seeds(block_hash: str, public_key: str, nonces: list[int], k: int,
+               device: torch.device) -> torch.Tensor:
+    """int64 [B, k-1] on device: the Haar seeds j = 0 .. k-2 of each nonce."""
+    on_gpu = device.type == "cuda"
+    seeds = torch.ops.pocrand.derive_seed_grid.default(f"{block_hash}_{public_key}_nonce_", nonces,
+                                                       f"_haar_hh_{k}_", k - 1, on_gpu)
+    return seeds.to(device, non_blocking=True) if on_gpu else seeds
+
+
+@torch.library.register_fake("pocrand::derive_seed_words")
+def _derive_seed_words_fake(prefix, nonces, suffix, pin_memory):
+    return torch.empty((len(nonces), 8), dtype=torch.int64)
+
+
+@torch.library.register_fake("pocrand::derive_seed_grid")
+def _derive_seed_grid_fake(prefix, nonces, infix, count, pin_memory):
+    return torch.empty((len(nonces), count), dtype=torch.int64)
+
+
+@torch.library.register_fake("pocrand::derive_seeds_of_strings")
+def _derive_seeds_of_strings_fake(strings, pin_memory):
+    return torch.empty((len(strings),), dtype=torch.int64)

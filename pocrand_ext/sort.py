@@ -1,13 +1,14 @@
-"""Orders by hash: the permutations of the Phase-2 API (SPEC.md section 8)."""
+"""Orders by hash: the permutations of the Phase-2 API (SPEC.md section 8) and PoC v2's pick of
+k indices (9.4, 9.9)."""
 from __future__ import annotations
 
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import DeviceLike, check_count, check_device, check_nonces, check_str
+from ._checks import DeviceLike, check_count, check_device, check_int, check_nonces, check_str
 from .seeds import seeds_for
 
-__all__ = ["generate_permutations"]
+__all__ = ["generate_permutations", "pick_indices"]
 
 
 def generate_permutations(block_hash: str, public_key: str, nonces, vocab_size: int,
@@ -19,6 +20,27 @@ def generate_permutations(block_hash: str, public_key: str, nonces, vocab_size: 
     vocab_size, dev = check_count("vocab_size", vocab_size), check_device(device)
     seeds = seeds_for(f"{block_hash}_{public_key}_nonce_", nonces, dev, "_permutations")
     return torch.ops.pocrand.permutations(seeds, vocab_size)
+
+
+def pick_indices(block_hash: str, public_key: str, nonces, dim: int, k: int,
+                 device: DeviceLike = "cpu") -> torch.Tensor:
+    """int64 [len(nonces), k]: the k indices of [0, dim) with the smallest hash(i, pick seed),
+    the k - 1 below the k-th smallest in ascending index order, then the k-th smallest's index
+    (SPEC.md 9.4: the order the deployed GPU nodes produce, on every device)."""
+    check_str("block_hash", block_hash)
+    check_str("public_key", public_key)
+    nonces = check_nonces(nonces)
+    dim, k = check_count("dim", dim), check_int("k", k)
+    if not 1 <= k <= dim:
+        raise ValueError(f"k must be in [1, dim], got k={k}, dim={dim}")
+    dev = check_device(device)
+    seeds = seeds_for(f"{block_hash}_{public_key}_nonce_", nonces, dev, f"_pick_{k}")
+    return torch.ops.pocrand.pick(seeds, dim, k)
+
+
+@torch.library.register_fake("pocrand::pick")
+def _pick_fake(seeds, dim, k):
+    return seeds.new_empty((seeds.shape[0], k), dtype=torch.int64)
 
 
 @torch.library.register_fake("pocrand::permutations")

@@ -7,10 +7,11 @@ import torch
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
 from ._checks import (MAX_COUNT, DeviceLike, check_count, check_device, check_dtype, check_int,
                       check_nonces, check_seed, check_str)
-from .seeds import seeds_for, seeds_tensor, target_seed
+from .seeds import seeds_for, seeds_tensor, target_seed, target_v2_seed
 
 __all__ = ["murmur3_32", "uniform", "normal", "generate_inputs", "generate_inputs_slice",
-           "generate_target"]
+           "generate_target", "generate_inputs_concat", "generate_inputs_concat_slice",
+           "unit_vectors", "householder_vectors", "generate_target_v2"]
 
 
 def murmur3_32(keys: torch.Tensor, seed: int) -> torch.Tensor:
@@ -44,19 +45,43 @@ def inputs_shape(dim, seq_len) -> tuple[int, int, int]:
     return dim, seq_len, dim * seq_len
 
 
-def generate_inputs(block_hash: str, public_key: str, nonces, dim: int, seq_len: int,
-                    device: DeviceLike = "cpu", dtype: torch.dtype = torch.float16) -> torch.Tensor:
-    """[len(nonces), seq_len, dim] normal inputs; row b depends on nonces[b] only."""
+def check_out(out, shape: tuple, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A preallocated output: a tensor of exactly this shape, dtype and device."""
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"out must be a torch.Tensor, got {type(out).__name__}")
+    if tuple(out.shape) != shape:
+        raise ValueError(f"out must have shape {list(shape)}, got {list(out.shape)}")
+    if out.dtype != dtype:
+        raise ValueError(f"out.dtype {out.dtype} must equal dtype {dtype}")
+    if out.device != device:
+        raise ValueError(f"out is on {out.device}, but device is {device}")
+    return out
+
+
+def _inputs(op, op_into, block_hash, public_key, nonces, dim, seq_len, device, dtype, out):
+    """The inputs of a nonce batch by one by-value op (seeds derived in C++ and handed to the
+    kernel in its launch parameters: no upload to wait for), or written into `out`."""
     check_str("block_hash", block_hash)
     check_str("public_key", public_key)
     nonces = check_nonces(nonces)
     dim, seq_len, n = inputs_shape(dim, seq_len)
     dtype, dev = check_dtype("dtype", dtype), check_device(device)
-    # one op: seeds derived in C++ and handed to the kernel by value (no upload to wait for)
+    prefix = f"{block_hash}_{public_key}_nonce"
+    if out is not None:
+        op_into(prefix, nonces, "", check_out(out, (len(nonces), seq_len, dim), dtype, dev))
+        return out
     # (.default: the overload itself, skipping the packet's overload resolution, ~1 us)
-    x = torch.ops.pocrand.normal_nonces.default(f"{block_hash}_{public_key}_nonce", nonces, "",
-                                                n, dtype, dev)
-    return x.view(len(nonces), seq_len, dim)
+    return op(prefix, nonces, "", n, dtype, dev).view(len(nonces), seq_len, dim)
+
+
+def generate_inputs(block_hash: str, public_key: str, nonces, dim: int, seq_len: int,
+                    device: DeviceLike = "cpu", dtype: torch.dtype = torch.float16,
+                    out: torch.Tensor | None = None) -> torch.Tensor:
+    """[len(nonces), seq_len, dim] normal inputs; row b depends on nonces[b] only. With `out`
+    (a preallocated [B, seq_len, dim] tensor of `dtype` on `device`) the inputs are written there."""
+    return _inputs(torch.ops.pocrand.normal_nonces.default,
+                   torch.ops.pocrand.normal_nonces_into.default, block_hash, public_key, nonces,
+                   dim, seq_len, device, dtype, out)
 
 
 def generate_inputs_slice(block_hash: str, public_key: str, nonces, dim: int, seq_len: int,
@@ -86,6 +111,82 @@ def generate_target(block_hash: str, vocab_size: int, device: DeviceLike = "cpu"
     dtype = check_dtype("dtype", dtype)
     return torch.ops.pocrand.unit_normal_seed.default(target_seed(block_hash), vocab_size, dtype,
                                                       dev)
+
+
+# ----------------------------------------------------------------------------------------------
+# PoC v2 (SPEC.md 9.1, 9.2, 9.6, 9.7)
+# ----------------------------------------------------------------------------------------------
+def generate_inputs_concat(block_hash: str, public_key: str, nonces, dim: int, seq_len: int,
+                           device: DeviceLike = "cpu", dtype: torch.dtype = torch.float16,
+                           out: torch.Tensor | None = None) -> torch.Tensor:
+    """[len(nonces), seq_len, dim] inputs from all 256 bits of each nonce's SHA-256: 8 segments,
+    each normal(sub-seed j, its length) (SPEC.md 9.1). Same arguments as generate_inputs."""
+    return _inputs(torch.ops.pocrand.concat_normal_nonces.default,
+                   torch.ops.pocrand.concat_normal_nonces_into.default, block_hash, public_key,
+                   nonces, dim, seq_len, device, dtype, out)
+
+
+def generate_inputs_concat_slice(block_hash: str, public_key: str, nonces, dim: int,
+                                 seq_len: int, start: int, end: int, device: DeviceLike = "cpu",
+                                 dtype: torch.dtype = torch.float16) -> torch.Tensor:
+    """[len(nonces), end - start]: elements [start, end) of each nonce's flattened concat inputs,
+    bit-identical to the same slice of generate_inputs_concat, computed without the rest."""
+    check_str("block_hash", block_hash)
+    check_str("public_key", public_key)
+    nonces = check_nonces(nonces)
+    dim, seq_len, n = inputs_shape(dim, seq_len)
+    start, end = check_int("start", start), check_int("end", end)
+    if not 0 <= start < end <= n:
+        raise ValueError(f"need 0 <= start < end <= seq_len * dim = {n}, got start={start}, end={end}")
+    dtype, dev = check_dtype("dtype", dtype), check_device(device)
+    on_gpu = dev.type == "cuda"
+    words = torch.ops.pocrand.derive_seed_words.default(f"{block_hash}_{public_key}_nonce",
+                                                        nonces, "", on_gpu)
+    if on_gpu:
+        words = words.to(dev, non_blocking=True)
+    return torch.ops.pocrand.concat_normal(words, n, start, end, dtype)
+
+
+def _check_strings(name: str, strings) -> list[str]:
+    if isinstance(strings, str) or not isinstance(strings, (list, tuple)):
+        raise TypeError(f"{name} must be a list of str, got {type(strings).__name__}")
+    if not strings:
+        raise ValueError(f"{name} must not be empty")
+    for i, s in enumerate(strings):
+        check_str(f"{name}[{i}]", s)
+    return list(strings)
+
+
+def unit_vectors(seed_strings, dim: int, device: DeviceLike = "cpu") -> torch.Tensor:
+    """float32 [len(seed_strings), dim]: row r = normal(seed(seed_strings[r]), dim) divided by its
+    fixed-order norm (+ 1e-30, SPEC.md 9.2); the seeds are derived in one C++ call."""
+    strings = _check_strings("seed_strings", seed_strings)
+    dim, dev = check_count("dim", dim), check_device(device)
+    seeds = torch.ops.pocrand.derive_seeds_of_strings.default(strings, False).tolist()
+    return torch.ops.pocrand.unit_vectors_by_value.default(seeds, dim, torch.float32, dev)
+
+
+def householder_vectors(block_hash: str, num_layers: int, dim: int,
+                        device: DeviceLike = "cpu") -> torch.Tensor:
+    """float32 [num_layers, dim]: the unit vector of f"{block_hash}_layer_{i}_householder" for
+    every layer i, in one call (the vectors the forward hooks reflect each layer's output by)."""
+    check_str("block_hash", block_hash)
+    num_layers, dim = check_count("num_layers", num_layers), check_count("dim", dim)
+    dev = check_device(device)
+    seeds = torch.ops.pocrand.derive_seeds.default(f"{block_hash}_layer_", range(num_layers),
+                                                   "_householder", False).tolist()
+    return torch.ops.pocrand.unit_vectors_by_value.default(seeds, dim, torch.float32, dev)
+
+
+def generate_target_v2(block_hash: str, public_key: str, dim: int, device: DeviceLike = "cpu",
+                       dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """PoC v2's target, [dim]: the unit vector of f"{block_hash}_{public_key}_target" (SPEC.md
+    9.7), divided in float32 and then rounded once to dtype."""
+    check_str("block_hash", block_hash)
+    check_str("public_key", public_key)
+    dim, dev, dtype = check_count("dim", dim), check_device(device), check_dtype("dtype", dtype)
+    seed = target_v2_seed(block_hash, public_key)
+    return torch.ops.pocrand.unit_vectors_by_value.default([seed], dim, dtype, dev)[0]
 
 
 # Fake (meta) implementations: shapes only, for torch.compile and fake tensors.
@@ -122,3 +223,33 @@ def _unit_normal_seed_fake(seed, vocab_size, dtype, device):
 @torch.library.register_fake("pocrand::unit_normal")
 def _unit_normal_fake(seeds, vocab_size, dtype):
     return seeds.new_empty((seeds.shape[0], vocab_size), dtype=dtype)
+
+
+@torch.library.register_fake("pocrand::unit_vectors")
+def _unit_vectors_fake(seeds, dim, dtype):
+    return seeds.new_empty((seeds.shape[0], dim), dtype=dtype)
+
+
+@torch.library.register_fake("pocrand::unit_vectors_by_value")
+def _unit_vectors_by_value_fake(seeds, dim, dtype, device):
+    return torch.empty((len(seeds), dim), dtype=dtype, device=device)
+
+
+@torch.library.register_fake("pocrand::concat_normal")
+def _concat_normal_fake(words, n, start, end, dtype):
+    return words.new_empty((words.shape[0], end - start), dtype=dtype)
+
+
+@torch.library.register_fake("pocrand::concat_normal_nonces")
+def _concat_normal_nonces_fake(prefix, nonces, suffix, n, dtype, device):
+    return torch.empty((len(nonces), n), dtype=dtype, device=device)
+
+
+@torch.library.register_fake("pocrand::normal_nonces_into")
+def _normal_nonces_into_fake(prefix, nonces, suffix, out):
+    return None
+
+
+@torch.library.register_fake("pocrand::concat_normal_nonces_into")
+def _concat_normal_nonces_into_fake(prefix, nonces, suffix, out):
+    return None

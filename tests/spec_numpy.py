@@ -5,7 +5,8 @@ binary32 operation on np.float32 values (one RNE rounding each, no fused multipl
 reassociation, no float64 intermediates, no numpy transcendental or reduction routines such as
 np.sum/np.dot/np.log/np.sin); every constant is np.float32(float.fromhex(...)) of the spec's hex
 float; all integer steps are u32 arithmetic on np.uint32 arrays (wraparound intended).  float64
-appears only in the self-check under ``if __name__ == "__main__"``.
+appears only in the self-check under ``if __name__ == "__main__"``.  Sections 0-8 are the
+Phase-2 pipeline; section 9 (PoC v2) follows them, under the same rules.
 """
 
 from __future__ import annotations
@@ -428,6 +429,309 @@ def compute_distances(logits: np.ndarray, permutations: np.ndarray,
 
 
 # ---------------------------------------------------------------------------------------------
+# Section 9: PoC v2 (the deployed pipeline)
+#
+# Written from SPEC.md section 9 alone, under the same rules as above (single binary32 ops,
+# section 7 sums, u32 integer steps).  Storage conventions: "float32" -> np.float32,
+# "float16" -> np.float16, "bfloat16" -> np.uint16 bit patterns.
+# ---------------------------------------------------------------------------------------------
+TINY = _hexf("0x1.4484cp-100")    # f32(1e-30), added to a unit vector's norm
+EPS8 = _hexf("0x1.5798eep-27")    # f32(1e-8), added to an artifact's norms
+FP16_NAN_BITS = 0x7E00
+_MAX_DIM = (1 << 31) - 1
+_BATCH_ELEMS = 1 << 22            # rows are processed in batches of about this many elements
+
+_STORAGE = {"float32": np.float32, "float16": np.float16, "bfloat16": np.uint16}
+
+
+def _check_storage(a: np.ndarray, dtype: str) -> np.ndarray:
+    if dtype not in _STORAGE:
+        raise ValueError(f"unknown dtype {dtype!r}")
+    a = np.asarray(a)
+    if a.dtype != _STORAGE[dtype]:
+        raise ValueError(f"{dtype} storage must be a {np.dtype(_STORAGE[dtype]).name} array, "
+                         f"got {a.dtype}")
+    return a
+
+
+def _canonicalize_nan(y: np.ndarray) -> np.ndarray:
+    """Every NaN of a float32 array replaced by CANONICAL_NAN (bits 0x7fc00000)."""
+    y = np.asarray(y, dtype=np.float32)
+    bits = y.view(np.uint32).copy()
+    bits[np.isnan(y)] = U32(CANONICAL_NAN_BITS)
+    return bits.view(np.float32)
+
+
+def _deliver_canonical(y: np.ndarray, dtype: str) -> np.ndarray:
+    """9.3's delivery: NaN -> CANONICAL_NAN first, then section 6 rounding (one rounding)."""
+    return _deliver(_canonicalize_nan(y), dtype)
+
+
+def _seeds_u32(seeds) -> np.ndarray:
+    s = [int(x) for x in np.asarray(seeds, dtype=object).reshape(-1)]
+    if any(not (0 <= x < (1 << 32)) for x in s):
+        raise ValueError("seeds must be u32 values in [0, 2^32)")
+    return np.array(s, dtype=np.uint32)
+
+
+# --- section 5 random access (used by 9.1's random access) -----------------------------------
+def normal_elements(idx, n: int, seed: int) -> np.ndarray:
+    """normal_element(i, n, seed) of section 5 for every i in idx (0 <= i < n)."""
+    i = np.asarray(idx, dtype=np.int64)
+    if n < 1 or (i.size and (i.min() < 0 or i.max() >= n)):
+        raise ValueError("normal_element: need 0 <= i < n")
+    p = (n + 1) // 2
+    j = np.where(i < p, i, i - p)
+    u1 = uniform_from_hash(murmur3(j.astype(np.uint32), seed))
+    u2 = uniform_from_hash(murmur3((j + p).astype(np.uint32), seed))
+    first, second = box_muller(u1, u2)
+    return np.where(i < p, first, second).astype(np.float32)
+
+
+def _normal_rows(seeds, n: int) -> np.ndarray:
+    """Row r = normal(seeds[r], n) (section 5), float32 [len(seeds), n]; batched over seeds."""
+    sd = _seeds_u32(seeds)
+    if n < 1:
+        raise ValueError("normal: n must be >= 1")
+    p = (n + 1) // 2
+    idx = np.arange(2 * p, dtype=np.uint32)   # 2p - 1 == n for odd n: computed, then dropped
+    out = np.empty((sd.size, n), dtype=np.float32)
+    step = max(1, _BATCH_ELEMS // (2 * p))
+    for a in range(0, sd.size, step):
+        u = uniform_from_hash(_murmur3(idx[None, :], sd[a:a + step, None]))
+        first, second = box_muller(u[:, :p], u[:, p:])
+        out[a:a + step, :p] = first
+        out[a:a + step, p:] = second[:, : n - p]
+    return out
+
+
+# --- 9.1 concat segments ---------------------------------------------------------------------
+def concat_segments(n: int) -> list[tuple[int, int]]:
+    """[(start_j, len_j)] for the segments of 9.1: L = ceil(n/8), segment j iff j*L < n."""
+    if not (1 <= n <= _MAX_DIM):
+        raise ValueError("concat: n must be in [1, 2^31 - 1]")
+    L = -(-n // 8)
+    return [(j * L, min(L, n - j * L)) for j in range(8) if j * L < n]
+
+
+def concat_normal(words: list[int], n: int) -> np.ndarray:
+    w = [int(x) for x in words]
+    if len(w) != 8:
+        raise ValueError("concat_normal needs 8 seed words")
+    _seeds_u32(w)
+    out = np.empty(n, dtype=np.float32)
+    for j, (start, length) in enumerate(concat_segments(n)):
+        out[start:start + length] = normal(w[j], length)
+    return out
+
+
+def concat_normal_element(i, n: int, words: list[int]) -> np.ndarray:
+    """9.1 random access: element(s) i of concat_normal(words, n), each computed alone."""
+    i = np.asarray(i, dtype=np.int64)
+    if i.size and (i.min() < 0 or i.max() >= n):
+        raise ValueError("concat_normal_element: need 0 <= i < n")
+    L = -(-n // 8)
+    j = i // L
+    out = np.empty(i.shape, dtype=np.float32)
+    for seg in np.unique(j):
+        sel = j == seg
+        seg = int(seg)
+        len_j = min(L, n - seg * L)
+        out[sel] = normal_elements(i[sel] - seg * L, len_j, int(words[seg]))
+    return out
+
+
+# --- 9.2 unit vectors ------------------------------------------------------------------------
+def unit_vectors(seeds: list[int], dim: int) -> np.ndarray:
+    """float32 [len(seeds), dim]; row r = unit_vector(seeds[r], dim) (9.2, 9.7)."""
+    if not (1 <= dim <= _MAX_DIM):
+        raise ValueError("unit_vector: dim must be in [1, 2^31 - 1]")
+    sd = _seeds_u32(seeds)
+    out = np.empty((sd.size, dim), dtype=np.float32)
+    step = max(1, _BATCH_ELEMS // dim)
+    for a in range(0, sd.size, step):
+        t = _normal_rows(sd[a:a + step], dim)
+        d = _norm_rows(t) + TINY                   # norm(t) ⊕ TINY
+        with np.errstate(invalid="ignore", divide="ignore", under="ignore"):
+            out[a:a + step] = t / d[:, None]       # t[i] ⊘ d
+    return out
+
+
+def unit_vector(seed: int, dim: int) -> np.ndarray:
+    return unit_vectors([seed], dim)[0]
+
+
+# --- 9.3 / 9.8 Householder reflection --------------------------------------------------------
+def _householder_f32(x: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """9.3 in binary32 before delivery: x [R, dim], v [R, dim] or [1, dim] (broadcast)."""
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        dot = _tree_sum_rows(np.broadcast_to(x * v, x.shape))   # sum(x[i] ⊗ v[i]), section 7
+        c = _TWO * dot                                           # 2 ⊗ dot
+        y = x - (c[:, None] * v)                                 # x[i] ⊖ (c ⊗ v[i])
+    return y.astype(np.float32, copy=False)
+
+
+def householder(x: np.ndarray, v: np.ndarray, dtype: str) -> np.ndarray:
+    """apply_householder (9.8): x [..., dim] storage, v [dim] or [R, dim] storage (same dtype).
+
+    Returns storage of x's shape and dtype: every row reflected (9.3), NaN canonicalised, then
+    rounded once to the storage type.
+    """
+    x = _check_storage(x, dtype)
+    v = _check_storage(v, dtype)
+    if x.ndim < 1 or x.shape[-1] < 1:
+        raise ValueError("householder: x must be [..., dim] with dim >= 1")
+    dim = x.shape[-1]
+    x32 = _widen(x).reshape(-1, dim)
+    R = x32.shape[0]
+    v32 = _widen(v)
+    if v32.ndim == 1:
+        if v32.shape[0] != dim:
+            raise ValueError("householder: v [dim] must match x's last dimension")
+        v32 = v32[None, :]
+    else:
+        if v32.shape[-1] != dim or v32.size != R * dim:
+            raise ValueError("householder: v must be [dim] or [R, dim]")
+        v32 = v32.reshape(R, dim)
+    y = _householder_f32(x32, v32)
+    return _deliver_canonical(y, dtype).reshape(x.shape)
+
+
+# --- 9.4 pick order --------------------------------------------------------------------------
+def pick(seed: int, dim: int, k: int) -> np.ndarray:
+    """int64 [k]: the k-1 indices scoring below the k-th smallest hash, ascending, then it."""
+    if not (1 <= k <= dim <= _MAX_DIM):
+        raise ValueError("pick: need 1 <= k <= dim <= 2^31 - 1")
+    s = murmur3(np.arange(dim, dtype=np.uint32), seed)   # distinct (bijection)
+    T = np.partition(s, k - 1)[k - 1]                     # the k-th smallest score
+    below = np.flatnonzero(s < T)                         # ascending index order
+    at = np.flatnonzero(s == T)
+    if below.size != k - 1 or at.size != 1:
+        raise AssertionError("pick: scores are not distinct")  # cannot happen (bijection)
+    return np.concatenate([below, at]).astype(np.int64)
+
+
+# --- 9.5 seeds -------------------------------------------------------------------------------
+def seed_words(s: str) -> list[int]:
+    d = hashlib.sha256(s.encode("utf-8")).digest()
+    return [int.from_bytes(d[4 * j:4 * j + 4], "big") for j in range(8)]
+
+
+def inputs_words(block_hash: str, public_key: str, nonce: int) -> list[int]:
+    return seed_words(f"{block_hash}_{public_key}_nonce{int(nonce)}")
+
+
+def target_v2_seed(block_hash: str, public_key: str) -> int:
+    return seed_from_string(f"{block_hash}_{public_key}_target")
+
+
+def layer_seed(block_hash: str, i: int) -> int:
+    return seed_from_string(f"{block_hash}_layer_{int(i)}_householder")
+
+
+def pick_seed(block_hash: str, public_key: str, nonce: int, k: int) -> int:
+    return seed_from_string(f"{block_hash}_{public_key}_nonce_{int(nonce)}_pick_{int(k)}")
+
+
+def haar_seed(block_hash: str, public_key: str, nonce: int, k: int, j: int) -> int:
+    return seed_from_string(f"{block_hash}_{public_key}_nonce_{int(nonce)}_haar_hh_{int(k)}_{int(j)}")
+
+
+# --- 9.6 / 9.7 operations --------------------------------------------------------------------
+def generate_inputs_concat(block_hash: str, public_key: str, nonces: list[int], dim: int,
+                           seq_len: int, dtype: str) -> np.ndarray:
+    n = seq_len * dim
+    out = np.empty((len(nonces), n), dtype=np.float32)
+    for b, nonce in enumerate(nonces):
+        _check_nonce(nonce)
+        out[b] = concat_normal(inputs_words(block_hash, public_key, nonce), n)
+    return _deliver(out.reshape(len(nonces), seq_len, dim), dtype)
+
+
+def layer_vectors(block_hash: str, num_layers: int, hidden: int) -> np.ndarray:
+    return unit_vectors([layer_seed(block_hash, i) for i in range(num_layers)], hidden)
+
+
+def generate_target_v2(block_hash: str, public_key: str, dim: int,
+                       dtype: str = "float32") -> np.ndarray:
+    return _deliver(unit_vector(target_v2_seed(block_hash, public_key), dim), dtype)
+
+
+# --- 9.9 / 9.10 / 9.11 -----------------------------------------------------------------------
+def pick_indices(block_hash: str, public_key: str, nonces: list[int], dim: int,
+                 k: int) -> np.ndarray:
+    out = np.empty((len(nonces), k), dtype=np.int64)
+    for b, nonce in enumerate(nonces):
+        _check_nonce(nonce)
+        out[b] = pick(pick_seed(block_hash, public_key, nonce, k), dim, k)
+    return out
+
+
+def haar_seeds(block_hash: str, public_key: str, nonces: list[int], k: int) -> list[list[int]]:
+    for nonce in nonces:
+        _check_nonce(nonce)
+    return [[haar_seed(block_hash, public_key, nonce, k, j) for j in range(k - 1)]
+            for nonce in nonces]
+
+
+def haar_rotate(x: np.ndarray, seeds: list[list[int]], dtype: str) -> np.ndarray:
+    """9.10: x [B, k] storage; seeds [B][k-1]; k-1 reflections, each delivered in dtype."""
+    x = _check_storage(x, dtype)
+    if x.ndim != 2 or x.shape[1] < 1:
+        raise ValueError("haar_rotate: x must be [B, k] with k >= 1")
+    B, k = x.shape
+    sd = _seeds_u32(seeds) if B * (k - 1) else np.zeros(0, dtype=np.uint32)
+    if sd.size != B * (k - 1):
+        raise ValueError("haar_rotate: seeds must be [B, k - 1]")
+    sd = sd.reshape(B, k - 1)
+    if k == 1:                                # no reflection: x with any NaN made canonical
+        return _deliver_canonical(_widen(x), dtype)
+    y = _widen(x).copy()
+    jstep = max(1, _BATCH_ELEMS // max(1, B * k))
+    for j0 in range(0, k - 1, jstep):
+        j1 = min(k - 1, j0 + jstep)
+        # v = unit_vector(seeds[b][j], k), delivered in x's dtype and widened back
+        vs = unit_vectors(sd[:, j0:j1].reshape(-1), k).reshape(B, j1 - j0, k)
+        vs = _widen(_deliver(vs, dtype))
+        for j in range(j1 - j0):
+            y = _widen(_deliver_canonical(_householder_f32(y, vs[:, j, :]), dtype))
+    return _deliver(y, dtype)                 # y already holds dtype values: exact
+
+
+def artifacts(hidden: np.ndarray, dtype: str, block_hash: str, public_key: str,
+              nonces: list[int], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """9.11: (fp16 [B, k], bool [B])."""
+    hidden = _check_storage(hidden, dtype)
+    if hidden.ndim != 2:
+        raise ValueError("artifacts: hidden must be [B, H]")
+    B, H = hidden.shape
+    if B != len(nonces):
+        raise ValueError("artifacts: B must equal len(nonces)")
+    if not (1 <= k <= H <= _MAX_DIM):
+        raise ValueError("artifacts: need 1 <= k <= H")
+    for nonce in nonces:
+        _check_nonce(nonce)
+    h = _widen(hidden)
+    nx = _norm_rows(h)
+    flags = np.isnan(nx) | np.isinf(nx)
+    out = np.full((B, k), FP16_NAN_BITS, dtype=np.uint16)
+    good = np.flatnonzero(~flags)
+    if good.size:
+        g = np.empty((good.size, k), dtype=np.float32)
+        for r, b in enumerate(good):
+            d1 = nx[b] + EPS8                                        # nx ⊕ EPS8
+            idx = pick(pick_seed(block_hash, public_key, nonces[b], k), H, k)
+            with np.errstate(under="ignore"):
+                g[r] = h[b, idx] / d1                                # h[idx[m]] ⊘ d1
+        g = haar_rotate(g, haar_seeds(block_hash, public_key, [nonces[b] for b in good], k),
+                        "float32")
+        d2 = _norm_rows(g) + EPS8                                    # norm(g) ⊕ EPS8
+        with np.errstate(under="ignore"):
+            out[good] = to_fp16_bits(g / d2[:, None])
+    return out.view(np.float16), flags.astype(np.bool_)
+
+
+# ---------------------------------------------------------------------------------------------
 # Self-check (float64 is used here only, as the reference for error measurement)
 # ---------------------------------------------------------------------------------------------
 def _ulp_err(got: np.ndarray, exact: np.ndarray) -> np.ndarray:
@@ -493,6 +797,261 @@ def _u32_to_f32_integer_rne(h: np.ndarray) -> np.ndarray:
     bits = (((e + 127).astype(np.uint64) << np.uint64(23)) | (k & np.uint64(0x7FFFFF)))
     bits = np.where(h == 0, np.uint64(0), bits)
     return bits.astype(np.uint32).view(np.float32)
+
+
+# --- Section 9 self-checks: facts independent of 9's formulas (float64 only as a reference) ---
+def _zero_normal_seeds() -> np.ndarray:
+    """The seeds s with hash(0, s) >= 2^32 - 128 (so u(0, s) = 1.0), found by inverting hash in
+    its seed (key 0 makes k = 0, so h = seed): s = rotr((fmix32^-1(H) - n) * 5^-1, 13)."""
+    H = np.arange((1 << 32) - 128, 1 << 32, dtype=np.uint64).astype(np.uint32)
+    with np.errstate(over="ignore"):
+        h = (fmix32_inverse(H) - _N) * U32(pow(5, -1, 1 << 32))
+    return np.sort((h >> U32(13)) | (h << U32(19)))
+
+
+def _f64_ulp(y: np.ndarray, mant_bits: int, min_exp: int) -> np.ndarray:
+    """ulp of |y| in a binary format with mant_bits significant bits and min normal exponent."""
+    _, e = np.frexp(np.abs(y))
+    return np.ldexp(1.0, np.maximum(e - 1, min_exp) - (mant_bits - 1))
+
+
+_FMT = {"float32": (24, -126), "float16": (11, -14), "bfloat16": (8, -126)}
+
+
+def _self_check_v2(rng) -> bool:
+    import struct
+    ok = True
+    u = 2.0 ** -24
+
+    def report(name: str, good: bool) -> None:
+        nonlocal ok
+        print(f"[9] {name}: {good}")
+        ok &= bool(good)
+
+    report("TINY == f32(1e-30) and EPS8 == f32(1e-8)",
+           TINY == np.float32(1e-30) and EPS8 == np.float32(1e-8))
+
+    # 9.5 seed words: the 8 big-endian u32 words of the digest; word 0 is seed_from_string
+    good = True
+    for s in ["", "abc", "blöck-π-ハッシュ", "a_b_nonce1"]:
+        w = seed_words(s)
+        good &= w == list(struct.unpack(">8I", hashlib.sha256(s.encode()).digest()))
+        good &= w[0] == seed_from_string(s)
+    report("seed_words == struct '>8I' of SHA-256, word 0 == seed_from_string", good)
+
+    # 9.1 segments: exact cover of [0, n), lengths L (last one shorter or equal), at most 8
+    good = True
+    for n in list(range(1, 21)) + [49, 57, 1023, 1024, 1025, 4099, 10**6 + 3, 2**31 - 1]:
+        seg = concat_segments(n)
+        L = -(-n // 8)
+        cover = np.zeros(min(n, 1 << 16), dtype=np.int64)
+        pos = 0
+        for st, ln in seg:
+            good &= st == pos and 1 <= ln <= L
+            if n <= 1 << 16:
+                cover[st:st + ln] += 1
+            pos += ln
+        good &= pos == n and len(seg) == -(-n // L) and len(seg) <= 8
+        good &= all(ln == L for _, ln in seg[:-1])
+        if n <= 1 << 16:
+            good &= bool(np.all(cover == 1))
+    good &= len(concat_segments(9)) == 5 and concat_segments(9)[-1] == (8, 1)
+    report("concat segments partition [0, n) exactly once (n=1..20 and large n), 9 -> 5 segs", good)
+
+    # random access agrees with the whole vector, for normal() and concat_normal()
+    good = True
+    for n in list(range(1, 41)) + [1001, 4099]:
+        sd = int(rng.integers(0, 1 << 32))
+        good &= np.array_equal(normal_elements(np.arange(n), n, sd).view(np.uint32),
+                               normal(sd, n).view(np.uint32))
+        w = seed_words(f"self-check {n}")
+        good &= np.array_equal(concat_normal_element(np.arange(n), n, w).view(np.uint32),
+                               concat_normal(w, n).view(np.uint32))
+    sds = [0, 1, 0xFFFFFFFF, 12345]
+    for n in (1, 2, 3, 1000, 4097):
+        rows = _normal_rows(sds, n)
+        good &= all(np.array_equal(rows[r].view(np.uint32), normal(s, n).view(np.uint32))
+                    for r, s in enumerate(sds))
+    report("random access (normal_element, concat_normal_element) and batched normal agree", good)
+
+    # 9.2 claims: t = 0 only for dim <= 2; nonzero normal() elements exceed 2^-43
+    Z = _zero_normal_seeds()
+    zu = np.array([uniform_from_hash(murmur3(np.zeros(1, np.uint32), int(s)))[0] for s in Z])
+    z1 = np.array([uniform_from_hash(murmur3(np.ones(1, np.uint32), int(s)))[0] for s in Z])
+    uz = unit_vectors(Z, 2)
+    good = (Z.size == 128 and np.unique(Z).size == 128 and bool(np.all(zu == 1.0))
+            and bool(np.all(unit_vectors(Z, 1) == 0.0)) and bool(np.all(uz == 0.0))
+            and bool(np.all(np.isfinite(uz))) and bool(np.all(z1 < 1.0)))
+    report(f"exactly {Z.size} seeds give t = 0 for dim 1 and 2 (v = 0, finite); none of them "
+           f"has u(1) = 1, so t = 0 is impossible for dim >= 3 (first: {int(Z[0])})", good)
+    r_min = np.sqrt(_MINUS_TWO * log(np.array([1.0 - 2.0 ** -24], dtype=np.float32)))[0]
+    m = np.arange(0, 1 << 20, dtype=np.float64)                  # u2 = m 2^-32 near 0
+    u2 = [np.float32(m * 2.0 ** -32)]
+    for c in (0.25, 0.5, 0.75, 1.0):                              # every float near c
+        cb = int(np.float32(c).view(np.uint32))
+        bb = np.arange(cb - (1 << 20), min(cb + (1 << 20), int(np.float32(1).view(np.uint32)) + 1))
+        u2.append(bb.astype(np.uint32).view(np.float32))
+    sn, cs = sincos(TWO_PI * np.concatenate(u2))
+    sc = np.abs(np.concatenate([sn, cs]))
+    sc_min = sc[sc > 0].min()
+    prod = np.float32(r_min) * np.float32(sc_min)
+    report(f"min r = {float(r_min):.3e} >= 2^-12, min nonzero |sin|,|cos| = {float(sc_min):.3e} "
+           f"> 2^-31, product {float(prod):.3e} > 2^-43",
+           r_min >= 2.0 ** -12 and sc_min > 2.0 ** -31 and prod > 2.0 ** -43)
+
+    # unit vectors: norm 1 to a few ulp, elements close to t / ||t|| computed in float64
+    good = True
+    worst_n = worst_e = 0.0
+    for dim in (1, 2, 3, 1000, 8192, 1048577):
+        seeds = [0, 1, 0xFFFFFFFF, 0x9747B28C] if dim < 10**6 else [12345]
+        v = unit_vectors(seeds, dim).astype(np.float64)
+        t = _normal_rows(seeds, dim).astype(np.float64)
+        nv = np.sqrt(np.einsum("ij,ij->i", v, v))
+        en = float(np.abs(nv - 1.0).max() / u)
+        ref = t / np.sqrt(np.einsum("ij,ij->i", t, t))[:, None]
+        ee = float((np.abs(v - ref) / _f64_ulp(ref, 24, -126)).max())
+        worst_n, worst_e = max(worst_n, en), max(worst_e, ee)
+        good &= en <= np.log2(dim) + 4 and ee <= 0.5 * np.log2(dim) + 2
+        if dim == 1:
+            good &= bool(np.all(np.abs(v) == 1.0))
+    report(f"unit vectors: | ||v|| - 1 | <= {worst_n:.2f} x 2^-24, elements within "
+           f"{worst_e:.2f} ulp of t/||t||_64, dim 1 gives +-1", good)
+
+    # 9.4 pick: the k smallest scores as a set, k-1 ascending indices then the k-th smallest
+    good = True
+    for dim, k in ((1, 1), (2, 1), (2, 2), (100, 1), (100, 12), (100, 100), (8192, 12),
+                   (8192, 8191), (1000003, 37)):
+        for sd in (0, int(rng.integers(0, 1 << 32))):
+            p = pick(sd, dim, k)
+            s = murmur3(np.arange(dim, dtype=np.uint32), sd).astype(np.int64)
+            ref = np.argsort(s, kind="stable")[:k]
+            good &= p.dtype == np.int64 and p.shape == (k,)
+            good &= set(p.tolist()) == set(ref.tolist())
+            good &= bool(np.all(np.diff(p[:-1]) > 0)) and int(p[-1]) == int(ref[-1])
+            good &= bool(np.all(s[p[:-1]] < s[p[-1]]))
+            if k == dim:
+                good &= sorted(p.tolist()) == list(range(dim))
+    report("pick = the k smallest hashes; first k-1 ascending by index, last the k-th smallest",
+           good)
+
+    # 9.3 Householder vs float64 on the same inputs; twice ~ identity; v = 0; NaN rows
+    good = True
+    worst32 = worst16 = 0.0
+    for dim in (1, 3, 1000, 8192, 100003):
+        R = 4
+        x32 = normal(int(rng.integers(0, 1 << 32)), R * dim).reshape(R, dim)
+        x32[1] *= np.float32(1e4)
+        for per_row in (False, True):
+            vs = ([int(s) for s in rng.integers(0, 1 << 32, size=R)] if per_row
+                  else [int(rng.integers(0, 1 << 32))])
+            v32 = unit_vectors(vs, dim)
+            for dtype in ("float32", "float16", "bfloat16"):
+                xs, vsd = _deliver(x32, dtype), _deliver(v32 if per_row else v32[0], dtype)
+                y = _widen(householder(xs, vsd, dtype)).astype(np.float64)
+                x64 = _widen(xs).astype(np.float64)
+                v64 = np.broadcast_to(_widen(vsd).astype(np.float64), x64.shape)
+                c64 = 2.0 * np.einsum("ij,ij->i", x64, v64)
+                y64 = x64 - c64[:, None] * v64
+                nx = np.sqrt(np.einsum("ij,ij->i", x64, x64))[:, None]
+                nb, me = _FMT[dtype]
+                # binary32 error <= ~(log2(dim) + 6) u ||x||; then one rounding to the format
+                e = np.abs(y - y64) / (0.5 * _f64_ulp(y64, nb, me) * (dtype != "float32")
+                                       + (np.log2(dim) + 8) * u * nx)
+                err = float(e.max())
+                if dtype == "float32":
+                    worst32 = max(worst32, float((np.abs(y - y64) / (u * nx)).max()))
+                else:
+                    worst16 = max(worst16, float((np.abs(y - y64) / _f64_ulp(y64, nb, me)).max()))
+                good &= err <= 1.0
+        v = unit_vector(int(rng.integers(0, 1 << 32)), dim)
+        x = normal(7, dim)[None, :]
+        yy = householder(householder(x, v, "float32"), v, "float32").astype(np.float64)
+        good &= float(np.abs(yy - x).max()) <= 2 * (np.log2(dim) + 8) * u * float(norm(x))
+    report(f"householder within (log2 dim + 8) u ||x|| of float64 (max {worst32:.2f} u ||x||); "
+           f"16-bit within 1 ulp of float64 (max {worst16:.3f} ulp); reflecting twice ~ x", good)
+    zs = int(Z[0])
+    good = True
+    for dtype in ("float32", "float16", "bfloat16"):
+        x = _deliver(np.array([[1.5], [-0.0], [0.0], [-2.0]], dtype=np.float32), dtype)
+        v = _deliver(unit_vector(zs, 1), dtype)
+        y = householder(x, v, dtype)
+        good &= bool(np.all(_widen(y) == _widen(x)))
+        xn = normal(3, 3 * 5).reshape(3, 5)
+        xn[1, 2] = np.array([0xFFC12345], dtype=np.uint32).view(np.float32)[0]  # NaN, sign set
+        yn = householder(_deliver(xn, dtype), _deliver(unit_vector(9, 5), dtype), dtype)
+        bits = yn.view(np.uint32 if dtype == "float32" else np.uint16)
+        want = {"float32": 0x7FC00000, "float16": 0x7E00, "bfloat16": 0x7FC0}[dtype]
+        good &= bool(np.all(bits[1] == want)) and not np.any(np.isnan(_widen(yn)[[0, 2]]))
+    report("v = 0 (zero-vector seed) leaves finite x unchanged up to signed zeros; a NaN row "
+           "becomes all canonical NaN (0x7fc00000 / 0x7e00 / 0x7fc0), other rows finite", good)
+
+    # 9.10 Haar: composition of k-1 reflections is orthogonal with det (-1)^(k-1); preserves norms
+    good = True
+    worst_o = worst_h = 0.0
+    for k in (1, 2, 3, 12, 100):
+        seeds = [int(s) for s in rng.integers(0, 1 << 32, size=k - 1)]
+        Q = haar_rotate(np.eye(k, dtype=np.float32), [seeds] * k, "float32").astype(np.float64)
+        eo = float(np.abs(Q @ Q.T - np.eye(k)).max())
+        worst_o = max(worst_o, eo / u)
+        good &= eo <= 8 * k * (np.log2(k) + 4) * u
+        good &= np.sign(np.linalg.det(Q)) == (-1.0) ** (k - 1)
+        if k == 1:
+            good &= np.array_equal(Q, np.eye(1))
+        x = normal(int(rng.integers(0, 1 << 32)), 3 * k).reshape(3, k)
+        sd3 = [[int(s) for s in rng.integers(0, 1 << 32, size=k - 1)] for _ in range(3)]
+        for dtype in ("float32", "float16", "bfloat16"):
+            xs = _deliver(x, dtype)
+            y = haar_rotate(xs, sd3, dtype)
+            # rows are independent
+            good &= np.array_equal(_widen(y)[1], _widen(haar_rotate(xs[1:2], sd3[1:2], dtype))[0])
+            nx = np.linalg.norm(_widen(xs).astype(np.float64), axis=1)
+            ny = np.linalg.norm(_widen(y).astype(np.float64), axis=1)
+            rel = float(np.abs(ny / nx - 1.0).max())
+            nb, _ = _FMT[dtype]
+            if dtype == "float32":
+                worst_h = max(worst_h, rel / u)
+            good &= rel <= (k + 1) * (np.log2(k) + 8) * 2.0 ** -nb
+    report(f"haar_rotate: Q Q^T = I within {worst_o:.1f} u, det (-1)^(k-1), k = 1 identity, "
+           f"norms kept (float32 max {worst_h:.1f} u), rows independent", good)
+
+    # 9.11 artifacts against a float64 pipeline on the same picks and reflection vectors
+    good = True
+    worst_a = 0.0
+    bh, pk = "self-check", "pk"
+    for dtype in ("float32", "float16", "bfloat16"):
+        for H, k in ((1, 1), (12, 12), (512, 12), (8192, 100)):
+            nonces = [0, -1, 2**63 - 1, -(2**63), 5, 6]
+            hid = normal(int(rng.integers(0, 1 << 32)), 6 * H).reshape(6, H)
+            hid[1] = 0.0
+            hid[2, 0] = CANONICAL_NAN
+            hid[3, H - 1] = np.float32(np.inf)
+            if dtype == "float32":
+                hid[5] *= np.float32(1e25)                     # sum of squares overflows
+            elif dtype == "float16":
+                hid[5, 0] = np.float32(7e4)                    # rounds to fp16 Inf
+            else:
+                hid[5, 0] = np.float32(3e38)                   # bf16 rounds to Inf
+            hs = _deliver(hid, dtype)
+            out, flags = artifacts(hs, dtype, bh, pk, nonces, k)
+            ob = out.view(np.uint16)
+            good &= out.dtype == np.float16 and flags.dtype == np.bool_ and out.shape == (6, k)
+            good &= flags.tolist() == [False, False, True, True, False, True]
+            good &= bool(np.all(ob[[2, 3, 5]] == 0x7E00))
+            good &= bool(np.all(out[1].astype(np.float64) == 0.0))
+            h64 = _widen(hs).astype(np.float64)
+            for b in (0, 4):
+                idx = pick(pick_seed(bh, pk, nonces[b], k), H, k)
+                g = h64[b, idx] / (np.linalg.norm(h64[b]) + 1e-8)
+                for s in haar_seeds(bh, pk, [nonces[b]], k)[0]:
+                    v = unit_vector(s, k).astype(np.float64)
+                    g = g - 2.0 * np.dot(g, v) * v
+                ref = g / (np.linalg.norm(g) + 1e-8)
+                e = np.abs(out[b].astype(np.float64) - ref) / _f64_ulp(ref, 11, -14)
+                worst_a = max(worst_a, float(e.max()))
+                good &= float(e.max()) <= 1.0
+    report(f"artifacts: within {worst_a:.3f} fp16 ulp of a float64 pipeline; zero row -> zeros "
+           f"unflagged; NaN / Inf / overflow rows flagged with 0x7e00", good)
+    return ok
 
 
 def _self_check(exhaustive: bool = False) -> bool:
@@ -568,6 +1127,8 @@ def _self_check(exhaustive: bool = False) -> bool:
     nrm_ok = bool(np.all(np.isfinite(z)) and np.all(np.abs(z) < 6.8))
     print(f"normal(n=1000001) finite and |out| < 6.8: {nrm_ok}")
     ok &= nrm_ok
+
+    ok &= _self_check_v2(rng)
 
     print("SELF-CHECK", "PASSED" if ok else "FAILED")
     return ok

@@ -2,7 +2,8 @@
 //
 // Every scalar step that decides an output bit lives here as a small inline function that the CPU
 // kernels (plain C++) and the CUDA kernels (device code) both call: murmur3, the uniform map, log,
-// sincos, Box-Muller, fp16/bf16 rounding and the fixed reduction tree. SPEC.md describes these
+// sincos, Box-Muller, fp16/bf16 rounding, the fixed reduction tree (sections 0-7) and the scalar
+// steps of the PoC v2 pipeline (section 9: concat segments, unit-vector divisor, Householder). SPEC.md describes these
 // functions in the same order; a change here is a change of the spec and of the known answers.
 //
 // Rules that keep CPU and GPU bit-identical:
@@ -375,5 +376,60 @@ inline float chunk_tree_sum(float* a) {
 }
 
 POCRAND_HD float square(float x) { return pr_mul(x, x); }
+
+// ---------------------------------------------------------------------------------------------
+// 9. PoC v2 steps (SPEC.md 9.1-9.4; SPEC.md section 8 is the Phase-2 operations, which use
+//    sections 1-7 only). Nothing above changes for them.
+// ---------------------------------------------------------------------------------------------
+constexpr float kTiny = 0x1.4484cp-100f;  // float32(1e-30), added to a unit vector's norm
+constexpr float kEps8 = 0x1.5798eep-27f;  // float32(1e-8), added to an artifact's norms
+
+// 9.1 concat_normal(words[0..7], n): segment j covers [j*L, j*L + len_j), L = ceil(n/8),
+// len_j = min(L, n - j*L), and is normal(words[j], len_j). n <= 2^31 - 1, so n + 7 fits a u32.
+POCRAND_HD uint32_t concat_segment_length(uint32_t n) { return (n + 7u) / 8u; }
+
+// Segments that exist (j*L < n): 8, or fewer for small n (n = 9: L = 2, five segments).
+POCRAND_HD uint32_t concat_segment_count(uint32_t n) {
+  const uint32_t L = concat_segment_length(n);
+  return (n + L - 1u) / L;
+}
+
+POCRAND_HD uint32_t concat_segment_size(uint32_t j, uint32_t n) {
+  const uint32_t L = concat_segment_length(n);
+  const uint32_t left = n - j * L;
+  return left < L ? left : L;
+}
+
+// Element i of concat_normal(words, n) alone (random access within its segment).
+POCRAND_HD float concat_normal_element(uint32_t i, uint32_t n, const uint32_t* words) {
+  const uint32_t j = i / concat_segment_length(n);
+  const uint32_t start = j * concat_segment_length(n);
+  return normal_element(i - start, concat_segment_size(j, n), words[j]);
+}
+
+// 9.2 A unit vector's divisor from the fixed-order sum of squares of t = normal(seed, dim):
+// norm(t) + TINY, which equals norm(t) for every nonzero t normal() produces (SPEC.md 9.2) and
+// makes t = 0 give the zero vector instead of 0/0. The Phase-2 target divides by norm(t) alone.
+POCRAND_HD float unit_vector_divisor(float sum_of_squares) {
+  return pr_add(pr_sqrt(sum_of_squares), kTiny);
+}
+
+// 9.11 An artifact's divisor: norm + float32(1e-8), as the deployed code normalises.
+POCRAND_HD float artifact_divisor(float sum_of_squares) {
+  return pr_add(pr_sqrt(sum_of_squares), kEps8);
+}
+
+// 9.3 Householder reflection of one row: c = 2 * dot (dot = sum of x[i]*v[i] in the order of
+// section 7), then y[i] = x[i] - c*v[i], each step one binary32 rounding; the caller rounds y
+// once to the row's storage type (after canonicalize_nan).
+POCRAND_HD float householder_coefficient(float dot) { return pr_mul(2.0f, dot); }
+
+POCRAND_HD float householder_update(float x, float c, float v) { return pr_sub(x, pr_mul(c, v)); }
+
+// 9.4 pick(seed, dim, k): the k - 1 indices whose score hash(i, seed) is below the k-th smallest
+// score T, in ascending index order, then the index whose score is T. Scores are distinct (hash
+// is a bijection of u32), so T's index is unique; the kernels find T by a selection over the
+// scores and then list the indices in order. No float arithmetic is involved.
+POCRAND_HD uint32_t pick_score(uint32_t i, uint32_t seed) { return murmur3(i, seed); }
 
 }  // namespace pocrand

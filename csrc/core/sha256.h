@@ -88,13 +88,12 @@ struct Sha256Stream {
     fill = n;
   }
 
-  // The first 32 bits (big-endian) of the digest. Pads a copy, so the stream can be reused: 0x80,
-  // zeros, then the bit length in the last 8 bytes, which takes a second block when fewer than 9
-  // bytes are left in this one.
+  // The digest as 8 big-endian words (SPEC.md 9.5's seed_words; word 0 is the seed of section 8).
+  // Pads a copy, so the stream can be reused: 0x80, zeros, then the bit length in the last 8
+  // bytes, which takes a second block when fewer than 9 bytes are left in this one.
   template <class Compress = sha256_detail::PortableCompress>
-  POCRAND_HD uint32_t first_word(Compress compress = {}) const {
-    uint32_t s[8];
-    for (int i = 0; i < 8; ++i) s[i] = h[i];
+  POCRAND_HD void digest_words(uint32_t out[8], Compress compress = {}) const {
+    for (int i = 0; i < 8; ++i) out[i] = h[i];
     uint8_t last[64];
     memcpy(last, block, fill);
     last[fill] = 0x80;
@@ -102,12 +101,19 @@ struct Sha256Stream {
       memset(last + fill + 1, 0, 55 - fill);
     } else {
       memset(last + fill + 1, 0, 63 - fill);
-      compress(s, last);
+      compress(out, last);
       memset(last, 0, 56);
     }
     const uint64_t bits = total * 8;
     for (int i = 0; i < 8; ++i) last[56 + i] = static_cast<uint8_t>(bits >> (56 - 8 * i));
-    compress(s, last);
+    compress(out, last);
+  }
+
+  // The first 32 bits (big-endian) of the digest: the seed of SPEC.md section 8.
+  template <class Compress = sha256_detail::PortableCompress>
+  POCRAND_HD uint32_t first_word(Compress compress = {}) const {
+    uint32_t s[8];
+    digest_words(s, compress);
     return s[0];
   }
 };

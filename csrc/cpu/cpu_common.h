@@ -1,0 +1,178 @@
+// cpu_common.h — what every CPU kernel file shares: the float32 -> output-type stores, exact
+// widening of stored inputs, the fixed-order sum (core section 7) and the vectorised Box-Muller
+// block. Thin plumbing over csrc/core/pocrand_core.h; no arithmetic of its own. Everything is in
+// an anonymous namespace: each kernel file gets its own copy (the target_clones functions must
+// not be merged across files).
+#pragma once
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "../core/pocrand_core.h"
+#include "../op_checks.h"
+
+namespace pocrand {
+namespace {
+
+constexpr int64_t kGrain = 4096;  // elements per task: large enough to hide scheduling
+constexpr int kPairBlock = 256;   // Box-Muller pairs computed per vectorised block
+
+// The hot loops are compiled twice, for AVX2 and for the baseline ISA, and the loader picks one.
+// Vectorising changes nothing in the results: each lane does the same IEEE binary32 operations
+// (no FMA: -ffp-contract=off; AVX2 does not imply FMA).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define POCRAND_CPU_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define POCRAND_CPU_CLONES
+#endif
+
+// Subnormal arithmetic must be honoured. A library built with fast-math can switch on the
+// processor's flush-to-zero / denormals-are-zero modes for the whole process; refuse to compute
+// rather than return different bits.
+void check_subnormals_honoured() {
+  volatile float tiny = 0x1p-126f;
+  volatile float half = 0.5f;
+  const float r = tiny * half;
+  TORCH_CHECK(r == 0x1p-127f,
+              "pocrand: this process flushes subnormal floats to zero (FTZ/DAZ set, typically by a "
+              "library built with fast-math); results would not be bit-exact, refusing to compute");
+}
+
+std::vector<uint32_t> seeds_to_u32(const at::Tensor& seeds) {
+  const int64_t* s = seeds.data_ptr<int64_t>();
+  std::vector<uint32_t> out(seeds.numel());
+  for (size_t b = 0; b < out.size(); ++b) out[b] = static_cast<uint32_t>(s[b]);  // low 32 bits
+  return out;
+}
+
+// Writes float32 results into an output of dtype float32 / float16 / bfloat16 (core section 6).
+template <typename Fn>
+void with_store(const at::Tensor& out, Fn&& fn) {
+  switch (out.scalar_type()) {
+    case at::kFloat: {
+      float* p = out.data_ptr<float>();
+      fn([p](int64_t i, float v) { p[i] = v; });
+      break;
+    }
+    case at::kHalf: {
+      auto* p = reinterpret_cast<uint16_t*>(out.data_ptr());
+      fn([p](int64_t i, float v) { p[i] = float_to_half_bits(v); });
+      break;
+    }
+    case at::kBFloat16: {
+      auto* p = reinterpret_cast<uint16_t*>(out.data_ptr());
+      fn([p](int64_t i, float v) { p[i] = float_to_bf16_bits(v); });
+      break;
+    }
+    default:
+      TORCH_CHECK(false, "unsupported output dtype " + dtype_name(out.scalar_type()));
+  }
+}
+
+// Float32 view of a float32/float16/bfloat16 tensor's elements [begin, end), widened exactly.
+void widen_to_float(const at::Tensor& t, int64_t begin, int64_t end, float* dst) {
+  switch (t.scalar_type()) {
+    case at::kFloat:
+      std::copy(t.data_ptr<float>() + begin, t.data_ptr<float>() + end, dst);
+      break;
+    case at::kHalf: {
+      auto* p = reinterpret_cast<const uint16_t*>(t.data_ptr());
+      for (int64_t i = begin; i < end; ++i) dst[i - begin] = half_bits_to_float(p[i]);
+      break;
+    }
+    case at::kBFloat16: {
+      auto* p = reinterpret_cast<const uint16_t*>(t.data_ptr());
+      for (int64_t i = begin; i < end; ++i) dst[i - begin] = bf16_bits_to_float(p[i]);
+      break;
+    }
+    default:
+      TORCH_CHECK(false, "unsupported dtype " + dtype_name(t.scalar_type()));
+  }
+}
+
+// sum() of core section 7; consumes `v` (n >= 1).
+float fixed_order_sum(std::vector<float> v) {
+  do {
+    const int64_t n = static_cast<int64_t>(v.size());
+    const int64_t chunks = (n + kChunk - 1) / kChunk;
+    std::vector<float> sums(chunks);
+    at::parallel_for(0, chunks, 16, [&](int64_t c0, int64_t c1) {
+      float buf[kChunk];
+      for (int64_t c = c0; c < c1; ++c) {
+        const int64_t lo = c * kChunk, hi = std::min(n, lo + kChunk);
+        std::fill(std::copy(v.begin() + lo, v.begin() + hi, buf), buf + kChunk, 0.0f);
+        sums[c] = chunk_tree_sum(buf);
+      }
+    });
+    v.swap(sums);
+  } while (v.size() > 1);
+  return v[0];
+}
+
+float fixed_order_norm(const float* x, int64_t n) {
+  std::vector<float> sq(n);
+  for (int64_t i = 0; i < n; ++i) sq[i] = square(x[i]);
+  return pr_sqrt(fixed_order_sum(std::move(sq)));
+}
+
+// sum() of core section 7 over term(0) .. term(n - 1) (n >= 1), on the calling thread: for
+// loops that are already parallel over rows. Terms are computed as each chunk is filled, so
+// products and squares need no array of their own.
+template <typename Term>
+float tree_sum_serial(const Term& term, int64_t n) {
+  std::vector<float> level((n + kChunk - 1) / kChunk);
+  float buf[kChunk];
+  for (size_t c = 0; c < level.size(); ++c) {
+    const int64_t lo = static_cast<int64_t>(c) * kChunk, hi = std::min(n, lo + kChunk);
+    for (int64_t i = lo; i < hi; ++i) buf[i - lo] = term(i);
+    std::fill(buf + (hi - lo), buf + kChunk, 0.0f);
+    level[c] = chunk_tree_sum(buf);
+  }
+  return level.size() == 1 ? level[0] : fixed_order_sum(std::move(level));
+}
+
+// A float32 value delivered in a stored type and widened back (core section 6, NaN made canonical
+// first): what a value becomes when a result is kept in that type between steps.
+inline float through_storage(float v, at::ScalarType type) {
+  v = canonicalize_nan(v);
+  if (type == at::kHalf) return half_bits_to_float(float_to_half_bits(v));
+  if (type == at::kBFloat16) return bf16_bits_to_float(float_to_bf16_bits(v));
+  return v;
+}
+
+// Box-Muller pairs j0 .. j0 + count - 1 (count <= kPairBlock) of a row with p pairs: the stages
+// of core section 5 as separate simple loops, each of which the compiler vectorises.
+POCRAND_CPU_CLONES
+void normal_pair_block(uint32_t seed, uint32_t p, uint32_t j0, int count, float* __restrict first,
+                       float* __restrict second) {
+  float r[kPairBlock], theta[kPairBlock], s[kPairBlock], c[kPairBlock];
+  for (int k = 0; k < count; ++k) r[k] = box_muller_radius(uniform(j0 + static_cast<uint32_t>(k), seed));
+  for (int k = 0; k < count; ++k)
+    theta[k] = box_muller_angle(uniform(p + j0 + static_cast<uint32_t>(k), seed));
+  for (int k = 0; k < count; ++k) sincos_reduced(theta[k], &s[k], &c[k]);
+  for (int k = 0; k < count; ++k) {
+    first[k] = pr_mul(r[k], c[k]);
+    second[k] = pr_mul(r[k], s[k]);
+  }
+}
+
+// Box-Muller pairs [j0, j1) of normal(seed, n), written through store at base + index.
+template <typename Store>
+void normal_pairs(uint32_t seed, int64_t n, int64_t j0, int64_t j1, int64_t base, const Store& store) {
+  const int64_t p = static_cast<int64_t>(normal_pair_count(static_cast<uint64_t>(n)));
+  float first[kPairBlock], second[kPairBlock];
+  for (int64_t jb = j0; jb < j1; jb += kPairBlock) {
+    const int count = static_cast<int>(std::min<int64_t>(kPairBlock, j1 - jb));
+    normal_pair_block(seed, static_cast<uint32_t>(p), static_cast<uint32_t>(jb), count, first, second);
+    // out[j] for every pair, out[p + j] only while p + j < n (an odd n drops the last one).
+    const int seconds = static_cast<int>(std::min<int64_t>(count, n - p - jb));
+    for (int k = 0; k < count; ++k) store(base + jb + k, first[k]);
+    for (int k = 0; k < seconds; ++k) store(base + p + jb + k, second[k]);
+  }
+}
+
+}  // namespace
+}  // namespace pocrand
