@@ -51,7 +51,7 @@ at::Tensor normal_nonces(c10::string_view prefix, at::IntArrayRef nonces, c10::s
 at::Tensor concat_normal_nonces(c10::string_view prefix, at::IntArrayRef nonces,
                                 c10::string_view suffix, int64_t n, at::ScalarType dtype,
                                 at::Device device) {
-  TORCH_CHECK(!nonces.empty(), "nonces must not be empty");
+  TORCH_CHECK_VALUE(!nonces.empty(), "nonces must not be empty");
   check_count(n, "n");
   check_float_dtype(dtype, "dtype");
   check_device(device);
@@ -83,9 +83,8 @@ at::Tensor unit_normal_seed(int64_t seed, int64_t vocab_size, at::ScalarType dty
 
 at::Tensor unit_vectors_by_value(at::IntArrayRef seeds, int64_t dim, at::ScalarType dtype,
                                  at::Device device) {
-  TORCH_CHECK(!seeds.empty(), "seeds must not be empty");
-  for (size_t i = 0; i < seeds.size(); ++i)
-    check_between(seeds[i], 0, 4294967295LL, "seed");  // u32 values
+  TORCH_CHECK_VALUE(!seeds.empty(), "seeds must not be empty");
+  for (size_t i = 0; i < seeds.size(); ++i) check_seed(seeds[i], "seed");
   check_count(dim, "dim");
   check_float_dtype(dtype, "dtype");
   check_device(device);

@@ -40,21 +40,26 @@ inline void check_between(int64_t v, int64_t lo, int64_t hi, const char* name) {
 
 inline void check_seed(int64_t seed, const char* name) { check_between(seed, 0, kMaxSeed, name); }
 
-// A seeds tensor's values are checked to be u32 where they can be read for free: on the CPU. A
-// CUDA seeds tensor is not read back (that would synchronise the stream, and seeds uploaded
-// asynchronously would then cost a wait); its kernels use each value's low 32 bits. The Python
-// API only ever passes u32 seeds.
+// A tensor of seeds (int64, contiguous, 1-D or 2-D) holds u32 values: checked where they can be
+// read for free, on the CPU. A CUDA tensor is not read back (that would synchronise the stream,
+// and seeds uploaded asynchronously would then cost a wait); its kernels use each value's low 32
+// bits. The Python API only ever passes u32 seeds.
+inline void check_seed_values(const at::Tensor& t, const char* name) {
+  if (!t.is_cpu()) return;
+  const int64_t* s = t.data_ptr<int64_t>();
+  const int64_t cols = t.dim() == 2 ? t.size(1) : 0;
+  for (int64_t i = 0; i < t.numel(); ++i)
+    TORCH_CHECK_VALUE(s[i] >= 0 && s[i] <= kMaxSeed, std::string(name) + "[" +
+                      (cols ? num(i / cols) + ", " + num(i % cols) : num(i)) + "] = " + num(s[i]) +
+                      " is not a u32 seed: seeds must be in [0, 2^32 - 1]");
+}
+
 inline void check_seeds(const at::Tensor& seeds) {
   TORCH_CHECK_VALUE(seeds.dim() == 1, "seeds must be a 1-D tensor, got " + num(seeds.dim()) + " dimensions");
   TORCH_CHECK_TYPE(seeds.scalar_type() == at::kLong, "seeds must be int64, got " + dtype_name(seeds.scalar_type()));
   TORCH_CHECK_VALUE(seeds.numel() >= 1, "seeds must hold at least one seed");
   TORCH_CHECK_VALUE(seeds.is_contiguous(), "seeds must be contiguous");
-  if (seeds.is_cpu()) {
-    const int64_t* s = seeds.data_ptr<int64_t>();
-    for (int64_t i = 0; i < seeds.numel(); ++i)
-      TORCH_CHECK_VALUE(s[i] >= 0 && s[i] <= kMaxSeed, "seeds[" + num(i) + "] = " + num(s[i]) +
-                        " is not a u32 seed: seeds must be in [0, 2^32 - 1]");
-  }
+  check_seed_values(seeds, "seeds");
 }
 
 inline void check_range(int64_t n, int64_t start, int64_t end) {
@@ -113,53 +118,55 @@ inline void check_distance_args(const at::Tensor& logits, const at::Tensor& perm
 
 // householder(x [R, dim], v [dim] or [R, dim]): same dtype and device, contiguous.
 inline void check_householder_args(const at::Tensor& x, const at::Tensor& v) {
-  TORCH_CHECK(x.dim() == 2, "x must be 2-D [rows, dim], got " + num(x.dim()) + "-D");
+  TORCH_CHECK_VALUE(x.dim() == 2, "x must be 2-D [rows, dim], got " + num(x.dim()) + "-D");
   check_float_dtype(x.scalar_type(), "x dtype");
   check_count(x.size(1), "dim (x.shape[1])");
-  TORCH_CHECK(v.scalar_type() == x.scalar_type(), "v must have x's dtype " +
-              dtype_name(x.scalar_type()) + ", got " + dtype_name(v.scalar_type()));
+  TORCH_CHECK_TYPE(v.scalar_type() == x.scalar_type(), "v must have x's dtype " +
+                   dtype_name(x.scalar_type()) + ", got " + dtype_name(v.scalar_type()));
   const bool shared = v.dim() == 1 && v.size(0) == x.size(1);
   const bool per_row = v.dim() == 2 && v.sizes() == x.sizes();
-  TORCH_CHECK(shared || per_row, "v must be [dim] = [" + num(x.size(1)) + "] or x's shape " +
+  TORCH_CHECK_VALUE(shared || per_row, "v must be [dim] = [" + num(x.size(1)) + "] or x's shape " +
               shape(x.sizes()) + ", got " + shape(v.sizes()));
-  TORCH_CHECK(v.device() == x.device(), "x and v must be on one device, got " + x.device().str() +
+  TORCH_CHECK_VALUE(v.device() == x.device(), "x and v must be on one device, got " + x.device().str() +
               " and " + v.device().str());
-  TORCH_CHECK(x.is_contiguous(), "x must be contiguous");
-  TORCH_CHECK(v.is_contiguous(), "v must be contiguous");
+  TORCH_CHECK_VALUE(x.is_contiguous(), "x must be contiguous");
+  TORCH_CHECK_VALUE(v.is_contiguous(), "v must be contiguous");
 }
 
 // haar_rotate(x [B, k], seeds int64 [B, k - 1]).
 inline void check_haar_args(const at::Tensor& x, const at::Tensor& seeds) {
-  TORCH_CHECK(x.dim() == 2, "x must be 2-D [batch, k], got " + num(x.dim()) + "-D");
+  TORCH_CHECK_VALUE(x.dim() == 2, "x must be 2-D [batch, k], got " + num(x.dim()) + "-D");
   check_float_dtype(x.scalar_type(), "x dtype");
   check_count(x.size(1), "k (x.shape[1])");
-  TORCH_CHECK(seeds.scalar_type() == at::kLong, "seeds must be int64, got " +
-              dtype_name(seeds.scalar_type()));
-  TORCH_CHECK(seeds.dim() == 2 && seeds.size(0) == x.size(0) && seeds.size(1) == x.size(1) - 1,
+  TORCH_CHECK_TYPE(seeds.scalar_type() == at::kLong, "seeds must be int64, got " +
+                   dtype_name(seeds.scalar_type()));
+  TORCH_CHECK_VALUE(seeds.dim() == 2 && seeds.size(0) == x.size(0) && seeds.size(1) == x.size(1) - 1,
               "seeds must be [batch, k - 1] = [" + num(x.size(0)) + ", " + num(x.size(1) - 1) +
               "], got " + shape(seeds.sizes()));
-  TORCH_CHECK(seeds.device() == x.device(), "x and seeds must be on one device, got " +
+  TORCH_CHECK_VALUE(seeds.device() == x.device(), "x and seeds must be on one device, got " +
               x.device().str() + " and " + seeds.device().str());
-  TORCH_CHECK(x.is_contiguous(), "x must be contiguous");
-  TORCH_CHECK(seeds.is_contiguous(), "seeds must be contiguous");
+  TORCH_CHECK_VALUE(x.is_contiguous(), "x must be contiguous");
+  TORCH_CHECK_VALUE(seeds.is_contiguous(), "seeds must be contiguous");
+  check_seed_values(seeds, "seeds");
 }
 
 // artifacts(hidden [B, H], seeds int64 [B, k], k).
 inline void check_artifact_args(const at::Tensor& hidden, const at::Tensor& seeds, int64_t k) {
-  TORCH_CHECK(hidden.dim() == 2, "hidden must be 2-D [batch, hidden], got " + num(hidden.dim()) + "-D");
+  TORCH_CHECK_VALUE(hidden.dim() == 2, "hidden must be 2-D [batch, hidden], got " + num(hidden.dim()) + "-D");
   check_float_dtype(hidden.scalar_type(), "hidden dtype");
-  TORCH_CHECK(hidden.size(0) >= 1, "hidden must have at least one row");
+  TORCH_CHECK_VALUE(hidden.size(0) >= 1, "hidden must have at least one row");
   check_count(hidden.size(1), "hidden size (hidden.shape[1])");
   check_between(k, 1, hidden.size(1), "k");
-  TORCH_CHECK(seeds.scalar_type() == at::kLong, "seeds must be int64, got " +
-              dtype_name(seeds.scalar_type()));
-  TORCH_CHECK(seeds.dim() == 2 && seeds.size(0) == hidden.size(0) && seeds.size(1) == k,
+  TORCH_CHECK_TYPE(seeds.scalar_type() == at::kLong, "seeds must be int64, got " +
+                   dtype_name(seeds.scalar_type()));
+  TORCH_CHECK_VALUE(seeds.dim() == 2 && seeds.size(0) == hidden.size(0) && seeds.size(1) == k,
               "seeds must be [batch, k] = [" + num(hidden.size(0)) + ", " + num(k) + "], got " +
               shape(seeds.sizes()));
-  TORCH_CHECK(seeds.device() == hidden.device(), "hidden and seeds must be on one device, got " +
+  TORCH_CHECK_VALUE(seeds.device() == hidden.device(), "hidden and seeds must be on one device, got " +
               hidden.device().str() + " and " + seeds.device().str());
-  TORCH_CHECK(hidden.is_contiguous(), "hidden must be contiguous");
-  TORCH_CHECK(seeds.is_contiguous(), "seeds must be contiguous");
+  TORCH_CHECK_VALUE(hidden.is_contiguous(), "hidden must be contiguous");
+  TORCH_CHECK_VALUE(seeds.is_contiguous(), "seeds must be contiguous");
+  check_seed_values(seeds, "seeds");
 }
 
 }  // namespace pocrand

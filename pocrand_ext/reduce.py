@@ -50,8 +50,8 @@ def apply_householder(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """x - 2 (x . v) v over x's last dimension (SPEC.md 9.3): products, the dot (fixed order) and
     the update in float32, rounded once to x's dtype. x is [..., dim] (float32/fp16/bf16); v has
     x's dtype and is [dim] (every row) or one vector per row ([rows, dim] or x's shape)."""
-    check_tensor("x", x)
-    check_tensor("v", v)
+    check_no_grad("x", check_tensor("x", x))
+    check_no_grad("v", check_tensor("v", v))
     if x.dim() < 1:
         raise ValueError("x must have at least one dimension [..., dim]")
     check_dtype("x.dtype", x.dtype)
@@ -79,7 +79,7 @@ def haar_rotate(block_hash: str, public_key: str, nonces, x: torch.Tensor) -> to
     check_str("block_hash", block_hash)
     check_str("public_key", public_key)
     nonces = check_nonces(nonces)
-    check_tensor("x", x)
+    check_no_grad("x", check_tensor("x", x))
     if x.dim() != 2:
         raise ValueError(f"x must be 2-D [batch, k], got shape {list(x.shape)}")
     if x.shape[1] < 1:
@@ -98,7 +98,7 @@ def artifacts(hidden: torch.Tensor, block_hash: str, public_key: str, nonces, k:
     """(fp16 [B, k], bool [B]): PoC v2's artifact of each nonce's last hidden state [B, H] —
     x / (|x| + 1e-8), pick k, Haar-rotate in float32, y / (|y| + 1e-8), fp16 (SPEC.md 9.11). A
     row with a NaN or Inf (or whose norm overflows) gives fp16 NaNs and True in the flags."""
-    check_tensor("hidden", hidden)
+    check_no_grad("hidden", check_tensor("hidden", hidden))
     if hidden.dim() != 2:
         raise ValueError(f"hidden must be 2-D [batch, hidden], got shape {list(hidden.shape)}")
     if hidden.dtype == torch.float64:

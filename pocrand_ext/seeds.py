@@ -8,7 +8,7 @@ from typing import Sequence
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import check_nonce, check_str
+from ._checks import check_int, check_nonce, check_str
 
 __all__ = ["seed_from_string", "inputs_seed", "permutations_seed", "target_seed"]
 
@@ -77,22 +77,27 @@ def seed_words(s: str) -> list[int]:
 
 def pick_seed(block_hash: str, public_key: str, nonce: int, k: int) -> int:
     """Seed of a nonce's pick of k indices: ..._nonce_{nonce}_pick_{k}."""
-    return seed_from_string(f"{block_hash}_{public_key}_nonce_{nonce}_pick_{k}")
+    bh, pk = check_str("block_hash", block_hash), check_str("public_key", public_key)
+    return _seed(f"{bh}_{pk}_nonce_{check_nonce('nonce', nonce)}_pick_{check_int('k', k)}")
 
 
 def haar_seed(block_hash: str, public_key: str, nonce: int, k: int, j: int) -> int:
     """Seed of reflection j of a nonce's Haar rotation of k values: ..._haar_hh_{k}_{j}."""
-    return seed_from_string(f"{block_hash}_{public_key}_nonce_{nonce}_haar_hh_{k}_{j}")
+    bh, pk = check_str("block_hash", block_hash), check_str("public_key", public_key)
+    n, k, j = check_nonce("nonce", nonce), check_int("k", k), check_int("j", j)
+    return _seed(f"{bh}_{pk}_nonce_{n}_haar_hh_{k}_{j}")
 
 
 def layer_seed(block_hash: str, layer: int) -> int:
     """Seed of layer i's Householder vector: {block_hash}_layer_{i}_householder."""
-    return seed_from_string(f"{block_hash}_layer_{layer}_householder")
+    return _seed(f"{check_str('block_hash', block_hash)}_layer_{check_int('layer', layer)}"
+                 f"_householder")
 
 
 def target_v2_seed(block_hash: str, public_key: str) -> int:
     """Seed of PoC v2's target: {block_hash}_{public_key}_target."""
-    return seed_from_string(f"{block_hash}_{public_key}_target")
+    bh, pk = check_str("block_hash", block_hash), check_str("public_key", public_key)
+    return _seed(f"{bh}_{pk}_target")
 
 
 def artifact_seeds(block_hash: str, public_key: str, nonces: list[int], k: int,

@@ -35,6 +35,33 @@ def distances(logits=LOGITS, perms=PERMS, target=TARGET):
     return lambda: pr.compute_distances(logits, perms, target)
 
 
+def concat(**kw):
+    return lambda: pr.generate_inputs_concat(**{**OK, **kw})
+
+
+def concat_slice(**kw):
+    return lambda: pr.generate_inputs_concat_slice(**{**OK, "start": 0, "end": 4, **kw})
+
+
+def pick(**kw):
+    return lambda: pr.pick_indices(**{"block_hash": "bh", "public_key": "pk", "nonces": [0, 1],
+                                      "dim": 16, "k": 4, **kw})
+
+
+X = randn(2, 4, seed=6)
+HIDDEN = randn(2, 16, seed=7)
+
+
+def haar(**kw):
+    return lambda: pr.haar_rotate(**{"block_hash": "bh", "public_key": "pk", "nonces": [0, 1],
+                                     "x": X, **kw})
+
+
+def artifacts(**kw):
+    return lambda: pr.artifacts(**{"hidden": HIDDEN, "block_hash": "bh", "public_key": "pk",
+                                   "nonces": [0, 1], "k": 4, **kw})
+
+
 UNORDERED = [("set", {0, 1}), ("frozenset", frozenset({0, 1})), ("dict", {0: 1, 1: 2}),
              ("dict keys", {0: 1}.keys()), ("dict values", {0: 1}.values()),
              ("dict items", {0: 1}.items())]
@@ -111,6 +138,42 @@ CATALOGUE = [
     ("compute_distances: empty batch", distances(logits=LOGITS[:0], perms=PERMS[:0]), ValueError, "logits"),
     ("compute_distances: devices differ", distances(logits=LOGITS.to("meta")), ValueError, "one device"),
     ("compute_distances: check not a bool", lambda: pr.compute_distances(LOGITS, PERMS, TARGET, check=1), TypeError, "check"),
+    # PoC v2
+    ("generate_inputs: out requires grad", inputs(dtype=torch.float32, out=torch.zeros(2, 4, 8, requires_grad=True)), ValueError, "out"),
+    ("generate_inputs: out shape", inputs(out=torch.zeros(2, 4, 7, dtype=torch.float16)), ValueError, "out"),
+    ("generate_inputs_concat: nonces set", concat(nonces={0, 1}), TypeError, "nonces"),
+    ("generate_inputs_concat: public_key lone surrogate", concat(public_key=LONE), ValueError, "public_key"),
+    ("generate_inputs_concat: out requires grad", concat(dtype=torch.float32, out=torch.zeros(2, 4, 8, requires_grad=True)), ValueError, "out"),
+    ("generate_inputs_concat_slice: end past n", concat_slice(end=33), ValueError, "end"),
+    ("generate_inputs_concat_slice: nonces dict values", concat_slice(nonces={0: 1}.values()), TypeError, "nonces"),
+    ("unit_vectors: a str, not a list", lambda: pr.unit_vectors("abc", 8), TypeError, "seed_strings"),
+    ("unit_vectors: lone surrogate", lambda: pr.unit_vectors(["a", LONE], 8), ValueError, "seed_strings[1]"),
+    ("unit_vectors: dim zero", lambda: pr.unit_vectors(["a"], 0), ValueError, "dim"),
+    ("householder_vectors: num_layers zero", lambda: pr.householder_vectors("bh", 0, 8), ValueError, "num_layers"),
+    ("householder_vectors: block_hash lone surrogate", lambda: pr.householder_vectors(LONE, 2, 8), ValueError, "block_hash"),
+    ("generate_target_v2: dtype int", lambda: pr.generate_target_v2("bh", "pk", 8, dtype=torch.int32), ValueError, "dtype"),
+    ("generate_target_v2: public_key lone surrogate", lambda: pr.generate_target_v2("bh", LONE, 8), ValueError, "public_key"),
+    ("pick_indices: k past dim", pick(k=17), ValueError, "k"),
+    ("pick_indices: nonces frozenset", pick(nonces=frozenset({0})), TypeError, "nonces"),
+    ("pick_indices: block_hash lone surrogate", pick(block_hash=LONE), ValueError, "block_hash"),
+    ("apply_householder: x requires grad", lambda: pr.apply_householder(X.clone().requires_grad_(), X[0]), ValueError, "x"),
+    ("apply_householder: v requires grad", lambda: pr.apply_householder(X, X[0].clone().requires_grad_()), ValueError, "v"),
+    ("apply_householder: v dtype", lambda: pr.apply_householder(X, X[0].half()), TypeError, "v"),
+    ("apply_householder: v shape", lambda: pr.apply_householder(X, X[0, :3]), ValueError, "v"),
+    ("haar_rotate: x requires grad", haar(x=X.clone().requires_grad_()), ValueError, "x"),
+    ("haar_rotate: rows and nonces", haar(nonces=[0]), ValueError, "nonces"),
+    ("haar_rotate: nonces set", haar(nonces={0, 1}), TypeError, "nonces"),
+    ("artifacts: hidden requires grad", artifacts(hidden=HIDDEN.clone().requires_grad_()), ValueError, "hidden"),
+    ("artifacts: k past hidden size", artifacts(k=17), ValueError, "k"),
+    ("artifacts: public_key lone surrogate", artifacts(public_key=LONE), ValueError, "public_key"),
+    ("seed_words: lone surrogate", lambda: pr.seed_words(LONE), ValueError, "s is not"),
+    ("pick_seed: k float", lambda: pr.pick_seed("bh", "pk", 0, 2.0), TypeError, "k"),
+    ("pick_seed: block_hash lone surrogate", lambda: pr.pick_seed(LONE, "pk", 0, 2), ValueError, "block_hash"),
+    ("haar_seed: nonce past int64", lambda: pr.haar_seed("bh", "pk", 2**63, 3, 0), ValueError, "nonce"),
+    ("haar_seed: j bool", lambda: pr.haar_seed("bh", "pk", 0, 3, True), TypeError, "j"),
+    ("layer_seed: layer str", lambda: pr.layer_seed("bh", "1"), TypeError, "layer"),
+    ("layer_seed: block_hash lone surrogate", lambda: pr.layer_seed(LONE, 1), ValueError, "block_hash"),
+    ("target_v2_seed: public_key lone surrogate", lambda: pr.target_v2_seed("bh", LONE), ValueError, "public_key"),
 ]
 
 
@@ -148,7 +211,12 @@ def test_unencodable_strings_give_one_message_everywhere():
     messages = set()
     for call in (inputs(block_hash=LONE), inputs_slice(block_hash=LONE), permutations(block_hash=LONE),
                  lambda: pr.generate_target(LONE, 8), lambda: pr.inputs_seed(LONE, "pk", 0),
-                 lambda: pr.permutations_seed(LONE, "pk", 0), lambda: pr.target_seed(LONE)):
+                 lambda: pr.permutations_seed(LONE, "pk", 0), lambda: pr.target_seed(LONE),
+                 concat(block_hash=LONE), concat_slice(block_hash=LONE), pick(block_hash=LONE),
+                 haar(block_hash=LONE), artifacts(block_hash=LONE),
+                 lambda: pr.householder_vectors(LONE, 2, 8), lambda: pr.generate_target_v2(LONE, "pk", 8),
+                 lambda: pr.pick_seed(LONE, "pk", 0, 2), lambda: pr.haar_seed(LONE, "pk", 0, 3, 0),
+                 lambda: pr.layer_seed(LONE, 0), lambda: pr.target_v2_seed(LONE, "pk")):
         with pytest.raises(ValueError) as info:
             call()
         messages.add(str(info.value))
@@ -193,6 +261,31 @@ RAW = [
     ("core_log: x float64", lambda: OPS.core_log(torch.ones(3, dtype=torch.float64)), TypeError, "x"),
     ("core_sincos: theta non-contiguous", lambda: OPS.core_sincos(torch.zeros(6)[::2]), ValueError, "theta"),
     ("core_round: dtype int16", lambda: OPS.core_round(torch.zeros(3), torch.int16), ValueError, "dtype"),
+    # PoC v2
+    ("derive_seed_grid: count negative", lambda: OPS.derive_seed_grid("p", [0], "_", -1, False), ValueError, "count"),
+    ("concat_normal: words [B, 7]", lambda: OPS.concat_normal(torch.zeros(1, 7, **I64), 8, 0, 8, torch.float32), ValueError, "words"),
+    ("concat_normal: words int32", lambda: OPS.concat_normal(torch.zeros(1, 8, dtype=torch.int32), 8, 0, 8, torch.float32), TypeError, "words"),
+    ("concat_normal: word past uint32", lambda: OPS.concat_normal(torch.tensor([[0] * 7 + [2**32]]), 8, 0, 8, torch.float32), ValueError, "words[0, 7]"),
+    ("concat_normal_nonces: nonces empty", lambda: OPS.concat_normal_nonces("p", [], "", 4, torch.float16, CPU), ValueError, "nonces"),
+    ("concat_normal_nonces: dtype int8", lambda: OPS.concat_normal_nonces("p", [1], "", 4, torch.int8, CPU), ValueError, "dtype"),
+    ("normal_nonces_into: out too small for the nonces", lambda: OPS.normal_nonces_into("p", [1, 2, 3], "", torch.zeros(4)), ValueError, "out"),
+    ("normal_nonces_into: nonces empty", lambda: OPS.normal_nonces_into("p", [], "", torch.zeros(4)), ValueError, "nonces"),
+    ("concat_normal_nonces_into: out int64", lambda: OPS.concat_normal_nonces_into("p", [1], "", torch.zeros(4, **I64)), ValueError, "out"),
+    ("unit_vectors: seed negative", lambda: OPS.unit_vectors(torch.tensor([-1]), 4, torch.float32), ValueError, "seeds[0]"),
+    ("unit_vectors: dim zero", lambda: OPS.unit_vectors(torch.tensor([1]), 0, torch.float32), ValueError, "dim"),
+    ("unit_vectors_by_value: seed past uint32", lambda: OPS.unit_vectors_by_value([1, 2**32], 4, torch.float32, CPU), ValueError, "seed"),
+    ("unit_vectors_by_value: seeds empty", lambda: OPS.unit_vectors_by_value([], 4, torch.float32, CPU), ValueError, "seeds"),
+    ("pick: k past dim", lambda: OPS.pick(torch.tensor([1]), 4, 5), ValueError, "k"),
+    ("pick: seed past uint32", lambda: OPS.pick(torch.tensor([2**32]), 4, 2), ValueError, "seeds[0]"),
+    ("householder: v dtype", lambda: OPS.householder(X, X[0].half()), TypeError, "v"),
+    ("householder: v shape", lambda: OPS.householder(X, X[0, :3].contiguous()), ValueError, "v"),
+    ("householder: x 3-D", lambda: OPS.householder(X.view(1, 2, 4), X[0]), ValueError, "x"),
+    ("haar_rotate: seeds shape", lambda: OPS.haar_rotate(X, torch.zeros(2, 4, **I64)), ValueError, "seeds"),
+    ("haar_rotate: seeds float", lambda: OPS.haar_rotate(X, torch.zeros(2, 3)), TypeError, "seeds"),
+    ("haar_rotate: seed negative", lambda: OPS.haar_rotate(X, torch.tensor([[0, 1, 2], [3, -4, 5]])), ValueError, "seeds[1, 1]"),
+    ("artifacts: k past hidden size", lambda: OPS.artifacts(HIDDEN, torch.zeros(2, 17, **I64), 17), ValueError, "k"),
+    ("artifacts: seeds shape", lambda: OPS.artifacts(HIDDEN, torch.zeros(2, 3, **I64), 4), ValueError, "seeds"),
+    ("artifacts: seed past uint32", lambda: OPS.artifacts(HIDDEN, torch.full((2, 4), 2**32), 4), ValueError, "seeds[0, 0]"),
 ]
 
 
@@ -210,10 +303,12 @@ def pocrand_ops() -> set[str]:
 
 
 def test_every_raw_op_is_in_the_catalogue():
-    # build_info takes no argument; derive_seeds accepts every value its schema admits (any str,
-    # any int64 list, empty too); permutations_bucketed is CUDA-only (tests/test_cuda.py).
+    # build_info takes no argument; derive_seeds, derive_seed_words and derive_seeds_of_strings
+    # accept every value their schemas admit (any str, any int64 list, empty lists too);
+    # permutations_bucketed is CUDA-only (tests/test_cuda.py).
     covered = {c[0].split(":")[0] for c in RAW}
-    assert pocrand_ops() - {"build_info", "derive_seeds", "permutations_bucketed"} == covered
+    assert pocrand_ops() - {"build_info", "derive_seeds", "derive_seed_words",
+                            "derive_seeds_of_strings", "permutations_bucketed"} == covered
 
 
 def test_the_dispatcher_refuses_what_no_schema_admits():

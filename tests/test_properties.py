@@ -187,7 +187,9 @@ GOOD = {"block_hash": "bh", "public_key": "pk", "nonces": [0, 1], "dim": 8, "seq
         "nonce": 3, "start": 0, "end": 8, "keys": torch.arange(4),
         "logits": torch.ones(2, 16),
         "permutations": pr.generate_permutations("bh", "pk", [0, 1], 16),
-        "target": pr.generate_target("bh", 16), "check": True}
+        "target": pr.generate_target("bh", 16), "check": True, "out": None, "k": 4, "j": 1,
+        "layer": 3, "num_layers": 2, "seed_strings": ["a", "b"], "x": torch.ones(2, 4),
+        "v": torch.ones(4), "hidden": torch.ones(2, 16)}
 API = {  # function: its parameters, all filled from GOOD
     pr.generate_inputs: ["block_hash", "public_key", "nonces", "dim", "seq_len", "device", "dtype"],
     pr.generate_inputs_slice: ["block_hash", "public_key", "nonces", "dim", "seq_len", "start",
@@ -199,6 +201,20 @@ API = {  # function: its parameters, all filled from GOOD
     pr.normal: ["seed", "n", "device"], pr.seed_from_string: ["s"],
     pr.inputs_seed: ["block_hash", "public_key", "nonce"],
     pr.permutations_seed: ["block_hash", "public_key", "nonce"], pr.target_seed: ["block_hash"],
+    # PoC v2
+    pr.generate_inputs_concat: ["block_hash", "public_key", "nonces", "dim", "seq_len", "device",
+                                "dtype", "out"],
+    pr.generate_inputs_concat_slice: ["block_hash", "public_key", "nonces", "dim", "seq_len",
+                                      "start", "end", "device", "dtype"],
+    pr.unit_vectors: ["seed_strings", "dim", "device"],
+    pr.householder_vectors: ["block_hash", "num_layers", "dim", "device"],
+    pr.generate_target_v2: ["block_hash", "public_key", "dim", "device", "dtype"],
+    pr.pick_indices: ["block_hash", "public_key", "nonces", "dim", "k", "device"],
+    pr.apply_householder: ["x", "v"], pr.haar_rotate: ["block_hash", "public_key", "nonces", "x"],
+    pr.artifacts: ["hidden", "block_hash", "public_key", "nonces", "k"],
+    pr.seed_words: ["s"], pr.pick_seed: ["block_hash", "public_key", "nonce", "k"],
+    pr.haar_seed: ["block_hash", "public_key", "nonce", "k", "j"],
+    pr.layer_seed: ["block_hash", "layer"], pr.target_v2_seed: ["block_hash", "public_key"],
 }
 
 
@@ -224,6 +240,8 @@ ints = st.one_of(st.integers(-(2**63), 2**63 - 1), st.integers(-3, 40),
                  st.sampled_from([-1, 0, 2**32, 2**31, MAX_COUNT + 1]))
 seed_tensors = st.one_of(small_tensors(),
                          st.lists(ints, max_size=3).map(lambda v: torch.tensor(v, dtype=torch.int64)))
+word_tensors = st.lists(st.lists(ints, min_size=8, max_size=8), min_size=1, max_size=2).map(
+    lambda rows: torch.tensor(rows, dtype=torch.int64))
 scalar_types = st.sampled_from([torch.float32, torch.float16, torch.bfloat16, torch.int32,
                                 torch.float64, torch.bool])
 RAW = [  # (op, strategies of its arguments): every value admitted by the schema, most invalid
@@ -239,6 +257,22 @@ RAW = [  # (op, strategies of its arguments): every value admitted by the schema
     (OPS.distances, (small_tensors(), small_tensors(), small_tensors(), st.booleans())),
     (OPS.core_stages, (small_tensors(),)), (OPS.core_log, (small_tensors(),)),
     (OPS.core_sincos, (small_tensors(),)), (OPS.core_round, (small_tensors(), scalar_types)),
+    # PoC v2
+    (OPS.derive_seed_grid, (text, st.lists(ints, max_size=3), text, st.integers(-3, 5),
+                            st.just(False))),
+    (OPS.concat_normal, (small_tensors() | word_tensors, ints, ints, ints, scalar_types)),
+    (OPS.concat_normal_nonces, (text, st.lists(ints, max_size=3), text, ints, scalar_types,
+                                st.sampled_from([torch.device("cpu"), torch.device("meta")]))),
+    (OPS.normal_nonces_into, (text, st.lists(ints, max_size=3), text, small_tensors())),
+    (OPS.concat_normal_nonces_into, (text, st.lists(ints, max_size=3), text, small_tensors())),
+    (OPS.unit_vectors, (seed_tensors, ints, scalar_types)),
+    (OPS.unit_vectors_by_value, (st.lists(ints, max_size=3), ints, scalar_types,
+                                 st.just(torch.device("cpu")))),
+    (OPS.pick, (seed_tensors, ints, ints)),
+    (OPS.householder, (small_tensors(), small_tensors())),
+    (OPS.haar_rotate, (small_tensors(), small_tensors() | seed_tensors.map(lambda t: t.view(1, -1)))),
+    (OPS.artifacts, (small_tensors(), small_tensors() | seed_tensors.map(lambda t: t.view(1, -1)),
+                     ints)),
 ]
 
 
