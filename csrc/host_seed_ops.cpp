@@ -19,10 +19,10 @@ namespace pocrand {
 namespace {
 
 void check_device(const at::Device& device) {
-  TORCH_CHECK(device.is_cpu() || device.is_cuda(),
-              "device must be a cpu or cuda device, got " + device.str());
+  TORCH_CHECK_VALUE(device.is_cpu() || device.is_cuda(),
+                    "device must be a cpu or cuda device, got " + device.str());
 #if !POCRAND_WITH_CUDA
-  TORCH_CHECK(device.is_cpu(), "device " + device.str() + ": this pocrand build has no CUDA kernels");
+  TORCH_CHECK_VALUE(device.is_cpu(), "device " + device.str() + ": this pocrand build has no CUDA kernels");
 #endif
 }
 
@@ -34,7 +34,7 @@ auto cpu_op(const char* name) {
 
 at::Tensor normal_nonces(c10::string_view prefix, at::IntArrayRef nonces, c10::string_view suffix,
                          int64_t n, at::ScalarType dtype, at::Device device) {
-  TORCH_CHECK(!nonces.empty(), "nonces must not be empty");
+  TORCH_CHECK_VALUE(!nonces.empty(), "nonces must not be empty");
   check_count(n, "n");
   check_float_dtype(dtype, "dtype");
   check_device(device);
@@ -51,7 +51,7 @@ at::Tensor normal_nonces(c10::string_view prefix, at::IntArrayRef nonces, c10::s
 at::Tensor concat_normal_nonces(c10::string_view prefix, at::IntArrayRef nonces,
                                 c10::string_view suffix, int64_t n, at::ScalarType dtype,
                                 at::Device device) {
-  TORCH_CHECK(!nonces.empty(), "nonces must not be empty");
+  TORCH_CHECK_VALUE(!nonces.empty(), "nonces must not be empty");
   check_count(n, "n");
   check_float_dtype(dtype, "dtype");
   check_device(device);
@@ -68,7 +68,7 @@ at::Tensor concat_normal_nonces(c10::string_view prefix, at::IntArrayRef nonces,
 
 at::Tensor unit_normal_seed(int64_t seed, int64_t vocab_size, at::ScalarType dtype,
                             at::Device device) {
-  check_between(seed, 0, 4294967295LL, "seed");  // a u32
+  check_seed(seed, "seed");
   check_count(vocab_size, "vocab_size");
   check_float_dtype(dtype, "dtype");
   check_device(device);
@@ -99,16 +99,15 @@ at::Tensor unit_vectors_of(at::IntArrayRef seeds, int64_t dim, at::ScalarType dt
 
 at::Tensor unit_vectors_by_value(at::IntArrayRef seeds, int64_t dim, at::ScalarType dtype,
                                  at::Device device) {
-  TORCH_CHECK(!seeds.empty(), "seeds must not be empty");
-  for (size_t i = 0; i < seeds.size(); ++i)
-    check_between(seeds[i], 0, 4294967295LL, "seed");  // u32 values
+  TORCH_CHECK_VALUE(!seeds.empty(), "seeds must not be empty");
+  for (size_t i = 0; i < seeds.size(); ++i) check_seed(seeds[i], "seed");
   return unit_vectors_of(seeds, dim, dtype, device);
 }
 
 at::Tensor unit_vectors_nonces(c10::string_view prefix, at::IntArrayRef ids,
                                c10::string_view suffix, int64_t dim, at::ScalarType dtype,
                                at::Device device) {
-  TORCH_CHECK(!ids.empty(), "ids must not be empty");
+  TORCH_CHECK_VALUE(!ids.empty(), "ids must not be empty");
   const at::Tensor seeds = derive_seeds(prefix, ids, suffix, false);
   return unit_vectors_of(at::IntArrayRef(seeds.data_ptr<int64_t>(), seeds.numel()), dim, dtype,
                          device);

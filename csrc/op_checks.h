@@ -2,11 +2,14 @@
 //
 // The Python API validates user input first and gives friendlier messages; these checks guard the
 // raw torch.ops.pocrand.* entry points, so a direct call can never read out of bounds or write a
-// tensor of the wrong shape. Every message names the argument it is about.
+// tensor of the wrong shape. Every message names the argument it is about, and every failure is
+// a Python TypeError (a tensor of the wrong dtype) or ValueError (a wrong value, shape, layout or
+// device), as from the API: TORCH_CHECK_TYPE / TORCH_CHECK_VALUE, never a bare RuntimeError.
 #pragma once
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <string>
 
 namespace pocrand {
@@ -25,32 +28,50 @@ inline std::string shape(at::IntArrayRef sizes) {
 inline std::string dtype_name(at::ScalarType t) { return c10::toString(t); }
 
 constexpr int64_t kMaxCount = 2147483647;  // 2^31 - 1: per-nonce element count / vocabulary size
-
-inline void check_seeds(const at::Tensor& seeds) {
-  TORCH_CHECK(seeds.dim() == 1, "seeds must be a 1-D tensor, got " + num(seeds.dim()) + " dimensions");
-  TORCH_CHECK(seeds.scalar_type() == at::kLong, "seeds must be int64, got " + dtype_name(seeds.scalar_type()));
-  TORCH_CHECK(seeds.numel() >= 1, "seeds must hold at least one seed");
-  TORCH_CHECK(seeds.is_contiguous(), "seeds must be contiguous");
-}
+constexpr int64_t kMaxSeed = 4294967295;   // 2^32 - 1: seeds are u32 values
 
 inline void check_count(int64_t n, const char* name) {
-  TORCH_CHECK(n >= 1 && n <= kMaxCount, std::string(name) + " must be in [1, 2^31 - 1], got " + num(n));
+  TORCH_CHECK_VALUE(n >= 1 && n <= kMaxCount, std::string(name) + " must be in [1, 2^31 - 1], got " + num(n));
 }
 
 inline void check_between(int64_t v, int64_t lo, int64_t hi, const char* name) {
-  TORCH_CHECK(v >= lo && v <= hi, std::string(name) + " must be in [" + num(lo) + ", " + num(hi) +
-              "], got " + num(v));
+  TORCH_CHECK_VALUE(v >= lo && v <= hi, std::string(name) + " must be in [" + num(lo) + ", " + num(hi) +
+                    "], got " + num(v));
+}
+
+inline void check_seed(int64_t seed, const char* name) { check_between(seed, 0, kMaxSeed, name); }
+
+// A tensor of seeds (int64, contiguous, 1-D or 2-D) holds u32 values: checked where they can be
+// read for free, on the CPU. A CUDA tensor is not read back (that would synchronise the stream,
+// and seeds uploaded asynchronously would then cost a wait); its kernels use each value's low 32
+// bits. The Python API only ever passes u32 seeds.
+inline void check_seed_values(const at::Tensor& t, const char* name) {
+  if (!t.is_cpu()) return;
+  const int64_t* s = t.data_ptr<int64_t>();
+  const int64_t cols = t.dim() == 2 ? t.size(1) : 0;
+  for (int64_t i = 0; i < t.numel(); ++i)
+    TORCH_CHECK_VALUE(s[i] >= 0 && s[i] <= kMaxSeed, std::string(name) + "[" +
+                      (cols ? num(i / cols) + ", " + num(i % cols) : num(i)) + "] = " + num(s[i]) +
+                      " is not a u32 seed: seeds must be in [0, 2^32 - 1]");
+}
+
+inline void check_seeds(const at::Tensor& seeds) {
+  TORCH_CHECK_VALUE(seeds.dim() == 1, "seeds must be a 1-D tensor, got " + num(seeds.dim()) + " dimensions");
+  TORCH_CHECK_TYPE(seeds.scalar_type() == at::kLong, "seeds must be int64, got " + dtype_name(seeds.scalar_type()));
+  TORCH_CHECK_VALUE(seeds.numel() >= 1, "seeds must hold at least one seed");
+  TORCH_CHECK_VALUE(seeds.is_contiguous(), "seeds must be contiguous");
+  check_seed_values(seeds, "seeds");
 }
 
 inline void check_range(int64_t n, int64_t start, int64_t end) {
-  TORCH_CHECK(0 <= start && start < end && end <= n, "the range [start, end) must satisfy "
-              "0 <= start < end <= n, got start = " + num(start) + ", end = " + num(end) +
-              ", n = " + num(n));
+  TORCH_CHECK_VALUE(0 <= start && start < end && end <= n, "the range [start, end) must satisfy "
+                    "0 <= start < end <= n, got start = " + num(start) + ", end = " + num(end) +
+                    ", n = " + num(n));
 }
 
 inline void check_float_dtype(at::ScalarType dtype, const char* name) {
-  TORCH_CHECK(dtype == at::kFloat || dtype == at::kHalf || dtype == at::kBFloat16, std::string(name) +
-              " must be float32, float16 or bfloat16, got " + dtype_name(dtype));
+  TORCH_CHECK_VALUE(dtype == at::kFloat || dtype == at::kHalf || dtype == at::kBFloat16,
+                    std::string(name) + " must be float32, float16 or bfloat16, got " + dtype_name(dtype));
 }
 
 // "permutations[b, i] = v is out of range [0, V)"
@@ -60,89 +81,126 @@ inline std::string out_of_range_message(int64_t flat, int64_t value, int64_t V) 
 }
 
 inline void check_float32(const at::Tensor& t, const char* name) {
-  TORCH_CHECK(t.scalar_type() == at::kFloat, std::string(name) + " must be float32, got " +
-              dtype_name(t.scalar_type()));
-  TORCH_CHECK(t.is_contiguous(), std::string(name) + " must be contiguous");
+  TORCH_CHECK_TYPE(t.scalar_type() == at::kFloat, std::string(name) + " must be float32, got " +
+                   dtype_name(t.scalar_type()));
+  TORCH_CHECK_VALUE(t.is_contiguous(), std::string(name) + " must be contiguous");
 }
 
 inline void check_keys(const at::Tensor& keys, const char* name) {
-  TORCH_CHECK(keys.scalar_type() == at::kLong, std::string(name) + " must be int64, got " +
-              dtype_name(keys.scalar_type()));
-  TORCH_CHECK(keys.is_contiguous(), std::string(name) + " must be contiguous");
+  TORCH_CHECK_TYPE(keys.scalar_type() == at::kLong, std::string(name) + " must be int64, got " +
+                   dtype_name(keys.scalar_type()));
+  TORCH_CHECK_VALUE(keys.is_contiguous(), std::string(name) + " must be contiguous");
 }
 
 inline void check_distance_args(const at::Tensor& logits, const at::Tensor& permutations,
                                 const at::Tensor& target) {
-  TORCH_CHECK(logits.dim() == 2, "logits must be 2-D [batch, vocab], got " + num(logits.dim()) + "-D");
+  TORCH_CHECK_VALUE(logits.dim() == 2, "logits must be 2-D [batch, vocab], got " + num(logits.dim()) + "-D");
   check_float_dtype(logits.scalar_type(), "logits dtype");
-  TORCH_CHECK(permutations.scalar_type() == at::kLong, "permutations must be int64, got " +
-              dtype_name(permutations.scalar_type()));
-  TORCH_CHECK(permutations.sizes() == logits.sizes(), "permutations shape " + shape(permutations.sizes()) +
-              " must equal logits shape " + shape(logits.sizes()));
-  TORCH_CHECK(target.dim() == 1 && target.size(0) == logits.size(1), "target must be 1-D of length " +
-              num(logits.size(1)) + " (the vocab size), got shape " + shape(target.sizes()));
+  TORCH_CHECK_TYPE(permutations.scalar_type() == at::kLong, "permutations must be int64, got " +
+                   dtype_name(permutations.scalar_type()));
+  TORCH_CHECK_VALUE(permutations.sizes() == logits.sizes(), "permutations shape " +
+                    shape(permutations.sizes()) + " must equal logits shape " + shape(logits.sizes()));
+  TORCH_CHECK_VALUE(target.dim() == 1 && target.size(0) == logits.size(1),
+                    "target must be 1-D of length " + num(logits.size(1)) +
+                    " (the vocab size), got shape " + shape(target.sizes()));
   check_float_dtype(target.scalar_type(), "target dtype");
-  TORCH_CHECK(logits.size(0) >= 1, "logits must have at least one row");
+  TORCH_CHECK_VALUE(logits.size(0) >= 1, "logits must have at least one row");
   check_count(logits.size(1), "vocab size (logits.shape[1])");
-  TORCH_CHECK(permutations.device() == logits.device() && target.device() == logits.device(),
-              "logits, permutations and target must be on one device, got " + logits.device().str() +
-              ", " + permutations.device().str() + " and " + target.device().str());
-  TORCH_CHECK(logits.is_contiguous(), "logits must be contiguous");
-  TORCH_CHECK(permutations.is_contiguous(), "permutations must be contiguous");
-  TORCH_CHECK(target.is_contiguous(), "target must be contiguous");
+  TORCH_CHECK_VALUE(permutations.device() == logits.device() && target.device() == logits.device(),
+                    "logits, permutations and target must be on one device, got " +
+                    logits.device().str() + ", " + permutations.device().str() + " and " +
+                    target.device().str());
+  TORCH_CHECK_VALUE(logits.is_contiguous(), "logits must be contiguous");
+  TORCH_CHECK_VALUE(permutations.is_contiguous(), "permutations must be contiguous");
+  TORCH_CHECK_VALUE(target.is_contiguous(), "target must be contiguous");
 }
 
 // ---- PoC v2 ----
 
+// words: int64 [B, 8], the concat sub-seeds of B rows.
+inline void check_words(const at::Tensor& words) {
+  TORCH_CHECK_VALUE(words.dim() == 2 && words.size(1) == 8, "words must be int64 [B, 8], got shape " +
+                    shape(words.sizes()));
+  TORCH_CHECK_TYPE(words.scalar_type() == at::kLong, "words must be int64, got " +
+                   dtype_name(words.scalar_type()));
+  TORCH_CHECK_VALUE(words.size(0) >= 1, "words must hold at least one row");
+  TORCH_CHECK_VALUE(words.is_contiguous(), "words must be contiguous");
+  check_seed_values(words, "words");
+}
+
+// The `out` of the *_into ops: len(nonces) rows of out.numel() / len(nonces) elements. Returns
+// the row length.
+inline int64_t into_row_length(at::IntArrayRef nonces, const at::Tensor& out) {
+  TORCH_CHECK_VALUE(!nonces.empty(), "nonces must not be empty");
+  check_float_dtype(out.scalar_type(), "out dtype");
+  const auto B = static_cast<int64_t>(nonces.size());
+  TORCH_CHECK_VALUE(out.numel() % B == 0 && out.numel() > 0, "out must hold len(nonces) = " +
+                    num(B) + " non-empty rows, got shape " + shape(out.sizes()));
+  const int64_t n = out.numel() / B;
+  check_count(n, "out's row length");
+  return n;
+}
+
+// artifacts_nonces(hidden [len(nonces), H], prefix, nonces, k): the rest is check_artifact_args'.
+inline void check_artifact_nonces(const at::Tensor& hidden, at::IntArrayRef nonces, int64_t k) {
+  const auto B = static_cast<int64_t>(nonces.size());
+  TORCH_CHECK_VALUE(B >= 1, "nonces must not be empty");
+  TORCH_CHECK_VALUE(hidden.dim() == 2 && hidden.size(0) == B, "hidden must be [len(nonces), H] = [" +
+                    num(B) + ", H], got " + shape(hidden.sizes()));
+  check_between(k, 1, std::max<int64_t>(hidden.size(1), 1), "k");
+}
+
 // householder(x [R, dim], v [dim] or [R, dim]): same dtype and device, contiguous.
 inline void check_householder_args(const at::Tensor& x, const at::Tensor& v) {
-  TORCH_CHECK(x.dim() == 2, "x must be 2-D [rows, dim], got " + num(x.dim()) + "-D");
+  TORCH_CHECK_VALUE(x.dim() == 2, "x must be 2-D [rows, dim], got " + num(x.dim()) + "-D");
   check_float_dtype(x.scalar_type(), "x dtype");
   check_count(x.size(1), "dim (x.shape[1])");
-  TORCH_CHECK(v.scalar_type() == x.scalar_type(), "v must have x's dtype " +
-              dtype_name(x.scalar_type()) + ", got " + dtype_name(v.scalar_type()));
+  TORCH_CHECK_TYPE(v.scalar_type() == x.scalar_type(), "v must have x's dtype " +
+                   dtype_name(x.scalar_type()) + ", got " + dtype_name(v.scalar_type()));
   const bool shared = v.dim() == 1 && v.size(0) == x.size(1);
   const bool per_row = v.dim() == 2 && v.sizes() == x.sizes();
-  TORCH_CHECK(shared || per_row, "v must be [dim] = [" + num(x.size(1)) + "] or x's shape " +
+  TORCH_CHECK_VALUE(shared || per_row, "v must be [dim] = [" + num(x.size(1)) + "] or x's shape " +
               shape(x.sizes()) + ", got " + shape(v.sizes()));
-  TORCH_CHECK(v.device() == x.device(), "x and v must be on one device, got " + x.device().str() +
+  TORCH_CHECK_VALUE(v.device() == x.device(), "x and v must be on one device, got " + x.device().str() +
               " and " + v.device().str());
-  TORCH_CHECK(x.is_contiguous(), "x must be contiguous");
-  TORCH_CHECK(v.is_contiguous(), "v must be contiguous");
+  TORCH_CHECK_VALUE(x.is_contiguous(), "x must be contiguous");
+  TORCH_CHECK_VALUE(v.is_contiguous(), "v must be contiguous");
 }
 
 // haar_rotate(x [B, k], seeds int64 [B, k - 1]).
 inline void check_haar_args(const at::Tensor& x, const at::Tensor& seeds) {
-  TORCH_CHECK(x.dim() == 2, "x must be 2-D [batch, k], got " + num(x.dim()) + "-D");
+  TORCH_CHECK_VALUE(x.dim() == 2, "x must be 2-D [batch, k], got " + num(x.dim()) + "-D");
   check_float_dtype(x.scalar_type(), "x dtype");
   check_count(x.size(1), "k (x.shape[1])");
-  TORCH_CHECK(seeds.scalar_type() == at::kLong, "seeds must be int64, got " +
-              dtype_name(seeds.scalar_type()));
-  TORCH_CHECK(seeds.dim() == 2 && seeds.size(0) == x.size(0) && seeds.size(1) == x.size(1) - 1,
+  TORCH_CHECK_TYPE(seeds.scalar_type() == at::kLong, "seeds must be int64, got " +
+                   dtype_name(seeds.scalar_type()));
+  TORCH_CHECK_VALUE(seeds.dim() == 2 && seeds.size(0) == x.size(0) && seeds.size(1) == x.size(1) - 1,
               "seeds must be [batch, k - 1] = [" + num(x.size(0)) + ", " + num(x.size(1) - 1) +
               "], got " + shape(seeds.sizes()));
-  TORCH_CHECK(seeds.device() == x.device(), "x and seeds must be on one device, got " +
+  TORCH_CHECK_VALUE(seeds.device() == x.device(), "x and seeds must be on one device, got " +
               x.device().str() + " and " + seeds.device().str());
-  TORCH_CHECK(x.is_contiguous(), "x must be contiguous");
-  TORCH_CHECK(seeds.is_contiguous(), "seeds must be contiguous");
+  TORCH_CHECK_VALUE(x.is_contiguous(), "x must be contiguous");
+  TORCH_CHECK_VALUE(seeds.is_contiguous(), "seeds must be contiguous");
+  check_seed_values(seeds, "seeds");
 }
 
 // artifacts(hidden [B, H], seeds int64 [B, k], k).
 inline void check_artifact_args(const at::Tensor& hidden, const at::Tensor& seeds, int64_t k) {
-  TORCH_CHECK(hidden.dim() == 2, "hidden must be 2-D [batch, hidden], got " + num(hidden.dim()) + "-D");
+  TORCH_CHECK_VALUE(hidden.dim() == 2, "hidden must be 2-D [batch, hidden], got " + num(hidden.dim()) + "-D");
   check_float_dtype(hidden.scalar_type(), "hidden dtype");
-  TORCH_CHECK(hidden.size(0) >= 1, "hidden must have at least one row");
+  TORCH_CHECK_VALUE(hidden.size(0) >= 1, "hidden must have at least one row");
   check_count(hidden.size(1), "hidden size (hidden.shape[1])");
   check_between(k, 1, hidden.size(1), "k");
-  TORCH_CHECK(seeds.scalar_type() == at::kLong, "seeds must be int64, got " +
-              dtype_name(seeds.scalar_type()));
-  TORCH_CHECK(seeds.dim() == 2 && seeds.size(0) == hidden.size(0) && seeds.size(1) == k,
+  TORCH_CHECK_TYPE(seeds.scalar_type() == at::kLong, "seeds must be int64, got " +
+                   dtype_name(seeds.scalar_type()));
+  TORCH_CHECK_VALUE(seeds.dim() == 2 && seeds.size(0) == hidden.size(0) && seeds.size(1) == k,
               "seeds must be [batch, k] = [" + num(hidden.size(0)) + ", " + num(k) + "], got " +
               shape(seeds.sizes()));
-  TORCH_CHECK(seeds.device() == hidden.device(), "hidden and seeds must be on one device, got " +
+  TORCH_CHECK_VALUE(seeds.device() == hidden.device(), "hidden and seeds must be on one device, got " +
               hidden.device().str() + " and " + seeds.device().str());
-  TORCH_CHECK(hidden.is_contiguous(), "hidden must be contiguous");
-  TORCH_CHECK(seeds.is_contiguous(), "seeds must be contiguous");
+  TORCH_CHECK_VALUE(hidden.is_contiguous(), "hidden must be contiguous");
+  TORCH_CHECK_VALUE(seeds.is_contiguous(), "seeds must be contiguous");
+  check_seed_values(seeds, "seeds");
 }
 
 }  // namespace pocrand

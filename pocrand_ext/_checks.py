@@ -3,7 +3,8 @@ argument it rejects, before any op runs (the ops check again, for direct torch.o
 from __future__ import annotations
 
 import operator
-from typing import Iterable, Union
+from collections.abc import Iterable, Mapping, MappingView, Set
+from typing import Union
 
 import torch
 
@@ -17,8 +18,16 @@ DeviceLike = Union[str, torch.device, int, None]
 
 
 def check_str(name: str, value) -> str:
+    """A str that has a UTF-8 encoding (seed strings are hashed as UTF-8): a lone surrogate, which
+    Python strs can hold, is refused here rather than deep inside hashlib or the C++ op."""
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    if not value.isascii():  # ASCII always encodes; isascii is the cheap common case
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ValueError(f"{name} is not encodable as UTF-8: lone surrogate "
+                             f"{value[e.start]!r} at index {e.start}") from None
     return value
 
 
@@ -47,6 +56,13 @@ def check_seed(name: str, value) -> int:
     return s
 
 
+def check_nonce(name: str, value) -> int:
+    n = check_int(name, value)
+    if not INT64_MIN <= n <= INT64_MAX:
+        raise ValueError(f"{name} = {n} is outside the int64 range")
+    return n
+
+
 def check_nonces(nonces) -> list[int]:
     """Nonces as a list of Python ints in the int64 range (fast path for plain int lists)."""
     if type(nonces) in (list, tuple, range) and len(nonces) > 0 \
@@ -65,17 +81,15 @@ def _nonces_one_by_one(nonces) -> list[int]:
         values = nonces.tolist()
     elif isinstance(nonces, (str, bytes)) or not isinstance(nonces, Iterable):
         raise TypeError(f"nonces must be a sequence of ints, got {type(nonces).__name__}")
+    elif isinstance(nonces, (Set, Mapping, MappingView)):
+        # Row b belongs to the b-th nonce: an unordered collection would give arbitrary rows.
+        raise TypeError(f"nonces must be an ordered sequence of ints (row b is nonces[b]), got "
+                        f"{type(nonces).__name__}, whose order is arbitrary; pass a list")
     else:
         values = list(nonces)
     if not values:
         raise ValueError("nonces must not be empty")
-    out = []
-    for i, v in enumerate(values):
-        v = check_int(f"nonces[{i}]", v)
-        if not INT64_MIN <= v <= INT64_MAX:
-            raise ValueError(f"nonces[{i}] = {v} is outside the int64 range")
-        out.append(v)
-    return out
+    return [check_nonce(f"nonces[{i}]", v) for i, v in enumerate(values)]
 
 
 # Devices already validated, by the argument that named them (CUDA's availability and the device
@@ -106,6 +120,12 @@ def _resolve_device(device: DeviceLike) -> torch.device:
         dev = torch.device(device)
     except (RuntimeError, ValueError) as e:
         raise ValueError(f"device {device!r} is not a valid device: {e}") from None
+    # torch.device keeps 8 bits of the index it is given ("cuda:256" becomes cuda:0): compare
+    # with the index as written, so that an out-of-range index never selects another GPU.
+    written = device if isinstance(device, int) else (
+        int(device.rsplit(":", 1)[1]) if isinstance(device, str) and ":" in device else dev.index)
+    if written != dev.index or (written is not None and written < 0):
+        raise ValueError(f"device {device!r}: index {written} is out of range")
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(f"device {device!r}: CUDA is not available in this process")
@@ -134,3 +154,13 @@ def check_tensor(name: str, value) -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
     return value
+
+
+def check_no_grad(name: str, t: torch.Tensor) -> torch.Tensor:
+    """pocrand's ops have no derivatives (their outputs are bits to be reproduced, not functions
+    to train through): an input that requires grad is refused instead of yielding an output that
+    pretends to be differentiable."""
+    if t.requires_grad:
+        raise ValueError(f"{name} requires grad, but pocrand's operations are not differentiable; "
+                         f"pass {name}.detach()")
+    return t

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import (MAX_COUNT, check_count, check_device, check_dtype, check_int, check_nonces,
-                      check_str, check_tensor)
+from ._checks import (MAX_COUNT, check_count, check_device, check_dtype, check_int, check_no_grad,
+                      check_nonces, check_str, check_tensor)
 from .seeds import haar_seeds
 
 __all__ = ["compute_distances", "apply_householder", "haar_rotate", "artifacts"]
@@ -16,9 +16,10 @@ def compute_distances(logits: torch.Tensor, permutations: torch.Tensor,
                       target: torch.Tensor, *, check: bool = True) -> torch.Tensor:
     """float32 [B]: || logits[b, perm[b]] / ||logits[b]|| - target ||; NaN for a row whose norm
     is zero or not finite (SPEC.md section 8). A permutation entry outside [0, V) raises
-    (check=True, which synchronises a GPU) or makes its row NaN (check=False, never syncs)."""
+    (check=True, which synchronises a GPU) or makes its row NaN (check=False, never syncs).
+    Inputs that require grad are refused (ValueError): the distances are not differentiable."""
     for name, t in (("logits", logits), ("permutations", permutations), ("target", target)):
-        check_tensor(name, t)
+        check_no_grad(name, check_tensor(name, t))
     if logits.dim() != 2:
         raise ValueError(f"logits must be 2-D [batch, vocab], got shape {tuple(logits.shape)}")
     check_dtype("logits.dtype", logits.dtype)
@@ -49,8 +50,8 @@ def apply_householder(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """x - 2 (x . v) v over x's last dimension (SPEC.md 9.3): products, the dot (fixed order) and
     the update in float32, rounded once to x's dtype. x is [..., dim] (float32/fp16/bf16); v has
     x's dtype and is [dim] (every row) or one vector per row ([rows, dim] or x's shape)."""
-    check_tensor("x", x)
-    check_tensor("v", v)
+    check_no_grad("x", check_tensor("x", x))
+    check_no_grad("v", check_tensor("v", v))
     if x.dim() < 1:
         raise ValueError("x must have at least one dimension [..., dim]")
     check_dtype("x.dtype", x.dtype)
@@ -78,7 +79,7 @@ def haar_rotate(block_hash: str, public_key: str, nonces, x: torch.Tensor) -> to
     check_str("block_hash", block_hash)
     check_str("public_key", public_key)
     nonces = check_nonces(nonces)
-    check_tensor("x", x)
+    check_no_grad("x", check_tensor("x", x))
     if x.dim() != 2:
         raise ValueError(f"x must be 2-D [batch, k], got shape {list(x.shape)}")
     if x.shape[1] < 1:
@@ -97,7 +98,7 @@ def artifacts(hidden: torch.Tensor, block_hash: str, public_key: str, nonces, k:
     """(fp16 [B, k], bool [B]): PoC v2's artifact of each nonce's last hidden state [B, H] —
     x / (|x| + 1e-8), pick k, Haar-rotate in float32, y / (|y| + 1e-8), fp16 (SPEC.md 9.11). A
     row with a NaN or Inf (or whose norm overflows) gives fp16 NaNs and True in the flags."""
-    check_tensor("hidden", hidden)
+    check_no_grad("hidden", check_tensor("hidden", hidden))
     if hidden.dim() != 2:
         raise ValueError(f"hidden must be 2-D [batch, hidden], got shape {list(hidden.shape)}")
     if hidden.dtype == torch.float64:

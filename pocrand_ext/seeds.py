@@ -8,30 +8,36 @@ from typing import Sequence
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import check_str
+from ._checks import check_int, check_nonce, check_str
 
 __all__ = ["seed_from_string", "inputs_seed", "permutations_seed", "target_seed"]
 
 
-def seed_from_string(s: str) -> int:
-    """First 4 bytes of SHA-256(UTF-8(s)) as a big-endian uint32."""
-    check_str("s", s)
+def _seed(s: str) -> int:
     return int.from_bytes(hashlib.sha256(s.encode("utf-8")).digest()[:4], "big")
 
 
+def seed_from_string(s: str) -> int:
+    """First 4 bytes of SHA-256(UTF-8(s)) as a big-endian uint32."""
+    return _seed(check_str("s", s))
+
+
+# The parts are checked one by one, so that an error names the argument, not the joined string.
 def inputs_seed(block_hash: str, public_key: str, nonce: int) -> int:
     """Seed of one nonce's inputs: seed_from_string(f"{block_hash}_{public_key}_nonce{nonce}")."""
-    return seed_from_string(f"{block_hash}_{public_key}_nonce{nonce}")
+    bh, pk = check_str("block_hash", block_hash), check_str("public_key", public_key)
+    return _seed(f"{bh}_{pk}_nonce{check_nonce('nonce', nonce)}")
 
 
 def permutations_seed(block_hash: str, public_key: str, nonce: int) -> int:
     """Seed of one nonce's permutation: ..._nonce_{nonce}_permutations."""
-    return seed_from_string(f"{block_hash}_{public_key}_nonce_{nonce}_permutations")
+    bh, pk = check_str("block_hash", block_hash), check_str("public_key", public_key)
+    return _seed(f"{bh}_{pk}_nonce_{check_nonce('nonce', nonce)}_permutations")
 
 
 def target_seed(block_hash: str) -> int:
     """Seed of the target: seed_from_string(f"{block_hash}_target")."""
-    return seed_from_string(f"{block_hash}_target")
+    return _seed(f"{check_str('block_hash', block_hash)}_target")
 
 
 def seeds_tensor(seeds: Sequence[int], device: torch.device) -> torch.Tensor:
@@ -71,22 +77,27 @@ def seed_words(s: str) -> list[int]:
 
 def pick_seed(block_hash: str, public_key: str, nonce: int, k: int) -> int:
     """Seed of a nonce's pick of k indices: ..._nonce_{nonce}_pick_{k}."""
-    return seed_from_string(f"{block_hash}_{public_key}_nonce_{nonce}_pick_{k}")
+    bh, pk = check_str("block_hash", block_hash), check_str("public_key", public_key)
+    return _seed(f"{bh}_{pk}_nonce_{check_nonce('nonce', nonce)}_pick_{check_int('k', k)}")
 
 
 def haar_seed(block_hash: str, public_key: str, nonce: int, k: int, j: int) -> int:
     """Seed of reflection j of a nonce's Haar rotation of k values: ..._haar_hh_{k}_{j}."""
-    return seed_from_string(f"{block_hash}_{public_key}_nonce_{nonce}_haar_hh_{k}_{j}")
+    bh, pk = check_str("block_hash", block_hash), check_str("public_key", public_key)
+    n, k, j = check_nonce("nonce", nonce), check_int("k", k), check_int("j", j)
+    return _seed(f"{bh}_{pk}_nonce_{n}_haar_hh_{k}_{j}")
 
 
 def layer_seed(block_hash: str, layer: int) -> int:
     """Seed of layer i's Householder vector: {block_hash}_layer_{i}_householder."""
-    return seed_from_string(f"{block_hash}_layer_{layer}_householder")
+    return _seed(f"{check_str('block_hash', block_hash)}_layer_{check_int('layer', layer)}"
+                 f"_householder")
 
 
 def target_v2_seed(block_hash: str, public_key: str) -> int:
     """Seed of PoC v2's target: {block_hash}_{public_key}_target."""
-    return seed_from_string(f"{block_hash}_{public_key}_target")
+    bh, pk = check_str("block_hash", block_hash), check_str("public_key", public_key)
+    return _seed(f"{bh}_{pk}_target")
 
 
 def haar_seeds(block_hash: str, public_key: str, nonces: list[int], k: int,

@@ -6,7 +6,7 @@ import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
 from ._checks import (MAX_COUNT, DeviceLike, check_count, check_device, check_dtype, check_int,
-                      check_nonces, check_seed, check_str)
+                      check_no_grad, check_nonces, check_seed, check_str)
 from .seeds import seeds_for, seeds_tensor, target_seed, target_v2_seed
 
 __all__ = ["murmur3_32", "uniform", "normal", "generate_inputs", "generate_inputs_slice",
@@ -49,6 +49,7 @@ def check_out(out, shape: tuple, dtype: torch.dtype, device: torch.device) -> to
     """A preallocated output: a tensor of exactly this shape, dtype and device."""
     if not isinstance(out, torch.Tensor):
         raise TypeError(f"out must be a torch.Tensor, got {type(out).__name__}")
+    check_no_grad("out", out)
     if tuple(out.shape) != shape:
         raise ValueError(f"out must have shape {list(shape)}, got {list(out.shape)}")
     if out.dtype != dtype:

@@ -2,7 +2,8 @@
 # GPU verification, from a clean tree on a CUDA machine (see VERIFICATION.md):
 #   bash scripts/gpu_verify.sh [LOG_DIR] [native|ptx|all]
 # 1. builds the extension for the default architectures (TORCH_CUDA_ARCH_LIST unset),
-# 2. runs the self-check, the whole test suite (GPU tests included) and the exhaustive check,
+# 2. runs the self-check, the whole test suite (GPU tests included), the exhaustive check of the
+#    scalar stages and the CPU == GPU sweep through the generating kernels (kernel_sweep.py),
 # 3. rebuilds with compute_80 PTX only and checks the known answers again (the driver JIT-compiles
 #    the PTX for the local card), recording which code each build embedded.
 set -uo pipefail
@@ -41,6 +42,9 @@ if [ "${SKIP_EXHAUSTIVE:-0}" != 1 ]; then
   $PY scripts/exhaustive_check.py --json "$LOG/exhaustive.json" || status=1
 fi
 
+step "kernel sweep: every element of 2^31 - 1 rows, edge sizes, all dtypes, cuda vs cpu"
+$PY scripts/kernel_sweep.py --json "$LOG/kernel_sweep.json" || status=1
+
 fi
 
 if [ "$PHASE" != native ]; then
@@ -54,6 +58,7 @@ echo "(an sm_80 cubin cannot run on a newer major architecture: there the comput
 CUDA_CACHE_DISABLE=1 $PY -m pocrand_ext || status=1
 CUDA_CACHE_DISABLE=1 $PY -m pytest -q -p no:cacheprovider tests/test_known_answers.py tests/test_cuda.py 2>&1 | tail -3
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+CUDA_CACHE_DISABLE=1 $PY scripts/kernel_sweep.py --scale quick --json "$LOG/kernel_sweep_ptx.json" || status=1
 fi
 
 step "done: status $status"

@@ -22,6 +22,12 @@ def device(request):
     return request.param
 
 
+def randn(*shape, seed: int = 0, device="cpu") -> torch.Tensor:
+    """Reproducible standard normals from a private generator: the global RNG's state depends on
+    which tests ran before in the process, and that differs between runs and xdist workers."""
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed)).to(device)
+
+
 def as_bits(t: torch.Tensor) -> torch.Tensor:
     """Integer view of a tensor, so equality means bit equality (NaN == NaN, -0 != +0)."""
     view = {torch.float32: torch.int32, torch.float16: torch.int16, torch.bfloat16: torch.int16}

@@ -1,74 +1,179 @@
-"""Bad input raises a clear exception naming the argument (never a crash, hang or garbage), and
-every op passes torch.library.opcheck (schema, fake kernel, dispatch)."""
+"""Bad input raises TypeError or ValueError naming the argument (never a crash, hang, garbage or
+another exception type), from every public function and every raw op; and every op passes
+torch.library.opcheck (schema, fake kernel, dispatch)."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 import pocrand_ext as pr
 from pocrand_ext import stages  # noqa: F401  (registers the fake kernels of the core_* ops)
+from conftest import randn
 
 OK = dict(block_hash="bh", public_key="pk", nonces=[0, 1], dim=8, seq_len=4)
-LOGITS = torch.randn(2, 16)
+LOGITS = randn(2, 16)
 PERMS = pr.generate_permutations("bh", "pk", [0, 1], 16)
 TARGET = pr.generate_target("bh", 16)
+LONE = "bh\ud800"      # a lone surrogate: a str that has no UTF-8 encoding
 
 
 def inputs(**kw):
     return lambda: pr.generate_inputs(**{**OK, **kw})
 
 
+def inputs_slice(**kw):
+    return lambda: pr.generate_inputs_slice(**{**OK, "start": 0, "end": 4, **kw})
+
+
+def permutations(**kw):
+    return lambda: pr.generate_permutations(**{"block_hash": "bh", "public_key": "pk",
+                                               "nonces": [0], "vocab_size": 16, **kw})
+
+
 def distances(logits=LOGITS, perms=PERMS, target=TARGET):
     return lambda: pr.compute_distances(logits, perms, target)
 
 
+def concat(**kw):
+    return lambda: pr.generate_inputs_concat(**{**OK, **kw})
+
+
+def concat_slice(**kw):
+    return lambda: pr.generate_inputs_concat_slice(**{**OK, "start": 0, "end": 4, **kw})
+
+
+def pick(**kw):
+    return lambda: pr.pick_indices(**{"block_hash": "bh", "public_key": "pk", "nonces": [0, 1],
+                                      "dim": 16, "k": 4, **kw})
+
+
+X = randn(2, 4, seed=6)
+HIDDEN = randn(2, 16, seed=7)
+
+
+def haar(**kw):
+    return lambda: pr.haar_rotate(**{"block_hash": "bh", "public_key": "pk", "nonces": [0, 1],
+                                     "x": X, **kw})
+
+
+def artifacts(**kw):
+    return lambda: pr.artifacts(**{"hidden": HIDDEN, "block_hash": "bh", "public_key": "pk",
+                                   "nonces": [0, 1], "k": 4, **kw})
+
+
+UNORDERED = [("set", {0, 1}), ("frozenset", frozenset({0, 1})), ("dict", {0: 1, 1: 2}),
+             ("dict keys", {0: 1}.keys()), ("dict values", {0: 1}.values()),
+             ("dict items", {0: 1}.items())]
+
+# (id "function: what", call, exception, words the message must contain)
 CATALOGUE = [
-    # (id, call, exception, words the message must contain)
-    ("block_hash int", inputs(block_hash=123), TypeError, "block_hash"),
-    ("public_key bytes", inputs(public_key=b"pk"), TypeError, "public_key"),
-    ("nonces empty", inputs(nonces=[]), ValueError, "nonces"),
-    ("nonces not a sequence", inputs(nonces=5), TypeError, "nonces"),
-    ("nonces str", inputs(nonces="012"), TypeError, "nonces"),
-    ("nonce float", inputs(nonces=[0, 1.5]), TypeError, "nonces[1]"),
-    ("nonce bool", inputs(nonces=[True]), TypeError, "nonces[0]"),
-    ("nonce past int64", inputs(nonces=[2**63]), ValueError, "nonces[0]"),
-    ("nonces float tensor", inputs(nonces=torch.tensor([0.0, 1.0])), TypeError, "nonces"),
-    ("nonces 2-D tensor", inputs(nonces=torch.zeros(2, 2, dtype=torch.int64)), TypeError, "nonces"),
-    ("dim zero", inputs(dim=0), ValueError, "dim"),
-    ("seq_len negative", inputs(seq_len=-3), ValueError, "seq_len"),
-    ("dim float", inputs(dim=8.0), TypeError, "dim"),
-    ("seq_len*dim oversize", inputs(dim=2**16, seq_len=2**15), ValueError, "seq_len * dim"),
-    ("dim oversize", inputs(dim=2**31), ValueError, "dim"),
-    ("dtype int", inputs(dtype=torch.int32), ValueError, "dtype"),
-    ("dtype str", inputs(dtype="float16"), TypeError, "dtype"),
-    ("device bogus", inputs(device="tpu:0"), ValueError, "device"),
-    ("device wrong type", inputs(device=3.0), TypeError, "device"),
-    ("vocab_size zero", lambda: pr.generate_permutations("bh", "pk", [0], 0), ValueError, "vocab_size"),
-    ("vocab_size oversize", lambda: pr.generate_target("bh", 2**31), ValueError, "vocab_size"),
-    ("target dtype float64", lambda: pr.generate_target("bh", 8, dtype=torch.float64), ValueError, "dtype"),
-    ("seed negative", lambda: pr.uniform(-1, 4), ValueError, "seed"),
-    ("seed past uint32", lambda: pr.normal(2**32, 4), ValueError, "seed"),
-    ("n zero", lambda: pr.normal(0, 0), ValueError, "n"),
-    ("keys float", lambda: pr.murmur3_32(torch.zeros(3), 0), TypeError, "keys"),
-    ("keys list", lambda: pr.murmur3_32([1, 2], 0), TypeError, "keys"),
-    ("logits 1-D", distances(logits=torch.randn(16)), ValueError, "logits"),
-    ("logits int", distances(logits=torch.ones(2, 16, dtype=torch.int64)), ValueError, "logits"),
-    ("logits not a tensor", distances(logits=[[1.0] * 16] * 2), TypeError, "logits"),
-    ("permutations int32", distances(perms=PERMS.int()), TypeError, "permutations"),
-    ("permutations float", distances(perms=PERMS.float()), TypeError, "permutations"),
-    ("permutations shape", distances(perms=PERMS[:1]), ValueError, "permutations shape"),
-    ("permutations out of range", distances(perms=PERMS + 1), RuntimeError, "permutations["),
-    ("permutations negative", distances(perms=PERMS - 1), RuntimeError, "permutations["),
-    ("target length", distances(target=TARGET[:8]), ValueError, "target"),
-    ("target 2-D", distances(target=TARGET.view(1, 16)), ValueError, "target"),
-    ("target dtype", distances(target=TARGET.double()), ValueError, "target.dtype"),
-    ("empty batch", distances(logits=LOGITS[:0], perms=PERMS[:0]), ValueError, "logits"),
-    ("devices differ", distances(logits=LOGITS.to("meta")), ValueError, "one device"),
-    ("check not a bool", lambda: pr.compute_distances(LOGITS, PERMS, TARGET, check=1), TypeError, "check"),
-    ("slice end past n", lambda: pr.generate_inputs_slice("bh", "pk", [0], 4, 4, 0, 17), ValueError, "end"),
-    ("slice empty", lambda: pr.generate_inputs_slice("bh", "pk", [0], 4, 4, 3, 3), ValueError, "start"),
-    ("slice start float", lambda: pr.generate_inputs_slice("bh", "pk", [0], 4, 4, 1.0, 3), TypeError, "start"),
-    ("cuda without CUDA or index past the last GPU", inputs(device="cuda:99"), ValueError, "device"),
+    ("generate_inputs: block_hash int", inputs(block_hash=123), TypeError, "block_hash"),
+    ("generate_inputs: public_key bytes", inputs(public_key=b"pk"), TypeError, "public_key"),
+    ("generate_inputs: block_hash lone surrogate", inputs(block_hash=LONE), ValueError, "block_hash"),
+    ("generate_inputs: public_key lone surrogate", inputs(public_key=LONE), ValueError, "public_key"),
+    ("generate_inputs: nonces empty", inputs(nonces=[]), ValueError, "nonces"),
+    ("generate_inputs: nonces not a sequence", inputs(nonces=5), TypeError, "nonces"),
+    ("generate_inputs: nonces str", inputs(nonces="012"), TypeError, "nonces"),
+    ("generate_inputs: nonce float", inputs(nonces=[0, 1.5]), TypeError, "nonces[1]"),
+    ("generate_inputs: nonce bool", inputs(nonces=[True]), TypeError, "nonces[0]"),
+    ("generate_inputs: nonce past int64", inputs(nonces=[2**63]), ValueError, "nonces[0]"),
+    ("generate_inputs: nonces float tensor", inputs(nonces=torch.tensor([0.0, 1.0])), TypeError, "nonces"),
+    ("generate_inputs: nonces 2-D tensor", inputs(nonces=torch.zeros(2, 2, dtype=torch.int64)), TypeError, "nonces"),
+    *[(f"generate_inputs: nonces {name}", inputs(nonces=v), TypeError, "nonces") for name, v in UNORDERED],
+    ("generate_inputs: dim zero", inputs(dim=0), ValueError, "dim"),
+    ("generate_inputs: seq_len negative", inputs(seq_len=-3), ValueError, "seq_len"),
+    ("generate_inputs: dim float", inputs(dim=8.0), TypeError, "dim"),
+    ("generate_inputs: seq_len*dim oversize", inputs(dim=2**16, seq_len=2**15), ValueError, "seq_len * dim"),
+    ("generate_inputs: dim oversize", inputs(dim=2**31), ValueError, "dim"),
+    ("generate_inputs: dtype int", inputs(dtype=torch.int32), ValueError, "dtype"),
+    ("generate_inputs: dtype str", inputs(dtype="float16"), TypeError, "dtype"),
+    ("generate_inputs: device bogus", inputs(device="tpu:0"), ValueError, "device"),
+    ("generate_inputs: device wrong type", inputs(device=3.0), TypeError, "device"),
+    ("generate_inputs: cuda without CUDA or index past the last GPU", inputs(device="cuda:99"), ValueError, "device"),
+    # torch.device keeps 8 bits of an index: "cuda:256" is cuda:0 and "cuda:128" cuda:65408 to it.
+    ("generate_inputs: device index 256", inputs(device="cuda:256"), ValueError, "device"),
+    ("generate_inputs: device index 128", inputs(device="cuda:128"), ValueError, "device"),
+    ("generate_inputs: device int past 2^32", inputs(device=3663059584), ValueError, "device"),
+    ("generate_inputs: device int negative", inputs(device=-1), ValueError, "device"),
+    ("generate_inputs_slice: end past n", inputs_slice(end=33), ValueError, "end"),
+    ("generate_inputs_slice: empty", inputs_slice(start=3, end=3), ValueError, "start"),
+    ("generate_inputs_slice: start float", inputs_slice(start=1.0), TypeError, "start"),
+    ("generate_inputs_slice: nonces set", inputs_slice(nonces={0, 1}), TypeError, "nonces"),
+    ("generate_inputs_slice: block_hash lone surrogate", inputs_slice(block_hash=LONE), ValueError, "block_hash"),
+    ("generate_permutations: vocab_size zero", permutations(vocab_size=0), ValueError, "vocab_size"),
+    ("generate_permutations: nonces set", permutations(nonces={0, 1}), TypeError, "nonces"),
+    ("generate_permutations: nonces dict keys", permutations(nonces={0: 0}.keys()), TypeError, "nonces"),
+    ("generate_permutations: public_key lone surrogate", permutations(public_key=LONE), ValueError, "public_key"),
+    ("generate_target: vocab_size oversize", lambda: pr.generate_target("bh", 2**31), ValueError, "vocab_size"),
+    ("generate_target: dtype float64", lambda: pr.generate_target("bh", 8, dtype=torch.float64), ValueError, "dtype"),
+    ("generate_target: block_hash lone surrogate", lambda: pr.generate_target(LONE, 8), ValueError, "block_hash"),
+    ("seed_from_string: not a str", lambda: pr.seed_from_string(b"x"), TypeError, "s"),
+    ("seed_from_string: lone surrogate", lambda: pr.seed_from_string(LONE), ValueError, "s is not"),
+    ("inputs_seed: block_hash lone surrogate", lambda: pr.inputs_seed(LONE, "pk", 0), ValueError, "block_hash"),
+    ("inputs_seed: nonce float", lambda: pr.inputs_seed("bh", "pk", 1.5), TypeError, "nonce"),
+    ("permutations_seed: public_key lone surrogate", lambda: pr.permutations_seed("bh", LONE, 0), ValueError, "public_key"),
+    ("permutations_seed: nonce past int64", lambda: pr.permutations_seed("bh", "pk", 2**63), ValueError, "nonce"),
+    ("target_seed: block_hash lone surrogate", lambda: pr.target_seed(LONE), ValueError, "block_hash"),
+    ("target_seed: block_hash None", lambda: pr.target_seed(None), TypeError, "block_hash"),
+    ("uniform: seed negative", lambda: pr.uniform(-1, 4), ValueError, "seed"),
+    ("normal: seed past uint32", lambda: pr.normal(2**32, 4), ValueError, "seed"),
+    ("normal: n zero", lambda: pr.normal(0, 0), ValueError, "n"),
+    ("murmur3_32: keys float", lambda: pr.murmur3_32(torch.zeros(3), 0), TypeError, "keys"),
+    ("murmur3_32: keys list", lambda: pr.murmur3_32([1, 2], 0), TypeError, "keys"),
+    ("murmur3_32: seed past uint32", lambda: pr.murmur3_32(torch.arange(3), 2**32), ValueError, "seed"),
+    ("compute_distances: logits 1-D", distances(logits=randn(16)), ValueError, "logits"),
+    ("compute_distances: logits int", distances(logits=torch.ones(2, 16, dtype=torch.int64)), ValueError, "logits"),
+    ("compute_distances: logits not a tensor", distances(logits=[[1.0] * 16] * 2), TypeError, "logits"),
+    ("compute_distances: logits requires grad", distances(logits=LOGITS.clone().requires_grad_()), ValueError, "logits"),
+    ("compute_distances: target requires grad", distances(target=TARGET.clone().requires_grad_()), ValueError, "target"),
+    ("compute_distances: permutations int32", distances(perms=PERMS.int()), TypeError, "permutations"),
+    ("compute_distances: permutations float", distances(perms=PERMS.float()), TypeError, "permutations"),
+    ("compute_distances: permutations shape", distances(perms=PERMS[:1]), ValueError, "permutations shape"),
+    ("compute_distances: permutations out of range", distances(perms=PERMS + 1), ValueError, "permutations["),
+    ("compute_distances: permutations negative", distances(perms=PERMS - 1), ValueError, "permutations["),
+    ("compute_distances: target length", distances(target=TARGET[:8]), ValueError, "target"),
+    ("compute_distances: target 2-D", distances(target=TARGET.view(1, 16)), ValueError, "target"),
+    ("compute_distances: target dtype", distances(target=TARGET.double()), ValueError, "target.dtype"),
+    ("compute_distances: empty batch", distances(logits=LOGITS[:0], perms=PERMS[:0]), ValueError, "logits"),
+    ("compute_distances: devices differ", distances(logits=LOGITS.to("meta")), ValueError, "one device"),
+    ("compute_distances: check not a bool", lambda: pr.compute_distances(LOGITS, PERMS, TARGET, check=1), TypeError, "check"),
+    # PoC v2
+    ("generate_inputs: out requires grad", inputs(dtype=torch.float32, out=torch.zeros(2, 4, 8, requires_grad=True)), ValueError, "out"),
+    ("generate_inputs: out shape", inputs(out=torch.zeros(2, 4, 7, dtype=torch.float16)), ValueError, "out"),
+    ("generate_inputs_concat: nonces set", concat(nonces={0, 1}), TypeError, "nonces"),
+    ("generate_inputs_concat: public_key lone surrogate", concat(public_key=LONE), ValueError, "public_key"),
+    ("generate_inputs_concat: out requires grad", concat(dtype=torch.float32, out=torch.zeros(2, 4, 8, requires_grad=True)), ValueError, "out"),
+    ("generate_inputs_concat_slice: end past n", concat_slice(end=33), ValueError, "end"),
+    ("generate_inputs_concat_slice: nonces dict values", concat_slice(nonces={0: 1}.values()), TypeError, "nonces"),
+    ("unit_vectors: a str, not a list", lambda: pr.unit_vectors("abc", 8), TypeError, "seed_strings"),
+    ("unit_vectors: lone surrogate", lambda: pr.unit_vectors(["a", LONE], 8), ValueError, "seed_strings[1]"),
+    ("unit_vectors: dim zero", lambda: pr.unit_vectors(["a"], 0), ValueError, "dim"),
+    ("householder_vectors: num_layers zero", lambda: pr.householder_vectors("bh", 0, 8), ValueError, "num_layers"),
+    ("householder_vectors: block_hash lone surrogate", lambda: pr.householder_vectors(LONE, 2, 8), ValueError, "block_hash"),
+    ("generate_target_v2: dtype int", lambda: pr.generate_target_v2("bh", "pk", 8, dtype=torch.int32), ValueError, "dtype"),
+    ("generate_target_v2: public_key lone surrogate", lambda: pr.generate_target_v2("bh", LONE, 8), ValueError, "public_key"),
+    ("pick_indices: k past dim", pick(k=17), ValueError, "k"),
+    ("pick_indices: nonces frozenset", pick(nonces=frozenset({0})), TypeError, "nonces"),
+    ("pick_indices: block_hash lone surrogate", pick(block_hash=LONE), ValueError, "block_hash"),
+    ("apply_householder: x requires grad", lambda: pr.apply_householder(X.clone().requires_grad_(), X[0]), ValueError, "x"),
+    ("apply_householder: v requires grad", lambda: pr.apply_householder(X, X[0].clone().requires_grad_()), ValueError, "v"),
+    ("apply_householder: v dtype", lambda: pr.apply_householder(X, X[0].half()), TypeError, "v"),
+    ("apply_householder: v shape", lambda: pr.apply_householder(X, X[0, :3]), ValueError, "v"),
+    ("haar_rotate: x requires grad", haar(x=X.clone().requires_grad_()), ValueError, "x"),
+    ("haar_rotate: rows and nonces", haar(nonces=[0]), ValueError, "nonces"),
+    ("haar_rotate: nonces set", haar(nonces={0, 1}), TypeError, "nonces"),
+    ("artifacts: hidden requires grad", artifacts(hidden=HIDDEN.clone().requires_grad_()), ValueError, "hidden"),
+    ("artifacts: k past hidden size", artifacts(k=17), ValueError, "k"),
+    ("artifacts: public_key lone surrogate", artifacts(public_key=LONE), ValueError, "public_key"),
+    ("seed_words: lone surrogate", lambda: pr.seed_words(LONE), ValueError, "s is not"),
+    ("pick_seed: k float", lambda: pr.pick_seed("bh", "pk", 0, 2.0), TypeError, "k"),
+    ("pick_seed: block_hash lone surrogate", lambda: pr.pick_seed(LONE, "pk", 0, 2), ValueError, "block_hash"),
+    ("haar_seed: nonce past int64", lambda: pr.haar_seed("bh", "pk", 2**63, 3, 0), ValueError, "nonce"),
+    ("haar_seed: j bool", lambda: pr.haar_seed("bh", "pk", 0, 3, True), TypeError, "j"),
+    ("layer_seed: layer str", lambda: pr.layer_seed("bh", "1"), TypeError, "layer"),
+    ("layer_seed: block_hash lone surrogate", lambda: pr.layer_seed(LONE, 1), ValueError, "block_hash"),
+    ("target_v2_seed: public_key lone surrogate", lambda: pr.target_v2_seed("bh", LONE), ValueError, "public_key"),
 ]
 
 
@@ -76,45 +181,153 @@ CATALOGUE = [
 def test_bad_input_raises_naming_the_argument(call, exc, words):
     with pytest.raises(exc) as info:
         call()
+    assert type(info.value) is exc, f"{type(info.value).__name__}: {info.value}"
     assert words in str(info.value), str(info.value)
 
 
-def test_catalogue_is_large():
-    assert len(CATALOGUE) >= 20
+def test_every_public_function_is_in_the_catalogue():
+    covered = {c[0].split(":")[0] for c in CATALOGUE}
+    assert set(pr.__all__) - {"SPEC_VERSION", "build_info"} <= covered
 
 
-# The raw ops check their arguments too (a direct torch.ops call cannot read out of bounds).
+def test_device_indices_are_never_wrapped(monkeypatch):
+    """torch.device keeps 8 bits of an index ("cuda:256" is cuda:0, "cuda:128" cuda:65408); on a
+    machine with GPUs the check must refuse such an index instead of using another GPU. Two GPUs
+    are simulated here, so that the CUDA branch runs on any machine."""
+    from pocrand_ext import _checks
+    monkeypatch.setattr(_checks, "build_info", lambda: "cpu+cuda:9.0")
+    monkeypatch.setattr(_checks, "_checked_devices", {})
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    for device in ("cuda:256", "cuda:257", "cuda:128", "cuda:2", torch.device("cuda", 2)):
+        with pytest.raises(ValueError, match="device"):
+            _checks.check_device(device)
+    assert _checks.check_device("cuda:1") == torch.device("cuda", 1)
+
+
+def test_unencodable_strings_give_one_message_everywhere():
+    """The same ValueError, naming the argument and the position, whichever function sees it."""
+    messages = set()
+    for call in (inputs(block_hash=LONE), inputs_slice(block_hash=LONE), permutations(block_hash=LONE),
+                 lambda: pr.generate_target(LONE, 8), lambda: pr.inputs_seed(LONE, "pk", 0),
+                 lambda: pr.permutations_seed(LONE, "pk", 0), lambda: pr.target_seed(LONE),
+                 concat(block_hash=LONE), concat_slice(block_hash=LONE), pick(block_hash=LONE),
+                 haar(block_hash=LONE), artifacts(block_hash=LONE),
+                 lambda: pr.householder_vectors(LONE, 2, 8), lambda: pr.generate_target_v2(LONE, "pk", 8),
+                 lambda: pr.pick_seed(LONE, "pk", 0, 2), lambda: pr.haar_seed(LONE, "pk", 0, 3, 0),
+                 lambda: pr.layer_seed(LONE, 0), lambda: pr.target_v2_seed(LONE, "pk")):
+        with pytest.raises(ValueError) as info:
+            call()
+        messages.add(str(info.value))
+    assert messages == {"block_hash is not encodable as UTF-8: lone surrogate '\\ud800' at index 2"}
+
+
+# The raw ops check their arguments too (a direct torch.ops call cannot read out of bounds, and a
+# seed outside [0, 2^32) is refused rather than cut to its low 32 bits). Arguments of the wrong
+# Python type never reach them: torch's dispatcher refuses those itself, with a RuntimeError.
 CPU = torch.device("cpu")
+I64 = dict(dtype=torch.int64)
+OPS = torch.ops.pocrand
 RAW = [
-    ("seeds 2-D", lambda: torch.ops.pocrand.normal(torch.zeros(1, 1, dtype=torch.int64), 4, torch.float32), "seeds"),
-    ("seeds int32", lambda: torch.ops.pocrand.uniform(torch.zeros(1, dtype=torch.int32), 4), "seeds"),
-    ("seeds empty", lambda: torch.ops.pocrand.permutations(torch.zeros(0, dtype=torch.int64), 4), "seeds"),
-    ("seeds non-contiguous", lambda: torch.ops.pocrand.uniform(torch.zeros(4, dtype=torch.int64)[::2], 4), "seeds"),
-    ("n oversize", lambda: torch.ops.pocrand.normal(torch.zeros(1, dtype=torch.int64), 2**31, torch.float32), "n"),
-    ("dtype int", lambda: torch.ops.pocrand.unit_normal(torch.zeros(1, dtype=torch.int64), 4, torch.int32), "dtype"),
-    ("logits non-contiguous", lambda: torch.ops.pocrand.distances(torch.randn(16, 2).t(), PERMS, TARGET), "logits"),
-    ("keys non-contiguous", lambda: torch.ops.pocrand.murmur3(torch.arange(8)[::2], 0), "keys"),
-    ("nonces empty", lambda: torch.ops.pocrand.normal_nonces("p", [], "", 4, torch.float16, CPU), "nonces"),
-    ("n zero", lambda: torch.ops.pocrand.normal_nonces("p", [1], "", 0, torch.float16, CPU), "n must"),
-    ("nonces dtype", lambda: torch.ops.pocrand.normal_nonces("p", [1], "", 4, torch.int8, CPU), "dtype"),
-    ("nonces meta device", lambda: torch.ops.pocrand.normal_nonces("p", [1], "", 4, torch.float16,
-                                                                   torch.device("meta")), "device"),
-    ("seed negative", lambda: torch.ops.pocrand.unit_normal_seed(-1, 4, torch.float32, CPU), "seed"),
-    ("seed oversize", lambda: torch.ops.pocrand.unit_normal_seed(2**32, 4, torch.float32, CPU), "seed"),
-    ("seed vocab zero", lambda: torch.ops.pocrand.unit_normal_seed(1, 0, torch.float32, CPU), "vocab_size"),
+    # (id "op: what", call, exception, words)
+    ("uniform: seeds int32", lambda: OPS.uniform(torch.zeros(1, dtype=torch.int32), 4), TypeError, "seeds"),
+    ("uniform: seeds non-contiguous", lambda: OPS.uniform(torch.zeros(4, **I64)[::2], 4), ValueError, "seeds"),
+    ("uniform: seed negative", lambda: OPS.uniform(torch.tensor([5, -1]), 4), ValueError, "seeds[1] = -1"),
+    ("normal: seeds 2-D", lambda: OPS.normal(torch.zeros(1, 1, **I64), 4, torch.float32), ValueError, "seeds"),
+    ("normal: n oversize", lambda: OPS.normal(torch.zeros(1, **I64), 2**31, torch.float32), ValueError, "n"),
+    ("normal: seed past uint32", lambda: OPS.normal(torch.tensor([2**32]), 4, torch.float32), ValueError, "seeds[0] = 4294967296"),
+    ("normal_range: empty range", lambda: OPS.normal_range(torch.tensor([1]), 10, 4, 2, torch.float32), ValueError, "start"),
+    ("normal_range: seed negative", lambda: OPS.normal_range(torch.tensor([-(2**63)]), 10, 0, 2, torch.float32), ValueError, "seeds[0]"),
+    ("normal_nonces: nonces empty", lambda: OPS.normal_nonces("p", [], "", 4, torch.float16, CPU), ValueError, "nonces"),
+    ("normal_nonces: n zero", lambda: OPS.normal_nonces("p", [1], "", 0, torch.float16, CPU), ValueError, "n must"),
+    ("normal_nonces: dtype int8", lambda: OPS.normal_nonces("p", [1], "", 4, torch.int8, CPU), ValueError, "dtype"),
+    ("normal_nonces: meta device", lambda: OPS.normal_nonces("p", [1], "", 4, torch.float16, torch.device("meta")), ValueError, "device"),
+    ("unit_normal_seed: seed negative", lambda: OPS.unit_normal_seed(-1, 4, torch.float32, CPU), ValueError, "seed"),
+    ("unit_normal_seed: seed oversize", lambda: OPS.unit_normal_seed(2**32, 4, torch.float32, CPU), ValueError, "seed"),
+    ("unit_normal_seed: vocab zero", lambda: OPS.unit_normal_seed(1, 0, torch.float32, CPU), ValueError, "vocab_size"),
+    ("permutations: seeds empty", lambda: OPS.permutations(torch.zeros(0, **I64), 4), ValueError, "seeds"),
+    ("permutations: seed past uint32", lambda: OPS.permutations(torch.tensor([0, 2**40]), 4), ValueError, "seeds[1]"),
+    ("unit_normal: dtype int", lambda: OPS.unit_normal(torch.zeros(1, **I64), 4, torch.int32), ValueError, "dtype"),
+    ("unit_normal: seed negative", lambda: OPS.unit_normal(torch.tensor([-5]), 4, torch.float32), ValueError, "seeds[0]"),
+    ("distances: logits non-contiguous", lambda: OPS.distances(randn(16, 2).t(), PERMS, TARGET), ValueError, "logits"),
+    ("distances: permutations int32", lambda: OPS.distances(LOGITS, PERMS.int(), TARGET), TypeError, "permutations"),
+    ("distances: permutation out of range", lambda: OPS.distances(LOGITS, PERMS + 1, TARGET), ValueError, "permutations["),
+    ("murmur3: keys non-contiguous", lambda: OPS.murmur3(torch.arange(8)[::2], 0), ValueError, "keys"),
+    ("murmur3: keys float", lambda: OPS.murmur3(torch.zeros(3), 0), TypeError, "keys"),
+    ("murmur3: seed negative", lambda: OPS.murmur3(torch.arange(3), -1), ValueError, "seed"),
+    ("murmur3: seed past uint32", lambda: OPS.murmur3(torch.arange(3), 2**32), ValueError, "seed"),
+    ("core_stages: hashes float", lambda: OPS.core_stages(torch.zeros(3)), TypeError, "hashes"),
+    ("core_log: x float64", lambda: OPS.core_log(torch.ones(3, dtype=torch.float64)), TypeError, "x"),
+    ("core_sincos: theta non-contiguous", lambda: OPS.core_sincos(torch.zeros(6)[::2]), ValueError, "theta"),
+    ("core_round: dtype int16", lambda: OPS.core_round(torch.zeros(3), torch.int16), ValueError, "dtype"),
+    # PoC v2
+    ("derive_seed_grid: count negative", lambda: OPS.derive_seed_grid("p", [0], "_", -1, False), ValueError, "count"),
+    ("concat_normal: words [B, 7]", lambda: OPS.concat_normal(torch.zeros(1, 7, **I64), 8, 0, 8, torch.float32), ValueError, "words"),
+    ("concat_normal: words int32", lambda: OPS.concat_normal(torch.zeros(1, 8, dtype=torch.int32), 8, 0, 8, torch.float32), TypeError, "words"),
+    ("concat_normal: word past uint32", lambda: OPS.concat_normal(torch.tensor([[0] * 7 + [2**32]]), 8, 0, 8, torch.float32), ValueError, "words[0, 7]"),
+    ("concat_normal_nonces: nonces empty", lambda: OPS.concat_normal_nonces("p", [], "", 4, torch.float16, CPU), ValueError, "nonces"),
+    ("concat_normal_nonces: dtype int8", lambda: OPS.concat_normal_nonces("p", [1], "", 4, torch.int8, CPU), ValueError, "dtype"),
+    ("normal_nonces_into: out too small for the nonces", lambda: OPS.normal_nonces_into("p", [1, 2, 3], "", torch.zeros(4)), ValueError, "out"),
+    ("normal_nonces_into: nonces empty", lambda: OPS.normal_nonces_into("p", [], "", torch.zeros(4)), ValueError, "nonces"),
+    ("concat_normal_nonces_into: out int64", lambda: OPS.concat_normal_nonces_into("p", [1], "", torch.zeros(4, **I64)), ValueError, "out"),
+    ("unit_vectors: seed negative", lambda: OPS.unit_vectors(torch.tensor([-1]), 4, torch.float32), ValueError, "seeds[0]"),
+    ("unit_vectors: dim zero", lambda: OPS.unit_vectors(torch.tensor([1]), 0, torch.float32), ValueError, "dim"),
+    ("unit_vectors_by_value: seed past uint32", lambda: OPS.unit_vectors_by_value([1, 2**32], 4, torch.float32, CPU), ValueError, "seed"),
+    ("unit_vectors_by_value: seeds empty", lambda: OPS.unit_vectors_by_value([], 4, torch.float32, CPU), ValueError, "seeds"),
+    ("pick: k past dim", lambda: OPS.pick(torch.tensor([1]), 4, 5), ValueError, "k"),
+    ("pick: seed past uint32", lambda: OPS.pick(torch.tensor([2**32]), 4, 2), ValueError, "seeds[0]"),
+    ("householder: v dtype", lambda: OPS.householder(X, X[0].half()), TypeError, "v"),
+    ("householder: v shape", lambda: OPS.householder(X, X[0, :3].contiguous()), ValueError, "v"),
+    ("householder: x 3-D", lambda: OPS.householder(X.view(1, 2, 4), X[0]), ValueError, "x"),
+    ("haar_rotate: seeds shape", lambda: OPS.haar_rotate(X, torch.zeros(2, 4, **I64)), ValueError, "seeds"),
+    ("haar_rotate: seeds float", lambda: OPS.haar_rotate(X, torch.zeros(2, 3)), TypeError, "seeds"),
+    ("haar_rotate: seed negative", lambda: OPS.haar_rotate(X, torch.tensor([[0, 1, 2], [3, -4, 5]])), ValueError, "seeds[1, 1]"),
+    ("artifacts: k past hidden size", lambda: OPS.artifacts(HIDDEN, torch.zeros(2, 17, **I64), 17), ValueError, "k"),
+    ("artifacts: seeds shape", lambda: OPS.artifacts(HIDDEN, torch.zeros(2, 3, **I64), 4), ValueError, "seeds"),
+    ("artifacts: seed past uint32", lambda: OPS.artifacts(HIDDEN, torch.full((2, 4), 2**32), 4), ValueError, "seeds[0, 0]"),
+    ("artifacts_nonces: nonces empty", lambda: OPS.artifacts_nonces(HIDDEN, "p_", [], 4), ValueError, "nonces"),
+    ("artifacts_nonces: rows differ from nonces", lambda: OPS.artifacts_nonces(HIDDEN, "p_", [1, 2, 3], 4), ValueError, "hidden"),
+    ("artifacts_nonces: k past hidden size", lambda: OPS.artifacts_nonces(HIDDEN, "p_", [1, 2], 17), ValueError, "k"),
+    ("unit_vectors_nonces: ids empty", lambda: OPS.unit_vectors_nonces("bh_layer_", [], "_householder", 4, torch.float32, CPU), ValueError, "ids"),
+    ("unit_vectors_nonces: dim zero", lambda: OPS.unit_vectors_nonces("bh_layer_", [0], "_householder", 0, torch.float32, CPU), ValueError, "dim"),
 ]
 
 
-@pytest.mark.parametrize("call,words", [c[1:] for c in RAW], ids=[c[0] for c in RAW])
-def test_raw_op_rejects(call, words):
-    with pytest.raises(RuntimeError) as info:
+@pytest.mark.parametrize("call,exc,words", [c[1:] for c in RAW], ids=[c[0] for c in RAW])
+def test_raw_op_rejects(call, exc, words):
+    with pytest.raises(exc) as info:
         call()
+    assert type(info.value) is exc, f"{type(info.value).__name__}: {info.value}"
     assert words in str(info.value), str(info.value)
+
+
+def pocrand_ops() -> set[str]:
+    return {name.split("::")[1] for name in torch._C._dispatch_get_all_op_names()
+            if name.startswith("pocrand::")}
+
+
+def test_every_raw_op_is_in_the_catalogue():
+    # build_info takes no argument; derive_seeds, derive_seed_words and derive_seeds_of_strings
+    # accept every value their schemas admit (any str, any int64 list, empty lists too);
+    # permutations_bucketed is CUDA-only (tests/test_cuda.py).
+    covered = {c[0].split(":")[0] for c in RAW}
+    assert pocrand_ops() - {"build_info", "derive_seeds", "derive_seed_words",
+                            "derive_seeds_of_strings", "permutations_bucketed"} == covered
+
+
+def test_the_dispatcher_refuses_what_no_schema_admits():
+    """Documented above: these never reach pocrand's checks (the Python API refuses them first)."""
+    for call in (lambda: OPS.derive_seeds(LONE, [0], "", False),
+                 lambda: OPS.derive_seeds("p", [2**63], "", False),
+                 lambda: OPS.murmur3(torch.arange(3), 1.5)):
+        with pytest.raises(RuntimeError):
+            call()
 
 
 def test_api_accepts_non_contiguous_tensors():
     """The Python API makes strided inputs contiguous; the result equals the contiguous call."""
-    wide = torch.randn(2, 32)[:, ::2]
+    wide = randn(2, 32, seed=1)[:, ::2]
     assert not wide.is_contiguous()
     assert torch.equal(pr.compute_distances(wide, PERMS, TARGET),
                        pr.compute_distances(wide.contiguous(), PERMS, TARGET))
@@ -123,7 +336,7 @@ def test_api_accepts_non_contiguous_tensors():
 
 
 def test_nan_and_inf_logits_give_nan_distances():
-    logits = torch.randn(4, 16)
+    logits = randn(4, 16, seed=2)
     logits[0, 3] = float("nan")
     logits[1, 0] = float("inf")
     logits[2] = 3e38                    # finite but the sum of squares overflows
@@ -134,11 +347,21 @@ def test_nan_and_inf_logits_give_nan_distances():
     assert torch.isfinite(d[3])
 
 
-def test_nonces_accept_ranges_tensors_and_numpy_ints():
-    import numpy as np
+def test_nonces_accept_ordered_sequences_tensors_and_numpy_ints():
     want = pr.generate_inputs(**{**OK, "nonces": [3, 4]})
-    for nonces in (range(3, 5), torch.tensor([3, 4]), np.array([3, 4]), (np.int64(3), 4)):
+    for nonces in (range(3, 5), torch.tensor([3, 4]), np.array([3, 4]), (np.int64(3), 4),
+                   iter([3, 4]), (n for n in (3, 4))):
         assert torch.equal(pr.generate_inputs(**{**OK, "nonces": nonces}), want)
+
+
+def test_outputs_never_require_grad():
+    """Inputs that require grad are refused (above); under no_grad / inference mode the tensors
+    are plain and the results too."""
+    with torch.inference_mode():
+        d = pr.compute_distances(LOGITS, PERMS, TARGET)
+    assert not d.requires_grad
+    for out in (pr.generate_inputs(**OK), PERMS, TARGET, pr.normal(1, 8)):
+        assert not out.requires_grad
 
 
 SEEDS = torch.tensor([0, 1, 2**32 - 1], dtype=torch.int64)
@@ -158,9 +381,9 @@ OPCHECK = [
     (torch.ops.pocrand.distances.default, (LOGITS, PERMS, TARGET)),
     (torch.ops.pocrand.distances.default, (LOGITS, PERMS, TARGET, False)),
     (torch.ops.pocrand.core_stages.default, (torch.arange(100),)),
-    (torch.ops.pocrand.core_log.default, (torch.rand(100) + 0.1,)),
-    (torch.ops.pocrand.core_sincos.default, (torch.rand(100) * 6,)),
-    (torch.ops.pocrand.core_round.default, (torch.randn(100), torch.float16)),
+    (torch.ops.pocrand.core_log.default, (randn(100, seed=3).abs() + 0.1,)),
+    (torch.ops.pocrand.core_sincos.default, (randn(100, seed=4).abs(),)),
+    (torch.ops.pocrand.core_round.default, (randn(100, seed=5), torch.float16)),
 ]
 
 

@@ -13,7 +13,7 @@ import torch
 
 import pocrand_ext as pr
 from pocrand_ext import stages
-from conftest import HAS_CUDA, assert_bits_equal
+from conftest import HAS_CUDA, assert_bits_equal, randn
 
 pytestmark = pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device and a CUDA build")
 
@@ -115,11 +115,24 @@ def test_bucket_sort_paths(vocab_size, bucket_bits, capacity):
 
 def test_bucket_sort_rejects_bad_parameters():
     seeds = _permutation_seeds([0])
-    with pytest.raises(RuntimeError, match=r"bucket_bits must be in \[0, 11\], got 12"):
+    with pytest.raises(ValueError, match=r"bucket_bits must be in \[0, 11\], got 12"):
         torch.ops.pocrand.permutations_bucketed(seeds, 100, 12, 4096)
-    with pytest.raises(RuntimeError, match=r"capacity must be in \[0, 4096\], got 4097"):
+    with pytest.raises(ValueError, match=r"capacity must be in \[0, 4096\], got 4097"):
         torch.ops.pocrand.permutations_bucketed(seeds, 100, 3, 4097)
     torch.library.opcheck(torch.ops.pocrand.permutations_bucketed.default, (seeds, 100, 3, 50))
+
+
+def test_cuda_seeds_tensors_use_their_low_32_bits():
+    """Documented in csrc/op_checks.h: a CUDA seeds tensor is not read back to check its values
+    (that would synchronise); its kernels use each value's low 32 bits. On the CPU such a seed is
+    a ValueError (tests/test_bad_inputs.py)."""
+    wide = torch.tensor([5 + 2**32, -1], device="cuda")
+    low = torch.tensor([5, 2**32 - 1])
+    assert_bits_equal(torch.ops.pocrand.uniform(wide, 100), torch.ops.pocrand.uniform(low, 100))
+    assert torch.equal(torch.ops.pocrand.permutations(wide, 100).cpu(),
+                       torch.ops.pocrand.permutations(low, 100))
+    with pytest.raises(ValueError, match="seed"):
+        torch.ops.pocrand.murmur3(torch.arange(4, device="cuda"), 2**32)
 
 
 def test_permutations_with_more_rows_than_a_grid_dimension():
@@ -178,8 +191,8 @@ def test_distances_reject_out_of_range_permutations_on_gpu(vocab_size):
     perms = pr.generate_permutations("bh", "pk", range(3), V, "cuda")
     perms[2, 17] = V
     perms[1, 50] = -5
-    logits, target = torch.randn(3, V, device="cuda"), pr.generate_target("bh", V, "cuda")
-    with pytest.raises(RuntimeError, match=r"permutations\[1, 50\] = -5 is out of range"):
+    logits, target = randn(3, V, device="cuda"), pr.generate_target("bh", V, "cuda")
+    with pytest.raises(ValueError, match=r"permutations\[1, 50\] = -5 is out of range"):
         pr.compute_distances(logits, perms, target)
     # check=False: those rows are the canonical NaN, the other row a number; twice, so a stale
     # flag from the first call would show.
@@ -193,16 +206,17 @@ def test_distances_reject_out_of_range_permutations_on_gpu(vocab_size):
 
 
 def test_scalar_stages_and_rounding_sample():
-    h = torch.randint(0, 2**32, (1 << 22,), dtype=torch.int64)
+    gen = torch.Generator().manual_seed(0)
+    h = torch.randint(0, 2**32, (1 << 22,), dtype=torch.int64, generator=gen)
     for g, c in zip(stages.stages(h.cuda()), stages.stages(h)):
         assert_bits_equal(g, c)
-    x = torch.randint(-(2**31), 2**31, (1 << 22,), dtype=torch.int32).view(torch.float32)
+    x = torch.randint(-(2**31), 2**31, (1 << 22,), dtype=torch.int32, generator=gen).view(torch.float32)
     for dtype in (torch.float16, torch.bfloat16):
         assert_bits_equal(stages.round_to(x.cuda(), dtype), stages.round_to(x, dtype))
-    t = torch.rand(1 << 20) * 6.2831855
+    t = torch.rand(1 << 20, generator=gen) * 6.2831855
     for g, c in zip(stages.sincos(t.cuda()), stages.sincos(t)):
         assert_bits_equal(g, c)
-    u = torch.rand(1 << 20).clamp(min=1e-10)
+    u = torch.rand(1 << 20, generator=gen).clamp(min=1e-10)
     assert_bits_equal(stages.log(u.cuda()), stages.log(u))
 
 
@@ -213,7 +227,7 @@ def test_non_default_stream():
         gpu = pr.generate_inputs("bh", "pk", range(8), 64, 16, "cuda")
         perms = pr.generate_permutations("bh", "pk", range(8), 5000, "cuda")
         target = pr.generate_target("bh", 5000, "cuda")
-        logits = torch.randn(8, 5000, device="cuda")
+        logits = randn(8, 5000, device="cuda")
         d = pr.compute_distances(logits, perms, target)
     s.synchronize()
     assert_bits_equal(gpu, cpu)

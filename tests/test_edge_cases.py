@@ -2,15 +2,20 @@
 canonical NaNs."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
 import pocrand_ext as pr
+from pocrand_ext import stages
 import spec_numpy as spec
-from conftest import as_bits
+from conftest import as_bits, randn
 
 NAN_BITS = {torch.float32: 0x7FC00000, torch.float16: 0x7E00, torch.bfloat16: 0x7FC0}
+NORMAL_BOUND = 6.8       # README and SPEC.md section 5: |out| < 6.8
+U_ONE_LOG2_PROB = -25    # SPEC.md section 8: u1 = 1.0 with probability 2^-25
 
 
 def seed_with_hash_of_key0(h: int) -> int:
@@ -31,6 +36,24 @@ def test_constructed_seed_gives_u_equal_one():
     assert pr.normal(SEED_U0_IS_ONE, 2).abs().max().item() == 0.0
 
 
+def test_exactly_128_hashes_give_u_equal_one():
+    """SPEC.md sections 2 and 8: u = 1.0 exactly for the 128 hashes >= 2^32 - 128 and for no other
+    (u is monotone in the hash), so a pair's u1 is 1.0 with probability 128 / 2^32 = 2^-25 — the
+    chance that a target of V <= 2 (one pair) is all NaN."""
+    h = torch.arange(2**32 - 4096, 2**32, dtype=torch.int64)
+    u = stages.stages(h)[0]
+    assert int((u == 1.0).sum()) == 128 == 2**32 * 2.0**U_ONE_LOG2_PROB
+    assert bool((u[h >= 2**32 - 128] == 1.0).all())
+
+
+def test_normals_are_below_6_8():
+    """SPEC.md section 5 and README: |out| < 6.8. The largest radius is the one of u1 clamped to
+    f32(1e-10) (hash 0; the next smallest u is 2^-32, far above), and |sin|, |cos| <= 1."""
+    r = stages.stages(torch.tensor([0, 1], dtype=torch.int64))[1]
+    assert r[1] < r[0] < NORMAL_BOUND
+    assert abs(r[0].item() - math.sqrt(-2 * math.log(float.fromhex("0x1.b7cdfep-34")))) < 1e-5
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("vocab_size", [1, 2])
 def test_zero_norm_target_is_canonical_nan(device, dtype, vocab_size):
@@ -48,7 +71,7 @@ def test_target_with_a_zero_pair_is_still_a_unit_vector(device):
 
 
 def test_distance_nan_is_canonical_for_a_nan_target(device):
-    logits = torch.randn(2, 8, device=device)
+    logits = randn(2, 8, device=device)
     perms = pr.generate_permutations("bh", "pk", [0, 1], 8, device)
     target = pr.generate_target("bh", 8, device).clone()
     target[3] = float("nan")

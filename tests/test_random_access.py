@@ -75,5 +75,5 @@ def test_slice_arguments_are_checked():
         pr.generate_inputs_slice("bh", "pk", [0], 4, 4, 0, 17)
     with pytest.raises(TypeError, match="start"):
         pr.generate_inputs_slice("bh", "pk", [0], 4, 4, 0.0, 3)
-    with pytest.raises(RuntimeError, match="start"):
+    with pytest.raises(ValueError, match="start"):
         torch.ops.pocrand.normal_range(torch.tensor([1]), 10, 4, 2, torch.float32)

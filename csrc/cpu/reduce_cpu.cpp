@@ -37,7 +37,7 @@ at::Tensor distances_cpu(const at::Tensor& logits, const at::Tensor& permutation
   });
   for (int64_t b = 0; check && b < B; ++b)
     if (first_bad[b] >= 0)
-      TORCH_CHECK(false, out_of_range_message(first_bad[b], perm[first_bad[b]], V));
+      TORCH_CHECK_VALUE(false, out_of_range_message(first_bad[b], perm[first_bad[b]], V));
   at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
     std::vector<float> x(V), d(V);
     for (int64_t b = b0; b < b1; ++b) {
@@ -137,11 +137,7 @@ std::tuple<at::Tensor, at::Tensor> artifacts_cpu(const at::Tensor& hidden, const
 std::tuple<at::Tensor, at::Tensor> artifacts_nonces_cpu(const at::Tensor& hidden,
                                                         c10::string_view prefix,
                                                         at::IntArrayRef nonces, int64_t k) {
-  TORCH_CHECK(!nonces.empty(), "nonces must not be empty");
-  TORCH_CHECK(hidden.dim() == 2 && hidden.size(0) == static_cast<int64_t>(nonces.size()),
-              "hidden must be [len(nonces), H] = [" + num(static_cast<int64_t>(nonces.size())) +
-              ", H], got " + shape(hidden.sizes()));
-  check_between(k, 1, std::max<int64_t>(hidden.size(1), 1), "k");
+  check_artifact_nonces(hidden, nonces, k);
   return artifacts_cpu(hidden, derive_artifact_seeds(prefix, nonces, k), k);
 }
 

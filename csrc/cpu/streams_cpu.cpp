@@ -23,6 +23,7 @@ namespace {
 at::Tensor murmur3_cpu(const at::Tensor& keys, int64_t seed) {
   check_subnormals_honoured();
   check_keys(keys, "keys");
+  check_seed(seed, "seed");
   auto out = at::empty_like(keys);
   const int64_t* k = keys.data_ptr<int64_t>();
   int64_t* o = out.data_ptr<int64_t>();
@@ -174,15 +175,6 @@ void fill_concat_normal(const at::Tensor& words, int64_t n, int64_t start, int64
   });
 }
 
-void check_words(const at::Tensor& words) {
-  TORCH_CHECK(words.dim() == 2 && words.size(1) == 8, "words must be int64 [B, 8], got shape " +
-              shape(words.sizes()));
-  TORCH_CHECK(words.scalar_type() == at::kLong, "words must be int64, got " +
-              dtype_name(words.scalar_type()));
-  TORCH_CHECK(words.size(0) >= 1, "words must hold at least one row");
-  TORCH_CHECK(words.is_contiguous(), "words must be contiguous");
-}
-
 at::Tensor concat_normal_cpu(const at::Tensor& words, int64_t n, int64_t start, int64_t end,
                              at::ScalarType dtype) {
   check_subnormals_honoured();
@@ -193,19 +185,6 @@ at::Tensor concat_normal_cpu(const at::Tensor& words, int64_t n, int64_t start, 
   auto out = at::empty({words.size(0), end - start}, words.options().dtype(dtype));
   fill_concat_normal(words, n, start, end, out);
   return out;
-}
-
-// The `out` of the *_into ops: rows of out.numel() / len(nonces) elements; written in place when
-// contiguous, else through a contiguous copy.
-int64_t into_row_length(at::IntArrayRef nonces, const at::Tensor& out) {
-  TORCH_CHECK(!nonces.empty(), "nonces must not be empty");
-  check_float_dtype(out.scalar_type(), "out dtype");
-  const auto B = static_cast<int64_t>(nonces.size());
-  TORCH_CHECK(out.numel() % B == 0 && out.numel() > 0, "out must hold len(nonces) = " + num(B) +
-              " non-empty rows, got shape " + shape(out.sizes()));
-  const int64_t n = out.numel() / B;
-  check_count(n, "out's row length");
-  return n;
 }
 
 template <typename Fill>

@@ -41,6 +41,7 @@ at::Tensor float_scratch(const at::Tensor& like, int64_t n) {
 
 at::Tensor murmur3_cuda(const at::Tensor& keys, int64_t seed) {
   check_keys(keys, "keys");
+  check_seed(seed, "seed");
   const c10::cuda::CUDAGuard guard(keys.device());
   auto out = at::empty_like(keys);
   if (keys.numel() == 0) return out;
@@ -145,15 +146,6 @@ at::Tensor unit_vectors_cuda(const at::Tensor& seeds, int64_t dim, at::ScalarTyp
   return unit_rows_cuda(seeds, dim, dtype, kTiny);
 }
 
-void check_words(const at::Tensor& words) {
-  TORCH_CHECK(words.dim() == 2 && words.size(1) == 8, "words must be int64 [B, 8], got shape " +
-              shape(words.sizes()));
-  TORCH_CHECK(words.scalar_type() == at::kLong, "words must be int64, got " +
-              dtype_name(words.scalar_type()));
-  TORCH_CHECK(words.size(0) >= 1, "words must hold at least one row");
-  TORCH_CHECK(words.is_contiguous(), "words must be contiguous");
-}
-
 at::Tensor concat_normal_cuda(const at::Tensor& words, int64_t n, int64_t start, int64_t end,
                               at::ScalarType dtype) {
   check_words(words);
@@ -223,11 +215,8 @@ std::tuple<at::Tensor, at::Tensor> artifacts_cuda(const at::Tensor& hidden, cons
 std::tuple<at::Tensor, at::Tensor> artifacts_nonces_cuda(const at::Tensor& hidden,
                                                          c10::string_view prefix,
                                                          at::IntArrayRef nonces, int64_t k) {
-  TORCH_CHECK(!nonces.empty(), "nonces must not be empty");
+  check_artifact_nonces(hidden, nonces, k);
   const auto B = static_cast<int64_t>(nonces.size());
-  TORCH_CHECK(hidden.dim() == 2 && hidden.size(0) == B, "hidden must be [len(nonces), H] = [" +
-              num(B) + ", H], got " + shape(hidden.sizes()));
-  check_between(k, 1, std::max<int64_t>(hidden.size(1), 1), "k");
   const c10::cuda::CUDAGuard guard(hidden.device());
   // the seeds, derived on the device from the patterns and the nonces in the launch parameters
   auto seeds = at::empty({B, k}, hidden.options().dtype(at::kLong));
@@ -263,7 +252,7 @@ at::Tensor distances_cuda(const at::Tensor& logits, const at::Tensor& permutatio
     for (int64_t r = 0; r < rows; ++r) {
       if (b[r] != -1) {
         const int64_t value = permutations.view(-1)[b[r]].item<int64_t>();
-        TORCH_CHECK(false, out_of_range_message(b[r], value, V));
+        TORCH_CHECK_VALUE(false, out_of_range_message(b[r], value, V));
       }
     }
   }
@@ -399,17 +388,6 @@ at::Tensor concat_normal_by_value_cuda(const int64_t* words, int64_t rows, int64
 
 // ---- the *_into ops: written into `out` (through a contiguous copy when it is strided) ----
 namespace {
-int64_t into_row_length(at::IntArrayRef nonces, const at::Tensor& out) {
-  TORCH_CHECK(!nonces.empty(), "nonces must not be empty");
-  check_float_dtype(out.scalar_type(), "out dtype");
-  const auto B = static_cast<int64_t>(nonces.size());
-  TORCH_CHECK(out.numel() % B == 0 && out.numel() > 0, "out must hold len(nonces) = " + num(B) +
-              " non-empty rows, got shape " + shape(out.sizes()));
-  const int64_t n = out.numel() / B;
-  check_count(n, "out's row length");
-  return n;
-}
-
 template <typename Fill>
 void fill_into(const at::Tensor& out, Fill fill) {
   const c10::cuda::CUDAGuard guard(out.device());

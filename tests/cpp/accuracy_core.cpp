@@ -1,7 +1,7 @@
 // accuracy_core.cpp — measures pocrand's log and sincos against float64 libm over their domains
 // and checks the header's fixed facts (murmur3 known values, rounding helpers). Built by CMake
 // (no torch). Usage: accuracy_core [stride]   (stride 1 = every float of each domain)
-// Exits non-zero when any error exceeds 1 ulp or any check fails.
+// Exits non-zero when an error exceeds SPEC.md's stated maximum or any check fails.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -78,9 +78,11 @@ int main(int argc, char** argv) {
   std::printf("log: %llu points, max error %.4f ulp at %a\n", (unsigned long long)nlog, lg.worst, lg.at);
   std::printf("sin: %llu points, max error %.4f ulp at %a\n", (unsigned long long)ntrig, sn.worst, sn.at);
   std::printf("cos: %llu points, max error %.4f ulp at %a\n", (unsigned long long)ntrig, cs.worst, cs.at);
-  expect(lg.worst <= 1.0, "log within 1 ulp");
-  expect(sn.worst <= 1.0, "sin within 1 ulp");
-  expect(cs.worst <= 1.0, "cos within 1 ulp");
+  // The maxima VERIFICATION.md states, to 4 decimals (stride 1: 0.8288 at 0x1.67e436p-1, 0.7954
+  // at 0x1.f68978p+1, 0.7904 at 0x1.922dc4p-1; SPEC.md rounds them to 3). Faithful means <= 1.
+  expect(lg.worst < 0.82885, "log error rounds to at most the stated 0.8288 ulp");
+  expect(sn.worst < 0.79545, "sin error rounds to at most the stated 0.7954 ulp");
+  expect(cs.worst < 0.79045, "cos error rounds to at most the stated 0.7904 ulp");
 
   // fp16 rounding: every float32 bit pattern, against the shifting formulation.
   uint64_t half_bad = 0;
