@@ -1,8 +1,10 @@
 // kernels_cpu.cpp — the reference CPU implementation of the pocrand ops.
 //
-// Thin loops over csrc/core/pocrand_core.h: at::parallel_for over independent elements, 64-bit
+// Thin loops over csrc/core/pocrand_core.h: ieee_parallel_for over independent elements, 64-bit
 // indices throughout, no arithmetic of its own. Threads only split the work; they never change
-// an operation's order (the reductions follow the fixed tree of core section 7).
+// an operation's order (the reductions follow the fixed tree of core section 7). Every op and
+// every task computes in the IEEE floating-point mode whatever mode the process is in
+// (fp_mode.h).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -13,6 +15,7 @@
 
 #include "../core/pocrand_core.h"
 #include "../op_checks.h"
+#include "fp_mode.h"
 
 namespace pocrand {
 namespace {
@@ -28,18 +31,6 @@ constexpr int kPairBlock = 256;   // Box-Muller pairs computed per vectorised bl
 #else
 #define POCRAND_CPU_CLONES
 #endif
-
-// Subnormal arithmetic must be honoured. A library built with fast-math can switch on the
-// processor's flush-to-zero / denormals-are-zero modes for the whole process; refuse to compute
-// rather than return different bits.
-void check_subnormals_honoured() {
-  volatile float tiny = 0x1p-126f;
-  volatile float half = 0.5f;
-  const float r = tiny * half;
-  TORCH_CHECK(r == 0x1p-127f,
-              "pocrand: this process flushes subnormal floats to zero (FTZ/DAZ set, typically by a "
-              "library built with fast-math); results would not be bit-exact, refusing to compute");
-}
 
 std::vector<uint32_t> seeds_to_u32(const at::Tensor& seeds) {
   const int64_t* s = seeds.data_ptr<int64_t>();
@@ -99,7 +90,7 @@ float fixed_order_sum(std::vector<float> v) {
     const int64_t n = static_cast<int64_t>(v.size());
     const int64_t chunks = (n + kChunk - 1) / kChunk;
     std::vector<float> sums(chunks);
-    at::parallel_for(0, chunks, 16, [&](int64_t c0, int64_t c1) {
+    ieee_parallel_for(0, chunks, 16, [&](int64_t c0, int64_t c1) {
       float buf[kChunk];
       for (int64_t c = c0; c < c1; ++c) {
         const int64_t lo = c * kChunk, hi = std::min(n, lo + kChunk);
@@ -150,20 +141,20 @@ void normal_pairs(uint32_t seed, int64_t n, int64_t j0, int64_t j1, int64_t base
 }
 
 at::Tensor murmur3_cpu(const at::Tensor& keys, int64_t seed) {
-  check_subnormals_honoured();
+  const IeeeFpMode ieee;  // fp_mode.h
   check_keys(keys, "keys");
   auto out = at::empty_like(keys);
   const int64_t* k = keys.data_ptr<int64_t>();
   int64_t* o = out.data_ptr<int64_t>();
   const auto s = static_cast<uint32_t>(seed);
-  at::parallel_for(0, keys.numel(), kGrain, [&](int64_t i0, int64_t i1) {
+  ieee_parallel_for(0, keys.numel(), kGrain, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) o[i] = murmur3(static_cast<uint32_t>(k[i]), s);
   });
   return out;
 }
 
 at::Tensor uniform_cpu(const at::Tensor& seeds, int64_t n) {
-  check_subnormals_honoured();
+  const IeeeFpMode ieee;  // fp_mode.h
   check_seeds(seeds);
   check_count(n, "n");
   const auto s = seeds_to_u32(seeds);
@@ -171,7 +162,7 @@ at::Tensor uniform_cpu(const at::Tensor& seeds, int64_t n) {
   auto out = at::empty({B, n}, seeds.options().dtype(at::kFloat));
   float* o = out.data_ptr<float>();
   for (int64_t b = 0; b < B; ++b) {
-    at::parallel_for(0, n, kGrain, [&](int64_t i0, int64_t i1) {
+    ieee_parallel_for(0, n, kGrain, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) o[b * n + i] = uniform(static_cast<uint32_t>(i), s[b]);
     });
   }
@@ -179,7 +170,7 @@ at::Tensor uniform_cpu(const at::Tensor& seeds, int64_t n) {
 }
 
 at::Tensor normal_cpu(const at::Tensor& seeds, int64_t n, at::ScalarType dtype) {
-  check_subnormals_honoured();
+  const IeeeFpMode ieee;  // fp_mode.h
   check_seeds(seeds);
   check_count(n, "n");
   check_float_dtype(dtype, "dtype");
@@ -188,7 +179,7 @@ at::Tensor normal_cpu(const at::Tensor& seeds, int64_t n, at::ScalarType dtype) 
   const int64_t p = static_cast<int64_t>(normal_pair_count(static_cast<uint64_t>(n)));
   auto out = at::empty({B, n}, seeds.options().dtype(dtype));
   with_store(out, [&](const auto& store) {
-    at::parallel_for(0, B * p, kGrain / 2, [&](int64_t t0, int64_t t1) {
+    ieee_parallel_for(0, B * p, kGrain / 2, [&](int64_t t0, int64_t t1) {
       // Task [t0, t1) of the flattened (row, pair) space, split at row boundaries.
       for (int64_t t = t0; t < t1;) {
         const int64_t b = t / p, j0 = t % p, j1 = std::min(p, j0 + (t1 - t));
@@ -202,7 +193,7 @@ at::Tensor normal_cpu(const at::Tensor& seeds, int64_t n, at::ScalarType dtype) 
 
 at::Tensor normal_range_cpu(const at::Tensor& seeds, int64_t n, int64_t start, int64_t end,
                             at::ScalarType dtype) {
-  check_subnormals_honoured();
+  const IeeeFpMode ieee;  // fp_mode.h
   check_seeds(seeds);
   check_count(n, "n");
   check_range(n, start, end);
@@ -212,7 +203,7 @@ at::Tensor normal_range_cpu(const at::Tensor& seeds, int64_t n, int64_t start, i
   auto out = at::empty({B, m}, seeds.options().dtype(dtype));
   with_store(out, [&](const auto& store) {
     for (int64_t b = 0; b < B; ++b) {
-      at::parallel_for(0, m, kGrain, [&](int64_t i0, int64_t i1) {
+      ieee_parallel_for(0, m, kGrain, [&](int64_t i0, int64_t i1) {
         for (int64_t i = i0; i < i1; ++i)
           store(b * m + i, normal_element(static_cast<uint32_t>(start + i),
                                           static_cast<uint32_t>(n), s[b]));
@@ -223,14 +214,14 @@ at::Tensor normal_range_cpu(const at::Tensor& seeds, int64_t n, int64_t start, i
 }
 
 at::Tensor permutations_cpu(const at::Tensor& seeds, int64_t vocab_size) {
-  check_subnormals_honoured();
+  const IeeeFpMode ieee;  // fp_mode.h
   check_seeds(seeds);
   check_count(vocab_size, "vocab_size");
   const auto s = seeds_to_u32(seeds);
   const int64_t B = seeds.numel(), V = vocab_size;
   auto out = at::empty({B, V}, seeds.options().dtype(at::kLong));
   int64_t* o = out.data_ptr<int64_t>();
-  at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+  ieee_parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
     std::vector<uint64_t> keyed(V);
     for (int64_t b = b0; b < b1; ++b) {
       // (hash << 32 | index): hash is a bijection, so ordering by the pair is ordering by hash.
@@ -245,7 +236,7 @@ at::Tensor permutations_cpu(const at::Tensor& seeds, int64_t vocab_size) {
 }
 
 at::Tensor unit_normal_cpu(const at::Tensor& seeds, int64_t vocab_size, at::ScalarType dtype) {
-  check_subnormals_honoured();
+  const IeeeFpMode ieee;  // fp_mode.h
   check_seeds(seeds);
   check_count(vocab_size, "vocab_size");
   check_float_dtype(dtype, "dtype");
@@ -257,11 +248,11 @@ at::Tensor unit_normal_cpu(const at::Tensor& seeds, int64_t vocab_size, at::Scal
   float* tp = t.data();
   with_store(out, [&](const auto& store) {
     for (int64_t b = 0; b < B; ++b) {
-      at::parallel_for(0, p, kGrain / 2, [&](int64_t j0, int64_t j1) {
+      ieee_parallel_for(0, p, kGrain / 2, [&](int64_t j0, int64_t j1) {
         normal_pairs(s[b], V, j0, j1, 0, [tp](int64_t i, float v) { tp[i] = v; });
       });
       const float nrm = fixed_order_norm(tp, V);
-      at::parallel_for(0, V, kGrain, [&](int64_t i0, int64_t i1) {
+      ieee_parallel_for(0, V, kGrain, [&](int64_t i0, int64_t i1) {
         for (int64_t i = i0; i < i1; ++i) store(b * V + i, canonicalize_nan(pr_div(tp[i], nrm)));
       });
     }
@@ -271,7 +262,7 @@ at::Tensor unit_normal_cpu(const at::Tensor& seeds, int64_t vocab_size, at::Scal
 
 at::Tensor distances_cpu(const at::Tensor& logits, const at::Tensor& permutations,
                          const at::Tensor& target, bool check) {
-  check_subnormals_honoured();
+  const IeeeFpMode ieee;  // fp_mode.h
   check_distance_args(logits, permutations, target);
   const int64_t B = logits.size(0), V = logits.size(1);
   std::vector<float> tgt(V);
@@ -281,7 +272,7 @@ at::Tensor distances_cpu(const at::Tensor& logits, const at::Tensor& permutation
   const int64_t* perm = permutations.data_ptr<int64_t>();
   // Range check first, without throwing inside the parallel region: the first bad flat index.
   std::vector<int64_t> first_bad(B, -1);
-  at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+  ieee_parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b)
       for (int64_t i = 0; i < V && first_bad[b] < 0; ++i)
         if (perm[b * V + i] < 0 || perm[b * V + i] >= V) first_bad[b] = b * V + i;
@@ -289,7 +280,7 @@ at::Tensor distances_cpu(const at::Tensor& logits, const at::Tensor& permutation
   for (int64_t b = 0; check && b < B; ++b)
     if (first_bad[b] >= 0)
       TORCH_CHECK(false, out_of_range_message(first_bad[b], perm[first_bad[b]], V));
-  at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+  ieee_parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
     std::vector<float> x(V), d(V);
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t* pr = perm + b * V;
@@ -311,14 +302,14 @@ at::Tensor distances_cpu(const at::Tensor& logits, const at::Tensor& permutation
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> core_stages_cpu(const at::Tensor& hashes) {
+  const IeeeFpMode ieee;  // fp_mode.h
   check_keys(hashes, "hashes");
-  check_subnormals_honoured();
   auto u = at::empty(hashes.sizes(), hashes.options().dtype(at::kFloat));
   auto r = at::empty_like(u), c = at::empty_like(u), s = at::empty_like(u);
   const int64_t* h = hashes.data_ptr<int64_t>();
   float *up = u.data_ptr<float>(), *rp = r.data_ptr<float>(), *cp = c.data_ptr<float>(),
         *sp = s.data_ptr<float>();
-  at::parallel_for(0, hashes.numel(), kGrain, [&](int64_t i0, int64_t i1) {
+  ieee_parallel_for(0, hashes.numel(), kGrain, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       up[i] = uniform_from_hash(static_cast<uint32_t>(h[i]));
       rp[i] = box_muller_radius(up[i]);
@@ -329,36 +320,37 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> core_stages_cpu(const
 }
 
 at::Tensor core_log_cpu(const at::Tensor& x) {
+  const IeeeFpMode ieee;  // fp_mode.h
   check_float32(x, "x");
-  check_subnormals_honoured();
   auto out = at::empty_like(x);
   const float* xp = x.data_ptr<float>();
   float* o = out.data_ptr<float>();
-  at::parallel_for(0, x.numel(), kGrain, [&](int64_t i0, int64_t i1) {
+  ieee_parallel_for(0, x.numel(), kGrain, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) o[i] = log_positive(xp[i]);
   });
   return out;
 }
 
 std::tuple<at::Tensor, at::Tensor> core_sincos_cpu(const at::Tensor& theta) {
+  const IeeeFpMode ieee;  // fp_mode.h
   check_float32(theta, "theta");
-  check_subnormals_honoured();
   auto s = at::empty_like(theta), c = at::empty_like(theta);
   const float* t = theta.data_ptr<float>();
   float *sp = s.data_ptr<float>(), *cp = c.data_ptr<float>();
-  at::parallel_for(0, theta.numel(), kGrain, [&](int64_t i0, int64_t i1) {
+  ieee_parallel_for(0, theta.numel(), kGrain, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) sincos_reduced(t[i], &sp[i], &cp[i]);
   });
   return {s, c};
 }
 
 at::Tensor core_round_cpu(const at::Tensor& x, at::ScalarType dtype) {
+  const IeeeFpMode ieee;  // fp_mode.h
   check_float32(x, "x");
   check_float_dtype(dtype, "dtype");
   auto out = at::empty(x.sizes(), x.options().dtype(dtype));
   const float* xp = x.data_ptr<float>();
   with_store(out, [&](const auto& store) {
-    at::parallel_for(0, x.numel(), kGrain, [&](int64_t i0, int64_t i1) {
+    ieee_parallel_for(0, x.numel(), kGrain, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) store(i, xp[i]);
     });
   });

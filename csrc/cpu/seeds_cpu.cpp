@@ -13,6 +13,7 @@
 #include <charconv>
 
 #include "../core/sha256.h"
+#include "fp_mode.h"
 #include "sha256_x86.h"
 
 namespace pocrand {
@@ -38,6 +39,7 @@ struct DispatchedCompress {
 
 at::Tensor derive_seeds(c10::string_view prefix, at::IntArrayRef nonces, c10::string_view suffix,
                         bool pin_memory) {
+  const IeeeFpMode ieee;  // integer work only, but every CPU op follows fp_mode.h's rules
   auto out = at::empty({static_cast<int64_t>(nonces.size())},
                        at::TensorOptions().dtype(at::kLong).pinned_memory(pin_memory));
   int64_t* o = out.data_ptr<int64_t>();
@@ -45,7 +47,7 @@ at::Tensor derive_seeds(c10::string_view prefix, at::IntArrayRef nonces, c10::st
   Sha256Stream head;  // the shared prefix, hashed once
   head.update(reinterpret_cast<const uint8_t*>(prefix.data()), prefix.size(), compress);
   const auto* sfx = reinterpret_cast<const uint8_t*>(suffix.data());
-  at::parallel_for(0, static_cast<int64_t>(nonces.size()), 256, [&](int64_t b0, int64_t b1) {
+  ieee_parallel_for(0, static_cast<int64_t>(nonces.size()), 256, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       // str(int) for int64: to_chars writes the same shortest decimal, '-' for negatives; 20
       // characters at most ("-9223372036854775808").
