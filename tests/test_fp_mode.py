@@ -205,9 +205,27 @@ def test_every_cpu_op_is_covered():
 def test_cpu_kernels_use_ieee_parallel_for():
     """csrc/cpu/fp_mode.h: CPU kernels run their tasks through ieee_parallel_for, which sets the
     IEEE mode in each worker; a plain at::parallel_for would compute in whatever mode the worker
-    thread is in. Every file that registers CPU kernels also includes fp_mode.h."""
-    for path in sorted((ROOT / "csrc" / "cpu").glob("*.cpp")):
-        text = path.read_text()
-        assert not re.search(r"\bat::parallel_(for|reduce)\s*\(", text), path.name
-        if "TORCH_LIBRARY_IMPL" in text and "parallel_for" in text:
-            assert '#include "fp_mode.h"' in text, path.name
+    thread is in."""
+    for path in sorted((ROOT / "csrc" / "cpu").glob("*.[ch]*")):
+        if path.name != "fp_mode.h":
+            assert not re.search(r"\bat::parallel_(for|reduce)\s*\(", path.read_text()), path.name
+
+
+def test_cpu_ops_start_in_ieee_mode():
+    """fp_mode.h's first rule: every function registered from csrc/cpu starts with
+    `const IeeeFpMode ieee;`, so its serial parts (on the calling thread) run in the IEEE mode."""
+    sources = {p.name: p.read_text() for p in sorted((ROOT / "csrc" / "cpu").glob("*.[ch]*"))}
+    registered = []
+    for text in sources.values():
+        for block in re.findall(r"TORCH_LIBRARY_IMPL\(pocrand,.*?\n\}", text, re.S):
+            for line in re.findall(r"m\.impl\(.*", block):
+                fn = re.search(r"m\.impl\(\"\w+\",\s*(?:&|TORCH_FN\()?\s*([\w:]+)", line)
+                assert fn, f"cannot read the kernel of {line!r}: name it with &function"
+                registered.append(fn.group(1).split("::")[-1])
+    assert registered
+    for fn in registered:
+        bodies = [m for text in sources.values()
+                  for m in re.finditer(rf"\b{fn}\([^;{{]*\)\s*\{{\s*\n([^\n]*)", text)]
+        assert bodies, f"no definition of {fn} in csrc/cpu"
+        for body in bodies:
+            assert "IeeeFpMode" in body.group(1), f"{fn} does not start with an IeeeFpMode guard"
