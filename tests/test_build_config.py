@@ -7,6 +7,8 @@ import os
 import re
 import shutil
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -123,3 +125,19 @@ def test_sdist_manifest_carries_the_build_inputs():
     for name in ("known_answers.txt", "SPEC.md"):
         assert name in text
     assert os.path.exists(ROOT / "csrc" / "core" / "sha256.h")
+
+
+def test_build_stops_before_compiling_with_such_a_compiler(tmp_path):
+    """The check is wired into build_ext: with CXX set to a compiler that rejects the flag, the
+    build fails with the message, before any source is compiled."""
+    fake = tmp_path / "oldc++"
+    fake.write_text("#!/bin/sh\nfor a; do [ \"$a\" = -ffp-contract=off ] && exit 1; done\n"
+                    "echo \"$@\" >> \"$(dirname \"$0\")/compiled\"\nexit 1\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    env = {**os.environ, "CXX": str(fake), "CC": str(fake), "POCRAND_CUDA": "0"}
+    r = subprocess.run([sys.executable, "setup.py", "build_ext", "-b", str(tmp_path / "lib"),
+                        "-t", str(tmp_path / "tmp")], cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode != 0
+    assert "rejects -ffp-contract=off" in r.stdout + r.stderr
+    assert not (tmp_path / "compiled").exists()
