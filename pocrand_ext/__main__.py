@@ -1,7 +1,9 @@
 """`python -m pocrand_ext` / `pocrand`: the node operator's command line.
 
     pocrand              check, then one throughput line per device (the self-check)
-    pocrand check        build info and the known answers on every device; exit 1 on a mismatch
+    pocrand check        build info, each GPU's kernel image (cubin or JIT-compiled PTX) and the
+                         known answers on every device; exit 1 on a mismatch, on a GPU without a
+                         kernel image, or on a visible GPU with a build that has no CUDA kernels
     pocrand digest ...   SHA-256 of generated tensors, one line to compare between two nodes
     pocrand bench        a quick throughput line per device
 """
@@ -21,9 +23,12 @@ DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch
 
 
 def devices() -> list[torch.device]:
+    """The CPU, and each visible GPU that this build has a kernel image for."""
     found = [torch.device("cpu")]
-    if "cuda" in api.build_info() and torch.cuda.is_available():
-        found += [torch.device("cuda", i) for i in range(torch.cuda.device_count())]
+    info = api.build_info()
+    if "cuda" in info and torch.cuda.is_available():
+        found += [torch.device("cuda", i) for i in range(torch.cuda.device_count())
+                  if kernel_image(torch.cuda.get_device_capability(i), info)]
     return found
 
 
@@ -58,6 +63,69 @@ def print_build_info():
           f"CUDA {cuda}")
     for dev in devices():
         print(f"  {dev}: {device_name(dev)}")
+
+
+def built_archs(info: str) -> list[tuple[int, int, str, bool]]:
+    """The arch list of build_info() ('cpu+cuda:7.5;8.0;...;12.0+PTX') as (major, minor,
+    suffix, ptx) entries: '9.0a+PTX' -> (9, 0, 'a', True). Entries it cannot read are left out."""
+    if "cuda:" not in info:
+        return []
+    out = []
+    for entry in re.split(r"[;\s]+", info.split("cuda:", 1)[1]):
+        m = re.fullmatch(r"(\d+)\.(\d+)([a-z]?)(\+PTX)?", entry)
+        if m:
+            out.append((int(m.group(1)), int(m.group(2)), m.group(3), bool(m.group(4))))
+    return out
+
+
+def kernel_image(capability: tuple[int, int], info: str) -> str | None:
+    """What a card of compute capability `capability` runs from this build, by CUDA's rules: a
+    cubin sm_XY runs on X.Z for Z >= Y (an arch-specific sm_XYa on X.Y only), and the driver
+    prefers the newest such cubin; otherwise it JIT-compiles the newest PTX compute_XY with
+    X.Y <= the card's (arch-specific PTX again on X.Y only). None: no kernel image."""
+    major, minor = capability
+    archs = built_archs(info)
+
+    def runs(a):
+        return (a[0], a[1]) == (major, minor) or (not a[2] and a[0] == major and a[1] <= minor)
+
+    cubins = [a for a in archs if runs(a)]
+    if cubins:
+        a = max(cubins, key=lambda a: (a[1], a[2]))
+        return f"sm_{a[0]}{a[1]}{a[2]} cubin"
+    ptx = [a for a in archs if a[3] and ((a[0], a[1]) == (major, minor) or
+                                          (not a[2] and (a[0], a[1]) <= (major, minor)))]
+    if ptx:
+        a = max(ptx, key=lambda a: (a[0], a[1]))
+        return f"compute_{a[0]}{a[1]}{a[2]} PTX, JIT-compiled by the driver"
+    return None
+
+
+def check_gpus() -> bool:
+    """Reports each visible GPU's compute capability and the kernel image it runs; False when a
+    GPU is visible but the build has no CUDA kernels, or a card has no kernel image."""
+    if not torch.cuda.is_available():
+        return True
+    info = api.build_info()
+    if "cuda" not in info:
+        print(f"FAILED: {torch.cuda.device_count()} CUDA GPU(s) visible "
+              f"({torch.cuda.get_device_name(0)}), but this pocrand build has no CUDA kernels "
+              f"(build: {info}). Reinstall with the CUDA toolkit matching torch "
+              f"{torch.version.cuda} (set CUDA_HOME; POCRAND_CUDA=1 makes a missing toolkit an "
+              "error).")
+        return False
+    ok = True
+    for i in range(torch.cuda.device_count()):
+        major, minor = torch.cuda.get_device_capability(i)
+        image = kernel_image((major, minor), info)
+        line = f"cuda:{i} ({torch.cuda.get_device_name(i)}): sm_{major}{minor}, "
+        if image:
+            print(line + f"runs the {image}")
+        else:
+            print(line + f"FAILED: no kernel image in this build ({info}); rebuild with "
+                  f"TORCH_CUDA_ARCH_LIST including {major}.{minor}, or +PTX on an older entry")
+            ok = False
+    return ok
 
 
 def check_known_answers() -> bool:
@@ -185,10 +253,14 @@ def main(argv: list[str] | None = None) -> int:
             print_throughput()
             return 0
         print_build_info()
-        ok = check_known_answers()
+        gpus_ok = check_gpus()
+        answers_ok = check_known_answers()
         if args.command is None:
             print_throughput()
-        print("all known answers match" if ok else "FAILED: outputs differ from pocrand-v1")
+        ok = gpus_ok and answers_ok
+        print("all known answers match" if ok else
+              "FAILED: outputs differ from pocrand-v1" if not answers_ok else
+              "FAILED: a visible GPU cannot run this build's kernels (see above)")
         return 0 if ok else 1
     except (TypeError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -13,6 +13,7 @@
 
 #include "../core/pocrand_core.h"
 #include "../op_checks.h"
+#include "fp_mode.h"
 
 namespace pocrand {
 namespace {
@@ -28,18 +29,6 @@ constexpr int kPairBlock = 256;   // Box-Muller pairs computed per vectorised bl
 #else
 #define POCRAND_CPU_CLONES
 #endif
-
-// Subnormal arithmetic must be honoured. A library built with fast-math can switch on the
-// processor's flush-to-zero / denormals-are-zero modes for the whole process; refuse to compute
-// rather than return different bits.
-void check_subnormals_honoured() {
-  volatile float tiny = 0x1p-126f;
-  volatile float half = 0.5f;
-  const float r = tiny * half;
-  TORCH_CHECK(r == 0x1p-127f,
-              "pocrand: this process flushes subnormal floats to zero (FTZ/DAZ set, typically by a "
-              "library built with fast-math); results would not be bit-exact, refusing to compute");
-}
 
 std::vector<uint32_t> seeds_to_u32(const at::Tensor& seeds) {
   const int64_t* s = seeds.data_ptr<int64_t>();
@@ -99,7 +88,7 @@ float fixed_order_sum(std::vector<float> v) {
     const int64_t n = static_cast<int64_t>(v.size());
     const int64_t chunks = (n + kChunk - 1) / kChunk;
     std::vector<float> sums(chunks);
-    at::parallel_for(0, chunks, 16, [&](int64_t c0, int64_t c1) {
+    ieee_parallel_for(0, chunks, 16, [&](int64_t c0, int64_t c1) {
       float buf[kChunk];
       for (int64_t c = c0; c < c1; ++c) {
         const int64_t lo = c * kChunk, hi = std::min(n, lo + kChunk);

@@ -20,7 +20,7 @@ namespace {
 
 at::Tensor distances_cpu(const at::Tensor& logits, const at::Tensor& permutations,
                          const at::Tensor& target, bool check) {
-  check_subnormals_honoured();
+  const IeeeFpMode ieee;  // fp_mode.h
   check_distance_args(logits, permutations, target);
   const int64_t B = logits.size(0), V = logits.size(1);
   std::vector<float> tgt(V);
@@ -30,7 +30,7 @@ at::Tensor distances_cpu(const at::Tensor& logits, const at::Tensor& permutation
   const int64_t* perm = permutations.data_ptr<int64_t>();
   // Range check first, without throwing inside the parallel region: the first bad flat index.
   std::vector<int64_t> first_bad(B, -1);
-  at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+  ieee_parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b)
       for (int64_t i = 0; i < V && first_bad[b] < 0; ++i)
         if (perm[b * V + i] < 0 || perm[b * V + i] >= V) first_bad[b] = b * V + i;
@@ -38,7 +38,7 @@ at::Tensor distances_cpu(const at::Tensor& logits, const at::Tensor& permutation
   for (int64_t b = 0; check && b < B; ++b)
     if (first_bad[b] >= 0)
       TORCH_CHECK_VALUE(false, out_of_range_message(first_bad[b], perm[first_bad[b]], V));
-  at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+  ieee_parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
     std::vector<float> x(V), d(V);
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t* pr = perm + b * V;
@@ -60,7 +60,7 @@ at::Tensor distances_cpu(const at::Tensor& logits, const at::Tensor& permutation
 }
 
 at::Tensor householder_cpu(const at::Tensor& x, const at::Tensor& v) {
-  check_subnormals_honoured();
+  const IeeeFpMode ieee;  // fp_mode.h
   check_householder_args(x, v);
   const int64_t R = x.size(0), dim = x.size(1);
   const bool shared = v.dim() == 1;
@@ -68,7 +68,7 @@ at::Tensor householder_cpu(const at::Tensor& x, const at::Tensor& v) {
   if (shared) widen_to_float(v, 0, dim, v_shared.data());
   auto out = at::empty_like(x);
   with_store(out, [&](const auto& store) {
-    at::parallel_for(0, R, 1, [&](int64_t r0, int64_t r1) {
+    ieee_parallel_for(0, R, 1, [&](int64_t r0, int64_t r1) {
       std::vector<float> y(dim), v_row(shared ? 0 : dim);
       for (int64_t r = r0; r < r1; ++r) {
         widen_to_float(x, r * dim, (r + 1) * dim, y.data());
@@ -82,13 +82,13 @@ at::Tensor householder_cpu(const at::Tensor& x, const at::Tensor& v) {
 }
 
 at::Tensor haar_rotate_cpu(const at::Tensor& x, const at::Tensor& seeds) {
-  check_subnormals_honoured();
+  const IeeeFpMode ieee;  // fp_mode.h
   check_haar_args(x, seeds);
   const int64_t B = x.size(0), k = x.size(1);
   const int64_t* s = seeds.data_ptr<int64_t>();
   auto out = at::empty_like(x);
   with_store(out, [&](const auto& store) {
-    at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+    ieee_parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
       std::vector<float> y(k), v(k), t(k);
       for (int64_t b = b0; b < b1; ++b) {
         widen_to_float(x, b * k, (b + 1) * k, y.data());
@@ -102,7 +102,7 @@ at::Tensor haar_rotate_cpu(const at::Tensor& x, const at::Tensor& seeds) {
 
 std::tuple<at::Tensor, at::Tensor> artifacts_cpu(const at::Tensor& hidden, const at::Tensor& seeds,
                                                  int64_t k) {
-  check_subnormals_honoured();
+  const IeeeFpMode ieee;  // fp_mode.h
   check_artifact_args(hidden, seeds, k);
   const int64_t B = hidden.size(0), H = hidden.size(1);
   const int64_t* s = seeds.data_ptr<int64_t>();
@@ -110,7 +110,7 @@ std::tuple<at::Tensor, at::Tensor> artifacts_cpu(const at::Tensor& hidden, const
   auto flags = at::empty({B}, hidden.options().dtype(at::kBool));
   auto* o = reinterpret_cast<uint16_t*>(out.data_ptr());
   bool* f = flags.data_ptr<bool>();
-  at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+  ieee_parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
     std::vector<float> h(H), g(k), v(k), t(k);
     std::vector<int64_t> idx(k);
     for (int64_t b = b0; b < b1; ++b) {
@@ -137,6 +137,7 @@ std::tuple<at::Tensor, at::Tensor> artifacts_cpu(const at::Tensor& hidden, const
 std::tuple<at::Tensor, at::Tensor> artifacts_nonces_cpu(const at::Tensor& hidden,
                                                         c10::string_view prefix,
                                                         at::IntArrayRef nonces, int64_t k) {
+  const IeeeFpMode ieee;  // fp_mode.h
   check_artifact_nonces(hidden, nonces, k);
   return artifacts_cpu(hidden, derive_artifact_seeds(prefix, nonces, k), k);
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cpu_common.h"
+#include "fp_mode.h"
 
 namespace pocrand {
 namespace {
@@ -26,7 +27,7 @@ void pick_row(uint32_t seed, int64_t dim, int64_t k, int64_t* out) {
   for (int shift = 24; shift >= 0; shift -= 8) {
     int64_t hist[256] = {0};
     std::mutex merge;
-    at::parallel_for(0, dim, kPickGrain, [&](int64_t i0, int64_t i1) {
+    ieee_parallel_for(0, dim, kPickGrain, [&](int64_t i0, int64_t i1) {
       int64_t local[256] = {0};
       for (int64_t i = i0; i < i1; ++i) {
         const uint32_t s = pick_score(static_cast<uint32_t>(i), seed);
@@ -44,7 +45,7 @@ void pick_row(uint32_t seed, int64_t dim, int64_t k, int64_t* out) {
   // Scores below T, in index order: count per block, then each block writes at its offset.
   const int64_t blocks = (dim + kPickGrain - 1) / kPickGrain;
   std::vector<int64_t> below(blocks + 1, 0);
-  at::parallel_for(0, blocks, 1, [&](int64_t c0, int64_t c1) {
+  ieee_parallel_for(0, blocks, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       const int64_t hi = std::min(dim, (c + 1) * kPickGrain);
       for (int64_t i = c * kPickGrain; i < hi; ++i) {
@@ -55,7 +56,7 @@ void pick_row(uint32_t seed, int64_t dim, int64_t k, int64_t* out) {
     }
   });
   for (int64_t c = 0; c < blocks; ++c) below[c + 1] += below[c];
-  at::parallel_for(0, blocks, 1, [&](int64_t c0, int64_t c1) {
+  ieee_parallel_for(0, blocks, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       int64_t at_ = below[c];
       const int64_t hi = std::min(dim, (c + 1) * kPickGrain);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../core/sha256.h"
+#include "fp_mode.h"
 #include "sha256_x86.h"
 
 namespace pocrand {
@@ -71,19 +72,20 @@ SeedPattern seed_pattern(c10::string_view prefix, c10::string_view middle, bool 
 
 at::Tensor derive_seeds(c10::string_view prefix, at::IntArrayRef nonces, c10::string_view suffix,
                         bool pin_memory) {
+  const IeeeFpMode ieee;  // integer work only, but every CPU op follows fp_mode.h's rules
   auto out = seed_tensor({static_cast<int64_t>(nonces.size())}, pin_memory);
   int64_t* o = out.data_ptr<int64_t>();
   const DispatchedCompress compress{best_compress()};
   if (suffix.size() <= SeedPattern::kMaxMiddle) {
     const SeedPattern pattern = seed_pattern(prefix, suffix, false);
-    at::parallel_for(0, static_cast<int64_t>(nonces.size()), kSeedGrain, [&](int64_t b0, int64_t b1) {
+    ieee_parallel_for(0, static_cast<int64_t>(nonces.size()), kSeedGrain, [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) o[b] = pattern.seed(nonces[b], 0, compress);
     });
     return out;
   }
   Sha256Stream head;  // a long suffix: streamed after the nonce
   absorb(head, prefix, compress);
-  at::parallel_for(0, static_cast<int64_t>(nonces.size()), kSeedGrain, [&](int64_t b0, int64_t b1) {
+  ieee_parallel_for(0, static_cast<int64_t>(nonces.size()), kSeedGrain, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       Sha256Stream s = head;
       absorb(s, nonces[b], compress);
@@ -96,13 +98,14 @@ at::Tensor derive_seeds(c10::string_view prefix, at::IntArrayRef nonces, c10::st
 
 at::Tensor derive_seed_words(c10::string_view prefix, at::IntArrayRef nonces,
                              c10::string_view suffix, bool pin_memory) {
+  const IeeeFpMode ieee;  // integer work only, but every CPU op follows fp_mode.h's rules
   const auto B = static_cast<int64_t>(nonces.size());
   auto out = seed_tensor({B, 8}, pin_memory);
   int64_t* o = out.data_ptr<int64_t>();
   const DispatchedCompress compress{best_compress()};
   Sha256Stream head;
   absorb(head, prefix, compress);
-  at::parallel_for(0, B, kSeedGrain, [&](int64_t b0, int64_t b1) {
+  ieee_parallel_for(0, B, kSeedGrain, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       Sha256Stream s = head;
       absorb(s, nonces[b], compress);
@@ -117,13 +120,14 @@ at::Tensor derive_seed_words(c10::string_view prefix, at::IntArrayRef nonces,
 
 at::Tensor derive_seed_grid(c10::string_view prefix, at::IntArrayRef nonces,
                             c10::string_view infix, int64_t count, bool pin_memory) {
+  const IeeeFpMode ieee;  // integer work only, but every CPU op follows fp_mode.h's rules
   TORCH_CHECK_VALUE(count >= 0, "count must be >= 0, got " + std::to_string(count));
   const auto B = static_cast<int64_t>(nonces.size());
   auto out = seed_tensor({B, count}, pin_memory);
   int64_t* o = out.data_ptr<int64_t>();
   const DispatchedCompress compress{best_compress()};
   const SeedPattern pattern = seed_pattern(prefix, infix, true);
-  at::parallel_for(0, B * count, kSeedGrain, [&](int64_t t0, int64_t t1) {
+  ieee_parallel_for(0, B * count, kSeedGrain, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) o[t] = pattern.seed(nonces[t / count], t % count, compress);
   });
   return out;
@@ -140,7 +144,7 @@ at::Tensor derive_artifact_seeds(c10::string_view prefix, at::IntArrayRef nonces
   auto out = seed_tensor({B, k}, false);
   int64_t* o = out.data_ptr<int64_t>();
   const DispatchedCompress compress{best_compress()};
-  at::parallel_for(0, B * k, kSeedGrain, [&](int64_t t0, int64_t t1) {
+  ieee_parallel_for(0, B * k, kSeedGrain, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t b = t / k, c = t % k;
       o[t] = c == 0 ? p.pick.seed(nonces[b], 0, compress) : p.haar.seed(nonces[b], c - 1, compress);
@@ -154,7 +158,7 @@ at::Tensor derive_seeds_of_strings(const std::vector<c10::string_view>& strings,
   auto out = seed_tensor({n}, pin_memory);
   int64_t* o = out.data_ptr<int64_t>();
   const DispatchedCompress compress{best_compress()};
-  at::parallel_for(0, n, kSeedGrain, [&](int64_t i0, int64_t i1) {
+  ieee_parallel_for(0, n, kSeedGrain, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       Sha256Stream s;
       absorb(s, strings[i], compress);
@@ -166,6 +170,7 @@ at::Tensor derive_seeds_of_strings(const std::vector<c10::string_view>& strings,
 
 namespace {
 at::Tensor derive_seeds_of_strings_op(std::vector<std::string> strings, bool pin_memory) {
+  const IeeeFpMode ieee;  // integer work only, but every CPU op follows fp_mode.h's rules
   return derive_seeds_of_strings(std::vector<c10::string_view>(strings.begin(), strings.end()),
                                  pin_memory);
 }

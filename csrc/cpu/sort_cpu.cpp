@@ -17,14 +17,14 @@ namespace pocrand {
 namespace {
 
 at::Tensor permutations_cpu(const at::Tensor& seeds, int64_t vocab_size) {
-  check_subnormals_honoured();
+  const IeeeFpMode ieee;  // fp_mode.h
   check_seeds(seeds);
   check_count(vocab_size, "vocab_size");
   const auto s = seeds_to_u32(seeds);
   const int64_t B = seeds.numel(), V = vocab_size;
   auto out = at::empty({B, V}, seeds.options().dtype(at::kLong));
   int64_t* o = out.data_ptr<int64_t>();
-  at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+  ieee_parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
     std::vector<uint64_t> keyed(V);
     for (int64_t b = b0; b < b1; ++b) {
       // (hash << 32 | index): hash is a bijection, so ordering by the pair is ordering by hash.
@@ -39,7 +39,7 @@ at::Tensor permutations_cpu(const at::Tensor& seeds, int64_t vocab_size) {
 }
 
 at::Tensor pick_cpu(const at::Tensor& seeds, int64_t dim, int64_t k) {
-  check_subnormals_honoured();
+  const IeeeFpMode ieee;  // fp_mode.h
   check_seeds(seeds);
   check_count(dim, "dim");
   check_between(k, 1, dim, "k");
@@ -47,7 +47,7 @@ at::Tensor pick_cpu(const at::Tensor& seeds, int64_t dim, int64_t k) {
   const int64_t B = seeds.numel();
   auto out = at::empty({B, k}, seeds.options().dtype(at::kLong));
   int64_t* o = out.data_ptr<int64_t>();
-  at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+  ieee_parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) pick_row(s[b], dim, k, o + b * k);
   });
   return out;

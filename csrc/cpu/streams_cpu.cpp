@@ -21,21 +21,21 @@ namespace pocrand {
 namespace {
 
 at::Tensor murmur3_cpu(const at::Tensor& keys, int64_t seed) {
-  check_subnormals_honoured();
+  const IeeeFpMode ieee;  // fp_mode.h
   check_keys(keys, "keys");
   check_seed(seed, "seed");
   auto out = at::empty_like(keys);
   const int64_t* k = keys.data_ptr<int64_t>();
   int64_t* o = out.data_ptr<int64_t>();
   const auto s = static_cast<uint32_t>(seed);
-  at::parallel_for(0, keys.numel(), kGrain, [&](int64_t i0, int64_t i1) {
+  ieee_parallel_for(0, keys.numel(), kGrain, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) o[i] = murmur3(static_cast<uint32_t>(k[i]), s);
   });
   return out;
 }
 
 at::Tensor uniform_cpu(const at::Tensor& seeds, int64_t n) {
-  check_subnormals_honoured();
+  const IeeeFpMode ieee;  // fp_mode.h
   check_seeds(seeds);
   check_count(n, "n");
   const auto s = seeds_to_u32(seeds);
@@ -43,7 +43,7 @@ at::Tensor uniform_cpu(const at::Tensor& seeds, int64_t n) {
   auto out = at::empty({B, n}, seeds.options().dtype(at::kFloat));
   float* o = out.data_ptr<float>();
   for (int64_t b = 0; b < B; ++b) {
-    at::parallel_for(0, n, kGrain, [&](int64_t i0, int64_t i1) {
+    ieee_parallel_for(0, n, kGrain, [&](int64_t i0, int64_t i1) {
       for (int64_t i = i0; i < i1; ++i) o[b * n + i] = uniform(static_cast<uint32_t>(i), s[b]);
     });
   }
@@ -55,7 +55,7 @@ void fill_normal(const std::vector<uint32_t>& s, int64_t n, const at::Tensor& ou
   const auto B = static_cast<int64_t>(s.size());
   const int64_t p = static_cast<int64_t>(normal_pair_count(static_cast<uint64_t>(n)));
   with_store(out, [&](const auto& store) {
-    at::parallel_for(0, B * p, kGrain / 2, [&](int64_t t0, int64_t t1) {
+    ieee_parallel_for(0, B * p, kGrain / 2, [&](int64_t t0, int64_t t1) {
       // Task [t0, t1) of the flattened (row, pair) space, split at row boundaries.
       for (int64_t t = t0; t < t1;) {
         const int64_t b = t / p, j0 = t % p, j1 = std::min(p, j0 + (t1 - t));
@@ -67,7 +67,7 @@ void fill_normal(const std::vector<uint32_t>& s, int64_t n, const at::Tensor& ou
 }
 
 at::Tensor normal_cpu(const at::Tensor& seeds, int64_t n, at::ScalarType dtype) {
-  check_subnormals_honoured();
+  const IeeeFpMode ieee;  // fp_mode.h
   check_seeds(seeds);
   check_count(n, "n");
   check_float_dtype(dtype, "dtype");
@@ -78,7 +78,7 @@ at::Tensor normal_cpu(const at::Tensor& seeds, int64_t n, at::ScalarType dtype) 
 
 at::Tensor normal_range_cpu(const at::Tensor& seeds, int64_t n, int64_t start, int64_t end,
                             at::ScalarType dtype) {
-  check_subnormals_honoured();
+  const IeeeFpMode ieee;  // fp_mode.h
   check_seeds(seeds);
   check_count(n, "n");
   check_range(n, start, end);
@@ -88,7 +88,7 @@ at::Tensor normal_range_cpu(const at::Tensor& seeds, int64_t n, int64_t start, i
   auto out = at::empty({B, m}, seeds.options().dtype(dtype));
   with_store(out, [&](const auto& store) {
     for (int64_t b = 0; b < B; ++b) {
-      at::parallel_for(0, m, kGrain, [&](int64_t i0, int64_t i1) {
+      ieee_parallel_for(0, m, kGrain, [&](int64_t i0, int64_t i1) {
         for (int64_t i = i0; i < i1; ++i)
           store(b * m + i, normal_element(static_cast<uint32_t>(start + i),
                                           static_cast<uint32_t>(n), s[b]));
@@ -109,12 +109,12 @@ at::Tensor unit_rows(const at::Tensor& seeds, int64_t V, at::ScalarType dtype, D
   float* tp = t.data();
   with_store(out, [&](const auto& store) {
     for (int64_t b = 0; b < B; ++b) {
-      at::parallel_for(0, p, kGrain / 2, [&](int64_t j0, int64_t j1) {
+      ieee_parallel_for(0, p, kGrain / 2, [&](int64_t j0, int64_t j1) {
         normal_pairs(s[b], V, j0, j1, 0, [tp](int64_t i, float v) { tp[i] = v; });
       });
       for (int64_t i = 0; i < V; ++i) sq[i] = square(tp[i]);
       const float d = divisor(fixed_order_sum(sq));
-      at::parallel_for(0, V, kGrain, [&](int64_t i0, int64_t i1) {
+      ieee_parallel_for(0, V, kGrain, [&](int64_t i0, int64_t i1) {
         for (int64_t i = i0; i < i1; ++i) store(b * V + i, canonicalize_nan(pr_div(tp[i], d)));
       });
     }
@@ -124,7 +124,7 @@ at::Tensor unit_rows(const at::Tensor& seeds, int64_t V, at::ScalarType dtype, D
 
 // The Phase-2 target: divided by the norm alone, so a zero vector gives the canonical NaN.
 at::Tensor unit_normal_cpu(const at::Tensor& seeds, int64_t vocab_size, at::ScalarType dtype) {
-  check_subnormals_honoured();
+  const IeeeFpMode ieee;  // fp_mode.h
   check_seeds(seeds);
   check_count(vocab_size, "vocab_size");
   check_float_dtype(dtype, "dtype");
@@ -133,7 +133,7 @@ at::Tensor unit_normal_cpu(const at::Tensor& seeds, int64_t vocab_size, at::Scal
 
 // PoC v2's unit vectors (9.2): divided by norm + TINY, never NaN.
 at::Tensor unit_vectors_cpu(const at::Tensor& seeds, int64_t dim, at::ScalarType dtype) {
-  check_subnormals_honoured();
+  const IeeeFpMode ieee;  // fp_mode.h
   check_seeds(seeds);
   check_count(dim, "dim");
   check_float_dtype(dtype, "dtype");
@@ -154,7 +154,7 @@ void fill_concat_normal(const at::Tensor& words, int64_t n, int64_t start, int64
   with_store(out, [&](const auto& store) {
     if (start == 0 && end == n) {
       const int64_t pairs = static_cast<int64_t>(normal_pair_count(static_cast<uint64_t>(L)));
-      at::parallel_for(0, B * S * pairs, kGrain / 2, [&](int64_t t0, int64_t t1) {
+      ieee_parallel_for(0, B * S * pairs, kGrain / 2, [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1;) {  // (row, segment, pair) space, split at segment ends
           const int64_t row = t / (S * pairs), j = (t / pairs) % S, q0 = t % pairs;
           const int64_t q1 = std::min(pairs, q0 + (t1 - t));
@@ -167,7 +167,7 @@ void fill_concat_normal(const at::Tensor& words, int64_t n, int64_t start, int64
       });
       return;
     }
-    at::parallel_for(0, B * m, kGrain, [&](int64_t t0, int64_t t1) {
+    ieee_parallel_for(0, B * m, kGrain, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t)
         store(t, concat_normal_element(static_cast<uint32_t>(start + t % m), n32,
                                        &seeds[(t / m) * 8]));
@@ -177,7 +177,7 @@ void fill_concat_normal(const at::Tensor& words, int64_t n, int64_t start, int64
 
 at::Tensor concat_normal_cpu(const at::Tensor& words, int64_t n, int64_t start, int64_t end,
                              at::ScalarType dtype) {
-  check_subnormals_honoured();
+  const IeeeFpMode ieee;  // fp_mode.h
   check_words(words);
   check_count(n, "n");
   check_range(n, start, end);
@@ -200,7 +200,7 @@ void fill_into(const at::Tensor& out, Fill fill) {
 
 void normal_nonces_into_cpu(c10::string_view prefix, at::IntArrayRef nonces,
                             c10::string_view suffix, const at::Tensor& out) {
-  check_subnormals_honoured();
+  const IeeeFpMode ieee;  // fp_mode.h
   const int64_t n = into_row_length(nonces, out);
   const auto seeds = derive_seeds(prefix, nonces, suffix, false);
   fill_into(out, [&](const at::Tensor& o) { fill_normal(seeds_to_u32(seeds), n, o); });
@@ -208,7 +208,7 @@ void normal_nonces_into_cpu(c10::string_view prefix, at::IntArrayRef nonces,
 
 void concat_normal_nonces_into_cpu(c10::string_view prefix, at::IntArrayRef nonces,
                                    c10::string_view suffix, const at::Tensor& out) {
-  check_subnormals_honoured();
+  const IeeeFpMode ieee;  // fp_mode.h
   const int64_t n = into_row_length(nonces, out);
   const auto words = derive_seed_words(prefix, nonces, suffix, false);
   fill_into(out, [&](const at::Tensor& o) { fill_concat_normal(words, n, 0, n, o); });

@@ -1,0 +1,393 @@
+// known_answers.cpp — pocrand_ext/known_answers.txt recomputed from csrc/core alone (no torch).
+//
+// The digests in that file come from the NumPy implementation of SPEC.md. This driver computes
+// the outputs of every case (the Phase-2 ops of SPEC.md section 8 and the PoC v2 ops of section 9)
+// with the header's functions and the SPEC.md operations written out as plain loops, hashes their
+// little-endian bytes with SHA-256, and compares. CI builds it
+// with x86-64 GCC, x86-64 clang and aarch64 GCC (run under qemu-user): the three must print the
+// same lines, so no compiler or host changes a bit (FMA contraction would: see README).
+//
+//   known_answers FILE [--flush] [--only OP[,OP...]]
+// prints "<ok|MISMATCH> <digest> <op> <args>" per case, "skip <op>" for ops it does not compute,
+// and exits 1 on any mismatch. --flush sets flush-to-zero first and computes under IeeeFpMode
+// (csrc/cpu/fp_env.h), as the CPU kernels do.
+#include <stdint.h>
+#include <string.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "../../csrc/core/pocrand_core.h"
+#include "../../csrc/core/sha256.h"
+#include "../../csrc/cpu/fp_env.h"
+#include "flush_mode.h"
+#include "json_args.h"
+
+using namespace pocrand;
+using Bytes = std::vector<uint8_t>;
+
+// ---- SHA-256 of a whole message (sha256.h's compression, with the standard padding) ----------
+static std::string sha256_hex(const Bytes& msg) {
+  uint32_t h[8] = {0x6a09e667u, 0xbb67ae85u, 0x3c6ef372u, 0xa54ff53au,
+                   0x510e527fu, 0x9b05688cu, 0x1f83d9abu, 0x5be0cd19u};
+  Bytes m = msg;
+  const uint64_t bits = static_cast<uint64_t>(msg.size()) * 8;
+  m.push_back(0x80);
+  while (m.size() % 64 != 56) m.push_back(0);
+  for (int i = 7; i >= 0; --i) m.push_back(static_cast<uint8_t>(bits >> (8 * i)));
+  for (size_t off = 0; off < m.size(); off += 64) sha256_detail::compress(h, m.data() + off);
+  char hex[65];
+  for (int i = 0; i < 8; ++i) std::snprintf(hex + 8 * i, 9, "%08x", h[i]);
+  return std::string(hex, 64);
+}
+
+static uint32_t seed_from_string(const std::string& s) {
+  Sha256Stream st;
+  st.update(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  return st.first_word();
+}
+
+static std::string str_int(int64_t v) {  // Python's str(int)
+  char buf[24];
+  return std::string(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+}
+
+// ---- little-endian serialisation -------------------------------------------------------------
+template <class T>
+static void put_le(Bytes& out, T v) {
+  for (size_t i = 0; i < sizeof(T); ++i) out.push_back(static_cast<uint8_t>(uint64_t(v) >> (8 * i)));
+}
+
+// float32 values delivered in dtype (SPEC.md section 6).
+static Bytes store(const std::vector<float>& v, const std::string& dtype) {
+  Bytes out;
+  for (float f : v) {
+    if (dtype == "float32") put_le(out, pr_bits(f));
+    else if (dtype == "float16") put_le(out, float_to_half_bits(f));
+    else if (dtype == "bfloat16") put_le(out, float_to_bf16_bits(f));
+    else throw std::runtime_error("unknown dtype " + dtype);
+  }
+  return out;
+}
+
+// Rounded to dtype and widened back, exactly as a tensor of that dtype is read (section 6, 8).
+static std::vector<float> through(const std::vector<float>& v, const std::string& dtype) {
+  std::vector<float> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i)
+    out[i] = dtype == "float16"    ? half_bits_to_float(float_to_half_bits(v[i]))
+             : dtype == "bfloat16" ? bf16_bits_to_float(float_to_bf16_bits(v[i]))
+                                   : v[i];
+  return out;
+}
+
+// ---- SPEC.md sections 5, 7 and 8 as plain loops ------------------------------------------------
+static std::vector<float> normal(uint32_t seed, uint64_t n) {
+  std::vector<float> out(n);
+  const uint64_t p = normal_pair_count(n);
+  for (uint64_t j = 0; j < p; ++j) {
+    const NormalPair v = normal_pair(static_cast<uint32_t>(j), static_cast<uint32_t>(p), seed);
+    out[j] = v.first;
+    if (p + j < n) out[p + j] = v.second;
+  }
+  return out;
+}
+
+static float fixed_order_sum(std::vector<float> v) {
+  do {
+    std::vector<float> sums;
+    for (size_t lo = 0; lo < v.size(); lo += kChunk) {
+      float buf[kChunk] = {};  // the zero padding
+      std::copy(v.begin() + lo, v.begin() + std::min(v.size(), lo + kChunk), buf);
+      sums.push_back(chunk_tree_sum(buf));
+    }
+    v.swap(sums);
+  } while (v.size() > 1);
+  return v[0];
+}
+
+static float norm(const std::vector<float>& x) {
+  std::vector<float> sq(x.size());
+  for (size_t i = 0; i < x.size(); ++i) sq[i] = square(x[i]);
+  return pr_sqrt(fixed_order_sum(std::move(sq)));
+}
+
+static std::vector<int64_t> permutation(uint32_t seed, int64_t v) {
+  std::vector<uint64_t> keyed(v);
+  for (int64_t i = 0; i < v; ++i)
+    keyed[i] = (uint64_t{murmur3(static_cast<uint32_t>(i), seed)} << 32) | uint64_t(i);
+  std::sort(keyed.begin(), keyed.end());  // hash is a bijection: no ties
+  std::vector<int64_t> out(v);
+  for (int64_t i = 0; i < v; ++i) out[i] = static_cast<int64_t>(keyed[i] & 0xffffffffu);
+  return out;
+}
+
+static std::vector<float> target(const std::string& block_hash, int64_t v) {
+  const std::vector<float> t = normal(seed_from_string(block_hash + "_target"), v);
+  const float nrm = norm(t);
+  std::vector<float> out(v);
+  for (int64_t i = 0; i < v; ++i) out[i] = canonicalize_nan(pr_div(t[i], nrm));
+  return out;
+}
+
+static float distance(const std::vector<float>& x, const int64_t* perm,
+                      const std::vector<float>& tgt) {
+  const float nx = norm(x);
+  if (!(nx > 0.0f && nx <= 0x1.fffffep127f)) return pr_from_bits(kCanonicalNaN);
+  std::vector<float> d(x.size());
+  for (size_t i = 0; i < x.size(); ++i) d[i] = pr_sub(pr_div(x[perm[i]], nx), tgt[i]);
+  return canonicalize_nan(norm(d));
+}
+
+static std::string permutations_prefix(const Args& a) {
+  return a.str("block_hash") + "_" + a.str("public_key") + "_nonce_";
+}
+
+// ---- SPEC.md section 9 (PoC v2) as plain loops -------------------------------------------------
+static std::vector<uint32_t> seed_words(const std::string& s) {
+  Sha256Stream st;
+  st.update(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  std::vector<uint32_t> w(8);
+  st.digest_words(w.data());
+  return w;
+}
+
+static std::vector<float> unit_vector(uint32_t seed, int64_t dim) {  // 9.2
+  std::vector<float> t = normal(seed, dim), sq(dim);
+  for (int64_t i = 0; i < dim; ++i) sq[i] = square(t[i]);
+  const float d = unit_vector_divisor(fixed_order_sum(std::move(sq)));
+  for (float& x : t) x = pr_div(x, d);
+  return t;
+}
+
+static void reflect(std::vector<float>& y, const std::vector<float>& v, const std::string& dtype) {
+  std::vector<float> p(y.size());  // 9.3, each result delivered in dtype
+  for (size_t i = 0; i < y.size(); ++i) p[i] = pr_mul(y[i], v[i]);
+  const float c = householder_coefficient(fixed_order_sum(std::move(p)));
+  for (size_t i = 0; i < y.size(); ++i) y[i] = canonicalize_nan(householder_update(y[i], c, v[i]));
+  y = through(y, dtype);
+}
+
+static std::vector<int64_t> pick(uint32_t seed, int64_t dim, int64_t k) {  // 9.4
+  std::vector<uint32_t> s(dim);
+  for (int64_t i = 0; i < dim; ++i) s[i] = pick_score(static_cast<uint32_t>(i), seed);
+  std::vector<uint32_t> sorted = s;
+  std::nth_element(sorted.begin(), sorted.begin() + (k - 1), sorted.end());
+  const uint32_t T = sorted[k - 1];
+  std::vector<int64_t> out;
+  int64_t at_T = -1;
+  for (int64_t i = 0; i < dim; ++i) {
+    if (s[i] < T) out.push_back(i);
+    if (s[i] == T) at_T = i;
+  }
+  out.push_back(at_T);
+  return out;
+}
+
+static void haar(std::vector<float>& y, const std::string& prefix, int64_t nonce,
+                 const std::string& dtype) {  // 9.10
+  const auto k = static_cast<int64_t>(y.size());
+  for (int64_t j = 0; j + 1 < k; ++j) {
+    const uint32_t seed = seed_from_string(prefix + str_int(nonce) + "_haar_hh_" + str_int(k) +
+                                           "_" + str_int(j));
+    reflect(y, through(unit_vector(seed, k), dtype), dtype);
+  }
+}
+
+static float sum_of_squares(const std::vector<float>& x) {
+  std::vector<float> sq(x.size());
+  for (size_t i = 0; i < x.size(); ++i) sq[i] = square(x[i]);
+  return fixed_order_sum(std::move(sq));
+}
+
+static bool compute_pocv2(const std::string& op, const Args& a, Bytes& out) {
+  const std::string nonce_prefix = op == "seed_words" || op == "unit_vectors" || op == "householder"
+                                       ? "" : a.str("block_hash") + "_" + a.str("public_key");
+  if (op == "seed_words") {
+    for (uint32_t w : seed_words(a.str("s"))) put_le(out, int64_t{w});
+  } else if (op == "inputs_concat") {
+    const int64_t n = a.num("seq_len") * a.num("dim");
+    for (int64_t nonce : a.nums("nonces")) {
+      const std::vector<uint32_t> w = seed_words(nonce_prefix + "_nonce" + str_int(nonce));
+      std::vector<float> row(n);
+      for (int64_t i = 0; i < n; ++i)
+        row[i] = concat_normal_element(static_cast<uint32_t>(i), static_cast<uint32_t>(n), w.data());
+      const Bytes b = store(row, a.str("dtype"));
+      out.insert(out.end(), b.begin(), b.end());
+    }
+  } else if (op == "unit_vectors") {
+    for (int64_t seed : a.nums("seeds")) {
+      const Bytes b = store(unit_vector(static_cast<uint32_t>(seed), a.num("dim")), "float32");
+      out.insert(out.end(), b.begin(), b.end());
+    }
+  } else if (op == "target_v2") {
+    out = store(unit_vector(seed_from_string(nonce_prefix + "_target"), a.num("dim")), a.str("dtype"));
+  } else if (op == "householder") {
+    const int64_t rows = a.num("rows"), dim = a.num("dim");
+    const std::string dtype = a.str("dtype");
+    const std::vector<float> x = through(normal(static_cast<uint32_t>(a.num("x_seed")), rows * dim), dtype);
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t vs = a.num("v_seed") + (a.num("per_row") ? r : 0);
+      std::vector<float> y(x.begin() + r * dim, x.begin() + (r + 1) * dim);
+      reflect(y, through(unit_vector(static_cast<uint32_t>(vs & 0xffffffff), dim), dtype), dtype);
+      const Bytes b = store(y, dtype);
+      out.insert(out.end(), b.begin(), b.end());
+    }
+  } else if (op == "pick_indices") {
+    for (int64_t nonce : a.nums("nonces"))
+      for (int64_t i : pick(seed_from_string(nonce_prefix + "_nonce_" + str_int(nonce) + "_pick_" +
+                                             str_int(a.num("k"))),
+                            a.num("dim"), a.num("k")))
+        put_le(out, i);
+  } else if (op == "haar_rotate") {
+    const std::vector<int64_t> nonces = a.nums("nonces");
+    const int64_t k = a.num("k");
+    const std::string dtype = a.str("dtype");
+    const std::vector<float> x = through(normal(static_cast<uint32_t>(a.num("x_seed")),
+                                                static_cast<int64_t>(nonces.size()) * k), dtype);
+    for (size_t b = 0; b < nonces.size(); ++b) {
+      std::vector<float> y(x.begin() + b * k, x.begin() + (b + 1) * k);
+      haar(y, nonce_prefix + "_nonce_", nonces[b], dtype);
+      for (float& f : y) f = canonicalize_nan(f);
+      const Bytes row = store(y, dtype);
+      out.insert(out.end(), row.begin(), row.end());
+    }
+  } else if (op == "artifacts") {  // 9.11: fp16 [B, k], then one byte a flag
+    const std::vector<int64_t> nonces = a.nums("nonces");
+    const int64_t B = static_cast<int64_t>(nonces.size()), H = a.num("hidden"), k = a.num("k");
+    std::vector<float> hidden = normal(static_cast<uint32_t>(a.num("x_seed")), B * H);
+    for (int64_t r : a.nums("zero_rows")) std::fill_n(hidden.begin() + r * H, H, 0.0f);
+    for (int64_t r : a.nums("nan_rows")) hidden[r * H] = pr_from_bits(kCanonicalNaN);
+    hidden = through(hidden, a.str("dtype"));
+    Bytes flags;
+    for (int64_t b = 0; b < B; ++b) {
+      const std::vector<float> h(hidden.begin() + b * H, hidden.begin() + (b + 1) * H);
+      const float ss = sum_of_squares(h), nx = pr_sqrt(ss);
+      const bool bad = !(nx <= 0x1.fffffep127f);
+      flags.push_back(bad ? 1 : 0);
+      std::vector<float> g(k);
+      if (!bad) {
+        const float d1 = artifact_divisor(ss);
+        const std::vector<int64_t> idx = pick(seed_from_string(nonce_prefix + "_nonce_" +
+                                                               str_int(nonces[b]) + "_pick_" +
+                                                               str_int(k)), H, k);
+        for (int64_t m = 0; m < k; ++m) g[m] = pr_div(h[idx[m]], d1);
+        haar(g, nonce_prefix + "_nonce_", nonces[b], "float32");
+        const float d2 = artifact_divisor(sum_of_squares(g));
+        for (float& f : g) f = pr_div(f, d2);
+      }
+      for (float f : g) put_le(out, bad ? uint16_t{0x7e00} : float_to_half_bits(canonicalize_nan(f)));
+    }
+    out.insert(out.end(), flags.begin(), flags.end());
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// The output bytes of one case, or false when this driver does not compute `op`.
+static bool compute(const std::string& op, const Args& a, Bytes& out) {
+  if (op == "seed_from_string") {
+    put_le(out, int64_t{seed_from_string(a.str("s"))});
+  } else if (op == "murmur3_32") {
+    const auto seed = static_cast<uint32_t>(a.num("seed"));
+    for (int64_t k = a.num("keys_start"), e = k + a.num("keys_count"); k < e; ++k)
+      put_le(out, int64_t{murmur3(static_cast<uint32_t>(k), seed)});
+  } else if (op == "uniform") {
+    const auto seed = static_cast<uint32_t>(a.num("seed"));
+    for (int64_t i = 0; i < a.num("n"); ++i) put_le(out, pr_bits(uniform(uint32_t(i), seed)));
+  } else if (op == "normal") {
+    out = store(normal(static_cast<uint32_t>(a.num("seed")), a.num("n")), "float32");
+  } else if (op == "inputs") {
+    for (int64_t nonce : a.nums("nonces")) {
+      const std::string s = a.str("block_hash") + "_" + a.str("public_key") + "_nonce" + str_int(nonce);
+      const Bytes row = store(normal(seed_from_string(s), a.num("seq_len") * a.num("dim")),
+                              a.str("dtype"));
+      out.insert(out.end(), row.begin(), row.end());
+    }
+  } else if (op == "permutations") {
+    for (int64_t nonce : a.nums("nonces"))
+      for (int64_t i : permutation(seed_from_string(permutations_prefix(a) + str_int(nonce) +
+                                                    "_permutations"),
+                                   a.num("vocab_size")))
+        put_le(out, i);
+  } else if (op == "target") {
+    out = store(target(a.str("block_hash"), a.num("vocab_size")), a.str("dtype"));
+  } else if (op == "distances") {
+    const std::vector<int64_t> nonces = a.nums("nonces");
+    const int64_t b = static_cast<int64_t>(nonces.size()), v = a.num("vocab_size");
+    std::vector<float> logits = normal(static_cast<uint32_t>(a.num("logits_seed")), b * v);
+    for (int64_t row : a.nums("zero_rows")) std::fill_n(logits.begin() + row * v, v, 0.0f);
+    logits = through(logits, a.str("logits_dtype"));
+    const std::vector<float> tgt = through(target(a.str("block_hash"), v), a.str("target_dtype"));
+    std::vector<float> dist;
+    for (int64_t r = 0; r < b; ++r) {
+      const auto perm = permutation(
+          seed_from_string(permutations_prefix(a) + str_int(nonces[r]) + "_permutations"), v);
+      dist.push_back(distance({logits.begin() + r * v, logits.begin() + (r + 1) * v}, perm.data(),
+                              tgt));
+    }
+    out = store(dist, "float32");
+  } else {
+    return compute_pocv2(op, a, out);
+  }
+  return true;
+}
+
+static std::set<std::string> split_commas(const std::string& s) {
+  std::set<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');) out.insert(item);
+  return out;
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s known_answers.txt [--flush] [--only OP[,OP...]]\n", argv[0]);
+    return 2;
+  }
+  bool flush = false;
+  std::set<std::string> only;
+  for (int i = 2; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--flush") flush = true;
+    else if (arg == "--only" && i + 1 < argc) only = split_commas(argv[++i]);
+    else { std::fprintf(stderr, "unknown argument %s\n", arg.c_str()); return 2; }
+  }
+  std::ifstream file(argv[1]);
+  if (!file) { std::fprintf(stderr, "cannot read %s\n", argv[1]); return 2; }
+  if (flush) {
+    if (!pocrand_test::kCanSetFlush) { std::fprintf(stderr, "--flush: not on this CPU\n"); return 2; }
+    pocrand_test::set_flush(true);
+  }
+  int ok = 0, bad = 0;
+  std::map<std::string, int> skipped;
+  for (std::string line; std::getline(file, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const size_t t1 = line.find('\t'), t2 = line.rfind('\t');
+    const std::string op = line.substr(0, t1), args = line.substr(t1 + 1, t2 - t1 - 1);
+    const std::string want = line.substr(t2 + 1);
+    if (!only.empty() && !only.count(op)) continue;
+    Bytes out;
+    bool known;
+    {
+      const IeeeFpMode ieee;  // a no-op unless --flush changed the mode
+      known = compute(op, Args::parse(args), out);
+    }
+    if (!known) { ++skipped[op]; continue; }
+    const std::string got = sha256_hex(out);
+    const bool same = got == want;
+    (same ? ok : bad) += 1;
+    std::printf("%-8s %s %s %s\n", same ? "ok" : "MISMATCH", got.c_str(), op.c_str(), args.c_str());
+    if (!same) std::printf("         %s expected\n", want.c_str());
+  }
+  for (const auto& [op, n] : skipped) std::printf("skip     %d case(s) of %s (not computed here)\n", n, op.c_str());
+  std::printf("%d of %d computed known answers match\n", ok, ok + bad);
+  return bad == 0 && ok > 0 ? 0 : 1;
+}
