@@ -26,10 +26,10 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-import reference_pocv2_torch as ref2  # noqa: E402
 import reference_torch as ref  # noqa: E402
 
 import pocrand_ext as pr  # noqa: E402
+from pocrand_ext import reference_pocv2 as ref2  # noqa: E402
 
 BH, PK = "0" * 64, "bench_public_key"
 VOCAB = 151936

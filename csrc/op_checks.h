@@ -167,6 +167,15 @@ inline void check_householder_args(const at::Tensor& x, const at::Tensor& v) {
   TORCH_CHECK_VALUE(v.is_contiguous(), "v must be contiguous");
 }
 
+// householder_pair(hidden, residual, v): each a householder(x, v) with one shared v [dim].
+inline void check_householder_pair_args(const at::Tensor& hidden, const at::Tensor& residual,
+                                        const at::Tensor& v) {
+  check_householder_args(hidden, v);
+  check_householder_args(residual, v);
+  TORCH_CHECK_VALUE(v.dim() == 1, "the pair form takes one v [dim] for both tensors, got v of "
+                    "shape " + shape(v.sizes()));
+}
+
 // haar_rotate(x [B, k], seeds int64 [B, k - 1]).
 inline void check_haar_args(const at::Tensor& x, const at::Tensor& seeds) {
   TORCH_CHECK_VALUE(x.dim() == 2, "x must be 2-D [batch, k], got " + num(x.dim()) + "-D");

@@ -87,6 +87,11 @@ TORCH_LIBRARY(pocrand, m) {
   m.def("pick(Tensor seeds, int dim, int k) -> Tensor");
   // x [R, dim] (f32/f16/bf16), v [dim] or [R, dim] of x's dtype -> x's shape and dtype (9.3).
   m.def("householder(Tensor x, Tensor v) -> Tensor");
+  // The same in place, and the pair form (a layer's hidden states and residual, both [R, dim],
+  // reflected by one v [dim] in one launch), out of place and in place.
+  m.def("householder_(Tensor(a!) x, Tensor v) -> ()");
+  m.def("householder_pair(Tensor hidden, Tensor residual, Tensor v) -> (Tensor, Tensor)");
+  m.def("householder_pair_(Tensor(a!) hidden, Tensor(b!) residual, Tensor v) -> ()");
   // x [B, k] (f32/f16/bf16), seeds int64 [B, k - 1] -> [B, k] in x's dtype (9.10).
   m.def("haar_rotate(Tensor x, Tensor seeds) -> Tensor");
   // hidden [B, H] (f32/f16/bf16), seeds int64 [B, k] (column 0 the pick seed, columns 1 .. k - 1

@@ -6,10 +6,12 @@
                          kernel image, or on a visible GPU with a build that has no CUDA kernels
     pocrand digest ...   SHA-256 of generated tensors, one line to compare between two nodes
     pocrand bench        a quick throughput line per device
+    pocrand round ...    a whole PoC v2 round on a random transformers Llama, prover vs validator
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import re
 import sys
@@ -18,6 +20,8 @@ import time
 import torch
 
 from . import api, known_answers
+from ._checks import check_device as _check_device
+from .round import DIST_THRESHOLD, RoundConfig, plot as round_plot, run_round
 
 DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
@@ -234,7 +238,53 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--vocab-size", type=int, help="permutations and target: vocabulary size")
     d.add_argument("--dtype", choices=sorted(DTYPES), default="float16", help="inputs dtype")
     d.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    r = sub.add_parser("round", help="a whole PoC v2 round on a random transformers Llama: prover "
+                       "on one device, validator on another", description="Runs inputs, the "
+                       "layer hooks, a prefill with inputs_embeds and the artifacts on the prover "
+                       "and on the validator, then the deployed validation (L2 > 0.02 is a "
+                       "mismatch; binomial test, p = 0.001, fraud below 0.01). Needs "
+                       "transformers (pip install 'pocrand[round]'); downloads nothing.")
+    defaults = RoundConfig()
+    for flag, help_text in (("hidden", "hidden size"), ("layers", "decoder layers"),
+                            ("heads", "attention heads"), ("vocab", "vocabulary size"),
+                            ("batch", "nonces"), ("seq-len", "tokens a nonce"),
+                            ("k", "artifact length")):
+        r.add_argument(f"--{flag}", type=int, default=getattr(defaults, flag.replace("-", "_")),
+                       help=f"{help_text} (default %(default)s)")
+    r.add_argument("--kv-heads", type=int, help="key/value heads (default: --heads)")
+    r.add_argument("--intermediate", type=int, help="MLP size (default 4 x hidden)")
+    r.add_argument("--dtype", choices=sorted(DTYPES), default=defaults.dtype)
+    r.add_argument("--block-hash", default=defaults.block_hash)
+    r.add_argument("--public-key", default=defaults.public_key)
+    r.add_argument("--prover", default="cpu", help="device of the honest prover (default cpu)")
+    r.add_argument("--validator", default="cpu", help="device of the validator (default cpu)")
+    r.add_argument("--reference", action="store_true", help="also run the round with the "
+                   "torch-ops formulation of the deployed module (its pick order the device's)")
+    r.add_argument("--plot", metavar="PNG", help="write the distance distributions there")
     return ap
+
+
+def cmd_round(args) -> int:
+    fields = {f.name for f in dataclasses.fields(RoundConfig)}
+    cfg = RoundConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
+    for name in ("prover", "validator"):
+        _check_device(getattr(args, name))
+    print(f"round: Llama hidden {cfg.hidden}, {cfg.layers} layers, {cfg.heads} heads, "
+          f"{cfg.dtype}; {cfg.batch} nonces x {cfg.seq_len} tokens, k = {cfg.k}; prover "
+          f"{args.prover}, validator {args.validator}")
+    runs = {"pocrand": False} | ({"reference": True} if args.reference else {})
+    results = {}
+    for label, reference in runs.items():
+        res = run_round(cfg, args.prover, args.validator, reference)
+        results[label] = res
+        d = sorted(res.distances)
+        print(f"{label:<10} L2 median {d[len(d) // 2]:.3g}, max {d[-1]:.3g}; mismatches "
+              f"{res.mismatches}/{len(d)} at {DIST_THRESHOLD}; binomial p {res.p_value:.3g}: "
+              f"{'FRAUD flagged' if res.fraud else 'honest'}")
+    if args.plot:
+        round_plot(results, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,6 +298,12 @@ def main(argv: list[str] | None = None) -> int:
             except argparse.ArgumentTypeError as e:
                 ap.error(f"--nonces: {e}")
             return cmd_digest(args)
+        if args.command == "round":
+            try:
+                return cmd_round(args)
+            except ImportError as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 2
         if args.command == "bench":
             print_build_info()
             print_throughput()

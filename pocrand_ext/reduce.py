@@ -1,5 +1,5 @@
 """Reductions in the fixed order of SPEC.md section 7: the distances of the Phase-2 API, and PoC
-v2's Householder reflection, Haar rotation and artifacts (9.3, 9.8, 9.10, 9.11)."""
+v2's Haar rotation and artifacts (9.10, 9.11). The Householder reflection is householder.py's."""
 from __future__ import annotations
 
 import torch
@@ -9,7 +9,7 @@ from ._checks import (MAX_COUNT, check_count, check_device, check_dtype, check_i
                       check_nonces, check_str, check_tensor)
 from .seeds import haar_seeds
 
-__all__ = ["compute_distances", "apply_householder", "haar_rotate", "artifacts"]
+__all__ = ["compute_distances", "haar_rotate", "artifacts"]
 
 
 def compute_distances(logits: torch.Tensor, permutations: torch.Tensor,
@@ -44,33 +44,6 @@ def compute_distances(logits: torch.Tensor, permutations: torch.Tensor,
         raise TypeError(f"check must be a bool, got {type(check).__name__}")
     return torch.ops.pocrand.distances(logits.contiguous(), permutations.contiguous(),
                                        target.contiguous(), check)
-
-
-def apply_householder(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """x - 2 (x . v) v over x's last dimension (SPEC.md 9.3): products, the dot (fixed order) and
-    the update in float32, rounded once to x's dtype. x is [..., dim] (float32/fp16/bf16); v has
-    x's dtype and is [dim] (every row) or one vector per row ([rows, dim] or x's shape)."""
-    check_no_grad("x", check_tensor("x", x))
-    check_no_grad("v", check_tensor("v", v))
-    if x.dim() < 1:
-        raise ValueError("x must have at least one dimension [..., dim]")
-    check_dtype("x.dtype", x.dtype)
-    if v.dtype != x.dtype:
-        raise TypeError(f"v must have x's dtype {x.dtype}, got {v.dtype} (cast it: v.to(x.dtype))")
-    dim = x.shape[-1]
-    check_count("dim (x.shape[-1])", dim)
-    rows = x.numel() // dim
-    if v.shape not in ((dim,), (rows, dim), x.shape):
-        raise ValueError(f"v must be [{dim}], [{rows}, {dim}] or x's shape {list(x.shape)}, "
-                         f"got {list(v.shape)}")
-    if v.device != x.device:
-        raise ValueError(f"x and v must be on one device, got {x.device} and {v.device}")
-    check_device(x.device)
-    if rows == 0:
-        return x.clone()
-    v2 = v.reshape(dim) if v.dim() == 1 else v.reshape(rows, dim)
-    y = torch.ops.pocrand.householder(x.reshape(rows, dim).contiguous(), v2.contiguous())
-    return y.view(x.shape)
 
 
 def haar_rotate(block_hash: str, public_key: str, nonces, x: torch.Tensor) -> torch.Tensor:
@@ -117,11 +90,6 @@ def artifacts(hidden: torch.Tensor, block_hash: str, public_key: str, nonces, k:
     # one op: the pick and Haar seeds are derived inside it (on a GPU, by the kernels: no upload)
     return torch.ops.pocrand.artifacts_nonces.default(hidden.contiguous(),
                                                       f"{block_hash}_{public_key}_nonce_", nonces, k)
-
-
-@torch.library.register_fake("pocrand::householder")
-def _householder_fake(x, v):
-    return torch.empty_like(x)
 
 
 @torch.library.register_fake("pocrand::haar_rotate")

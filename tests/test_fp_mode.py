@@ -145,12 +145,20 @@ CASES = {
                                                            4097, torch.float32, torch.device("cpu")),
     "pick": lambda: ops.pick(SEEDS[:4], 100003, 37),
     "householder/tiny": lambda: ops.householder(tiny_logits(8, V), TARGET),
+    "householder_": lambda: inplace(ops.householder_, tiny_logits(8, V)),
+    "householder_pair": lambda: ops.householder_pair(tiny_logits(8, V), tiny_logits(3, V) * 7, TARGET),
+    "householder_pair_": lambda: inplace(ops.householder_pair_, tiny_logits(8, V), tiny_logits(3, V) * 7),
     "householder/bf16": lambda: ops.householder(tiny_logits(8, V).to(torch.bfloat16), TARGET.to(torch.bfloat16)),
     "haar_rotate/tiny": lambda: ops.haar_rotate(tiny_logits(8, 40), torch.arange(8 * 39).view(8, 39)),
     "artifacts/tiny": lambda: ops.artifacts(tiny_logits(8, V), torch.arange(8 * 12).view(8, 12), 12),
     "artifacts_nonces": lambda: ops.artifacts_nonces(ops.normal(torch.tensor([3]), 8 * V, torch.float32)
                                                      .view(8, V), "bh_pk_nonce_", list(range(8)), 100),
 }
+
+
+def inplace(op, *xs):
+    op(*xs, TARGET)
+    return xs
 
 
 def into(op, dtype):

@@ -1,5 +1,5 @@
 """pocrand against the deployed PoC v2 functions (a torch-ops restatement of the vLLM fork's
-vllm/poc/gpu_random.py at 5110f7fcf, tests/reference_pocv2_torch.py): integers equal, floats
+vllm/poc/gpu_random.py at 5110f7fcf, pocrand_ext/reference_pocv2.py): integers equal, floats
 within the figures SPEC.md 9.3 and README state, artifacts far inside the 0.02 threshold."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import pocrand_ext as pr
-import reference_pocv2_torch as ref
+from pocrand_ext import reference_pocv2 as ref
 from conftest import requires_cuda
 
 BH, PK = "f" * 64, "pubkey-v2"

@@ -189,7 +189,8 @@ GOOD = {"block_hash": "bh", "public_key": "pk", "nonces": [0, 1], "dim": 8, "seq
         "permutations": pr.generate_permutations("bh", "pk", [0, 1], 16),
         "target": pr.generate_target("bh", 16), "check": True, "out": None, "k": 4, "j": 1,
         "layer": 3, "num_layers": 2, "seed_strings": ["a", "b"], "x": torch.ones(2, 4),
-        "v": torch.ones(4), "hidden": torch.ones(2, 16)}
+        "v": torch.ones(4), "hidden": torch.ones(2, 16), "residual": torch.ones(3, 4),
+        "model": torch.nn.Linear(4, 4)}
 API = {  # function: its parameters, all filled from GOOD
     pr.generate_inputs: ["block_hash", "public_key", "nonces", "dim", "seq_len", "device", "dtype"],
     pr.generate_inputs_slice: ["block_hash", "public_key", "nonces", "dim", "seq_len", "start",
@@ -210,7 +211,10 @@ API = {  # function: its parameters, all filled from GOOD
     pr.householder_vectors: ["block_hash", "num_layers", "dim", "device"],
     pr.generate_target_v2: ["block_hash", "public_key", "dim", "device", "dtype"],
     pr.pick_indices: ["block_hash", "public_key", "nonces", "dim", "k", "device"],
-    pr.apply_householder: ["x", "v"], pr.haar_rotate: ["block_hash", "public_key", "nonces", "x"],
+    pr.apply_householder: ["x", "v"], pr.apply_householder_: ["x", "v"],
+    pr.apply_householder_pair: ["hidden", "residual", "v"],
+    pr.apply_householder_pair_: ["hidden", "residual", "v"],
+    pr.install_householder_hooks: ["model", "block_hash"], pr.haar_rotate: ["block_hash", "public_key", "nonces", "x"],
     pr.artifacts: ["hidden", "block_hash", "public_key", "nonces", "k"],
     pr.seed_words: ["s"], pr.pick_seed: ["block_hash", "public_key", "nonce", "k"],
     pr.haar_seed: ["block_hash", "public_key", "nonce", "k", "j"],

@@ -61,6 +61,34 @@ void with_store(const at::Tensor& out, Fn&& fn) {
   }
 }
 
+// The stored element types as compile-time policies, for loops that must vectorise: widen a
+// stored value to float32 exactly, encode a float32 value (core section 6).
+struct F32Storage {
+  using Bits = float;
+  static float widen(float v) { return v; }
+  static float encode(float v) { return v; }
+};
+struct F16Storage {
+  using Bits = uint16_t;
+  static float widen(uint16_t v) { return half_bits_to_float(v); }
+  static uint16_t encode(float v) { return float_to_half_bits(v); }
+};
+struct BF16Storage {
+  using Bits = uint16_t;
+  static float widen(uint16_t v) { return bf16_bits_to_float(v); }
+  static uint16_t encode(float v) { return float_to_bf16_bits(v); }
+};
+
+template <typename Fn>
+void with_storage(at::ScalarType type, Fn&& fn) {
+  switch (type) {
+    case at::kFloat: fn(F32Storage{}); break;
+    case at::kHalf: fn(F16Storage{}); break;
+    case at::kBFloat16: fn(BF16Storage{}); break;
+    default: TORCH_CHECK_VALUE(false, "unsupported dtype " + dtype_name(type));
+  }
+}
+
 // Float32 view of a float32/float16/bfloat16 tensor's elements [begin, end), widened exactly.
 void widen_to_float(const at::Tensor& t, int64_t begin, int64_t end, float* dst) {
   switch (t.scalar_type()) {

@@ -59,26 +59,70 @@ at::Tensor distances_cpu(const at::Tensor& logits, const at::Tensor& permutation
   return out;
 }
 
+// out = x - 2 (x . v) v for every row of x [rows, dim] (9.3); v [dim], or [rows, dim] when
+// v_per_row. Each row is widened first, so out may be x (in place). Typed on the storage so that
+// the product and update loops vectorise; the dot is the fixed tree of core section 7.
+template <typename S>
+void reflect_rows(const typename S::Bits* x, typename S::Bits* out, int64_t rows,
+                  const typename S::Bits* v, bool v_per_row, int64_t dim) {
+  std::vector<float> v_shared(v_per_row ? 0 : dim);
+  for (int64_t i = 0; i < static_cast<int64_t>(v_shared.size()); ++i) v_shared[i] = S::widen(v[i]);
+  ieee_parallel_for(0, rows, 1, [&](int64_t r0, int64_t r1) {
+    std::vector<float> y(dim), p(dim), v_row(v_per_row ? dim : 0);
+    for (int64_t r = r0; r < r1; ++r) {
+      const typename S::Bits* xr = x + r * dim;
+      for (int64_t i = 0; i < dim; ++i) y[i] = S::widen(xr[i]);
+      if (v_per_row)
+        for (int64_t i = 0; i < dim; ++i) v_row[i] = S::widen(v[r * dim + i]);
+      const float* vr = v_per_row ? v_row.data() : v_shared.data();
+      for (int64_t i = 0; i < dim; ++i) p[i] = pr_mul(y[i], vr[i]);
+      const float c = householder_coefficient(tree_sum_serial([&](int64_t i) { return p[i]; }, dim));
+      typename S::Bits* o = out + r * dim;
+      for (int64_t i = 0; i < dim; ++i) o[i] = S::encode(canonicalize_nan(householder_update(y[i], c, vr[i])));
+    }
+  });
+}
+
+void reflect_into(const at::Tensor& x, const at::Tensor& out, const at::Tensor& v) {
+  with_storage(x.scalar_type(), [&](auto s) {
+    using S = decltype(s);
+    using Bits = typename S::Bits;
+    reflect_rows<S>(static_cast<const Bits*>(x.data_ptr()), static_cast<Bits*>(out.data_ptr()),
+                    x.size(0), static_cast<const Bits*>(v.data_ptr()), v.dim() == 2, x.size(1));
+  });
+}
+
 at::Tensor householder_cpu(const at::Tensor& x, const at::Tensor& v) {
   const IeeeFpMode ieee;  // fp_mode.h
   check_householder_args(x, v);
-  const int64_t R = x.size(0), dim = x.size(1);
-  const bool shared = v.dim() == 1;
-  std::vector<float> v_shared(shared ? dim : 0);
-  if (shared) widen_to_float(v, 0, dim, v_shared.data());
   auto out = at::empty_like(x);
-  with_store(out, [&](const auto& store) {
-    ieee_parallel_for(0, R, 1, [&](int64_t r0, int64_t r1) {
-      std::vector<float> y(dim), v_row(shared ? 0 : dim);
-      for (int64_t r = r0; r < r1; ++r) {
-        widen_to_float(x, r * dim, (r + 1) * dim, y.data());
-        if (!shared) widen_to_float(v, r * dim, (r + 1) * dim, v_row.data());
-        reflect_row(y.data(), shared ? v_shared.data() : v_row.data(), dim, x.scalar_type());
-        for (int64_t i = 0; i < dim; ++i) store(r * dim + i, y[i]);
-      }
-    });
-  });
+  reflect_into(x, out, v);
   return out;
+}
+
+void householder_inplace_cpu(const at::Tensor& x, const at::Tensor& v) {
+  const IeeeFpMode ieee;  // fp_mode.h
+  check_householder_args(x, v);
+  reflect_into(x, x, v);
+}
+
+std::tuple<at::Tensor, at::Tensor> householder_pair_cpu(const at::Tensor& hidden,
+                                                        const at::Tensor& residual,
+                                                        const at::Tensor& v) {
+  const IeeeFpMode ieee;  // fp_mode.h
+  check_householder_pair_args(hidden, residual, v);
+  auto h = at::empty_like(hidden), r = at::empty_like(residual);
+  reflect_into(hidden, h, v);
+  reflect_into(residual, r, v);
+  return {h, r};
+}
+
+void householder_pair_inplace_cpu(const at::Tensor& hidden, const at::Tensor& residual,
+                                  const at::Tensor& v) {
+  const IeeeFpMode ieee;  // fp_mode.h
+  check_householder_pair_args(hidden, residual, v);
+  reflect_into(hidden, hidden, v);
+  reflect_into(residual, residual, v);
 }
 
 at::Tensor haar_rotate_cpu(const at::Tensor& x, const at::Tensor& seeds) {
@@ -147,6 +191,9 @@ std::tuple<at::Tensor, at::Tensor> artifacts_nonces_cpu(const at::Tensor& hidden
 TORCH_LIBRARY_IMPL(pocrand, CPU, m) {
   m.impl("distances", &distances_cpu);
   m.impl("householder", &householder_cpu);
+  m.impl("householder_", &householder_inplace_cpu);
+  m.impl("householder_pair", &householder_pair_cpu);
+  m.impl("householder_pair_", &householder_pair_inplace_cpu);
   m.impl("haar_rotate", &haar_rotate_cpu);
   m.impl("artifacts", &artifacts_cpu);
   m.impl("artifacts_nonces", &artifacts_nonces_cpu);

@@ -43,16 +43,19 @@ struct F32 {
   using Bits = float;
   __device__ static float widen(float v) { return v; }
   __device__ static float deliver(float v) { return v; }  // NaN already canonical
+  __device__ static float encode(float v) { return v; }
 };
 struct F16 {
   using Bits = uint16_t;
   __device__ static float widen(uint16_t v) { return half_bits_to_float(v); }
   __device__ static float deliver(float v) { return half_bits_to_float(float_to_half_bits(v)); }
+  __device__ static uint16_t encode(float v) { return float_to_half_bits(v); }
 };
 struct BF16 {
   using Bits = uint16_t;
   __device__ static float widen(uint16_t v) { return bf16_bits_to_float(v); }
   __device__ static float deliver(float v) { return bf16_bits_to_float(float_to_bf16_bits(v)); }
+  __device__ static uint16_t encode(float v) { return float_to_bf16_bits(v); }
 };
 
 template <typename Fn>
@@ -118,6 +121,13 @@ struct RowTerms {  // terms of one row: its elements widened, squared or not
     const float v = E::widen(x[i]);
     return Square ? square(v) : v;
   }
+};
+
+template <typename A, typename B>
+struct ProductTerms {  // a[i] * b[i], both widened
+  const typename A::Bits* a;
+  const typename B::Bits* b;
+  __device__ float operator()(int64_t i) const { return pr_mul(A::widen(a[i]), B::widen(b[i])); }
 };
 
 // The last tree level over a row's (at most 1024) chunk sums, by one warp (core section 7); the

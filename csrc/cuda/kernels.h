@@ -63,11 +63,18 @@ cudaError_t launch_concat_normal(const InlineSeeds& words, int64_t rows, int64_t
 // seeds [rows] -> int64 [rows, k]: pick(seed_r, dim, k) (9.4), one block per row.
 cudaError_t launch_pick(const int64_t* seeds, int64_t rows, int64_t dim, int64_t k, int64_t* out,
                         cudaStream_t stream);
-// x [rows, dim], v [dim] (v_per_row false) or [rows, dim], all of `type` -> out (same shape and
-// type): the Householder reflection of each row (9.3). `scratch`: householder_scratch_floats.
+// The Householder reflection of every row (9.3) of one or two tensors of `type` (the pair form:
+// a layer's hidden states and residual, in one launch), each row of dim elements:
+// out = x - 2 (x . v) v with v [dim], or with v [rows, dim] (v_per_row, one tensor only).
+// out may be x (in place). `scratch`: householder_scratch_floats(all rows, dim) floats.
+struct HouseholderRows {
+  const void* x;  // [rows, dim]
+  void* out;      // [rows, dim]
+  int64_t rows;
+};
 size_t householder_scratch_floats(int64_t rows, int64_t dim);
-cudaError_t launch_householder(const void* x, const void* v, bool v_per_row, FloatType type,
-                               int64_t rows, int64_t dim, void* out, float* scratch,
+cudaError_t launch_householder(const HouseholderRows* sets, int count, const void* v,
+                               bool v_per_row, FloatType type, int64_t dim, float* scratch,
                                cudaStream_t stream);
 // x [rows, k] of `type`, seeds [rows, k - 1] -> out [rows, k] of `type` (9.10).
 size_t haar_scratch_floats(int64_t rows, int64_t k);

@@ -11,6 +11,8 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <initializer_list>
+#include <utility>
 #include <limits>
 #include <tuple>
 
@@ -170,17 +172,51 @@ at::Tensor pick_cuda(const at::Tensor& seeds, int64_t dim, int64_t k) {
   return out;
 }
 
+// Reflects the rows of one or two tensors (x[s] into out[s]) by v, in one launch.
+void householder_launch(std::initializer_list<std::pair<at::Tensor, at::Tensor>> x_out,
+                        const at::Tensor& v) {
+  const at::Tensor& first = x_out.begin()->first;
+  const c10::cuda::CUDAGuard guard(first.device());
+  cuda::HouseholderRows sets[2];
+  int count = 0;
+  int64_t rows = 0;
+  for (const auto& [x, out] : x_out) {
+    sets[count++] = {x.data_ptr(), out.data_ptr(), x.size(0)};
+    rows += x.size(0);
+  }
+  if (rows == 0) return;
+  const int64_t dim = first.size(1);
+  auto scratch = float_scratch(first, static_cast<int64_t>(cuda::householder_scratch_floats(rows, dim)));
+  C10_CUDA_CHECK(cuda::launch_householder(sets, count, v.data_ptr(), v.dim() == 2,
+                                          float_type(first.scalar_type()), dim,
+                                          scratch.data_ptr<float>(), stream()));
+}
+
 at::Tensor householder_cuda(const at::Tensor& x, const at::Tensor& v) {
   check_householder_args(x, v);
-  const c10::cuda::CUDAGuard guard(x.device());
-  const int64_t rows = x.size(0), dim = x.size(1);
   auto out = at::empty_like(x);
-  if (rows == 0) return out;
-  auto scratch = float_scratch(x, static_cast<int64_t>(cuda::householder_scratch_floats(rows, dim)));
-  C10_CUDA_CHECK(cuda::launch_householder(x.data_ptr(), v.data_ptr(), v.dim() == 2,
-                                          float_type(x.scalar_type()), rows, dim, out.data_ptr(),
-                                          scratch.data_ptr<float>(), stream()));
+  householder_launch({{x, out}}, v);
   return out;
+}
+
+void householder_inplace_cuda(const at::Tensor& x, const at::Tensor& v) {
+  check_householder_args(x, v);
+  householder_launch({{x, x}}, v);
+}
+
+std::tuple<at::Tensor, at::Tensor> householder_pair_cuda(const at::Tensor& hidden,
+                                                         const at::Tensor& residual,
+                                                         const at::Tensor& v) {
+  check_householder_pair_args(hidden, residual, v);
+  auto h = at::empty_like(hidden), r = at::empty_like(residual);
+  householder_launch({{hidden, h}, {residual, r}}, v);
+  return {h, r};
+}
+
+void householder_pair_inplace_cuda(const at::Tensor& hidden, const at::Tensor& residual,
+                                   const at::Tensor& v) {
+  check_householder_pair_args(hidden, residual, v);
+  householder_launch({{hidden, hidden}, {residual, residual}}, v);
 }
 
 at::Tensor haar_rotate_cuda(const at::Tensor& x, const at::Tensor& seeds) {
@@ -442,6 +478,9 @@ TORCH_LIBRARY_IMPL(pocrand, CUDA, m) {
   m.impl("concat_normal_nonces_into", &concat_normal_nonces_into_cuda);
   m.impl("pick", &pick_cuda);
   m.impl("householder", &householder_cuda);
+  m.impl("householder_", &householder_inplace_cuda);
+  m.impl("householder_pair", &householder_pair_cuda);
+  m.impl("householder_pair_", &householder_pair_inplace_cuda);
   m.impl("haar_rotate", &haar_rotate_cuda);
   m.impl("artifacts", &artifacts_cuda);
   m.impl("artifacts_nonces", &artifacts_nonces_cuda);

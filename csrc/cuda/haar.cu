@@ -1,8 +1,8 @@
-// reflect.cu — PoC v2's reductions on the GPU (SPEC.md 9.3, 9.10, 9.11): the Householder
-// reflection of rows, the Haar rotation and the artifacts. One block per row; every sum is
-// block_tree_sum (the fixed tree of core section 7, whatever the block or grid size), and every
-// element step is the core's. Rows being reflected live in global scratch (float32), so any
-// length works; a row's data stays in the block's L1/L2 between passes.
+// haar.cu — the Haar rotation and the artifacts on the GPU (SPEC.md 9.10, 9.11), and the artifact
+// seeds derived on the device. One block per row (one warp for k <= 32); every sum is
+// block_tree_sum or warp_small_sum (the fixed tree of core section 7, whatever the block or grid
+// size), and every element step is the core's. Rows being rotated live in global scratch
+// (float32), so any length works; a row's data stays in the block's L1/L2 between passes.
 #include <algorithm>
 
 #include "device_common.cuh"
@@ -17,28 +17,6 @@ namespace {
 constexpr int kRowThreads = 256;
 
 int64_t row_blocks(int64_t rows) { return std::min(rows, kMaxGridX); }
-
-template <typename A, typename B>
-struct ProductTerms {  // a[i] * b[i], both widened
-  const typename A::Bits* a;
-  const typename B::Bits* b;
-  __device__ float operator()(int64_t i) const { return pr_mul(A::widen(a[i]), B::widen(b[i])); }
-};
-
-// ---- apply_householder: x [rows, dim], v [dim] or [rows, dim] ----
-template <typename E, typename Store>
-__global__ void __launch_bounds__(kRowThreads)
-householder_kernel(const typename E::Bits* x, const typename E::Bits* v, bool v_per_row,
-                   int64_t rows, int64_t dim, Store store, float* scratch) {
-  float* tree = scratch + blockIdx.x * block_tree_scratch(dim);
-  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
-    const auto* xr = x + row * dim;
-    const auto* vr = v_per_row ? v + row * dim : v;
-    const float c = householder_coefficient(block_tree_sum(ProductTerms<E, E>{xr, vr}, dim, tree));
-    for (int64_t i = threadIdx.x; i < dim; i += blockDim.x)
-      store(row * dim + i, canonicalize_nan(householder_update(E::widen(xr[i]), c, E::widen(vr[i]))));
-  }
-}
 
 // ---- the Haar chain of one row (9.10), shared by haar_rotate and artifacts ----
 // y[0..k) (float32, already widened) is reflected by the unit vectors of seeds[0 .. k-2] in
@@ -182,26 +160,6 @@ cudaError_t launch_artifact_seeds(const ArtifactSeedSpec& spec, int64_t rows, in
                                   int64_t* out, cudaStream_t stream) {
   if (rows > kInlineNonces) return cudaErrorInvalidValue;
   artifact_seeds_kernel<<<grid_for(rows * k, 1, 128), 128, 0, stream>>>(spec, rows, k, out);
-  return cudaGetLastError();
-}
-
-size_t householder_scratch_floats(int64_t rows, int64_t dim) {
-  return static_cast<size_t>(row_blocks(rows) * block_tree_scratch(dim));
-}
-
-cudaError_t launch_householder(const void* x, const void* v, bool v_per_row, FloatType type,
-                               int64_t rows, int64_t dim, void* out, float* scratch,
-                               cudaStream_t stream) {
-  const auto blocks = static_cast<unsigned>(row_blocks(rows));
-  with_element_type(type, [&](auto e) {
-    using E = decltype(e);
-    using Bits = typename E::Bits;
-    with_store(type, out, [&](auto store) {
-      householder_kernel<E><<<blocks, kRowThreads, 0, stream>>>(
-          static_cast<const Bits*>(x), static_cast<const Bits*>(v), v_per_row, rows, dim, store,
-          scratch);
-    });
-  });
   return cudaGetLastError();
 }
 

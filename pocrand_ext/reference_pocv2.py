@@ -5,7 +5,8 @@ Restated (not copied) from the vLLM fork gonka-ai/vllm, `vllm/poc/gpu_random.py`
 compute the same thing: torch.log / torch.cos / torch.sin Box-Muller, torch's own norms and sums,
 topk(sorted=False) for the pick, the Haar vectors divided by ‖v‖ + 1e-30. The artifact step is
 the runner's (`poc_model_runner.py`): x / (‖x‖ + 1e-8), pick, gather, Haar rotation in float32,
-y / (‖y‖ + 1e-8), fp16. Only used by the tests; its float results are not portable (that is
+y / (‖y‖ + 1e-8), fp16. For comparisons only: the tests, the benchmark and `pocrand round
+--reference` use it to show what pocrand changes. Its float results are not portable (that is
 pocrand's point), its integer results are.
 """
 from __future__ import annotations
@@ -50,6 +51,12 @@ def normal_rows(seeds: list[int], n: int, device) -> torch.Tensor:
     u1, u2 = u[:, :pairs].clamp(min=1e-10), u[:, pairs:]
     r = torch.sqrt(-2.0 * torch.log(u1))
     return torch.cat([r * torch.cos(2.0 * math.pi * u2), r * torch.sin(2.0 * math.pi * u2)], 1)[:, :n]
+
+
+def generate_inputs(block_hash, public_key, nonces, dim, seq_len, device, dtype):
+    rows = [normal_rows([seed(f"{block_hash}_{public_key}_nonce{n}")], seq_len * dim, device)[0]
+            for n in nonces]
+    return torch.stack(rows).view(len(nonces), seq_len, dim).to(dtype)
 
 
 def generate_inputs_concat(block_hash, public_key, nonces, dim, seq_len, device, dtype):

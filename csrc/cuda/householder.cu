@@ -1,0 +1,148 @@
+// householder.cu — apply_householder on the GPU (SPEC.md 9.3, 9.8): each row x of one or two
+// tensors (the pair form: a layer's hidden states and residual) becomes x - 2 (x . v) v.
+//
+// The fast kernel reads a row once: 16-byte loads into shared memory (widened to float32), the
+// dot by block_tree_sum over the shared copy (the fixed tree of core section 7), then the update
+// from the shared copy with 16-byte stores. Rows of up to kFusedMaxDim elements whose length is a
+// multiple of a 16-byte vector take it; others take the generic kernel, which reads the row
+// twice (the second read mostly from L2). Both write nothing before the row's dot is known, so
+// the output may be the input (in place).
+#include <algorithm>
+
+#include "device_common.cuh"
+#include "kernels.h"
+#include "launch_util.cuh"
+
+namespace pocrand {
+namespace cuda {
+namespace {
+
+constexpr int kRowThreads = 256;
+constexpr int64_t kFusedMaxDim = 10240;  // floats of shared memory a block holds (40 KB)
+
+int64_t row_blocks(int64_t rows) { return std::min(rows, kMaxGridX); }
+
+// Row r of the (up to two) tensors, numbered one after the other.
+struct RowSets {
+  HouseholderRows set[2];
+  int count;
+  __host__ __device__ int64_t total() const { return set[0].rows + (count > 1 ? set[1].rows : 0); }
+  template <typename Bits>
+  __device__ void row(int64_t r, const Bits*& x, Bits*& out, int64_t dim) const {
+    const int s = r < set[0].rows ? 0 : 1;
+    const int64_t local = s == 0 ? r : r - set[0].rows;
+    x = static_cast<const Bits*>(set[s].x) + local * dim;
+    out = static_cast<Bits*>(set[s].out) + local * dim;
+  }
+};
+
+// v of row r: shared, or one row of v per row (a single set only).
+template <typename Bits>
+__device__ const Bits* v_row(const Bits* v, bool v_per_row, int64_t r, int64_t dim) {
+  return v_per_row ? v + r * dim : v;
+}
+
+template <typename E>
+struct SharedProducts {  // x[i] (already widened, in shared memory) * v[i]
+  const float* x;
+  const typename E::Bits* v;
+  __device__ float operator()(int64_t i) const { return pr_mul(x[i], E::widen(v[i])); }
+};
+
+template <typename E>
+__global__ void __launch_bounds__(kRowThreads)
+householder_fused_kernel(const __grid_constant__ RowSets rows, const typename E::Bits* v,
+                         bool v_per_row, int64_t dim) {
+  using Bits = typename E::Bits;
+  constexpr int kVec = 16 / sizeof(Bits);  // elements in a 16-byte vector
+  __shared__ __align__(16) float sx[kFusedMaxDim];
+  __shared__ float levels[16];  // block_tree_scratch(kFusedMaxDim) = 10 + 1
+  const int64_t vectors = dim / kVec;
+  for (int64_t r = blockIdx.x; r < rows.total(); r += gridDim.x) {
+    const Bits* x;
+    Bits* out;
+    rows.row(r, x, out, dim);
+    const Bits* vr = v_row(v, v_per_row, r, dim);
+    for (int64_t q = threadIdx.x; q < vectors; q += blockDim.x) {
+      const uint4 raw = reinterpret_cast<const uint4*>(x)[q];
+      Bits b[kVec];
+      memcpy(b, &raw, 16);
+      float f[kVec];
+#pragma unroll
+      for (int e = 0; e < kVec; ++e) f[e] = E::widen(b[e]);
+#pragma unroll
+      for (int h = 0; h < kVec / 4; ++h)
+        reinterpret_cast<float4*>(sx)[q * (kVec / 4) + h] = make_float4(f[4 * h], f[4 * h + 1],
+                                                                        f[4 * h + 2], f[4 * h + 3]);
+    }
+    __syncthreads();
+    const float c = householder_coefficient(block_tree_sum(SharedProducts<E>{sx, vr}, dim, levels));
+    for (int64_t q = threadIdx.x; q < vectors; q += blockDim.x) {
+      const uint4 vraw = reinterpret_cast<const uint4*>(vr)[q];
+      Bits vb[kVec], yb[kVec];
+      memcpy(vb, &vraw, 16);
+#pragma unroll
+      for (int e = 0; e < kVec; ++e)
+        yb[e] = E::encode(canonicalize_nan(householder_update(sx[q * kVec + e], c, E::widen(vb[e]))));
+      uint4 y;
+      memcpy(&y, yb, 16);
+      reinterpret_cast<uint4*>(out)[q] = y;
+    }
+    __syncthreads();  // sx is rewritten for the next row
+  }
+}
+
+// Any row length and alignment: the dot from global memory, then the update.
+template <typename E>
+__global__ void __launch_bounds__(kRowThreads)
+householder_kernel(const __grid_constant__ RowSets rows, const typename E::Bits* v, bool v_per_row,
+                   int64_t dim, float* scratch) {
+  using Bits = typename E::Bits;
+  float* tree = scratch + blockIdx.x * block_tree_scratch(dim);
+  for (int64_t r = blockIdx.x; r < rows.total(); r += gridDim.x) {
+    const Bits* x;
+    Bits* out;
+    rows.row(r, x, out, dim);
+    const Bits* vr = v_row(v, v_per_row, r, dim);
+    const float c = householder_coefficient(block_tree_sum(ProductTerms<E, E>{x, vr}, dim, tree));
+    for (int64_t i = threadIdx.x; i < dim; i += blockDim.x)
+      out[i] = E::encode(canonicalize_nan(householder_update(E::widen(x[i]), c, E::widen(vr[i]))));
+    __syncthreads();  // in place: every thread's update of this row is done before the next
+  }
+}
+
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
+bool fused_applies(const RowSets& rows, const void* v, int64_t dim, size_t element_size) {
+  if (dim > kFusedMaxDim || (dim * static_cast<int64_t>(element_size)) % 16 != 0) return false;
+  bool ok = aligned16(v);
+  for (int s = 0; s < rows.count; ++s) ok = ok && aligned16(rows.set[s].x) && aligned16(rows.set[s].out);
+  return ok;
+}
+
+}  // namespace
+
+size_t householder_scratch_floats(int64_t rows, int64_t dim) {
+  return static_cast<size_t>(row_blocks(rows) * block_tree_scratch(dim));
+}
+
+cudaError_t launch_householder(const HouseholderRows* sets, int count, const void* v,
+                               bool v_per_row, FloatType type, int64_t dim, float* scratch,
+                               cudaStream_t stream) {
+  if (count < 1 || count > 2 || (v_per_row && count != 1)) return cudaErrorInvalidValue;
+  RowSets rows{{sets[0], count > 1 ? sets[1] : HouseholderRows{}}, count};
+  const auto blocks = static_cast<unsigned>(row_blocks(rows.total()));
+  if (blocks == 0) return cudaSuccess;
+  with_element_type(type, [&](auto e) {
+    using E = decltype(e);
+    const auto* ve = static_cast<const typename E::Bits*>(v);
+    if (fused_applies(rows, v, dim, sizeof(typename E::Bits)))
+      householder_fused_kernel<E><<<blocks, kRowThreads, 0, stream>>>(rows, ve, v_per_row, dim);
+    else
+      householder_kernel<E><<<blocks, kRowThreads, 0, stream>>>(rows, ve, v_per_row, dim, scratch);
+  });
+  return cudaGetLastError();
+}
+
+}  // namespace cuda
+}  // namespace pocrand

@@ -1,0 +1,112 @@
+"""Forward hooks that put PoC v2's per-layer Householder reflections into a model's forward pass.
+
+    hooks = pocrand_ext.install_householder_hooks(model, block_hash)
+    with hooks.active():
+        out = model(inputs_embeds=x)      # every decoder layer's output reflected by its vector
+    out = model(inputs_embeds=x)          # outside the context: the model is untouched
+    hooks.remove()
+
+As the deployed layer hooks do, the decoder layers are found at `model.model.layers`,
+`model.transformer.h` or `model.layers`; layer i's vector is the unit vector of
+f"{block_hash}_layer_{i}_householder" (SPEC.md 9.5), cast to the output's dtype. A layer that
+returns a tensor has it reflected; one that returns a tuple has its first two entries reflected
+(a vLLM layer's (hidden, residual), in one launch) and the rest passed on. The L vectors are made
+in one call and cached per (block hash, layer count, hidden size, device, dtype).
+"""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from ._checks import check_str
+from .householder import apply_householder, apply_householder_pair
+from .streams import householder_vectors
+
+__all__ = ["install_householder_hooks"]
+
+_VECTORS: dict = {}  # (block_hash, layers, hidden, device, dtype) -> [layers, hidden]
+_CACHE_LIMIT = 16    # block hashes of a few rounds, for every dtype and device in use
+
+
+def find_layers(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """The decoder layers, by the deployed rules; [] when none of them applies."""
+    if hasattr(model, "model") and hasattr(model.model, "layers"):
+        return list(model.model.layers)
+    if hasattr(model, "transformer") and hasattr(model.transformer, "h"):
+        return list(model.transformer.h)
+    if hasattr(model, "layers"):
+        return list(model.layers)
+    return []
+
+
+def layer_vectors(block_hash: str, num_layers: int, hidden: int, device, dtype) -> torch.Tensor:
+    """[num_layers, hidden] in dtype: the float32 unit vectors rounded once (cached)."""
+    key = (block_hash, num_layers, hidden, torch.device(device), dtype)
+    v = _VECTORS.get(key)
+    if v is None:
+        if len(_VECTORS) >= _CACHE_LIMIT:
+            _VECTORS.pop(next(iter(_VECTORS)))
+        v = householder_vectors(block_hash, num_layers, hidden, device).to(dtype)
+        _VECTORS[key] = v
+    return v
+
+
+class HouseholderHooks:
+    """Forward hooks on a model's decoder layers, reflecting their outputs while active()."""
+
+    def __init__(self, model: torch.nn.Module, block_hash: str):
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        self.block_hash = check_str("block_hash", block_hash)
+        self.layers = find_layers(model)
+        if not self.layers:
+            raise ValueError("model has no decoder layers at model.model.layers, "
+                             "model.transformer.h or model.layers")
+        self.is_active = False  # a plain attribute: torch.compile guards on it
+        self._handles = [layer.register_forward_hook(self._hook(i))
+                         for i, layer in enumerate(self.layers)]
+
+    def _vector(self, i: int, x: torch.Tensor) -> torch.Tensor:
+        return layer_vectors(self.block_hash, len(self.layers), x.shape[-1], x.device, x.dtype)[i]
+
+    def _hook(self, i: int):
+        def hook(module, args, output):
+            if not self.is_active:
+                return output
+            if isinstance(output, torch.Tensor):
+                return apply_householder(output, self._vector(i, output))
+            if not isinstance(output, tuple) or not output:
+                return output
+            hidden = output[0]
+            if len(output) >= 2 and isinstance(output[1], torch.Tensor) \
+                    and output[1].shape[-1] == hidden.shape[-1] and output[1].dtype == hidden.dtype:
+                v = self._vector(i, hidden)
+                return apply_householder_pair(hidden, output[1], v) + tuple(output[2:])
+            return (apply_householder(hidden, self._vector(i, hidden)),) + tuple(output[1:])
+        return hook
+
+    @contextlib.contextmanager
+    def active(self):
+        """Reflect the layers' outputs inside this block only."""
+        self.is_active = True
+        try:
+            yield self
+        finally:
+            self.is_active = False
+
+    def remove(self):
+        """Detach every hook; the model is as before."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        self.is_active = False
+
+    @property
+    def num_layers(self) -> int:
+        return len(self._handles)
+
+
+def install_householder_hooks(model: torch.nn.Module, block_hash: str) -> HouseholderHooks:
+    """Hooks on every decoder layer of `model` for `block_hash`; see the module's docstring."""
+    return HouseholderHooks(model, block_hash)

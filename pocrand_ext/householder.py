@@ -1,0 +1,113 @@
+"""apply_householder (SPEC.md 9.3, 9.8): x - 2 (x . v) v over the last dimension, products, dot
+(fixed order) and update in float32, rounded once to x's dtype; out of place, in place, and the
+pair form that reflects a layer's hidden states and residual in one launch."""
+from __future__ import annotations
+
+import torch
+
+from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
+from ._checks import check_count, check_device, check_dtype, check_no_grad, check_tensor
+
+__all__ = ["apply_householder", "apply_householder_", "apply_householder_pair",
+           "apply_householder_pair_"]
+
+
+def _rows(name: str, x, v, per_row_v: bool = True) -> tuple[int, int]:
+    """(rows, dim) of x [..., dim] after checking x and v; raises naming the argument."""
+    check_no_grad(name, check_tensor(name, x))
+    check_no_grad("v", check_tensor("v", v))
+    if x.dim() < 1:
+        raise ValueError(f"{name} must have at least one dimension [..., dim]")
+    check_dtype(f"{name}.dtype", x.dtype)
+    if v.dtype != x.dtype:
+        raise TypeError(f"v must have {name}'s dtype {x.dtype}, got {v.dtype} (cast it: "
+                        f"v.to({name}.dtype))")
+    dim = check_count(f"dim ({name}.shape[-1])", x.shape[-1])
+    rows = x.numel() // dim
+    shapes = ((dim,), (rows, dim), x.shape) if per_row_v else ((dim,),)
+    if v.shape not in shapes:
+        raise ValueError(f"v must be {' or '.join(str(list(s)) for s in shapes)}, got {list(v.shape)}")
+    if v.device != x.device:
+        raise ValueError(f"{name} and v must be on one device, got {x.device} and {v.device}")
+    check_device(x.device)
+    return rows, dim
+
+
+def _v(v: torch.Tensor, rows: int, dim: int) -> torch.Tensor:
+    return (v.reshape(dim) if v.dim() == 1 else v.reshape(rows, dim)).contiguous()
+
+
+def apply_householder(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """x - 2 (x . v) v over x's last dimension, a new tensor of x's shape and dtype. x is
+    [..., dim] (float32/fp16/bf16, any strides); v has x's dtype and is [dim] (every row) or one
+    vector per row ([rows, dim] or x's shape)."""
+    rows, dim = _rows("x", x, v)
+    if rows == 0:
+        return x.clone()
+    y = torch.ops.pocrand.householder.default(x.reshape(rows, dim).contiguous(), _v(v, rows, dim))
+    return y.view(x.shape)
+
+
+def apply_householder_(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """apply_householder written into x itself (returns x): one read and one write of x. A
+    strided x is computed through a contiguous copy and written back."""
+    rows, dim = _rows("x", x, v)
+    if rows == 0:
+        return x
+    if x.is_contiguous():
+        torch.ops.pocrand.householder_.default(x.view(rows, dim), _v(v, rows, dim))
+    else:
+        x.copy_(apply_householder(x, v))
+    return x
+
+
+def _pair(hidden, residual, v) -> tuple[int, int]:
+    """Row counts of hidden and residual; each is checked against the one v [dim], so they share
+    its dtype, device and length."""
+    return (_rows("hidden", hidden, v, per_row_v=False)[0],
+            _rows("residual", residual, v, per_row_v=False)[0])
+
+
+def apply_householder_pair(hidden: torch.Tensor, residual: torch.Tensor, v: torch.Tensor):
+    """(apply_householder(hidden, v), apply_householder(residual, v)) in one launch: a layer's
+    two outputs, each row reflected by the layer's vector v [dim]."""
+    rows, rows_r = _pair(hidden, residual, v)
+    dim = hidden.shape[-1]
+    h, r = torch.ops.pocrand.householder_pair.default(hidden.reshape(rows, dim).contiguous(),
+                                                      residual.reshape(rows_r, dim).contiguous(),
+                                                      v.contiguous())
+    return h.view(hidden.shape), r.view(residual.shape)
+
+
+def apply_householder_pair_(hidden: torch.Tensor, residual: torch.Tensor, v: torch.Tensor):
+    """apply_householder_pair written into hidden and residual themselves (returns them)."""
+    rows, rows_r = _pair(hidden, residual, v)
+    dim = hidden.shape[-1]
+    if hidden.is_contiguous() and residual.is_contiguous():
+        torch.ops.pocrand.householder_pair_.default(hidden.view(rows, dim),
+                                                    residual.view(rows_r, dim), v.contiguous())
+    else:
+        h, r = apply_householder_pair(hidden, residual, v)
+        hidden.copy_(h)
+        residual.copy_(r)
+    return hidden, residual
+
+
+@torch.library.register_fake("pocrand::householder")
+def _householder_fake(x, v):
+    return torch.empty_like(x)
+
+
+@torch.library.register_fake("pocrand::householder_")
+def _householder_inplace_fake(x, v):
+    return None
+
+
+@torch.library.register_fake("pocrand::householder_pair")
+def _householder_pair_fake(hidden, residual, v):
+    return torch.empty_like(hidden), torch.empty_like(residual)
+
+
+@torch.library.register_fake("pocrand::householder_pair_")
+def _householder_pair_inplace_fake(hidden, residual, v):
+    return None

@@ -1,0 +1,88 @@
+"""apply_householder's forms (SPEC.md 9.3): out of place, in place and the (hidden, residual) pair,
+equal to the NumPy spec bit for bit on every device, for row lengths that take the GPU's fused
+kernel (a multiple of 16 bytes, at most 10240 elements, aligned) and those that do not."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import pocrand_ext as pr
+import spec_numpy as spec
+from conftest import assert_bits_equal
+from test_pocv2_spec import spec_tensor, storage
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+# 8192: fused; 10240: the fused limit; 10248: past it; 7 and 1001: not a vector multiple
+DIMS = [1, 7, 8, 64, 1001, 8192, 10240, 10248]
+
+
+def rows(seed: int, shape, dtype, device) -> torch.Tensor:
+    n = 1
+    for s in shape:
+        n *= s
+    return (pr.normal(seed, n).view(shape) * 2).to(DTYPES[dtype]).to(device)
+
+
+def want(x: torch.Tensor, v: torch.Tensor, dtype: str) -> torch.Tensor:
+    dim = x.shape[-1]
+    out = spec.householder(storage(x.reshape(-1, dim)), storage(v), dtype)
+    return spec_tensor(out, dtype).view(x.shape)
+
+
+@pytest.mark.parametrize("dtype", list(DTYPES))
+@pytest.mark.parametrize("dim", DIMS)
+def test_forms_equal_the_spec(dim, dtype, device):
+    x = rows(dim, (3, 5, dim), dtype, device)
+    r = rows(dim + 1, (15, dim), dtype, device)
+    v = pr.unit_vectors([f"v{dim}"], dim, device)[0].to(DTYPES[dtype])
+    assert_bits_equal(pr.apply_householder(x, v), want(x, v, dtype))
+    y = x.clone()
+    assert pr.apply_householder_(y, v) is y
+    assert_bits_equal(y, want(x, v, dtype))
+    h2, r2 = pr.apply_householder_pair(x, r, v)
+    assert_bits_equal(h2, want(x, v, dtype))
+    assert_bits_equal(r2, want(r, v, dtype))
+    hx, rx = x.clone(), r.clone()
+    pr.apply_householder_pair_(hx, rx, v)
+    assert_bits_equal(hx, want(x, v, dtype))
+    assert_bits_equal(rx, want(r, v, dtype))
+
+
+@pytest.mark.parametrize("dtype", list(DTYPES))
+def test_strided_and_misaligned_rows(dtype, device):
+    """A transposed view, a column slice and a view that starts one element into its storage
+    (not 16-byte aligned) all give the spec's bits, in and out of place."""
+    dim = 64
+    base = rows(3, (dim * 9 + 1,), dtype, device)
+    v = pr.unit_vectors(["strided"], dim, device)[0].to(DTYPES[dtype])
+    views = [base[1:].view(9, dim),                       # misaligned start
+             rows(4, (dim, 6), dtype, device).t(),        # transposed: strided rows
+             rows(5, (6, 2 * dim), dtype, device)[:, ::2]]  # every other column
+    for x in views:
+        expected = want(x.contiguous(), v, dtype)
+        assert_bits_equal(pr.apply_householder(x, v), expected)
+        y = x.clone() if x.is_contiguous() else x
+        before = y.clone()
+        pr.apply_householder_(y, v)
+        assert_bits_equal(y, expected)
+        y.copy_(before)
+
+
+def test_pair_rejects_mismatched_tensors():
+    v = torch.ones(8) / 8**0.5
+    with pytest.raises(TypeError, match="residual's dtype"):
+        pr.apply_householder_pair(torch.zeros(2, 8), torch.zeros(2, 8).half(), v)
+    with pytest.raises(ValueError, match=r"v must be \[4\]"):
+        pr.apply_householder_pair(torch.zeros(2, 8), torch.zeros(2, 4), v)
+    with pytest.raises(ValueError, match=r"v must be \[8\]"):
+        pr.apply_householder_pair(torch.zeros(2, 8), torch.zeros(2, 8), torch.ones(2, 8))
+
+
+def test_opcheck_of_the_new_forms():
+    x, r = torch.randn(5, 64), torch.randn(3, 64)
+    v = pr.unit_vectors(["v"], 64)[0]
+    torch.library.opcheck(torch.ops.pocrand.householder_.default, (x.clone(), v))
+    torch.library.opcheck(torch.ops.pocrand.householder_pair.default, (x, r, v))
+    torch.library.opcheck(torch.ops.pocrand.householder_pair_.default, (x.clone(), r.clone(), v))
+    torch.library.opcheck(torch.ops.pocrand.householder_pair.default, (x.bfloat16(), r.bfloat16(),
+                                                                       v.bfloat16()))
