@@ -227,15 +227,79 @@ def bench_pocv2(repeats: int, write_bw: float, copy_bw: float):
     row("artifacts (pick + Haar + fp16)", f"{B}x{D}, k={K}", k, e, r, None, B * D * 4 / copy_bw / 1e6,
         "end-to-end <= 0.040 ms", e <= 0.040)
 
-    # apply_householder [8192, 8192] bf16: correct now, speed is the fused kernel's work
-    xs = [(torch.randn(D, D, device="cuda", dtype=torch.bfloat16),) for _ in range(2)]
+    # apply_householder [8192, 8192] bf16: one read and one write of x per call
+    xs = [(torch.randn(D, D, device="cuda", dtype=torch.bfloat16),) for _ in range(3)]
     v = pr.householder_vectors(BH, 1, D, "cuda")[0].bfloat16()
-    k = gpu_ms(lambda x: torch.ops.pocrand.householder(x, v), xs, repeats)
-    r = gpu_ms(lambda x: ref2.apply_householder(x, v), xs, repeats)
     f = 2 * D * D * 2 / copy_bw / 1e6
-    row("apply_householder bf16", f"{D}x{D}", k, None, r, None, f, "correct (speed: fused kernel issue)",
-        True)
+    k = gpu_ms(lambda x: torch.ops.pocrand.householder(x, v), xs, repeats)
+    e = wall_ms(lambda x: pr.apply_householder(x, v), xs, repeats)
+    r = gpu_ms(lambda x: ref2.apply_householder(x, v), xs, repeats)
+    row("apply_householder bf16", f"{D}x{D}", k, e, r, None, f, "kernel <= 1.3x read+write floor",
+        k <= 1.3 * f)
+    k = gpu_ms(lambda x: torch.ops.pocrand.householder_(x, v), xs, repeats)
+    row("apply_householder_ bf16 (in place)", f"{D}x{D}", k, None, r, None, f,
+        "kernel <= 1.3x read+write floor", k <= 1.3 * f)
+    pairs = [(xs[i][0], xs[(i + 1) % 3][0]) for i in range(3)]
+    k = gpu_ms(lambda a, b: torch.ops.pocrand.householder_pair(a, b, v), pairs, repeats)
+    r = gpu_ms(lambda a, b: (ref2.apply_householder(a, v), ref2.apply_householder(b, v)), pairs, repeats)
+    row("apply_householder_pair bf16", f"2x {D}x{D}", k, None, r, None, 2 * f,
+        "kernel <= 1.3x floor of both", k <= 2.6 * f)
     return rows
+
+
+def bench_round_cost(repeats: int):
+    """The random steps of a PoC v2 round beside its forward: one real Llama-70B-shaped decoder
+    layer (hidden 8192, 64 heads, 8 KV heads, MLP 28672, bf16) on 32 x 256 tokens, times 80
+    layers; the random steps for L = 80: inputs, the 80 layer vectors, 2 L reflections of
+    [8192, 8192], the artifacts. Reference and pocrand in the same run."""
+    from transformers import LlamaConfig, LlamaModel
+    B, S, D, L, K = 32, 256, 8192, 80, 12
+    cfg = LlamaConfig(hidden_size=D, num_hidden_layers=1, num_attention_heads=64,
+                      num_key_value_heads=8, intermediate_size=28672, vocab_size=128,
+                      max_position_embeddings=S)
+    with torch.device("cuda"):
+        layer_model = LlamaModel(cfg).to(torch.bfloat16).eval()
+    x = torch.randn(B, S, D, device="cuda", dtype=torch.bfloat16)
+    with torch.no_grad():
+        fwd = gpu_ms(lambda: layer_model(inputs_embeds=x), [()], max(5, repeats // 3))
+    del layer_model
+    torch.cuda.empty_cache()
+    ns = nonce_sets(B, 2)
+    h = x.view(B * S, D)
+    r_ = x.view(B * S, D).flip(0).contiguous()
+    last = torch.randn(B, D, device="cuda")
+    vecs = pr.householder_vectors(BH, L, D, "cuda").bfloat16()
+    reps = max(3, repeats // 5)
+    ours = {
+        "inputs": wall_ms(lambda n: pr.generate_inputs(BH, PK, n, D, S, "cuda", torch.bfloat16), ns, reps),
+        "layer vectors": wall_ms(lambda: pr.householder_vectors(BH, L, D, "cuda"), [()], reps),
+        "2L reflections": L * gpu_ms(lambda: torch.ops.pocrand.householder_pair(h, r_, vecs[0]), [()], reps),
+        "artifacts": wall_ms(lambda n: pr.artifacts(last, BH, PK, n, K), ns, reps),
+    }
+    v32 = vecs[0].float()
+    theirs = {
+        "inputs": wall_ms(lambda n: ref2.generate_inputs(BH, PK, n, D, S, "cuda", torch.bfloat16), ns[:1], 1, warmup=1),
+        "layer vectors": wall_ms(lambda: [ref2.householder_vector(f"{BH}_layer_{i}_householder", D, "cuda")
+                                          for i in range(L)], [()], 1, warmup=1),
+        "2L reflections": 2 * L * gpu_ms(lambda: ref2.apply_householder(h, v32.bfloat16()), [()], reps),
+        "artifacts": wall_ms(lambda n: ref2.artifacts(last, BH, PK, n, K), ns[:1], 3, warmup=1),
+    }
+    forward = L * fwd
+    return dict(layer_ms=fwd, forward_ms=forward, ours=ours, theirs=theirs,
+                ours_share=sum(ours.values()) / (forward + sum(ours.values())),
+                theirs_share=sum(theirs.values()) / (forward + sum(theirs.values())))
+
+
+def round_table(cost) -> str:
+    lines = ["", f"Round cost: one Llama-70B-shaped layer forward on 32x256 tokens (bf16) "
+             f"{fmt(cost['layer_ms'])}, x 80 layers = {fmt(cost['forward_ms'])}", "",
+             "| random step (L = 80, B = 32, seq 256, hidden 8192) | pocrand | reference (torch ops) |",
+             "|---|---|---|"]
+    for step in cost["ours"]:
+        lines.append(f"| {step} | {fmt(cost['ours'][step])} | {fmt(cost['theirs'][step])} |")
+    lines.append(f"| **share of the round** (target <= 1%) | **{100 * cost['ours_share']:.2f}%** | "
+                 f"{100 * cost['theirs_share']:.2f}% |")
+    return "\n".join(lines)
 
 
 def bench_cpu(repeats: int):
@@ -317,7 +381,7 @@ def main() -> int:
     ap.add_argument("--write", action="store_true", help="update BENCHMARKS.md and the plot")
     ap.add_argument("--plot", type=Path, default=ROOT / "benchmarks" / "throughput.png")
     ap.add_argument("--no-cpu", action="store_true")
-    ap.add_argument("--section", choices=["all", "phase2", "pocv2"], default="all",
+    ap.add_argument("--section", choices=["all", "phase2", "pocv2", "round"], default="all",
                     help="which GPU rows to measure")
     args = ap.parse_args()
     if not torch.cuda.is_available() or "cuda" not in pr.build_info():
@@ -325,7 +389,7 @@ def main() -> int:
     card = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU only"
     header = (f"{card}, torch {torch.__version__}, CUDA {torch.version.cuda}, pocrand "
               f"{pr.SPEC_VERSION} ({pr.build_info()}), {datetime.date.today().isoformat()}")
-    rows, points = [], []
+    rows, points, round_text = [], [], ""
     if torch.cuda.is_available() and "cuda" in pr.build_info():
         if args.section in ("all", "phase2"):
             rows, write_bw, copy_bw = bench_gpu(args.repeats)
@@ -335,8 +399,10 @@ def main() -> int:
         header += f"; measured fill {write_bw:,.0f} GB/s, copy {copy_bw:,.0f} GB/s"
         if args.section in ("all", "pocv2"):
             rows += bench_pocv2(args.repeats, write_bw, copy_bw)
+        if args.section in ("all", "round"):
+            round_text = round_table(bench_round_cost(args.repeats))
     cpu = None if args.no_cpu else bench_cpu(max(3, args.repeats // 6))
-    text = table(rows, cpu, header)
+    text = table(rows, cpu, header) + round_text
     print(text)
     if args.write:
         if points:

@@ -207,3 +207,22 @@ def test_round_gpu_prover_cpu_validator():
     assert ours.mismatches == 0 and not ours.fraud and max(ours.distances) < 1e-3
     theirs = run_round(cfg, "cuda", "cpu", reference=True)
     assert theirs.mismatches >= 8 and theirs.fraud
+
+
+@requires_cuda
+def test_hooked_forward_in_a_cuda_graph():
+    """The hooks' vectors are cached before capture; the reflections replay in a CUDA graph."""
+    model = make(True, torch.bfloat16, "cuda")
+    hooks = pr.install_householder_hooks(model, BH)
+    static = pr.generate_inputs(BH, "pk", [0, 1], 32, 5, "cuda", torch.bfloat16)
+    with torch.no_grad(), hooks.active():
+        eager = model(static)       # warms the vector cache and the allocator
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            out = model(static)
+        static.copy_(pr.generate_inputs(BH, "pk", [5, 6], 32, 5, "cuda", torch.bfloat16))
+        graph.replay()
+        want = model(static)
+    assert_bits_equal(out, want)
+    assert not torch.equal(out, eager)
+    hooks.remove()
