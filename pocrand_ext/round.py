@@ -155,7 +155,9 @@ def plot(results: dict, path) -> None:
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 4))
     for label, res in results.items():
-        ax.plot(sorted(max(x, 1e-12) for x in res.distances), "o-", label=label, ms=3)
+        zeros = sum(x == 0 for x in res.distances)
+        note = f" ({zeros} exact zeros drawn at 1e-12)" if zeros else ""
+        ax.plot(sorted(max(x, 1e-12) for x in res.distances), "o-", label=label + note, ms=3)
     ax.axhline(DIST_THRESHOLD, color="k", lw=0.8, ls="--", label="threshold 0.02")
     ax.set_yscale("log")
     ax.set_xlabel("nonce (sorted by distance)")

@@ -43,17 +43,27 @@ __device__ void block_haar_row(float* y, int64_t k, const int64_t* seeds, float*
 // sums are warp_small_sum, so no barrier is involved. Returns lane l's result (lanes >= k: 0).
 constexpr int kWarpHaar = 32;
 
+// Lane l's element of unit_vector(seed, k) delivered in E's type (9.2, 9.10), by one warp.
+template <typename E>
+__device__ float warp_unit_vector(uint32_t seed, int k) {
+  const int lane = threadIdx.x & 31;
+  const float t = lane < k ? normal_element(lane, static_cast<uint32_t>(k), seed) : 0.0f;
+  const float d = unit_vector_divisor(warp_small_sum(square(t), k));
+  return through_storage<E>(pr_div(t, d));
+}
+
+// y reflected by v (lane l holding element l of each), delivered in E's type (9.3).
+template <typename E>
+__device__ float warp_reflect(float y, float v, int k) {
+  const float c = householder_coefficient(warp_small_sum(pr_mul(y, v), k));
+  return through_storage<E>(householder_update(y, c, v));
+}
+
 template <typename E>
 __device__ float warp_haar_lane(float y, int k, const int64_t* seeds) {
   const int lane = threadIdx.x & 31;
-  for (int j = 0; j + 1 < k; ++j) {
-    const auto seed = static_cast<uint32_t>(seeds[j]);
-    const float t = lane < k ? normal_element(lane, static_cast<uint32_t>(k), seed) : 0.0f;
-    const float d = unit_vector_divisor(warp_small_sum(square(t), k));
-    const float v = through_storage<E>(pr_div(t, d));
-    const float c = householder_coefficient(warp_small_sum(pr_mul(y, v), k));
-    y = through_storage<E>(householder_update(y, c, v));
-  }
+  for (int j = 0; j + 1 < k; ++j)
+    y = warp_reflect<E>(y, warp_unit_vector<E>(static_cast<uint32_t>(seeds[j]), k), k);
   return lane < k ? y : 0.0f;
 }
 
@@ -105,6 +115,7 @@ template <typename E>
 __global__ void __launch_bounds__(kArtifactThreads)
 artifacts_kernel(const typename E::Bits* hidden, const int64_t* seeds, int64_t rows, int64_t H,
                  int64_t k, uint16_t* out, bool* flags, float* scratch) {
+  __shared__ float haar_v[kWarpHaar][32];  // k <= 32: the Haar vectors, one a warp
   auto* idx = reinterpret_cast<int64_t*>(scratch + blockIdx.x * artifact_block_floats(H, k));
   float* g = reinterpret_cast<float*>(idx + k);
   float* v = g + k;
@@ -122,16 +133,22 @@ artifacts_kernel(const typename E::Bits* hidden, const int64_t* seeds, int64_t r
     const float d1 = artifact_divisor(sum_sq);
     block_pick_row(static_cast<uint32_t>(seeds[row * k]), H, k, idx);
     __syncthreads();
-    if (k <= kWarpHaar) {  // warp 0 alone: the chain and the final norm in registers
-      if (threadIdx.x < 32) {
-        const int lane = threadIdx.x;
-        const float g_l = lane < k ? pr_div(E::widen(h[idx[lane]]), d1) : 0.0f;
-        const float y = warp_haar_lane<F32>(g_l, static_cast<int>(k), seeds + row * k + 1);
-        const float d2 = artifact_divisor(warp_small_sum(square(y), static_cast<int>(k)));
-        if (lane < k) out[row * k + lane] = float_to_half_bits(canonicalize_nan(pr_div(y, d2)));
+    if (k <= kWarpHaar) {
+      // The k - 1 Haar vectors do not depend on g: warp w makes vector w, all at once; then
+      // warp 0 alone runs the chain of reflections and the final norm in registers.
+      const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, k32 = static_cast<int>(k);
+      if (warp + 1 < k32)
+        haar_v[warp][lane] = warp_unit_vector<F32>(static_cast<uint32_t>(seeds[row * k + 1 + warp]), k32);
+      __syncthreads();
+      if (warp == 0) {
+        float y = lane < k32 ? pr_div(E::widen(h[idx[lane]]), d1) : 0.0f;
+        for (int j = 0; j + 1 < k32; ++j) y = warp_reflect<F32>(y, haar_v[j][lane], k32);
+        y = lane < k32 ? y : 0.0f;
+        const float d2 = artifact_divisor(warp_small_sum(square(y), k32));
+        if (lane < k32) out[row * k + lane] = float_to_half_bits(canonicalize_nan(pr_div(y, d2)));
         if (lane == 0) flags[row] = false;
       }
-      __syncthreads();  // idx is rewritten for the next row
+      __syncthreads();  // idx and haar_v are rewritten for the next row
       continue;
     }
     for (int64_t m = threadIdx.x; m < k; m += blockDim.x) g[m] = pr_div(E::widen(h[idx[m]]), d1);

@@ -1,9 +1,9 @@
 // householder.cu — apply_householder on the GPU (SPEC.md 9.3, 9.8): each row x of one or two
 // tensors (the pair form: a layer's hidden states and residual) becomes x - 2 (x . v) v.
 //
-// The fast kernel reads a row once: 16-byte loads into shared memory (widened to float32), the
-// dot by block_tree_sum over the shared copy (the fixed tree of core section 7), then the update
-// from the shared copy with 16-byte stores. Rows of up to kFusedMaxDim elements whose length is a
+// The fast kernel reads a row once: 16-byte loads of x and v into registers, their products into
+// shared memory, the dot by block_tree_sum over them (the fixed tree of core section 7), then the
+// update of the x each thread holds, with 16-byte stores. Rows of up to kFusedMaxDim elements whose length is a
 // multiple of a 16-byte vector take it; others take the generic kernel, which reads the row
 // twice (the second read mostly from L2). Both write nothing before the row's dot is known, so
 // the output may be the input (in place).
@@ -18,7 +18,7 @@ namespace cuda {
 namespace {
 
 constexpr int kRowThreads = 256;
-constexpr int64_t kFusedMaxDim = 10240;  // floats of shared memory a block holds (40 KB)
+constexpr int64_t kFusedMaxDim = 10240;  // products a block holds in shared memory (40 KB)
 
 int64_t row_blocks(int64_t rows) { return std::min(rows, kMaxGridX); }
 
@@ -42,53 +42,63 @@ __device__ const Bits* v_row(const Bits* v, bool v_per_row, int64_t r, int64_t d
   return v_per_row ? v + r * dim : v;
 }
 
-template <typename E>
-struct SharedProducts {  // x[i] (already widened, in shared memory) * v[i]
-  const float* x;
-  const typename E::Bits* v;
-  __device__ float operator()(int64_t i) const { return pr_mul(x[i], E::widen(v[i])); }
-};
-
+// One pass over the row: each thread loads its 16-byte vectors of x and v into registers and
+// writes their products to shared memory; the block sums the products in the fixed order; each
+// thread then updates the x it holds. x is read once from memory, and v (the same for every row
+// of a layer) mostly from L2.
 template <typename E>
 __global__ void __launch_bounds__(kRowThreads)
 householder_fused_kernel(const __grid_constant__ RowSets rows, const typename E::Bits* v,
                          bool v_per_row, int64_t dim) {
   using Bits = typename E::Bits;
-  constexpr int kVec = 16 / sizeof(Bits);  // elements in a 16-byte vector
-  __shared__ __align__(16) float sx[kFusedMaxDim];
+  constexpr int kVec = 16 / sizeof(Bits);                           // elements a vector
+  constexpr int kPerThread = kFusedMaxDim / (kVec * kRowThreads);   // vectors a thread, at most
+  extern __shared__ __align__(16) float products[];                 // [dim]
   __shared__ float levels[16];  // block_tree_scratch(kFusedMaxDim) = 10 + 1
-  const int64_t vectors = dim / kVec;
+  const int vectors = static_cast<int>(dim / kVec);
   for (int64_t r = blockIdx.x; r < rows.total(); r += gridDim.x) {
     const Bits* x;
     Bits* out;
     rows.row(r, x, out, dim);
     const Bits* vr = v_row(v, v_per_row, r, dim);
-    for (int64_t q = threadIdx.x; q < vectors; q += blockDim.x) {
-      const uint4 raw = reinterpret_cast<const uint4*>(x)[q];
-      Bits b[kVec];
-      memcpy(b, &raw, 16);
-      float f[kVec];
+    uint4 xs[kPerThread], vs[kPerThread];
 #pragma unroll
-      for (int e = 0; e < kVec; ++e) f[e] = E::widen(b[e]);
+    for (int j = 0; j < kPerThread; ++j) {
+      const int q = threadIdx.x + j * kRowThreads;
+      if (q < vectors) {
+        xs[j] = reinterpret_cast<const uint4*>(x)[q];
+        vs[j] = reinterpret_cast<const uint4*>(vr)[q];
+        Bits xb[kVec], vb[kVec];
+        memcpy(xb, &xs[j], 16);
+        memcpy(vb, &vs[j], 16);
+        float p[kVec];
 #pragma unroll
-      for (int h = 0; h < kVec / 4; ++h)
-        reinterpret_cast<float4*>(sx)[q * (kVec / 4) + h] = make_float4(f[4 * h], f[4 * h + 1],
-                                                                        f[4 * h + 2], f[4 * h + 3]);
+        for (int e = 0; e < kVec; ++e) p[e] = pr_mul(E::widen(xb[e]), E::widen(vb[e]));
+#pragma unroll
+        for (int h = 0; h < kVec / 4; ++h)
+          reinterpret_cast<float4*>(products)[q * (kVec / 4) + h] =
+              make_float4(p[4 * h], p[4 * h + 1], p[4 * h + 2], p[4 * h + 3]);
+      }
     }
     __syncthreads();
-    const float c = householder_coefficient(block_tree_sum(SharedProducts<E>{sx, vr}, dim, levels));
-    for (int64_t q = threadIdx.x; q < vectors; q += blockDim.x) {
-      const uint4 vraw = reinterpret_cast<const uint4*>(vr)[q];
-      Bits vb[kVec], yb[kVec];
-      memcpy(vb, &vraw, 16);
+    // block_tree_sum ends with a barrier: `products` is free for the next row afterwards
+    const float c = householder_coefficient(
+        block_tree_sum(RowTerms<F32, false>{products}, dim, levels));
 #pragma unroll
-      for (int e = 0; e < kVec; ++e)
-        yb[e] = E::encode(canonicalize_nan(householder_update(sx[q * kVec + e], c, E::widen(vb[e]))));
-      uint4 y;
-      memcpy(&y, yb, 16);
-      reinterpret_cast<uint4*>(out)[q] = y;
+    for (int j = 0; j < kPerThread; ++j) {
+      const int q = threadIdx.x + j * kRowThreads;
+      if (q < vectors) {
+        Bits xb[kVec], vb[kVec], yb[kVec];
+        memcpy(xb, &xs[j], 16);
+        memcpy(vb, &vs[j], 16);
+#pragma unroll
+        for (int e = 0; e < kVec; ++e)
+          yb[e] = E::encode(canonicalize_nan(householder_update(E::widen(xb[e]), c, E::widen(vb[e]))));
+        uint4 y;
+        memcpy(&y, yb, 16);
+        reinterpret_cast<uint4*>(out)[q] = y;
+      }
     }
-    __syncthreads();  // sx is rewritten for the next row
   }
 }
 
@@ -137,7 +147,8 @@ cudaError_t launch_householder(const HouseholderRows* sets, int count, const voi
     using E = decltype(e);
     const auto* ve = static_cast<const typename E::Bits*>(v);
     if (fused_applies(rows, v, dim, sizeof(typename E::Bits)))
-      householder_fused_kernel<E><<<blocks, kRowThreads, 0, stream>>>(rows, ve, v_per_row, dim);
+      householder_fused_kernel<E><<<blocks, kRowThreads, dim * sizeof(float), stream>>>(
+          rows, ve, v_per_row, dim);
     else
       householder_kernel<E><<<blocks, kRowThreads, 0, stream>>>(rows, ve, v_per_row, dim, scratch);
   });

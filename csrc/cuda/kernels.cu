@@ -501,6 +501,7 @@ bool unit_normal_fused(int64_t rows, int64_t V) {
 }
 
 size_t unit_normal_scratch_floats(int64_t rows, int64_t V) {
+  if (V <= kUnitRowMax) return 0;  // unit_row_kernel: shared memory only
   if (unit_normal_fused(rows, V)) return static_cast<size_t>(rows * chunk_count(V));
   return static_cast<size_t>(rows * V) + reduction_workspace_floats(rows, V);
 }

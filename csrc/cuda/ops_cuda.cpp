@@ -37,8 +37,13 @@ FloatType float_type(at::ScalarType t) {
 
 cudaStream_t stream() { return at::cuda::getCurrentCUDAStream(); }
 
+// Scratch for a launcher, from PyTorch's caching allocator; none (a null pointer) when n is 0.
 at::Tensor float_scratch(const at::Tensor& like, int64_t n) {
-  return at::empty({std::max<int64_t>(n, 1)}, like.options().dtype(at::kFloat));
+  return n > 0 ? at::empty({n}, like.options().dtype(at::kFloat)) : at::Tensor();
+}
+
+float* scratch_ptr(const at::Tensor& scratch) {
+  return scratch.defined() ? scratch.data_ptr<float>() : nullptr;
 }
 
 at::Tensor murmur3_cuda(const at::Tensor& keys, int64_t seed) {
@@ -130,7 +135,7 @@ at::Tensor unit_rows_cuda(const at::Tensor& seeds, int64_t V, at::ScalarType dty
   auto scratch = float_scratch(seeds, static_cast<int64_t>(cuda::unit_normal_scratch_floats(rows, V)));
   C10_CUDA_CHECK(cuda::launch_unit_normal(seeds.data_ptr<int64_t>(), rows, V, norm_offset,
                                           float_type(dtype), out.data_ptr(),
-                                          scratch.data_ptr<float>(), stream()));
+                                          scratch_ptr(scratch), stream()));
   return out;
 }
 
@@ -189,7 +194,7 @@ void householder_launch(std::initializer_list<std::pair<at::Tensor, at::Tensor>>
   auto scratch = float_scratch(first, static_cast<int64_t>(cuda::householder_scratch_floats(rows, dim)));
   C10_CUDA_CHECK(cuda::launch_householder(sets, count, v.data_ptr(), v.dim() == 2,
                                           float_type(first.scalar_type()), dim,
-                                          scratch.data_ptr<float>(), stream()));
+                                          scratch_ptr(scratch), stream()));
 }
 
 at::Tensor householder_cuda(const at::Tensor& x, const at::Tensor& v) {
@@ -228,7 +233,7 @@ at::Tensor haar_rotate_cuda(const at::Tensor& x, const at::Tensor& seeds) {
   auto scratch = float_scratch(x, static_cast<int64_t>(cuda::haar_scratch_floats(rows, k)));
   C10_CUDA_CHECK(cuda::launch_haar_rotate(x.data_ptr(), float_type(x.scalar_type()),
                                           seeds.data_ptr<int64_t>(), rows, k, out.data_ptr(),
-                                          scratch.data_ptr<float>(), stream()));
+                                          scratch_ptr(scratch), stream()));
   return out;
 }
 
@@ -244,7 +249,7 @@ std::tuple<at::Tensor, at::Tensor> artifacts_cuda(const at::Tensor& hidden, cons
   C10_CUDA_CHECK(cuda::launch_artifacts(hidden.data_ptr(), float_type(hidden.scalar_type()),
                                         seeds.data_ptr<int64_t>(), rows, H, k,
                                         reinterpret_cast<uint16_t*>(out.data_ptr()),
-                                        flags.data_ptr<bool>(), scratch.data_ptr<float>(), stream()));
+                                        flags.data_ptr<bool>(), scratch_ptr(scratch), stream()));
   return {out, flags};
 }
 
@@ -280,7 +285,7 @@ at::Tensor distances_cuda(const at::Tensor& logits, const at::Tensor& permutatio
   C10_CUDA_CHECK(cuda::launch_distances(
       logits.data_ptr(), float_type(logits.scalar_type()), permutations.data_ptr<int64_t>(),
       target.data_ptr(), float_type(target.scalar_type()), rows, V, out.data_ptr<float>(),
-      scratch.data_ptr<float>(),
+      scratch_ptr(scratch),
       reinterpret_cast<unsigned long long*>(first_bad.data_ptr<int64_t>()), stream()));
   if (check) {  // reading the flags back synchronises; check=false never does
     const auto bad = first_bad.cpu();
@@ -375,7 +380,7 @@ at::Tensor unit_normal_by_value_cuda(uint32_t seed, int64_t vocab_size, at::Scal
   cuda::InlineSeeds s{};
   s.v[0] = seed;
   C10_CUDA_CHECK(cuda::launch_unit_normal(s, 1, vocab_size, 0.0f, float_type(dtype),
-                                          out.data_ptr(), scratch.data_ptr<float>(), stream()));
+                                          out.data_ptr(), scratch_ptr(scratch), stream()));
   return out;
 }
 
@@ -393,7 +398,7 @@ at::Tensor unit_vectors_by_value_cuda(const int64_t* seeds, int64_t rows, int64_
     cuda::InlineSeeds s{};
     for (int64_t r = 0; r < count; ++r) s.v[r] = static_cast<uint32_t>(seeds[r0 + r]);
     C10_CUDA_CHECK(cuda::launch_unit_normal(s, count, dim, kTiny, float_type(dtype),
-                                            base + r0 * row_bytes, scratch.data_ptr<float>(),
+                                            base + r0 * row_bytes, scratch_ptr(scratch),
                                             stream()));
   }
   return out;

@@ -31,12 +31,24 @@ __device__ void block_pick_row(uint32_t seed, int64_t dim, int64_t k, int64_t* o
       if ((s & mask) == prefix) atomicAdd(&hist[(s >> shift) & 255u], 1u);
     }
     __syncthreads();
-    if (threadIdx.x == 0) {
-      uint32_t digit = 0;
-      int64_t r = rank;
-      while (r > hist[digit]) r -= hist[digit++];
-      found_prefix = prefix | (digit << shift);
-      found_rank = r;
+    if (threadIdx.x < 32) {  // warp 0 finds the digit: lane l counts digits 8l .. 8l + 7
+      const int lane = threadIdx.x;
+      int64_t own = 0;
+      for (int d = 0; d < 8; ++d) own += hist[8 * lane + d];
+      int64_t below = own;  // inclusive prefix count over the lanes
+      for (int w = 1; w < 32; w *= 2) {
+        const int64_t other = __shfl_up_sync(0xffffffffu, below, w);
+        if (lane >= w) below += other;
+      }
+      below -= own;  // scores in the lanes before this one
+      const unsigned here = __ballot_sync(0xffffffffu, below < rank && rank <= below + own);
+      if (lane == __ffs(here) - 1) {  // the one lane whose digits hold the rank-th score
+        uint32_t digit = 8 * lane;
+        int64_t r = rank - below;
+        while (r > hist[digit]) r -= hist[digit++];
+        found_prefix = prefix | (digit << shift);
+        found_rank = r;
+      }
     }
     __syncthreads();
     prefix = found_prefix;
