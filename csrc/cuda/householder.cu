@@ -102,6 +102,86 @@ householder_fused_kernel(const __grid_constant__ RowSets rows, const typename E:
   }
 }
 
+// The same for a shared v and rows of at most kStreamVectors 16-byte vectors a thread (8192
+// bf16/fp16, 4096 float32 elements): each block keeps its part of v in registers and walks rows
+// gridDim.x apart, loading the next row while it sums and updates the current one, so memory
+// reads overlap the barriers of the fixed-order sum.
+constexpr int kStreamVectors = 4;
+
+template <typename E>
+__device__ __forceinline__ void load_row(const typename E::Bits* x, int vectors, uint4 (&to)[kStreamVectors]) {
+#pragma unroll
+  for (int j = 0; j < kStreamVectors; ++j) {
+    const int q = threadIdx.x + j * kRowThreads;
+    if (q < vectors) to[j] = reinterpret_cast<const uint4*>(x)[q];
+  }
+}
+
+template <typename E>
+__global__ void __launch_bounds__(kRowThreads)
+householder_stream_kernel(const __grid_constant__ RowSets rows, const typename E::Bits* v,
+                          int64_t dim) {
+  using Bits = typename E::Bits;
+  constexpr int kVec = 16 / sizeof(Bits);
+  extern __shared__ __align__(16) float products[];  // [dim]
+  __shared__ float levels[16];
+  const int vectors = static_cast<int>(dim / kVec);
+  const int64_t total = rows.total();
+  uint4 vs[kStreamVectors], cur[kStreamVectors], next[kStreamVectors];
+  load_row<E>(v, vectors, vs);
+  int64_t r = blockIdx.x;
+  const Bits* x;
+  Bits* out;
+  if (r < total) {
+    rows.row(r, x, out, dim);
+    load_row<E>(x, vectors, cur);
+  }
+  for (; r < total; r += gridDim.x) {
+    rows.row(r, x, out, dim);
+    if (r + gridDim.x < total) {  // the next row's loads, in flight during this row's sum
+      const Bits* x_next;
+      Bits* unused;
+      rows.row(r + gridDim.x, x_next, unused, dim);
+      load_row<E>(x_next, vectors, next);
+    }
+#pragma unroll
+    for (int j = 0; j < kStreamVectors; ++j) {
+      const int q = threadIdx.x + j * kRowThreads;
+      if (q < vectors) {
+        Bits xb[kVec], vb[kVec];
+        memcpy(xb, &cur[j], 16);
+        memcpy(vb, &vs[j], 16);
+        float p[kVec];
+#pragma unroll
+        for (int e = 0; e < kVec; ++e) p[e] = pr_mul(E::widen(xb[e]), E::widen(vb[e]));
+#pragma unroll
+        for (int h = 0; h < kVec / 4; ++h)
+          reinterpret_cast<float4*>(products)[q * (kVec / 4) + h] =
+              make_float4(p[4 * h], p[4 * h + 1], p[4 * h + 2], p[4 * h + 3]);
+      }
+    }
+    __syncthreads();
+    const float c = householder_coefficient(
+        block_tree_sum(RowTerms<F32, false>{products}, dim, levels));
+#pragma unroll
+    for (int j = 0; j < kStreamVectors; ++j) {
+      const int q = threadIdx.x + j * kRowThreads;
+      if (q < vectors) {
+        Bits xb[kVec], vb[kVec], yb[kVec];
+        memcpy(xb, &cur[j], 16);
+        memcpy(vb, &vs[j], 16);
+#pragma unroll
+        for (int e = 0; e < kVec; ++e)
+          yb[e] = E::encode(canonicalize_nan(householder_update(E::widen(xb[e]), c, E::widen(vb[e]))));
+        uint4 y;
+        memcpy(&y, yb, 16);
+        reinterpret_cast<uint4*>(out)[q] = y;
+      }
+      cur[j] = next[j];
+    }
+  }
+}
+
 // Any row length and alignment: the dot from global memory, then the update.
 template <typename E>
 __global__ void __launch_bounds__(kRowThreads)
@@ -119,6 +199,15 @@ householder_kernel(const __grid_constant__ RowSets rows, const typename E::Bits*
       out[i] = E::encode(canonicalize_nan(householder_update(E::widen(x[i]), c, E::widen(vr[i]))));
     __syncthreads();  // in place: every thread's update of this row is done before the next
   }
+}
+
+// The current device's multiprocessor count (the stream kernel's grid: a few blocks a
+// multiprocessor, each walking many rows).
+int multiprocessors() {
+  int device = 0, count = 0;
+  cudaGetDevice(&device);
+  cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device);
+  return count > 0 ? count : 1;
 }
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
@@ -146,11 +235,19 @@ cudaError_t launch_householder(const HouseholderRows* sets, int count, const voi
   with_element_type(type, [&](auto e) {
     using E = decltype(e);
     const auto* ve = static_cast<const typename E::Bits*>(v);
-    if (fused_applies(rows, v, dim, sizeof(typename E::Bits)))
+    constexpr int kVec = 16 / sizeof(typename E::Bits);
+    if (fused_applies(rows, v, dim, sizeof(typename E::Bits)) && !v_per_row &&
+        dim <= int64_t{kStreamVectors} * kRowThreads * kVec) {
+      const auto stream_blocks =
+          static_cast<unsigned>(std::min<int64_t>(rows.total(), 4 * multiprocessors()));
+      householder_stream_kernel<E><<<stream_blocks, kRowThreads, dim * sizeof(float), stream>>>(
+          rows, ve, dim);
+    } else if (fused_applies(rows, v, dim, sizeof(typename E::Bits))) {
       householder_fused_kernel<E><<<blocks, kRowThreads, dim * sizeof(float), stream>>>(
           rows, ve, v_per_row, dim);
-    else
+    } else {
       householder_kernel<E><<<blocks, kRowThreads, 0, stream>>>(rows, ve, v_per_row, dim, scratch);
+    }
   });
   return cudaGetLastError();
 }
