@@ -125,7 +125,11 @@ def pocv2_step(hidden, x, v, pick_seeds, haar_seeds, artifact_seeds):
     rot = torch.ops.pocrand.haar_rotate(g, haar_seeds)
     art, flags = torch.ops.pocrand.artifacts(hidden, artifact_seeds, 12)
     vecs = torch.ops.pocrand.unit_vectors(pick_seeds, 64, torch.float32)
-    return y, idx, rot, art, flags, vecs
+    words = artifact_seeds[:, :8].contiguous()
+    concat = torch.ops.pocrand.concat_normal(words, 300, 0, 300, torch.bfloat16)
+    part = torch.ops.pocrand.concat_normal(words, 300, 7, 99, torch.float16)
+    h2, r2 = torch.ops.pocrand.householder_pair(x, x.flip(0), v)
+    return y, idx, rot, art, flags, vecs, concat, part, h2, r2
 
 
 def test_torch_compile_fullgraph(device):

@@ -140,7 +140,7 @@ def test_pick_indices(dim, k, device):
 
 
 @pytest.mark.parametrize("dtype", list(DTYPES))
-@pytest.mark.parametrize("k", [1, 2, 3, 12, 33, 100, 1025])
+@pytest.mark.parametrize("k", [1, 2, 3, 12, 32, 33, 100, 1025, 4096])
 def test_haar_rotate(k, dtype, device):
     nonces = [0, 5, -7]
     torch.manual_seed(k)
