@@ -16,6 +16,7 @@
 #include "../op_checks.h"
 #include "cpu_common.h"
 #include "seeds.h"
+#include "../write_into.h"
 
 namespace pocrand {
 namespace {
@@ -187,23 +188,12 @@ at::Tensor concat_normal_cpu(const at::Tensor& words, int64_t n, int64_t start, 
   return out;
 }
 
-template <typename Fill>
-void fill_into(const at::Tensor& out, Fill fill) {
-  if (out.is_contiguous()) {
-    fill(out);
-    return;
-  }
-  auto tmp = at::empty(out.sizes(), out.options());
-  fill(tmp);
-  out.copy_(tmp);
-}
-
 void normal_nonces_into_cpu(c10::string_view prefix, at::IntArrayRef nonces,
                             c10::string_view suffix, const at::Tensor& out) {
   const IeeeFpMode ieee;  // fp_mode.h
   const int64_t n = into_row_length(nonces, out);
   const auto seeds = derive_seeds(prefix, nonces, suffix, false);
-  fill_into(out, [&](const at::Tensor& o) { fill_normal(seeds_to_u32(seeds), n, o); });
+  write_into(out, [&](const at::Tensor& o) { fill_normal(seeds_to_u32(seeds), n, o); });
 }
 
 void concat_normal_nonces_into_cpu(c10::string_view prefix, at::IntArrayRef nonces,
@@ -211,7 +201,7 @@ void concat_normal_nonces_into_cpu(c10::string_view prefix, at::IntArrayRef nonc
   const IeeeFpMode ieee;  // fp_mode.h
   const int64_t n = into_row_length(nonces, out);
   const auto words = derive_seed_words(prefix, nonces, suffix, false);
-  fill_into(out, [&](const at::Tensor& o) { fill_concat_normal(words, n, 0, n, o); });
+  write_into(out, [&](const at::Tensor& o) { fill_concat_normal(words, n, 0, n, o); });
 }
 
 }  // namespace

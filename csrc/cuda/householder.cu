@@ -42,6 +42,40 @@ __device__ const Bits* v_row(const Bits* v, bool v_per_row, int64_t r, int64_t d
   return v_per_row ? v + r * dim : v;
 }
 
+// One 16-byte vector of x and of v (elements q * kVec ...): their products into `products`.
+template <typename E>
+__device__ __forceinline__ void store_products(const uint4& x, const uint4& v, int q,
+                                               float* products) {
+  using Bits = typename E::Bits;
+  constexpr int kVec = 16 / sizeof(Bits);
+  Bits xb[kVec], vb[kVec];
+  memcpy(xb, &x, 16);
+  memcpy(vb, &v, 16);
+  float p[kVec];
+#pragma unroll
+  for (int e = 0; e < kVec; ++e) p[e] = pr_mul(E::widen(xb[e]), E::widen(vb[e]));
+#pragma unroll
+  for (int h = 0; h < kVec / 4; ++h)
+    reinterpret_cast<float4*>(products)[q * (kVec / 4) + h] =
+        make_float4(p[4 * h], p[4 * h + 1], p[4 * h + 2], p[4 * h + 3]);
+}
+
+// The same vector of x reflected: x - c v, each element rounded once to E's type (9.3).
+template <typename E>
+__device__ __forceinline__ uint4 reflected(const uint4& x, const uint4& v, float c) {
+  using Bits = typename E::Bits;
+  constexpr int kVec = 16 / sizeof(Bits);
+  Bits xb[kVec], vb[kVec], yb[kVec];
+  memcpy(xb, &x, 16);
+  memcpy(vb, &v, 16);
+#pragma unroll
+  for (int e = 0; e < kVec; ++e)
+    yb[e] = E::encode(canonicalize_nan(householder_update(E::widen(xb[e]), c, E::widen(vb[e]))));
+  uint4 y;
+  memcpy(&y, yb, 16);
+  return y;
+}
+
 // One pass over the row: each thread loads its 16-byte vectors of x and v into registers and
 // writes their products to shared memory; the block sums the products in the fixed order; each
 // thread then updates the x it holds. x is read once from memory, and v (the same for every row
@@ -68,16 +102,7 @@ householder_fused_kernel(const __grid_constant__ RowSets rows, const typename E:
       if (q < vectors) {
         xs[j] = reinterpret_cast<const uint4*>(x)[q];
         vs[j] = reinterpret_cast<const uint4*>(vr)[q];
-        Bits xb[kVec], vb[kVec];
-        memcpy(xb, &xs[j], 16);
-        memcpy(vb, &vs[j], 16);
-        float p[kVec];
-#pragma unroll
-        for (int e = 0; e < kVec; ++e) p[e] = pr_mul(E::widen(xb[e]), E::widen(vb[e]));
-#pragma unroll
-        for (int h = 0; h < kVec / 4; ++h)
-          reinterpret_cast<float4*>(products)[q * (kVec / 4) + h] =
-              make_float4(p[4 * h], p[4 * h + 1], p[4 * h + 2], p[4 * h + 3]);
+        store_products<E>(xs[j], vs[j], q, products);
       }
     }
     __syncthreads();
@@ -87,17 +112,7 @@ householder_fused_kernel(const __grid_constant__ RowSets rows, const typename E:
 #pragma unroll
     for (int j = 0; j < kPerThread; ++j) {
       const int q = threadIdx.x + j * kRowThreads;
-      if (q < vectors) {
-        Bits xb[kVec], vb[kVec], yb[kVec];
-        memcpy(xb, &xs[j], 16);
-        memcpy(vb, &vs[j], 16);
-#pragma unroll
-        for (int e = 0; e < kVec; ++e)
-          yb[e] = E::encode(canonicalize_nan(householder_update(E::widen(xb[e]), c, E::widen(vb[e]))));
-        uint4 y;
-        memcpy(&y, yb, 16);
-        reinterpret_cast<uint4*>(out)[q] = y;
-      }
+      if (q < vectors) reinterpret_cast<uint4*>(out)[q] = reflected<E>(xs[j], vs[j], c);
     }
   }
 }
@@ -147,18 +162,7 @@ householder_stream_kernel(const __grid_constant__ RowSets rows, const typename E
 #pragma unroll
     for (int j = 0; j < kStreamVectors; ++j) {
       const int q = threadIdx.x + j * kRowThreads;
-      if (q < vectors) {
-        Bits xb[kVec], vb[kVec];
-        memcpy(xb, &cur[j], 16);
-        memcpy(vb, &vs[j], 16);
-        float p[kVec];
-#pragma unroll
-        for (int e = 0; e < kVec; ++e) p[e] = pr_mul(E::widen(xb[e]), E::widen(vb[e]));
-#pragma unroll
-        for (int h = 0; h < kVec / 4; ++h)
-          reinterpret_cast<float4*>(products)[q * (kVec / 4) + h] =
-              make_float4(p[4 * h], p[4 * h + 1], p[4 * h + 2], p[4 * h + 3]);
-      }
+      if (q < vectors) store_products<E>(cur[j], vs[j], q, products);
     }
     __syncthreads();
     const float c = householder_coefficient(
@@ -166,17 +170,7 @@ householder_stream_kernel(const __grid_constant__ RowSets rows, const typename E
 #pragma unroll
     for (int j = 0; j < kStreamVectors; ++j) {
       const int q = threadIdx.x + j * kRowThreads;
-      if (q < vectors) {
-        Bits xb[kVec], vb[kVec], yb[kVec];
-        memcpy(xb, &cur[j], 16);
-        memcpy(vb, &vs[j], 16);
-#pragma unroll
-        for (int e = 0; e < kVec; ++e)
-          yb[e] = E::encode(canonicalize_nan(householder_update(E::widen(xb[e]), c, E::widen(vb[e]))));
-        uint4 y;
-        memcpy(&y, yb, 16);
-        reinterpret_cast<uint4*>(out)[q] = y;
-      }
+      if (q < vectors) reinterpret_cast<uint4*>(out)[q] = reflected<E>(cur[j], vs[j], c);
       cur[j] = next[j];
     }
   }

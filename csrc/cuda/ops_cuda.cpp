@@ -19,6 +19,7 @@
 #include "../core/pocrand_core.h"
 #include "../cpu/seeds.h"
 #include "../op_checks.h"
+#include "../write_into.h"
 #include "kernels.h"
 #include "ops_by_value.h"
 
@@ -427,26 +428,15 @@ at::Tensor concat_normal_by_value_cuda(const int64_t* words, int64_t rows, int64
   return out;
 }
 
-// ---- the *_into ops: written into `out` (through a contiguous copy when it is strided) ----
+// ---- the *_into ops: written into `out` (write_into.h) ----
 namespace {
-template <typename Fill>
-void fill_into(const at::Tensor& out, Fill fill) {
-  const c10::cuda::CUDAGuard guard(out.device());
-  if (out.is_contiguous()) {
-    fill(out);
-    return;
-  }
-  auto tmp = at::empty(out.sizes(), out.options());
-  fill(tmp);
-  out.copy_(tmp);
-}
-
 void normal_nonces_into_cuda(c10::string_view prefix, at::IntArrayRef nonces,
                              c10::string_view suffix, const at::Tensor& out) {
   const int64_t n = into_row_length(nonces, out);
   const at::Tensor seeds = derive_seeds(prefix, nonces, suffix, false);
   const int64_t* s = seeds.data_ptr<int64_t>();
-  fill_into(out, [&](const at::Tensor& o) {
+  const c10::cuda::CUDAGuard guard(out.device());
+  write_into(out, [&](const at::Tensor& o) {
     auto* base = static_cast<char*>(o.data_ptr());
     const int64_t row_bytes = n * static_cast<int64_t>(o.element_size());
     for (int64_t r0 = 0; r0 < seeds.numel(); r0 += cuda::kInlineSeeds) {
@@ -463,7 +453,8 @@ void concat_normal_nonces_into_cuda(c10::string_view prefix, at::IntArrayRef non
                                     c10::string_view suffix, const at::Tensor& out) {
   const int64_t n = into_row_length(nonces, out);
   const at::Tensor words = derive_seed_words(prefix, nonces, suffix, false);
-  fill_into(out, [&](const at::Tensor& o) {
+  const c10::cuda::CUDAGuard guard(out.device());
+  write_into(out, [&](const at::Tensor& o) {
     concat_normal_by_value_into(words.data_ptr<int64_t>(), words.size(0), n, o);
   });
 }
