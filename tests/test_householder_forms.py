@@ -1,6 +1,7 @@
 """apply_householder's forms (SPEC.md 9.3): out of place, in place and the (hidden, residual) pair,
-equal to the NumPy spec bit for bit on every device, for row lengths that take the GPU's fused
-kernel (a multiple of 16 bytes, at most 10240 elements, aligned) and those that do not."""
+equal to the NumPy spec bit for bit on every device, for row lengths that take each of the GPU's
+kernels: the chunk kernel (a shared v, a multiple of 16 bytes, at most 8192 elements, aligned),
+the fused kernel (up to 10240 elements) and the generic kernel (any other row)."""
 from __future__ import annotations
 
 import pytest
@@ -12,8 +13,10 @@ from conftest import assert_bits_equal
 from test_pocv2_spec import spec_tensor, storage
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-# 8192: fused; 10240: the fused limit; 10248: past it; 7 and 1001: not a vector multiple
-DIMS = [1, 7, 8, 64, 1001, 8192, 10240, 10248]
+# 8 .. 8192: the chunk kernel (1024: one whole chunk; 1032 and 3000: a partial last chunk, so the
+# last tree level meets +0.0 padding); 10240: the fused limit; 10248: past it; 7 and 1001: not a
+# vector multiple
+DIMS = [1, 7, 8, 64, 1001, 1024, 1032, 3000, 8192, 10240, 10248]
 
 
 def rows(seed: int, shape, dtype, device) -> torch.Tensor:
@@ -46,6 +49,43 @@ def test_forms_equal_the_spec(dim, dtype, device):
     pr.apply_householder_pair_(hx, rx, v)
     assert_bits_equal(hx, want(x, v, dtype))
     assert_bits_equal(rx, want(r, v, dtype))
+
+
+@pytest.mark.parametrize("dtype", list(DTYPES))
+def test_many_rows_each_block_walks(dtype, device):
+    """More rows than any grid holds: the chunk kernel's blocks walk many rows each, loading the
+    next while they finish the current one, and the chunk sums of alternate rows share slots."""
+    dim = 1032
+    x = rows(11, (2500, dim), dtype, device)
+    r = rows(12, (700, dim), dtype, device)
+    v = pr.unit_vectors(["many rows"], dim, device)[0].to(DTYPES[dtype])
+    assert_bits_equal(pr.apply_householder(x, v), want(x, v, dtype))
+    h2, r2 = pr.apply_householder_pair(x, r, v)
+    assert_bits_equal(h2, want(x, v, dtype))
+    assert_bits_equal(r2, want(r, v, dtype))
+
+
+def every_fp16_pattern(device) -> torch.Tensor:
+    """All 65536 fp16 bit patterns as [64, 1024]: rows 31 and 63 hold the infinities and NaNs,
+    the other rows every finite value (zeros and subnormals in rows 0 and 32)."""
+    bits = torch.arange(-32768, 32768, dtype=torch.int32).to(torch.int16)
+    return bits.view(torch.float16).view(64, 1024).roll(32, 0).to(device)
+
+
+def test_every_fp16_value(device):
+    """Each finite fp16 value widens exactly (the GPU kernels widen by the device's conversion):
+    with a v that is zero except at index 0, every other element comes back unchanged or, in a
+    row holding an infinity or NaN, as the canonical NaN; a dense v mixes them through the dot."""
+    x = every_fp16_pattern(device)
+    sparse = torch.zeros(1024, dtype=torch.float16, device=device)
+    sparse[0] = 1.0
+    dense = pr.unit_vectors(["every fp16"], 1024, device)[0].half()
+    for v in (sparse, dense):
+        y = pr.apply_householder(x, v)
+        assert_bits_equal(y, want(x, v, "float16"))
+    y = pr.apply_householder(x, sparse)
+    finite_rows = [i for i in range(64) if i not in (31, 63)]
+    assert torch.equal(y[finite_rows, 1:].view(torch.int16), x[finite_rows, 1:].view(torch.int16))
 
 
 @pytest.mark.parametrize("dtype", list(DTYPES))

@@ -39,21 +39,29 @@ cudaError_t with_store(FloatType type, void* out, Fn&& fn) {
 // Stored element types and their exact widening to binary32. They are template parameters of
 // the reduction terms, not runtime values: a per-element switch on the type kept the compiler
 // from issuing a chunk's loads together.
+//
+// `arith` is the widening for arithmetic whose NaN results are canonicalized before they are
+// stored (canonicalize_nan), as the Householder kernels' are: equal to `widen` for every number,
+// while a NaN may come out with another payload. For fp16 it is the device's cvt.f32.f16, one
+// instruction where `widen` spells the payload out bit by bit.
 struct F32 {
   using Bits = float;
   __device__ static float widen(float v) { return v; }
+  __device__ static float arith(float v) { return v; }
   __device__ static float deliver(float v) { return v; }  // NaN already canonical
   __device__ static float encode(float v) { return v; }
 };
 struct F16 {
   using Bits = uint16_t;
   __device__ static float widen(uint16_t v) { return half_bits_to_float(v); }
+  __device__ static float arith(uint16_t v) { return __half2float(__ushort_as_half(v)); }
   __device__ static float deliver(float v) { return half_bits_to_float(float_to_half_bits(v)); }
   __device__ static uint16_t encode(float v) { return float_to_half_bits(v); }
 };
 struct BF16 {
   using Bits = uint16_t;
   __device__ static float widen(uint16_t v) { return bf16_bits_to_float(v); }
+  __device__ static float arith(uint16_t v) { return bf16_bits_to_float(v); }
   __device__ static float deliver(float v) { return bf16_bits_to_float(float_to_bf16_bits(v)); }
   __device__ static uint16_t encode(float v) { return float_to_bf16_bits(v); }
 };

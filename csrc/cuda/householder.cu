@@ -1,13 +1,18 @@
 // householder.cu — apply_householder on the GPU (SPEC.md 9.3, 9.8): each row x of one or two
 // tensors (the pair form: a layer's hidden states and residual) becomes x - 2 (x . v) v.
 //
-// The fast kernel reads a row once: 16-byte loads of x and v into registers, their products into
-// shared memory, the dot by block_tree_sum over them (the fixed tree of core section 7), then the
-// update of the x each thread holds, with 16-byte stores. Rows of up to kFusedMaxDim elements whose length is a
-// multiple of a 16-byte vector take it; others take the generic kernel, which reads the row
-// twice (the second read mostly from L2). Both write nothing before the row's dot is known, so
-// the output may be the input (in place).
+// Three kernels, by row shape; each writes nothing of a row before its dot is known, so the
+// output may be the input (in place):
+// - the chunk kernel (a shared v, rows of at most 8192 elements, 16-byte aligned vectors): one
+//   warp per 1024-term chunk of the fixed-order sum, the row held in registers and read once;
+//   each block walks rows and loads the next while it sums the current one. The path of the
+//   forward-pass hooks, near the copy bandwidth.
+// - the fused kernel (v per row, or rows of up to kFusedMaxDim elements): the row in registers
+//   and its products in shared memory, summed by block_tree_sum.
+// - the generic kernel (any length and alignment): reads the row twice, the second time mostly
+//   from L2.
 #include <algorithm>
+#include <atomic>
 
 #include "device_common.cuh"
 #include "kernels.h"
@@ -53,7 +58,7 @@ __device__ __forceinline__ void store_products(const uint4& x, const uint4& v, i
   memcpy(vb, &v, 16);
   float p[kVec];
 #pragma unroll
-  for (int e = 0; e < kVec; ++e) p[e] = pr_mul(E::widen(xb[e]), E::widen(vb[e]));
+  for (int e = 0; e < kVec; ++e) p[e] = pr_mul(E::arith(xb[e]), E::arith(vb[e]));
 #pragma unroll
   for (int h = 0; h < kVec / 4; ++h)
     reinterpret_cast<float4*>(products)[q * (kVec / 4) + h] =
@@ -70,16 +75,16 @@ __device__ __forceinline__ uint4 reflected(const uint4& x, const uint4& v, float
   memcpy(vb, &v, 16);
 #pragma unroll
   for (int e = 0; e < kVec; ++e)
-    yb[e] = E::encode(canonicalize_nan(householder_update(E::widen(xb[e]), c, E::widen(vb[e]))));
+    yb[e] = E::encode(canonicalize_nan(householder_update(E::arith(xb[e]), c, E::arith(vb[e]))));
   uint4 y;
   memcpy(&y, yb, 16);
   return y;
 }
 
-// One pass over the row: each thread loads its 16-byte vectors of x and v into registers and
-// writes their products to shared memory; the block sums the products in the fixed order; each
-// thread then updates the x it holds. x is read once from memory, and v (the same for every row
-// of a layer) mostly from L2.
+// The fused kernel. One pass over the row: each thread loads its 16-byte vectors of x and v into
+// registers and writes their products to shared memory; the block sums the products in the
+// fixed order; each thread then updates the x it holds. x is read once from memory, and a
+// shared v mostly from L2.
 template <typename E>
 __global__ void __launch_bounds__(kRowThreads)
 householder_fused_kernel(const __grid_constant__ RowSets rows, const typename E::Bits* v,
@@ -117,61 +122,146 @@ householder_fused_kernel(const __grid_constant__ RowSets rows, const typename E:
   }
 }
 
-// The same for a shared v and rows of at most kStreamVectors 16-byte vectors a thread (8192
-// bf16/fp16, 4096 float32 elements): each block keeps its part of v in registers and walks rows
-// gridDim.x apart, loading the next row while it sums and updates the current one, so memory
-// reads overlap the barriers of the fixed-order sum.
-constexpr int kStreamVectors = 4;
+// ------------------------------------------------------------------------------------------
+// The chunk kernel: a shared v and rows of at most kChunkWarps chunks, one warp per chunk.
+//
+// Core section 7 sums each chunk of 1024 terms by the halving tree, term j meeting term j + w
+// at widths w = 512, 256, ..., 1. Lane l of the chunk's warp loads the chunk's 16-byte vectors
+// l, l + 32, l + 64, ... (each load instruction of the warp reads 512 contiguous bytes), so with
+// V elements a vector and P vectors a lane, term j = V (l + 32 m) + e sits in lane l, vector m,
+// element e. The tree's widths then fall on three kinds of pairs, in this order:
+//   widths 512 .. 32V:   vectors m and m + w / (32V) of the same lane (adds in registers);
+//   widths 16V .. V:     lanes l and l + w / V (shuffles);
+//   widths V/2 .. 1:     elements e and e + w of the same vector (shuffles, see below).
+// The lane steps split the work: at the shuffle over lane bit b, a lane whose bit b is 0 keeps
+// the lower half of the elements it still holds and its partner the upper half, each adding the
+// other's half of the pair (IEEE addition is commutative, so either lane computes the tree's
+// sum). After log2(V) splits a lane holds one element of one position; the last lane steps and
+// the element steps are then plain butterflies over the lane bits that the splits gave to the
+// elements. No shared memory, no barrier: a chunk's sum is in every lane of its warp.
+//
+// The row's chunk sums then meet in shared memory (one barrier) and every warp sums them by the
+// last tree level itself, so each thread has c = 2 (x . v) without a second barrier. Each block
+// walks rows gridDim.x apart and loads the next row while it sums and updates the current one.
+// ------------------------------------------------------------------------------------------
+constexpr int kChunkWarps = 8;  // rows of up to 8 chunks (8192 elements): 256 threads a block
 
 template <typename E>
-__device__ __forceinline__ void load_row(const typename E::Bits* x, int vectors, uint4 (&to)[kStreamVectors]) {
+struct ChunkShape {
+  static constexpr int kVec = 16 / sizeof(typename E::Bits);  // elements a vector (V)
+  static constexpr int kPerLane = kChunk / (32 * kVec);        // vectors a lane (P)
+};
+
+// Vectors m of lane `lane` in the chunk starting at vector `base` of x (zero beyond `vectors`).
+template <typename E>
+__device__ __forceinline__ void load_chunk(const typename E::Bits* x, int base, int vectors,
+                                           uint4 (&to)[ChunkShape<E>::kPerLane]) {
+  const int lane = threadIdx.x & 31;
 #pragma unroll
-  for (int j = 0; j < kStreamVectors; ++j) {
-    const int q = threadIdx.x + j * kRowThreads;
-    if (q < vectors) to[j] = reinterpret_cast<const uint4*>(x)[q];
+  for (int m = 0; m < ChunkShape<E>::kPerLane; ++m) {
+    const int q = base + lane + 32 * m;
+    to[m] = q < vectors ? reinterpret_cast<const uint4*>(x)[q] : make_uint4(0, 0, 0, 0);
   }
 }
 
+// The sum of x[i] * v[i] over the chunk held by this warp (core section 7 tree), in every lane.
 template <typename E>
-__global__ void __launch_bounds__(kRowThreads)
-householder_stream_kernel(const __grid_constant__ RowSets rows, const typename E::Bits* v,
-                          int64_t dim) {
+__device__ __forceinline__ float chunk_dot(const uint4 (&x)[ChunkShape<E>::kPerLane],
+                                           const uint4 (&v)[ChunkShape<E>::kPerLane], int base,
+                                           int vectors) {
   using Bits = typename E::Bits;
-  constexpr int kVec = 16 / sizeof(Bits);
-  extern __shared__ __align__(16) float products[];  // [dim]
-  __shared__ float levels[16];
-  const int vectors = static_cast<int>(dim / kVec);
-  const int64_t total = rows.total();
-  uint4 vs[kStreamVectors], cur[kStreamVectors], next[kStreamVectors];
-  load_row<E>(v, vectors, vs);
-  int64_t r = blockIdx.x;
-  const Bits* x;
-  Bits* out;
-  if (r < total) {
-    rows.row(r, x, out, dim);
-    load_row<E>(x, vectors, cur);
+  constexpr int V = ChunkShape<E>::kVec, P = ChunkShape<E>::kPerLane;
+  const int lane = threadIdx.x & 31;
+  float t[P][V];
+#pragma unroll
+  for (int m = 0; m < P; ++m) {
+    Bits xb[V], vb[V];
+    memcpy(xb, &x[m], 16);
+    memcpy(vb, &v[m], 16);
+    const bool in_row = base + lane + 32 * m < vectors;  // else +0.0 padding
+#pragma unroll
+    for (int e = 0; e < V; ++e) t[m][e] = in_row ? pr_mul(E::arith(xb[e]), E::arith(vb[e])) : 0.0f;
   }
-  for (; r < total; r += gridDim.x) {
-    rows.row(r, x, out, dim);
-    if (r + gridDim.x < total) {  // the next row's loads, in flight during this row's sum
-      const Bits* x_next;
+  // widths 512 .. 32V: vectors m and m + h of this lane
+#pragma unroll
+  for (int h = P / 2; h >= 1; h /= 2)
+#pragma unroll
+    for (int m = 0; m < h; ++m)
+#pragma unroll
+      for (int e = 0; e < V; ++e) t[m][e] = pr_add(t[m][e], t[m + h][e]);
+  // widths 16V .. V: lanes l and l + b, splitting the elements while there are several
+  float* s = t[0];
+  int b = 16;
+#pragma unroll
+  for (int n = V; n > 1; n /= 2, b /= 2) {
+    const bool upper = lane & b;
+#pragma unroll
+    for (int i = 0; i < n / 2; ++i) {
+      const float give = upper ? s[i] : s[i + n / 2];
+      const float keep = upper ? s[i + n / 2] : s[i];
+      s[i] = pr_add(keep, __shfl_xor_sync(0xffffffffu, give, b));
+    }
+  }
+  float sum = s[0];
+#pragma unroll
+  for (; b >= 1; b /= 2) sum = pr_add(sum, __shfl_xor_sync(0xffffffffu, sum, b));
+  // widths V/2 .. 1: element e + w lives in the lane whose split bit for w is set
+#pragma unroll
+  for (int w = 16; w > 16 / V; w /= 2) sum = pr_add(sum, __shfl_xor_sync(0xffffffffu, sum, w));
+  return sum;
+}
+
+// The launch bounds name a minimum of one block a multiprocessor, which the occupancy gives
+// anyway: the PTX is the same, but ptxas then schedules the loop differently, and on an H200 the
+// kernel took 76 µs on [8192, 8192] bf16 with it against 99 µs without (BENCHMARKS.md, log 20).
+template <typename E>
+__global__ void __launch_bounds__(kChunkWarps * 32, 1)
+householder_chunk_kernel(const __grid_constant__ RowSets rows, const typename E::Bits* v,
+                         int64_t dim) {
+  using Bits = typename E::Bits;
+  constexpr int P = ChunkShape<E>::kPerLane;
+  __shared__ float sums[2][kChunkWarps];  // the chunk sums of alternate rows
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int chunks = blockDim.x >> 5;
+  const int vectors = static_cast<int>(dim / ChunkShape<E>::kVec);
+  const int base = warp * (kChunk / ChunkShape<E>::kVec);  // this warp's first vector
+  const int64_t total = rows.total();
+  const int64_t step = gridDim.x;
+  uint4 vreg[P], cur[P], next[P];
+  load_chunk<E>(v, base, vectors, vreg);
+  auto load_row = [&](int64_t r, uint4 (&to)[P]) {
+    if (r < total) {
+      const Bits* x;
       Bits* unused;
-      rows.row(r + gridDim.x, x_next, unused, dim);
-      load_row<E>(x_next, vectors, next);
+      rows.row(r, x, unused, dim);
+      load_chunk<E>(x, base, vectors, to);
     }
+  };
+  int64_t r = blockIdx.x;
+  load_row(r, cur);
+  for (int parity = 0; r < total; r += step, parity ^= 1) {
+    const Bits* x;
+    Bits* out;
+    rows.row(r, x, out, dim);
+    load_row(r + step, next);  // in flight during this row's sum
+    uint4 vs[P];
 #pragma unroll
-    for (int j = 0; j < kStreamVectors; ++j) {
-      const int q = threadIdx.x + j * kRowThreads;
-      if (q < vectors) store_products<E>(cur[j], vs[j], q, products);
+    for (int m = 0; m < P; ++m) vs[m] = vreg[m];
+    float dot = chunk_dot<E>(cur, vs, base, vectors);
+    if (chunks > 1) {
+      // Row r's slots are rewritten at row r + 2, after every warp passed row r + 1's barrier.
+      if (lane == 0) sums[parity][warp] = dot;
+      __syncthreads();
+      dot = lane < chunks ? pr_add(sums[parity][lane], 0.0f) : 0.0f;  // as warp_small_sum
+#pragma unroll
+      for (int b = 16; b >= 1; b /= 2) dot = pr_add(dot, __shfl_xor_sync(0xffffffffu, dot, b));
     }
-    __syncthreads();
-    const float c = householder_coefficient(
-        block_tree_sum(RowTerms<F32, false>{products}, dim, levels));
+    const float c = householder_coefficient(dot);
 #pragma unroll
-    for (int j = 0; j < kStreamVectors; ++j) {
-      const int q = threadIdx.x + j * kRowThreads;
-      if (q < vectors) reinterpret_cast<uint4*>(out)[q] = reflected<E>(cur[j], vs[j], c);
-      cur[j] = next[j];
+    for (int m = 0; m < P; ++m) {
+      const int q = base + lane + 32 * m;
+      if (q < vectors) reinterpret_cast<uint4*>(out)[q] = reflected<E>(cur[m], vreg[m], c);
+      cur[m] = next[m];
     }
   }
 }
@@ -195,13 +285,34 @@ householder_kernel(const __grid_constant__ RowSets rows, const typename E::Bits*
   }
 }
 
-// The current device's multiprocessor count (the stream kernel's grid: a few blocks a
+// The current device's multiprocessor count (the chunk kernel's grid: the blocks that fit a
 // multiprocessor, each walking many rows).
 int multiprocessors() {
   int device = 0, count = 0;
   cudaGetDevice(&device);
   cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device);
   return count > 0 ? count : 1;
+}
+
+// The chunk kernel's blocks of `warps` warps that fit a multiprocessor of the current device (as
+// many as fit, each walking rows), asked once per device, element type and block size: the
+// query costs microseconds, on every one of a forward pass's 2L calls otherwise.
+template <typename E>
+int chunk_blocks_per_sm(int warps) {
+  constexpr int kDevices = 64;
+  static std::atomic<int> cache[kDevices][kChunkWarps + 1] = {};  // 0: not asked yet
+  int device = 0;
+  cudaGetDevice(&device);
+  std::atomic<int>* slot = device < kDevices ? &cache[device][warps] : nullptr;
+  if (slot != nullptr) {
+    const int known = slot->load(std::memory_order_relaxed);
+    if (known > 0) return known;
+  }
+  int per_sm = 0;
+  cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, householder_chunk_kernel<E>, warps * 32, 0);
+  per_sm = std::max(per_sm, 1);
+  if (slot != nullptr) slot->store(per_sm, std::memory_order_relaxed);
+  return per_sm;
 }
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
@@ -229,13 +340,12 @@ cudaError_t launch_householder(const HouseholderRows* sets, int count, const voi
   with_element_type(type, [&](auto e) {
     using E = decltype(e);
     const auto* ve = static_cast<const typename E::Bits*>(v);
-    constexpr int kVec = 16 / sizeof(typename E::Bits);
     if (fused_applies(rows, v, dim, sizeof(typename E::Bits)) && !v_per_row &&
-        dim <= int64_t{kStreamVectors} * kRowThreads * kVec) {
-      const auto stream_blocks =
-          static_cast<unsigned>(std::min<int64_t>(rows.total(), 4 * multiprocessors()));
-      householder_stream_kernel<E><<<stream_blocks, kRowThreads, dim * sizeof(float), stream>>>(
-          rows, ve, dim);
+        dim <= int64_t{kChunkWarps} * kChunk) {
+      const int threads = static_cast<int>((dim + kChunk - 1) / kChunk) * 32;
+      const auto chunk_blocks = static_cast<unsigned>(std::min<int64_t>(
+          rows.total(), int64_t{chunk_blocks_per_sm<E>(threads / 32)} * multiprocessors()));
+      householder_chunk_kernel<E><<<chunk_blocks, threads, 0, stream>>>(rows, ve, dim);
     } else if (fused_applies(rows, v, dim, sizeof(typename E::Bits))) {
       householder_fused_kernel<E><<<blocks, kRowThreads, dim * sizeof(float), stream>>>(
           rows, ve, v_per_row, dim);
