@@ -95,6 +95,35 @@ def test_seed_ops_follow_the_device_argument():
     assert y.device == torch.device("cuda:1")
 
 
+def test_pocv2_ops_on_the_second_gpu():
+    """The PoC v2 ops run on the tensors' own device, cuda:1 included (the Householder launcher
+    keeps its occupancy per device), with the CPU's bits."""
+    if torch.cuda.device_count() < 2:
+        pytest.skip("needs two GPUs")
+    dev = torch.device("cuda:1")
+    v = pr.householder_vectors("bh", 2, 1032, dev)
+    assert v.device == dev
+    assert_bits_equal(v, pr.householder_vectors("bh", 2, 1032, "cpu"))
+    x = randn(600, 1032, seed=21).bfloat16()
+    r = randn(300, 1032, seed=22).bfloat16()
+    vb = v[0].bfloat16()
+    for dtype in DTYPES:  # cuda:0 first, then cuda:1: each device's launch shape is its own
+        h0, r0 = pr.apply_householder_pair(x.to(dtype).cuda(), r.to(dtype).cuda(), vb.to(dtype).cuda())
+        h1, r1 = pr.apply_householder_pair(x.to(dtype).to(dev), r.to(dtype).to(dev), vb.to(dtype).to(dev))
+        assert h1.device == dev
+        hc, rc = pr.apply_householder_pair(x.to(dtype), r.to(dtype), vb.to(dtype).cpu())
+        for got in (h0, h1):
+            assert_bits_equal(got, hc)
+        for got in (r0, r1):
+            assert_bits_equal(got, rc)
+    hidden = randn(32, 1032, seed=23)
+    a1, f1 = pr.artifacts(hidden.to(dev), "bh", "pk", list(range(32)), 12)
+    a0, f0 = pr.artifacts(hidden, "bh", "pk", list(range(32)), 12)
+    assert a1.device == dev
+    assert_bits_equal(a1, a0)
+    assert torch.equal(f1.cpu(), f0)
+
+
 def _permutation_seeds(nonces):
     return torch.tensor([pr.permutations_seed("bh", "pk", n) for n in nonces], device="cuda")
 
