@@ -1,0 +1,176 @@
+// householder_kernels.cu — the CUDA Householder kernels on their own, without torch (needs a GPU).
+//
+// 1. Bits: the chunk kernel against the generic kernel (the plainest formulation of SPEC.md 9.3,
+//    itself tested against the CPU kernel and the NumPy spec) for each element type, row lengths
+//    around the chunk boundaries, 1 to 700 rows (so that blocks walk several rows and reuse the
+//    chunk-sum slots), one tensor or the pair, out of place or in place.
+// 2. Time (skipped with `check`): launch_householder on [8192, 8192] bf16, alone and as a pair,
+//    beside the read+write floor of a 1 GiB device copy measured in the same run.
+//
+//   nvcc -std=c++17 -O3 -fmad=false --ftz=false -Xcompiler=-ffp-contract=off -arch=sm_90 \
+//        scripts/householder_kernels.cu -o householder_kernels
+//   ./householder_kernels
+//   compute-sanitizer --tool racecheck ./householder_kernels check
+#include "../csrc/cuda/householder.cu"  // the kernels themselves, not a copy
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <type_traits>
+#include <vector>
+
+using namespace pocrand;
+using namespace pocrand::cuda;
+
+#define CHECK_CUDA(call)                                                                \
+  do {                                                                                  \
+    const cudaError_t e_ = (call);                                                      \
+    if (e_ != cudaSuccess) {                                                            \
+      std::printf("CUDA error %s at line %d\n", cudaGetErrorString(e_), __LINE__);      \
+      std::exit(2);                                                                     \
+    }                                                                                   \
+  } while (0)
+
+// Normal values of scale `scale`, rounded to E's storage.
+template <typename E>
+std::vector<typename E::Bits> normals(size_t n, float scale, std::mt19937& gen) {
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<typename E::Bits> out(n);
+  for (auto& bits : out) {
+    const float f = dist(gen);
+    if constexpr (std::is_same<E, F32>::value) bits = f;
+    else if constexpr (std::is_same<E, BF16>::value) bits = float_to_bf16_bits(f);
+    else bits = float_to_half_bits(f);
+  }
+  return out;
+}
+
+template <typename T>
+T* to_device(const std::vector<T>& host) {
+  T* p = nullptr;
+  CHECK_CUDA(cudaMalloc(&p, host.size() * sizeof(T)));
+  CHECK_CUDA(cudaMemcpy(p, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice));
+  return p;
+}
+
+template <typename T>
+std::vector<T> to_host(const T* p, size_t n) {
+  std::vector<T> host(n);
+  CHECK_CUDA(cudaMemcpy(host.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost));
+  return host;
+}
+
+// Bit equality (float == would take -0 for +0 and miss NaN == NaN).
+template <typename T>
+bool same_bytes(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+}
+
+// One case: both tensors through the generic kernel, then through the chunk kernel.
+template <typename E>
+bool same_bits(int64_t rows, int64_t dim, bool pair, bool in_place, std::mt19937& gen) {
+  using Bits = typename E::Bits;
+  const size_t n = static_cast<size_t>(rows * dim);
+  auto hx = normals<E>(n, 1.0f, gen), hr = normals<E>(n, 3.0f, gen);
+  const auto hv = normals<E>(dim, 1.0f / std::sqrt(static_cast<float>(dim)), gen);
+  Bits *x = to_device(hx), *r = to_device(hr), *v = to_device(hv);
+  std::vector<Bits> zeros(n);
+  Bits *want_x = to_device(zeros), *want_r = to_device(zeros);
+  Bits *got_x = in_place ? x : to_device(zeros), *got_r = in_place ? r : to_device(zeros);
+  float* scratch = nullptr;
+  CHECK_CUDA(cudaMalloc(&scratch, householder_scratch_floats(rows, dim) * sizeof(float)));
+  const auto blocks = static_cast<unsigned>(std::min<int64_t>(rows, 1024));
+  householder_kernel<E><<<blocks, 256>>>(RowSets{{{x, want_x, rows}, {}}, 1}, v, false, dim, scratch);
+  householder_kernel<E><<<blocks, 256>>>(RowSets{{{r, want_r, rows}, {}}, 1}, v, false, dim, scratch);
+  CHECK_CUDA(cudaDeviceSynchronize());
+  const RowSets sets{{{x, got_x, rows}, {r, got_r, rows}}, pair ? 2 : 1};
+  const int threads = static_cast<int>((dim + kChunk - 1) / kChunk) * 32;
+  const auto chunk_blocks = static_cast<unsigned>(std::min<int64_t>(sets.total(), 264));
+  householder_chunk_kernel<E><<<chunk_blocks, threads>>>(sets, v, dim);
+  CHECK_CUDA(cudaDeviceSynchronize());
+  const bool ok = same_bytes(to_host(want_x, n), to_host(got_x, n)) &&
+                  (!pair || same_bytes(to_host(want_r, n), to_host(got_r, n)));
+  if (!ok)
+    std::printf("  MISMATCH: %zu-byte elements, rows %lld, dim %lld, pair %d, in place %d\n",
+                sizeof(Bits), static_cast<long long>(rows), static_cast<long long>(dim), pair, in_place);
+  for (void* p : {static_cast<void*>(x), static_cast<void*>(r), static_cast<void*>(v),
+                  static_cast<void*>(want_x), static_cast<void*>(want_r), static_cast<void*>(scratch)})
+    cudaFree(p);
+  if (!in_place) {
+    cudaFree(got_x);
+    cudaFree(got_r);
+  }
+  return ok;
+}
+
+// Median CUDA-event time of launch(), in microseconds.
+template <typename Launch>
+float median_us(Launch launch, int repeats) {
+  cudaEvent_t start, end;
+  cudaEventCreate(&start);
+  cudaEventCreate(&end);
+  for (int i = 0; i < 3; ++i) launch();
+  std::vector<float> us;
+  for (int i = 0; i < repeats; ++i) {
+    cudaEventRecord(start);
+    launch();
+    cudaEventRecord(end);
+    cudaEventSynchronize(end);
+    float ms = 0.0f;
+    cudaEventElapsedTime(&ms, start, end);
+    us.push_back(ms * 1000.0f);
+  }
+  CHECK_CUDA(cudaGetLastError());
+  std::sort(us.begin(), us.end());
+  return us[us.size() / 2];
+}
+
+int main(int argc, char** argv) {
+  const bool check_only = argc > 1 && std::strcmp(argv[1], "check") == 0;
+  cudaDeviceProp prop;
+  CHECK_CUDA(cudaGetDeviceProperties(&prop, 0));
+  std::printf("%s, %d multiprocessors\n", prop.name, prop.multiProcessorCount);
+
+  std::mt19937 gen(1);
+  bool ok = true;
+  for (int64_t dim : {8, 16, 24, 1000, 1016, 1024, 1032, 2048, 3000, 4096, 5120, 8184, 8192})
+    for (int64_t rows : {1, 3, 700})
+      for (bool pair : {false, true})
+        for (bool in_place : {false, true}) {
+          ok &= same_bits<BF16>(rows, dim, pair, in_place, gen);
+          ok &= same_bits<F16>(rows, dim, pair, in_place, gen);
+          if (dim % 4 == 0) ok &= same_bits<F32>(rows, dim, pair, in_place, gen);
+        }
+  std::printf("chunk kernel vs generic kernel: %s\n", ok ? "all bits equal" : "MISMATCH");
+  if (check_only || !ok) return ok ? 0 : 1;
+
+  const int64_t D = 8192;
+  const size_t bytes = D * D * sizeof(uint16_t), big = size_t{1} << 30;
+  const auto hx = normals<BF16>(D * D, 1.0f, gen);
+  const auto hv = normals<BF16>(D, 1.0f / 90.5f, gen);
+  uint16_t *x = to_device(hx), *r = to_device(hx), *v = to_device(hv), *out = nullptr, *out_r = nullptr;
+  void *copy_from = nullptr, *copy_to = nullptr;
+  float* scratch = nullptr;
+  CHECK_CUDA(cudaMalloc(&out, bytes));
+  CHECK_CUDA(cudaMalloc(&out_r, bytes));
+  CHECK_CUDA(cudaMalloc(&copy_from, big));
+  CHECK_CUDA(cudaMalloc(&copy_to, big));
+  CHECK_CUDA(cudaMalloc(&scratch, householder_scratch_floats(2 * D, D) * sizeof(float)));
+  const float copy = median_us([&] { cudaMemcpyAsync(copy_to, copy_from, big, cudaMemcpyDeviceToDevice); }, 20);
+  const float floor = copy * static_cast<float>(bytes) / static_cast<float>(big);
+  std::printf("1 GiB copy %.1f us: read+write floor of [8192, 8192] bf16 %.1f us\n", copy, floor);
+  const HouseholderRows one{x, out, D};
+  const HouseholderRows two[2] = {{x, out, D}, {r, out_r, D}};
+  const float single = median_us([&] {
+    launch_householder(&one, 1, v, false, FloatType::kBFloat16, D, scratch, 0);
+  }, 30);
+  const float both = median_us([&] {
+    launch_householder(two, 2, v, false, FloatType::kBFloat16, D, scratch, 0);
+  }, 30);
+  std::printf("apply_householder %.1f us = %.2fx the floor; pair %.1f us = %.2fx the floor of both\n",
+              single, single / floor, both, both / (2 * floor));
+  return 0;
+}
