@@ -1,11 +1,12 @@
 // householder_kernels.cu — the CUDA Householder kernels on their own, without torch (needs a GPU).
 //
-// 1. Bits: the chunk kernel against the generic kernel (the plainest formulation of SPEC.md 9.3,
-//    itself tested against the CPU kernel and the NumPy spec) for each element type, row lengths
-//    around the chunk boundaries, 1 to 700 rows (so that blocks walk several rows and reuse the
-//    chunk-sum slots), one tensor or the pair, out of place or in place.
-// 2. Time (skipped with `check`): launch_householder on [8192, 8192] bf16, alone and as a pair,
-//    beside the read+write floor of a 1 GiB device copy measured in the same run.
+// 1. Bits: launch_householder (the chunk kernel for these rows) against the generic kernel (the
+//    plainest formulation of SPEC.md 9.3, itself tested against the CPU kernel and the NumPy
+//    spec) for each element type, row lengths around the chunk boundaries up to 16384, 1 to 700
+//    rows (so that blocks walk several rows and reuse the chunk-sum slots), one tensor or the
+//    pair, out of place or in place.
+// 2. Time (skipped with `check`): launch_householder on [8192, 8192] and [4096, 16384] bf16,
+//    alone and as a pair, beside the read+write floor of a 1 GiB device copy in the same run.
 //
 //   nvcc -std=c++17 -O3 -fmad=false --ftz=false -Xcompiler=-ffp-contract=off -arch=sm_90 \
 //        scripts/householder_kernels.cu -o householder_kernels
@@ -69,7 +70,7 @@ bool same_bytes(const std::vector<T>& a, const std::vector<T>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
 }
 
-// One case: both tensors through the generic kernel, then through the chunk kernel.
+// One case: both tensors through the generic kernel, then through launch_householder.
 template <typename E>
 bool same_bits(int64_t rows, int64_t dim, bool pair, bool in_place, std::mt19937& gen) {
   using Bits = typename E::Bits;
@@ -81,15 +82,16 @@ bool same_bits(int64_t rows, int64_t dim, bool pair, bool in_place, std::mt19937
   Bits *want_x = to_device(zeros), *want_r = to_device(zeros);
   Bits *got_x = in_place ? x : to_device(zeros), *got_r = in_place ? r : to_device(zeros);
   float* scratch = nullptr;
-  CHECK_CUDA(cudaMalloc(&scratch, householder_scratch_floats(rows, dim) * sizeof(float)));
+  CHECK_CUDA(cudaMalloc(&scratch, householder_scratch_floats(2 * rows, dim) * sizeof(float)));
   const auto blocks = static_cast<unsigned>(std::min<int64_t>(rows, 1024));
   householder_kernel<E><<<blocks, 256>>>(RowSets{{{x, want_x, rows}, {}}, 1}, v, false, dim, scratch);
   householder_kernel<E><<<blocks, 256>>>(RowSets{{{r, want_r, rows}, {}}, 1}, v, false, dim, scratch);
   CHECK_CUDA(cudaDeviceSynchronize());
-  const RowSets sets{{{x, got_x, rows}, {r, got_r, rows}}, pair ? 2 : 1};
-  const int threads = static_cast<int>((dim + kChunk - 1) / kChunk) * 32;
-  const auto chunk_blocks = static_cast<unsigned>(std::min<int64_t>(sets.total(), 264));
-  householder_chunk_kernel<E><<<chunk_blocks, threads>>>(sets, v, dim);
+  const HouseholderRows sets[2] = {{x, got_x, rows}, {r, got_r, rows}};
+  const FloatType type = std::is_same<E, F32>::value    ? FloatType::kFloat32
+                         : std::is_same<E, F16>::value ? FloatType::kFloat16
+                                                        : FloatType::kBFloat16;
+  CHECK_CUDA(launch_householder(sets, pair ? 2 : 1, v, false, type, dim, scratch, 0));
   CHECK_CUDA(cudaDeviceSynchronize());
   const bool ok = same_bytes(to_host(want_x, n), to_host(got_x, n)) &&
                   (!pair || same_bytes(to_host(want_r, n), to_host(got_r, n)));
@@ -136,7 +138,8 @@ int main(int argc, char** argv) {
 
   std::mt19937 gen(1);
   bool ok = true;
-  for (int64_t dim : {8, 16, 24, 1000, 1016, 1024, 1032, 2048, 3000, 4096, 5120, 8184, 8192})
+  for (int64_t dim : {8, 16, 24, 1000, 1016, 1024, 1032, 2048, 3000, 4096, 5120, 8184, 8192, 8200,
+                      9000, 10240, 12288, 16376, 16384})
     for (int64_t rows : {1, 3, 700})
       for (bool pair : {false, true})
         for (bool in_place : {false, true}) {
@@ -144,13 +147,13 @@ int main(int argc, char** argv) {
           ok &= same_bits<F16>(rows, dim, pair, in_place, gen);
           if (dim % 4 == 0) ok &= same_bits<F32>(rows, dim, pair, in_place, gen);
         }
-  std::printf("chunk kernel vs generic kernel: %s\n", ok ? "all bits equal" : "MISMATCH");
+  std::printf("launch_householder vs generic kernel: %s\n", ok ? "all bits equal" : "MISMATCH");
   if (check_only || !ok) return ok ? 0 : 1;
 
   const int64_t D = 8192;
   const size_t bytes = D * D * sizeof(uint16_t), big = size_t{1} << 30;
   const auto hx = normals<BF16>(D * D, 1.0f, gen);
-  const auto hv = normals<BF16>(D, 1.0f / 90.5f, gen);
+  const auto hv = normals<BF16>(2 * D, 1.0f / 128.0f, gen);
   uint16_t *x = to_device(hx), *r = to_device(hx), *v = to_device(hv), *out = nullptr, *out_r = nullptr;
   void *copy_from = nullptr, *copy_to = nullptr;
   float* scratch = nullptr;
@@ -162,15 +165,19 @@ int main(int argc, char** argv) {
   const float copy = median_us([&] { cudaMemcpyAsync(copy_to, copy_from, big, cudaMemcpyDeviceToDevice); }, 20);
   const float floor = copy * static_cast<float>(bytes) / static_cast<float>(big);
   std::printf("1 GiB copy %.1f us: read+write floor of [8192, 8192] bf16 %.1f us\n", copy, floor);
-  const HouseholderRows one{x, out, D};
-  const HouseholderRows two[2] = {{x, out, D}, {r, out_r, D}};
-  const float single = median_us([&] {
-    launch_householder(&one, 1, v, false, FloatType::kBFloat16, D, scratch, 0);
-  }, 30);
-  const float both = median_us([&] {
-    launch_householder(two, 2, v, false, FloatType::kBFloat16, D, scratch, 0);
-  }, 30);
-  std::printf("apply_householder %.1f us = %.2fx the floor; pair %.1f us = %.2fx the floor of both\n",
-              single, single / floor, both, both / (2 * floor));
+  for (const int64_t dim : {D, 2 * D}) {  // [8192, 8192] and [4096, 16384]: the same bytes
+    const int64_t rows = D * D / dim;
+    const HouseholderRows one{x, out, rows};
+    const HouseholderRows two[2] = {{x, out, rows}, {r, out_r, rows}};
+    const float single = median_us([&] {
+      launch_householder(&one, 1, v, false, FloatType::kBFloat16, dim, scratch, 0);
+    }, 30);
+    const float both = median_us([&] {
+      launch_householder(two, 2, v, false, FloatType::kBFloat16, dim, scratch, 0);
+    }, 30);
+    std::printf("[%lld, %lld] bf16: %.1f us = %.2fx the floor; pair %.1f us = %.2fx the floor of both\n",
+                static_cast<long long>(rows), static_cast<long long>(dim), single, single / floor,
+                both, both / (2 * floor));
+  }
   return 0;
 }

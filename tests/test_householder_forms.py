@@ -1,7 +1,7 @@
 """apply_householder's forms (SPEC.md 9.3): out of place, in place and the (hidden, residual) pair,
-equal to the NumPy spec bit for bit on every device, for row lengths that take each of the GPU's
-kernels: the chunk kernel (a shared v, a multiple of 16 bytes, at most 8192 elements, aligned),
-the fused kernel (up to 10240 elements) and the generic kernel (any other row)."""
+equal to the NumPy spec bit for bit on every device, for row lengths that take the GPU's chunk
+kernel (a shared v, a multiple of 16 bytes, at most 16384 elements, aligned) and its generic
+kernel (any other row)."""
 from __future__ import annotations
 
 import pytest
@@ -13,10 +13,10 @@ from conftest import assert_bits_equal
 from test_pocv2_spec import spec_tensor, storage
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-# 8 .. 8192: the chunk kernel (1024: one whole chunk; 1032 and 3000: a partial last chunk, so the
-# last tree level meets +0.0 padding); 10240: the fused limit; 10248: past it; 7 and 1001: not a
-# vector multiple
-DIMS = [1, 7, 8, 64, 1001, 1024, 1032, 3000, 8192, 10240, 10248]
+# 8 .. 16384: the chunk kernel (1024: one whole chunk; 1032 and 3000: a partial last chunk, so the
+# last tree level meets +0.0 padding; 10248 and 16384: blocks of 16 warps); 7 and 1001: not a
+# vector multiple (the generic kernel). A v per row takes the fused kernel (test_pocv2_spec).
+DIMS = [1, 7, 8, 64, 1001, 1024, 1032, 3000, 8192, 10248, 16384]
 
 
 def rows(seed: int, shape, dtype, device) -> torch.Tensor:

@@ -3,11 +3,11 @@
 //
 // Three kernels, by row shape; each writes nothing of a row before its dot is known, so the
 // output may be the input (in place):
-// - the chunk kernel (a shared v, rows of at most 8192 elements, 16-byte aligned vectors): one
+// - the chunk kernel (a shared v, rows of at most 16384 elements, 16-byte aligned vectors): one
 //   warp per 1024-term chunk of the fixed-order sum, the row held in registers and read once;
 //   each block walks rows and loads the next while it sums the current one. The path of the
 //   forward-pass hooks, near the copy bandwidth.
-// - the fused kernel (v per row, or rows of up to kFusedMaxDim elements): the row in registers
+// - the fused kernel (a v per row, rows of up to kFusedMaxDim elements): the row in registers
 //   and its products in shared memory, summed by block_tree_sum.
 // - the generic kernel (any length and alignment): reads the row twice, the second time mostly
 //   from L2.
@@ -123,7 +123,7 @@ householder_fused_kernel(const __grid_constant__ RowSets rows, const typename E:
 }
 
 // ------------------------------------------------------------------------------------------
-// The chunk kernel: a shared v and rows of at most kChunkWarps chunks, one warp per chunk.
+// The chunk kernel: a shared v and rows of at most kWarps chunks, one warp per chunk.
 //
 // Core section 7 sums each chunk of 1024 terms by the halving tree, term j meeting term j + w
 // at widths w = 512, 256, ..., 1. Lane l of the chunk's warp loads the chunk's 16-byte vectors
@@ -144,7 +144,11 @@ householder_fused_kernel(const __grid_constant__ RowSets rows, const typename E:
 // last tree level itself, so each thread has c = 2 (x . v) without a second barrier. Each block
 // walks rows gridDim.x apart and loads the next row while it sums and updates the current one.
 // ------------------------------------------------------------------------------------------
-constexpr int kChunkWarps = 8;  // rows of up to 8 chunks (8192 elements): 256 threads a block
+// Two instantiations: blocks of up to 8 warps (rows of up to 8192 elements: 256 threads, two
+// blocks a multiprocessor for 16-bit rows) and of up to 16 warps (rows of up to 16384 elements,
+// one block a multiprocessor).
+constexpr int kChunkWarps = 8;
+constexpr int kWideChunkWarps = 16;
 
 template <typename E>
 struct ChunkShape {
@@ -214,13 +218,13 @@ __device__ __forceinline__ float chunk_dot(const uint4 (&x)[ChunkShape<E>::kPerL
 // The launch bounds name a minimum of one block a multiprocessor, which the occupancy gives
 // anyway: the PTX is the same, but ptxas then schedules the loop differently, and on an H200 the
 // kernel took 76 µs on [8192, 8192] bf16 with it against 99 µs without (BENCHMARKS.md, log 20).
-template <typename E>
-__global__ void __launch_bounds__(kChunkWarps * 32, 1)
+template <typename E, int kWarps>
+__global__ void __launch_bounds__(kWarps * 32, 1)
 householder_chunk_kernel(const __grid_constant__ RowSets rows, const typename E::Bits* v,
                          int64_t dim) {
   using Bits = typename E::Bits;
   constexpr int P = ChunkShape<E>::kPerLane;
-  __shared__ float sums[2][kChunkWarps];  // the chunk sums of alternate rows
+  __shared__ float sums[2][kWarps];  // the chunk sums of alternate rows
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int chunks = blockDim.x >> 5;
   const int vectors = static_cast<int>(dim / ChunkShape<E>::kVec);
@@ -297,10 +301,10 @@ int multiprocessors() {
 // The chunk kernel's blocks of `warps` warps that fit a multiprocessor of the current device (as
 // many as fit, each walking rows), asked once per device, element type and block size: the
 // query costs microseconds, on every one of a forward pass's 2L calls otherwise.
-template <typename E>
+template <typename E, int kWarps>
 int chunk_blocks_per_sm(int warps) {
   constexpr int kDevices = 64;
-  static std::atomic<int> cache[kDevices][kChunkWarps + 1] = {};  // 0: not asked yet
+  static std::atomic<int> cache[kDevices][kWarps + 1] = {};  // 0: not asked yet
   int device = 0;
   cudaGetDevice(&device);
   std::atomic<int>* slot = device < kDevices ? &cache[device][warps] : nullptr;
@@ -309,16 +313,27 @@ int chunk_blocks_per_sm(int warps) {
     if (known > 0) return known;
   }
   int per_sm = 0;
-  cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, householder_chunk_kernel<E>, warps * 32, 0);
+  cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, householder_chunk_kernel<E, kWarps>,
+                                                warps * 32, 0);
   per_sm = std::max(per_sm, 1);
   if (slot != nullptr) slot->store(per_sm, std::memory_order_relaxed);
   return per_sm;
 }
 
+// The chunk kernel on rows of `warps` chunks, in blocks of at most kWarps warps.
+template <typename E, int kWarps>
+void launch_chunk(const RowSets& rows, const typename E::Bits* v, int64_t dim, cudaStream_t stream) {
+  const int warps = static_cast<int>((dim + kChunk - 1) / kChunk);
+  const auto blocks = static_cast<unsigned>(std::min<int64_t>(
+      rows.total(), int64_t{chunk_blocks_per_sm<E, kWarps>(warps)} * multiprocessors()));
+  householder_chunk_kernel<E, kWarps><<<blocks, warps * 32, 0, stream>>>(rows, v, dim);
+}
+
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
-bool fused_applies(const RowSets& rows, const void* v, int64_t dim, size_t element_size) {
-  if (dim > kFusedMaxDim || (dim * static_cast<int64_t>(element_size)) % 16 != 0) return false;
+// Rows that split into whole 16-byte vectors, at 16-byte aligned addresses (x, out and v).
+bool in_vectors(const RowSets& rows, const void* v, int64_t dim, size_t element_size) {
+  if ((dim * static_cast<int64_t>(element_size)) % 16 != 0) return false;
   bool ok = aligned16(v);
   for (int s = 0; s < rows.count; ++s) ok = ok && aligned16(rows.set[s].x) && aligned16(rows.set[s].out);
   return ok;
@@ -340,13 +355,12 @@ cudaError_t launch_householder(const HouseholderRows* sets, int count, const voi
   with_element_type(type, [&](auto e) {
     using E = decltype(e);
     const auto* ve = static_cast<const typename E::Bits*>(v);
-    if (fused_applies(rows, v, dim, sizeof(typename E::Bits)) && !v_per_row &&
-        dim <= int64_t{kChunkWarps} * kChunk) {
-      const int threads = static_cast<int>((dim + kChunk - 1) / kChunk) * 32;
-      const auto chunk_blocks = static_cast<unsigned>(std::min<int64_t>(
-          rows.total(), int64_t{chunk_blocks_per_sm<E>(threads / 32)} * multiprocessors()));
-      householder_chunk_kernel<E><<<chunk_blocks, threads, 0, stream>>>(rows, ve, dim);
-    } else if (fused_applies(rows, v, dim, sizeof(typename E::Bits))) {
+    const bool vectors = in_vectors(rows, v, dim, sizeof(typename E::Bits));
+    if (vectors && !v_per_row && dim <= int64_t{kChunkWarps} * kChunk) {
+      launch_chunk<E, kChunkWarps>(rows, ve, dim, stream);
+    } else if (vectors && !v_per_row && dim <= int64_t{kWideChunkWarps} * kChunk) {
+      launch_chunk<E, kWideChunkWarps>(rows, ve, dim, stream);
+    } else if (vectors && dim <= kFusedMaxDim) {
       householder_fused_kernel<E><<<blocks, kRowThreads, dim * sizeof(float), stream>>>(
           rows, ve, v_per_row, dim);
     } else {
