@@ -248,6 +248,8 @@ householder_chunk_kernel(const __grid_constant__ RowSets rows, const typename E:
     Bits* out;
     rows.row(r, x, out, dim);
     load_row(r + step, next);  // in flight during this row's sum
+    // A copy that costs nothing: the code measured (see above) has it, and without it ptxas
+    // gets a differently numbered program, whose speed nobody measured.
     uint4 vs[P];
 #pragma unroll
     for (int m = 0; m < P; ++m) vs[m] = vreg[m];
