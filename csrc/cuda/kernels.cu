@@ -43,6 +43,20 @@ struct SeedValues {
   __device__ uint32_t operator()(int64_t r) const { return s.v[r]; }
 };
 
+// This thread's Box-Muller pairs j (its global index, then every `stride`, the grid's width) of
+// normal(seed, len) with p pairs: out[base + j] and, while p + j < len, out[base + p + j] (an odd
+// len drops the last second value). The device twin of the CPU's normal_pairs (cpu_common.h).
+// The caller passes the stride, computed once outside its row loop.
+template <typename Store>
+__device__ __forceinline__ void thread_pairs(uint32_t seed, uint32_t p, uint32_t len, int64_t base,
+                                             uint32_t stride, const Store& store) {
+  for (uint32_t j = blockIdx.x * blockDim.x + threadIdx.x; j < p; j += stride) {
+    const NormalPair v = normal_pair(j, p, seed);
+    store(base + j, v.first);
+    if (p + j < len) store(base + p + j, v.second);
+  }
+}
+
 // One thread per Box-Muller pair j of each row: writes out[j] and out[p + j]. Indices within a
 // row are 32-bit (n < 2^31); only the row's base offset is 64-bit.
 // (__grid_constant__: the seeds are read in place from the launch parameters, never copied.)
@@ -52,15 +66,8 @@ __global__ void normal_kernel(const __grid_constant__ Seeds seeds, int64_t rows,
   const auto p = static_cast<uint32_t>(normal_pair_count(static_cast<uint64_t>(n)));
   const auto n32 = static_cast<uint32_t>(n);
   const uint32_t stride = gridDim.x * blockDim.x;
-  for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
-    const uint32_t seed = seeds(row);
-    const int64_t base = row * n;
-    for (uint32_t j = blockIdx.x * blockDim.x + threadIdx.x; j < p; j += stride) {
-      const NormalPair v = normal_pair(j, p, seed);
-      store(base + j, v.first);
-      if (p + j < n32) store(base + p + j, v.second);
-    }
-  }
+  for (int64_t row = blockIdx.y; row < rows; row += gridDim.y)
+    thread_pairs(seeds(row), p, n32, row * n, stride, store);
 }
 
 // Elements [start, start + m) of each row, one thread an element.
@@ -97,15 +104,8 @@ __global__ void concat_normal_kernel(const __grid_constant__ Words words, int64_
   const uint32_t len = min(L, static_cast<uint32_t>(n) - j * L);
   const auto p = static_cast<uint32_t>(normal_pair_count(len));
   const uint32_t stride = gridDim.x * blockDim.x;
-  for (int64_t row = blockIdx.y; row < rows; row += gridDim.y) {
-    const uint32_t seed = words(row, j);
-    const int64_t base = row * n + static_cast<int64_t>(j) * L;
-    for (uint32_t q = blockIdx.x * blockDim.x + threadIdx.x; q < p; q += stride) {
-      const NormalPair v = normal_pair(q, p, seed);
-      store(base + q, v.first);
-      if (p + q < len) store(base + p + q, v.second);
-    }
-  }
+  for (int64_t row = blockIdx.y; row < rows; row += gridDim.y)
+    thread_pairs(words(row, j), p, len, row * n + static_cast<int64_t>(j) * L, stride, store);
 }
 
 // Elements [start, start + m) of each row, one thread an element (random access).
