@@ -74,6 +74,23 @@ inline void check_float_dtype(at::ScalarType dtype, const char* name) {
                     std::string(name) + " must be float32, float16 or bfloat16, got " + dtype_name(dtype));
 }
 
+// The ops that make rows of normals from seeds (normal, unit_normal, unit_vectors): seeds, a row
+// length named `name`, a float output dtype.
+inline void check_seed_rows_args(const at::Tensor& seeds, int64_t n, const char* name,
+                                 at::ScalarType dtype) {
+  check_seeds(seeds);
+  check_count(n, name);
+  check_float_dtype(dtype, "dtype");
+}
+
+// The slice [start, end) of rows of n elements in a float dtype (normal_range and concat_normal,
+// after the check of their seeds or words).
+inline void check_slice_args(int64_t n, int64_t start, int64_t end, at::ScalarType dtype) {
+  check_count(n, "n");
+  check_range(n, start, end);
+  check_float_dtype(dtype, "dtype");
+}
+
 // "permutations[b, i] = v is out of range [0, V)"
 inline std::string out_of_range_message(int64_t flat, int64_t value, int64_t V) {
   return "permutations[" + num(flat / V) + ", " + num(flat % V) + "] = " + num(value) +

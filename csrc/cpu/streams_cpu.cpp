@@ -69,9 +69,7 @@ void fill_normal(const std::vector<uint32_t>& s, int64_t n, const at::Tensor& ou
 
 at::Tensor normal_cpu(const at::Tensor& seeds, int64_t n, at::ScalarType dtype) {
   const IeeeFpMode ieee;  // fp_mode.h
-  check_seeds(seeds);
-  check_count(n, "n");
-  check_float_dtype(dtype, "dtype");
+  check_seed_rows_args(seeds, n, "n", dtype);
   auto out = at::empty({seeds.numel(), n}, seeds.options().dtype(dtype));
   fill_normal(seeds_to_u32(seeds), n, out);
   return out;
@@ -81,9 +79,7 @@ at::Tensor normal_range_cpu(const at::Tensor& seeds, int64_t n, int64_t start, i
                             at::ScalarType dtype) {
   const IeeeFpMode ieee;  // fp_mode.h
   check_seeds(seeds);
-  check_count(n, "n");
-  check_range(n, start, end);
-  check_float_dtype(dtype, "dtype");
+  check_slice_args(n, start, end, dtype);
   const auto s = seeds_to_u32(seeds);
   const int64_t B = seeds.numel(), m = end - start;
   auto out = at::empty({B, m}, seeds.options().dtype(dtype));
@@ -126,18 +122,14 @@ at::Tensor unit_rows(const at::Tensor& seeds, int64_t V, at::ScalarType dtype, D
 // The Phase-2 target: divided by the norm alone, so a zero vector gives the canonical NaN.
 at::Tensor unit_normal_cpu(const at::Tensor& seeds, int64_t vocab_size, at::ScalarType dtype) {
   const IeeeFpMode ieee;  // fp_mode.h
-  check_seeds(seeds);
-  check_count(vocab_size, "vocab_size");
-  check_float_dtype(dtype, "dtype");
+  check_seed_rows_args(seeds, vocab_size, "vocab_size", dtype);
   return unit_rows(seeds, vocab_size, dtype, [](float sum_sq) { return pr_sqrt(sum_sq); });
 }
 
 // PoC v2's unit vectors (9.2): divided by norm + TINY, never NaN.
 at::Tensor unit_vectors_cpu(const at::Tensor& seeds, int64_t dim, at::ScalarType dtype) {
   const IeeeFpMode ieee;  // fp_mode.h
-  check_seeds(seeds);
-  check_count(dim, "dim");
-  check_float_dtype(dtype, "dtype");
+  check_seed_rows_args(seeds, dim, "dim", dtype);
   return unit_rows(seeds, dim, dtype, [](float sum_sq) { return unit_vector_divisor(sum_sq); });
 }
 
@@ -180,9 +172,7 @@ at::Tensor concat_normal_cpu(const at::Tensor& words, int64_t n, int64_t start, 
                              at::ScalarType dtype) {
   const IeeeFpMode ieee;  // fp_mode.h
   check_words(words);
-  check_count(n, "n");
-  check_range(n, start, end);
-  check_float_dtype(dtype, "dtype");
+  check_slice_args(n, start, end, dtype);
   auto out = at::empty({words.size(0), end - start}, words.options().dtype(dtype));
   fill_concat_normal(words, n, start, end, out);
   return out;

@@ -69,9 +69,7 @@ at::Tensor uniform_cuda(const at::Tensor& seeds, int64_t n) {
 }
 
 at::Tensor normal_cuda(const at::Tensor& seeds, int64_t n, at::ScalarType dtype) {
-  check_seeds(seeds);
-  check_count(n, "n");
-  check_float_dtype(dtype, "dtype");
+  check_seed_rows_args(seeds, n, "n", dtype);
   const c10::cuda::CUDAGuard guard(seeds.device());
   auto out = at::empty({seeds.numel(), n}, seeds.options().dtype(dtype));
   C10_CUDA_CHECK(cuda::launch_normal(seeds.data_ptr<int64_t>(), seeds.numel(), n,
@@ -82,9 +80,7 @@ at::Tensor normal_cuda(const at::Tensor& seeds, int64_t n, at::ScalarType dtype)
 at::Tensor normal_range_cuda(const at::Tensor& seeds, int64_t n, int64_t start, int64_t end,
                              at::ScalarType dtype) {
   check_seeds(seeds);
-  check_count(n, "n");
-  check_range(n, start, end);
-  check_float_dtype(dtype, "dtype");
+  check_slice_args(n, start, end, dtype);
   const c10::cuda::CUDAGuard guard(seeds.device());
   auto out = at::empty({seeds.numel(), end - start}, seeds.options().dtype(dtype));
   C10_CUDA_CHECK(cuda::launch_normal_range(seeds.data_ptr<int64_t>(), seeds.numel(), n, start, end,
@@ -141,25 +137,19 @@ at::Tensor unit_rows_cuda(const at::Tensor& seeds, int64_t V, at::ScalarType dty
 }
 
 at::Tensor unit_normal_cuda(const at::Tensor& seeds, int64_t vocab_size, at::ScalarType dtype) {
-  check_seeds(seeds);
-  check_count(vocab_size, "vocab_size");
-  check_float_dtype(dtype, "dtype");
+  check_seed_rows_args(seeds, vocab_size, "vocab_size", dtype);
   return unit_rows_cuda(seeds, vocab_size, dtype, 0.0f);
 }
 
 at::Tensor unit_vectors_cuda(const at::Tensor& seeds, int64_t dim, at::ScalarType dtype) {
-  check_seeds(seeds);
-  check_count(dim, "dim");
-  check_float_dtype(dtype, "dtype");
+  check_seed_rows_args(seeds, dim, "dim", dtype);
   return unit_rows_cuda(seeds, dim, dtype, kTiny);
 }
 
 at::Tensor concat_normal_cuda(const at::Tensor& words, int64_t n, int64_t start, int64_t end,
                               at::ScalarType dtype) {
   check_words(words);
-  check_count(n, "n");
-  check_range(n, start, end);
-  check_float_dtype(dtype, "dtype");
+  check_slice_args(n, start, end, dtype);
   const c10::cuda::CUDAGuard guard(words.device());
   auto out = at::empty({words.size(0), end - start}, words.options().dtype(dtype));
   C10_CUDA_CHECK(cuda::launch_concat_normal(words.data_ptr<int64_t>(), words.size(0), n, start,
