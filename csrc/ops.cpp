@@ -97,8 +97,8 @@ TORCH_LIBRARY(pocrand, m) {
   // hidden [B, H] (f32/f16/bf16), seeds int64 [B, k] (column 0 the pick seed, columns 1 .. k - 1
   // the Haar seeds j = 0 .. k - 2) -> (fp16 [B, k] artifacts, bool [B] non-finite-row flags) (9.11).
   m.def("artifacts(Tensor hidden, Tensor seeds, int k) -> (Tensor, Tensor)");
-  // The same with the seeds of prefix + str(nonce) + "_pick_{k}" / "_haar_hh_{k}_{j}" derived by
-  // the op itself (on a GPU inside the launch: no upload).
+  // The same with the pick and Haar seeds of each nonce derived by the op itself from `prefix`
+  // (the PoC v2 patterns of csrc/protocols/pocv2_seeds.h; on a GPU inside the launch: no upload).
   m.def("artifacts_nonces(Tensor hidden, str prefix, int[] nonces, int k) -> (Tensor, Tensor)");
 
   // The core's scalar stages, elementwise, for verification (accuracy and CPU == GPU checks over

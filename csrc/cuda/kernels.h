@@ -84,8 +84,8 @@ cudaError_t launch_haar_rotate(const void* x, FloatType type, const int64_t* see
 // column 0 pick.seed(nonce), column c >= 1 haar.seed(nonce, c - 1). Passed by value: no upload.
 constexpr int kInlineNonces = 64;
 struct ArtifactSeedSpec {
-  SeedPattern pick;  // prefix + str(nonce) + "_pick_{k}"
-  SeedPattern haar;  // prefix + str(nonce) + "_haar_hh_{k}_" + str(j)
+  SeedPattern pick;  // the pick pattern of csrc/protocols/pocv2_seeds.h
+  SeedPattern haar;  // the Haar pattern (its str(j) is the column - 1)
   int64_t nonces[kInlineNonces];
 };
 // -> int64 [rows, k] (rows <= kInlineNonces).

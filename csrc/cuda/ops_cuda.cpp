@@ -19,6 +19,7 @@
 #include "../core/pocrand_core.h"
 #include "../cpu/seeds.h"
 #include "../op_checks.h"
+#include "../protocols/pocv2_seeds.h"
 #include "../write_into.h"
 #include "kernels.h"
 #include "ops_by_value.h"
