@@ -6,16 +6,19 @@ Two layers, side by side in the package:
   checks of _checks.py; they take seeds, sizes and tensors and know no protocol's seed strings;
 - the protocol layers, protocols/phase2.py and protocols/pocv2.py: each generation's seed
   strings and its functions composed from the generic ops; hooks.py puts PoC v2's reflections
-  into a model's forward pass.
+  into a model's forward pass;
+- decode.py: streams from seeds held on the device (the gonka-poc decode scheme's step seeds,
+  rows and forced logits), generic too; protocols/gonka_poc.py composes them.
 This module gathers their public names. Every function validates its arguments and raises
 TypeError/ValueError naming the argument, then calls torch.ops.pocrand.* (one kernel launch
 serves a whole batch of nonces).
 """
 from __future__ import annotations
 
-from . import hooks, householder, reduce, seeds, streams
+from . import decode, hooks, householder, reduce, seeds, streams
 from ._checks import MAX_COUNT  # noqa: F401
 from ._ext import SPEC_VERSION, build_info
+from .decode import *  # noqa: F401,F403
 from .hooks import *  # noqa: F401,F403
 from .householder import *  # noqa: F401,F403
 from .protocols import phase2, pocv2
@@ -26,5 +29,6 @@ from .seeds import *  # noqa: F401,F403
 from .streams import *  # noqa: F401,F403
 
 __all__ = (["SPEC_VERSION", "build_info"] + seeds.__all__ + streams.__all__ + householder.__all__
-           + reduce.__all__ + phase2.__all__ + pocv2.__all__ + hooks.__all__)
+           + reduce.__all__ + phase2.__all__ + pocv2.__all__ + hooks.__all__
+           + decode.__all__)
 __all__ = list(dict.fromkeys(__all__))  # compute_distances: reduce's, re-exported by phase2

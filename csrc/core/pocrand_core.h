@@ -3,7 +3,8 @@
 // Every scalar step that decides an output bit lives here as a small inline function that the CPU
 // kernels (plain C++) and the CUDA kernels (device code) both call: murmur3, the uniform map, log,
 // sincos, Box-Muller, fp16/bf16 rounding, the fixed reduction tree (sections 0-7) and the scalar
-// steps of the PoC v2 pipeline (section 9: concat segments, unit-vector divisor, Householder). SPEC.md describes these
+// steps of the PoC v2 pipeline (section 9: concat segments, unit-vector divisor, Householder) and of
+// gonka-poc (section 10: step seeds, hash modulo, forced logits). SPEC.md describes these
 // functions in the same order; a change here is a change of the spec and of the known answers.
 //
 // Rules that keep CPU and GPU bit-identical:
@@ -431,5 +432,39 @@ POCRAND_HD float householder_update(float x, float c, float v) { return pr_sub(x
 // is a bijection of u32), so T's index is unique; the kernels find T by a selection over the
 // scores and then list the indices in order. No float arithmetic is involved.
 POCRAND_HD uint32_t pick_score(uint32_t i, uint32_t seed) { return murmur3(i, seed); }
+
+// ---------------------------------------------------------------------------------------------
+// 10. gonka-poc steps (SPEC.md 10.1-10.4): the step seeds of the decode scheme, hash modulo (the
+//     pseudo token ids), forced expert logits. Integer work only, plus one exact conversion.
+// ---------------------------------------------------------------------------------------------
+constexpr uint32_t kMixA = 0x9E3779B1u;
+constexpr uint32_t kMixB = 0x85EBCA77u;
+constexpr float kExpertFloor = -0x1.388p+13f;  // -10000, the logit of an expert not forced
+
+// 10.1 key = prev * MIX_A + step * MIX_B + salt (mod 2^32); the step seed is hash(key, base).
+POCRAND_HD uint32_t step_key(uint32_t prev, uint32_t step, uint32_t salt) {
+  return prev * kMixA + step * kMixB + salt;
+}
+
+POCRAND_HD uint32_t step_seed(uint32_t base, uint32_t prev, uint32_t step, uint32_t salt) {
+  return murmur3(step_key(prev, step, salt), base);
+}
+
+// 10.2 hash(i, seed) mod m, 1 <= m <= 2^31 - 1 (fits an int32).
+POCRAND_HD uint32_t hash_mod(uint32_t i, uint32_t seed, uint32_t m) { return murmur3(i, seed) % m; }
+
+// 10.4 The first forced expert of route seed r: r mod E.
+POCRAND_HD uint32_t route_start(uint32_t r, uint32_t n_experts) { return r % n_experts; }
+
+// 10.4 Expert e's logit: the ladder ladder_base + top_k - off for the top_k experts from start
+// on (off = (e - start) mod E < top_k), else -10000. |ladder_base| <= 2^23 and top_k <= 2^23,
+// so the integer has magnitude <= 2^24 and its conversion is exact.
+POCRAND_HD float forced_logit(uint32_t e, uint32_t start, uint32_t n_experts, uint32_t top_k,
+                              int32_t ladder_base) {
+  const uint32_t off = pr_select_u32(e >= start, e - start, e + (n_experts - start));
+  const uint32_t rung = pr_select_u32(off < top_k, top_k - off, 0u);  // no int32 overflow below
+  const float ladder = static_cast<float>(ladder_base + static_cast<int32_t>(rung));
+  return pr_select(off < top_k, ladder, kExpertFloor);
+}
 
 }  // namespace pocrand
