@@ -1,6 +1,7 @@
 // tree_launch.cuh — the fixed-order sum of core section 7 over whole rows in global memory, by
-// launches: one kernel per tree level (chunk_tree_kernel, one warp per chunk), or one block per
-// chunk for terms that are costly to compute (chunk_sums_by_block_kernel). Used by the
+// launches: one kernel per tree level (chunk_tree_kernel, one warp per chunk: warp_chunk_sum), or
+// one block per chunk for terms that are costly to compute (chunk_sums_by_block_kernel:
+// block_chunk_sum); both sums are instantiations of tree_sum.cuh's chunk_tree. Used by the
 // unit-normal rows (unit_normal.cu) and the distances (distances.cu).
 #pragma once
 
@@ -10,40 +11,11 @@
 #include "device_common.cuh"
 #include "kernels.h"
 #include "launch_util.cuh"
+#include "tree_sum.cuh"
 
 namespace pocrand {
 namespace cuda {
 namespace {
-
-// The chunk sum by a block of kChunkThreads threads, four terms each, for terms that are costly
-// to compute (a warp would evaluate 32 of them one after another). Thread t holds terms t,
-// t + 256, t + 512, t + 768: widths 512 and 256 of the tree pair them inside the thread, widths
-// 128 .. 32 go through shared memory, 16 .. 1 through shuffles in warp 0. Result in thread 0.
-constexpr int kChunkThreads = kChunk / 4;
-template <typename Terms>
-__device__ float block_chunk_sum(const Terms& terms, int64_t n, int64_t c, float* partial) {
-  const int t = threadIdx.x;
-  float x[4];
-#pragma unroll
-  for (int k = 0; k < 4; ++k) {
-    const int64_t i = c * kChunk + t + kChunkThreads * k;
-    x[k] = i < n ? terms(i) : 0.0f;
-  }
-  partial[t] = pr_add(pr_add(x[0], x[2]), pr_add(x[1], x[3]));
-  __syncthreads();
-#pragma unroll
-  for (int w = kChunkThreads / 2; w >= 32; w /= 2) {
-    if (t < w) partial[t] = pr_add(partial[t], partial[t + w]);
-    __syncthreads();
-  }
-  float v = t < 32 ? partial[t] : 0.0f;
-  if (t < 32) {
-#pragma unroll
-    for (int w = 16; w >= 1; w /= 2) v = pr_add(v, __shfl_down_sync(0xffffffffu, v, w));
-  }
-  __syncthreads();  // partial is free again
-  return v;
-}
 
 // out[row * chunks + c] = sum of chunk c of row `row`, one block (kChunkThreads) per chunk.
 template <typename Term>
