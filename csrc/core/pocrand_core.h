@@ -376,6 +376,51 @@ inline float chunk_tree_sum(float* a) {
   return a[0];
 }
 
+// Floats of scratch a sum over n >= 1 terms needs for its levels: every level's chunk sums.
+POCRAND_HD int64_t tree_scratch(int64_t n) {
+  int64_t total = 0;
+  do {
+    n = (n + kChunk - 1) / kChunk;
+    total += n;
+  } while (n > 1);
+  return total;
+}
+
+// Runs body(c0, c1) over the chunks [c0, c1) of a level, here all of them in order; a caller may
+// pass its own runner that splits [0, count) over threads (the chunk sums are independent).
+struct SerialChunks {
+  template <typename Body>
+  void operator()(int64_t count, const Body& body) const { body(0, count); }
+};
+
+// The host's sum() of section 7 over term(0) .. term(n - 1) (n >= 1): the terms of each chunk are
+// computed into a zero-padded array and summed by chunk_tree_sum, level after level, the levels
+// kept in `scratch` (tree_scratch(n) floats). The device's version is csrc/cuda/tree_sum.cuh.
+template <typename Term, typename ForChunks = SerialChunks>
+inline float tree_sum(const Term& term, int64_t n, float* scratch,
+                      const ForChunks& for_chunks = ForChunks{}) {
+  // out[c] = the tree over chunk c of get(0) .. get(count - 1), for every chunk of the level
+  auto chunk_sums = [&](const auto& get, int64_t count, float* out) {
+    for_chunks((count + kChunk - 1) / kChunk, [&](int64_t c0, int64_t c1) {
+      float buf[kChunk];
+      for (int64_t c = c0; c < c1; ++c) {
+        const int64_t lo = c * kChunk, m = count - lo < kChunk ? count - lo : kChunk;
+        for (int64_t i = 0; i < m; ++i) buf[i] = get(lo + i);
+        for (int64_t i = m; i < kChunk; ++i) buf[i] = 0.0f;  // the +0.0 padding
+        out[c] = chunk_tree_sum(buf);
+      }
+    });
+  };
+  chunk_sums(term, n, scratch);
+  float* level = scratch;
+  for (int64_t count = (n + kChunk - 1) / kChunk; count > 1; count = (count + kChunk - 1) / kChunk) {
+    const float* in = level;
+    level += count;
+    chunk_sums([in](int64_t i) { return in[i]; }, count, level);
+  }
+  return level[0];
+}
+
 POCRAND_HD float square(float x) { return pr_mul(x, x); }
 
 // ---------------------------------------------------------------------------------------------
