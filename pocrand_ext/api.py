@@ -9,15 +9,19 @@ serves a whole batch of nonces).
 """
 from __future__ import annotations
 
-from . import hooks, householder, reduce, seeds, sort, streams
+from . import hooks, householder, reduce, seeds, sort, streams, validation
+from . import snap as _snap_module  # its function snap() takes the name below
 from ._checks import MAX_COUNT  # noqa: F401
 from ._ext import SPEC_VERSION, build_info
 from .hooks import *  # noqa: F401,F403
 from .householder import *  # noqa: F401,F403
 from .reduce import *  # noqa: F401,F403
 from .seeds import *  # noqa: F401,F403
+from .snap import *  # noqa: F401,F403
 from .sort import *  # noqa: F401,F403
 from .streams import *  # noqa: F401,F403
+from .validation import *  # noqa: F401,F403
 
 __all__ = (["SPEC_VERSION", "build_info"] + seeds.__all__ + streams.__all__ + sort.__all__
-           + householder.__all__ + reduce.__all__ + hooks.__all__)
+           + householder.__all__ + reduce.__all__ + hooks.__all__ + _snap_module.__all__
+           + validation.__all__)
