@@ -343,3 +343,42 @@ def test_gpu_opcheck():
     C = torch.from_numpy(spec_codebook(4, 20)).cuda()
     h = torch.randn(3, 300, device="cuda")
     torch.library.opcheck(torch.ops.pocrand.snap.default, (h, torch.tensor([1, 2, 3]).cuda(), C))
+
+
+# ---- properties (Hypothesis) ----
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_f32 = st.floats(width=32, allow_nan=True, allow_infinity=True)
+
+
+@settings(max_examples=40, deadline=None)
+@given(H=st.integers(1, 40), data=st.data(), seed=st.integers(0, 2**32 - 1),
+       P_=st.integers(1, 6), dtype=st.sampled_from([torch.float32, torch.float16, torch.bfloat16]))
+def test_property_cpu_equals_spec_on_any_row(H, data, seed, P_, dtype):
+    d = data.draw(st.integers(1, H))
+    row = data.draw(st.lists(_f32, min_size=H, max_size=H))
+    h = torch.tensor([row], dtype=torch.float32).to(dtype)
+    C = spec_codebook(P_, d, base=seed % 1000)
+    k, bad, scores, q = check_against_spec(h, [seed], C)
+    if not torch.isfinite(h.float()).all():
+        assert bad[0]                                  # a NaN or Inf element: bad
+    elif (h.double() ** 2).sum() < 1e38:
+        assert not bad[0]                              # finite and far from overflow: not bad
+    if not bad[0]:
+        s = scores[0]
+        assert 0 <= k[0] < P_ and s[k[0]] == s.max() and not (s[: k[0]] == s.max()).any()
+
+
+@settings(max_examples=25, deadline=None)
+@given(seeds=st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=12),
+       start=st.integers(0, 11))
+def test_property_a_row_is_independent_of_its_batch(seeds, start):
+    B, H = len(seeds), 300
+    h = hidden(B, H, torch.float16, seed=len(seeds))
+    t = torch.tensor(seeds, dtype=torch.int64)
+    C = torch.from_numpy(spec_codebook(5, 30))
+    full = pr.snap(h, t, C)
+    r = start % B
+    one = pr.snap(h[r:r + 1], t[r:r + 1], C)
+    for a, b in zip(one, full):
+        assert_bits_equal(a, b[r:r + 1])
