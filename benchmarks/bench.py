@@ -376,7 +376,7 @@ def bench_decode_snap(repeats: int, copy_bw: float):
         k = torch.where(bad, torch.full_like(idx[:, 0], -1), scores.argmax(dim=-1))
         return k, bad, torch.where(bad.unsqueeze(-1), torch.zeros_like(scores), scores), q
 
-    k = gpu_ms(graph_of(lambda: pr.snap_into(h, seeds, C, *outs)), [()], repeats)
+    k = gpu_ms(graph_of(lambda: pr.snap(h, seeds, C, out=outs)), [()], repeats)
     eager = gpu_ms(graph_of(lambda: plugin_expr(h, idx, C)), [()], repeats)
     compiled_fn = torch.compile(plugin_expr, fullgraph=True)
     compiled = gpu_ms(graph_of(lambda: compiled_fn(h, idx, C)), [()], repeats)

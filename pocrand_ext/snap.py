@@ -15,8 +15,7 @@ import torch
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
 from ._checks import check_device, check_dtype, check_no_grad, check_tensor
 
-__all__ = ["snap", "snap_into", "claimed_margin", "load_codebook", "codebook_sha256",
-           "CODEBOOK_ENV", "SNAP_MAX"]
+__all__ = ["snap", "claimed_margin", "load_codebook", "codebook_sha256"]
 
 SNAP_MAX = 1024                            # d (picked dimensions) and P (points) are <= 1024
 CODEBOOK_ENV = "GONKA_POC_SPHERE_CODEBOOK"  # where load_codebook looks when given no source
@@ -52,23 +51,25 @@ def _check_inputs(h, seeds, codebook):
     return h.contiguous(), seeds.contiguous(), codebook.contiguous()
 
 
-def snap(h: torch.Tensor, seeds: torch.Tensor, codebook: torch.Tensor):
+def snap(h: torch.Tensor, seeds: torch.Tensor, codebook: torch.Tensor, *, out=None):
     """(k int64 [B], bad bool [B], scores float32 [B, P], q float32 [B, d]) of the rows of h
     [B, H] (float32/float16/bfloat16), their u32 pick seeds (int64 [B], on h's device) and a
     float32 codebook [P, d] (SPEC.md 10.7). Bits identical on every device and batch size; a row
-    whose norm is NaN or Inf gives k = -1, bad = True and zero scores and q. Never syncs."""
-    return torch.ops.pocrand.snap(*_check_inputs(h, seeds, codebook))
+    whose norm is NaN or Inf gives k = -1, bad = True and zero scores and q. Never syncs.
 
-
-def snap_into(h: torch.Tensor, seeds: torch.Tensor, codebook: torch.Tensor, k: torch.Tensor,
-              bad: torch.Tensor, scores: torch.Tensor, q: torch.Tensor) -> None:
-    """snap() written into caller buffers k int64 [B], bad bool [B], scores float32 [B, P] and
-    q float32 [B, d] (contiguous, on h's device): address-stable, for CUDA-graph replay."""
+    out: a tuple (k, bad, scores, q) of contiguous tensors of those dtypes and shapes on h's
+    device to write into (address-stable, for CUDA-graph replay); it is returned."""
     h, seeds, codebook = _check_inputs(h, seeds, codebook)
+    if out is None:
+        return torch.ops.pocrand.snap(h, seeds, codebook)
+    if not isinstance(out, (tuple, list)) or len(out) != 4:
+        raise TypeError(f"out must be a tuple (k, bad, scores, q) of tensors, got "
+                        f"{type(out).__name__}")
     B, (P, d) = h.shape[0], codebook.shape
-    for name, t, dtype, shape in (("k", k, torch.int64, (B,)), ("bad", bad, torch.bool, (B,)),
-                                  ("scores", scores, torch.float32, (B, P)),
-                                  ("q", q, torch.float32, (B, d))):
+    for name, t, dtype, shape in (("out[0] (k)", out[0], torch.int64, (B,)),
+                                  ("out[1] (bad)", out[1], torch.bool, (B,)),
+                                  ("out[2] (scores)", out[2], torch.float32, (B, P)),
+                                  ("out[3] (q)", out[3], torch.float32, (B, d))):
         check_tensor(name, t)
         if t.dtype != dtype:
             raise TypeError(f"{name} must be {dtype}, got {t.dtype}")
@@ -78,7 +79,9 @@ def snap_into(h: torch.Tensor, seeds: torch.Tensor, codebook: torch.Tensor, k: t
             raise ValueError(f"{name} must be on h's device {h.device}, got {t.device}")
         if not t.is_contiguous():
             raise ValueError(f"{name} must be contiguous")
-    torch.ops.pocrand.snap_into(h, seeds, codebook, k, bad, scores, q)
+        check_no_grad(name, t)
+    torch.ops.pocrand.snap_into(h, seeds, codebook, *out)
+    return tuple(out)
 
 
 def claimed_margin(scores: torch.Tensor, claimed_k: torch.Tensor) -> torch.Tensor:
@@ -109,6 +112,8 @@ def claimed_margin(scores: torch.Tensor, claimed_k: torch.Tensor) -> torch.Tenso
 def codebook_sha256(codebook: torch.Tensor) -> str:
     """SHA-256 (hex) of a codebook's float32 bytes, row-major, little-endian."""
     check_tensor("codebook", codebook)
+    if not codebook.is_floating_point():
+        raise TypeError(f"codebook must be a floating-point tensor, got {codebook.dtype}")
     cb = codebook.detach().to("cpu", torch.float32).contiguous()
     data = cb.numpy().astype("<f4", copy=False).tobytes()
     return hashlib.sha256(data).hexdigest()
@@ -122,6 +127,9 @@ def load_codebook(source=None, *, expected_sha256: str, shape=None) -> torch.Ten
     codebook file is), or None for the path in the environment variable GONKA_POC_SPHERE_CODEBOOK.
     A digest mismatch, a non-finite value or a wrong shape (when `shape` is given) is a
     ValueError; nothing is ever rebuilt."""
+    if shape is not None and not (isinstance(shape, (tuple, list)) and all(
+            isinstance(n, int) and not isinstance(n, bool) for n in shape)):
+        raise TypeError(f"shape must be a tuple of ints or None, got {shape!r}")
     if not isinstance(expected_sha256, str) or len(expected_sha256) != 64 or any(
             c not in "0123456789abcdef" for c in expected_sha256.lower()):
         raise ValueError("expected_sha256 must be 64 hex digits (the SHA-256 of the codebook's "
@@ -138,7 +146,10 @@ def load_codebook(source=None, *, expected_sha256: str, shape=None) -> torch.Ten
     if isinstance(source, (str, os.PathLike)):
         if not os.path.isfile(source):
             raise ValueError(f"{where}: no such file")
-        cb = torch.load(source, map_location="cpu", weights_only=True)
+        try:
+            cb = torch.load(source, map_location="cpu", weights_only=True)
+        except Exception as e:  # not a torch.save file, or one holding more than tensors
+            raise ValueError(f"{where}: cannot be read by torch.load: {e}") from None
         if not isinstance(cb, torch.Tensor):
             raise ValueError(f"{where}: the file holds a {type(cb).__name__}, not a tensor")
     elif isinstance(source, torch.Tensor):

@@ -13,7 +13,8 @@ import torch
 
 from .snap import claimed_margin
 
-__all__ = ["DecodeValidation", "decode_validation", "binomial_upper_tail", "missing_nonce_cap"]
+__all__ = ["decode_validation", "binomial_upper_tail", "missing_nonce_cap"]
+MAX_NONCES = 1 << 16  # the exact binomial tail is evaluated for at most this many nonces
 
 
 @dataclass(frozen=True)
@@ -30,17 +31,22 @@ class DecodeValidation:
     fraud_detected: Optional[bool]
 
 
-def missing_nonce_cap(requested: int) -> int:
-    """The most missing nonces that still allow a verdict: max(1, floor(requested / 10))."""
-    return max(1, int(requested) // 10)
+def missing_nonce_cap(n_requested: int) -> int:
+    """The most missing nonces that still allow a verdict: max(1, floor(n_requested / 10)), the
+    deployed max(1, int(n_requested * 0.1))."""
+    if isinstance(n_requested, bool) or not isinstance(n_requested, (int, np.integer)):
+        raise TypeError(f"n_requested must be an int, got {type(n_requested).__name__}")
+    if n_requested < 0:
+        raise ValueError(f"n_requested must be >= 0, got {n_requested}")
+    return max(1, int(n_requested) // 10)
 
 
 def binomial_upper_tail(flagged: int, total: int, p: float) -> float:
     """P[X >= flagged] for X ~ Binomial(total, p), the sum evaluated exactly in rationals from
     p's float64 value and rounded once to float64 (1.0 when total == 0 or flagged <= 0)."""
     for name, v in (("flagged", flagged), ("total", total)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-            raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v <= MAX_NONCES:
+            raise ValueError(f"{name} must be an integer in [0, {MAX_NONCES}], got {v!r}")
     flagged, total = int(flagged), int(total)
     if isinstance(p, bool) or not isinstance(p, (float, int, np.floating)) or not 0.0 <= p <= 1.0:
         raise ValueError(f"p_mismatch must be a float in [0, 1], got {p!r}")
@@ -64,35 +70,43 @@ def _rows(name, value, ndim):
                              f"{list(value.shape)}")
         return [value[i] for i in range(value.shape[0])]
     if isinstance(value, np.ndarray):
+        if value.ndim < ndim:
+            raise ValueError(f"{name} must have at least {ndim} dimensions, got shape "
+                             f"{list(value.shape)}")
         return [torch.from_numpy(np.ascontiguousarray(value[i])) for i in range(value.shape[0])]
     try:
         return [torch.as_tensor(np.asarray(v)) for v in value]
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, RuntimeError) as e:
         raise TypeError(f"{name} must be a tensor, an array or a sequence of per-nonce arrays: {e}")
 
 
-def decode_validation(claimed, k, scores, *, tau: float, p_mismatch: float,
+def decode_validation(claimed_k, validator_k, scores, *, tau: float, p_mismatch: float,
                       fraud_threshold: float, requested: Optional[int] = None) -> DecodeValidation:
     """The validator's verdict statistics over the nonces of one request (SPEC.md 10.9).
 
-    claimed[n]: the prover's k per step (int [T_n]); k[n]: the validator's own teacher-forced snap
+    claimed_k[n]: the prover's k per step (int [T_n]); validator_k[n]: the validator's own snap
     (int [T_n], -1 for a bad step); scores[n]: the validator's scores (float32 [T_n, P]). Tensors
     [N, T] / [N, T, P] or sequences of per-nonce arrays. requested: how many nonces the request
     asked for (default: the number given)."""
-    claimed, k, scores = _rows("claimed", claimed, 1), _rows("k", k, 1), _rows("scores", scores, 2)
+    claimed = _rows("claimed_k", claimed_k, 1)
+    k = _rows("validator_k", validator_k, 1)
+    scores = _rows("scores", scores, 2)
     if not (len(claimed) == len(k) == len(scores)):
-        raise ValueError(f"claimed, k and scores must hold one entry per nonce, got {len(claimed)}, "
-                         f"{len(k)} and {len(scores)}")
+        raise ValueError(f"claimed_k, validator_k and scores must hold one entry per nonce, got "
+                         f"{len(claimed)}, {len(k)} and {len(scores)}")
     for name, v in (("tau", tau), ("fraud_threshold", fraud_threshold)):
         if isinstance(v, bool) or not isinstance(v, (float, int, np.floating)) or not math.isfinite(v):
             raise ValueError(f"{name} must be a finite float, got {v!r}")
     mismatches, margin_max, flagged = [], [], []
     for n, (c, kk, s) in enumerate(zip(claimed, k, scores)):
+        for name, t in (("claimed_k", c), ("validator_k", kk)):
+            if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
+                raise TypeError(f"{name}[{n}] must hold integers, got {t.dtype}")
         c, kk = c.reshape(-1).long(), kk.reshape(-1).long()
         if s.dtype != torch.float32:
             raise TypeError(f"scores[{n}] must be float32, got {s.dtype}")
         if s.dim() != 2 or not (c.shape[0] == kk.shape[0] == s.shape[0]):
-            raise ValueError(f"nonce {n}: claimed {list(c.shape)}, k {list(kk.shape)} and scores "
+            raise ValueError(f"nonce {n}: claimed_k {list(c.shape)}, validator_k {list(kk.shape)} and scores "
                              f"{list(s.shape)} must be [T], [T] and [T, P]")
         disagree = (kk >= 0) & (kk != c)
         m = int(disagree.sum())

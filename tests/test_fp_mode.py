@@ -153,7 +153,18 @@ CASES = {
     "artifacts/tiny": lambda: ops.artifacts(tiny_logits(8, V), torch.arange(8 * 12).view(8, 12), 12),
     "artifacts_nonces": lambda: ops.artifacts_nonces(ops.normal(torch.tensor([3]), 8 * V, torch.float32)
                                                      .view(8, V), "bh_pk_nonce_", list(range(8)), 100),
+    "snap/tiny": lambda: ops.snap(tiny_logits(8, V), torch.arange(8), ops.unit_vectors(
+        torch.arange(16), 256, torch.float32) * 1e-20),
+    "snap_into": lambda: snap_into(tiny_logits(8, V)),
 }
+
+
+def snap_into(h):
+    out = (torch.empty(8, dtype=torch.int64), torch.empty(8, dtype=torch.bool), torch.empty(8, 16),
+           torch.empty(8, 256))
+    ops.snap_into(h, torch.arange(8), ops.unit_vectors(torch.arange(16), 256, torch.float32) * 1e-20,
+                  *out)
+    return out
 
 
 def inplace(op, *xs):

@@ -9,7 +9,8 @@ import torch
 
 import pocrand_ext as pr
 import spec_numpy as spec
-from conftest import HAS_CUDA, assert_bits_equal, requires_cuda
+from conftest import HAS_CUDA, assert_bits_equal, requires_cuda  # noqa: F401
+from pocrand_ext.snap import CODEBOOK_ENV
 
 P, D = 16, 256
 U32_EDGES = [0, 1, 2**31, 2**32 - 1]
@@ -153,7 +154,7 @@ def test_snap_into_writes_the_same_bits_in_place():
     scores = torch.full((B, P), 7.0)
     q = torch.full((B, D), 7.0)
     ptrs = [t.data_ptr() for t in (k, bad, scores, q)]
-    pr.snap_into(h, seeds, C, k, bad, scores, q)
+    pr.snap(h, seeds, C, out=(k, bad, scores, q))
     assert ptrs == [t.data_ptr() for t in (k, bad, scores, q)]
     for a, b in zip((k, bad, scores, q), pr.snap(h, seeds, C)):
         assert_bits_equal(a, b)
@@ -220,9 +221,9 @@ def test_raw_op_bad_inputs_are_value_errors():
         torch.ops.pocrand.snap_into(h, s, c, torch.empty(2, dtype=torch.int64),
                                     torch.empty(2, dtype=torch.bool), torch.empty(2, 5),
                                     torch.empty(2, 20))
-    with pytest.raises(TypeError, match="bad must be torch.bool"):
-        pr.snap_into(h, s, c, torch.empty(2, dtype=torch.int64), torch.empty(2),
-                     torch.empty(2, 4), torch.empty(2, 20))
+    with pytest.raises(TypeError, match=r"out\[1\] \(bad\) must be torch.bool"):
+        pr.snap(h, s, c, out=(torch.empty(2, dtype=torch.int64), torch.empty(2),
+                              torch.empty(2, 4), torch.empty(2, 20)))
 
 
 # ---- the codebook ----
@@ -240,7 +241,7 @@ def test_load_codebook_from_path_env_and_tensor(tmp_path, monkeypatch):
     torch.save(C.clone(), path)
     assert torch.equal(pr.load_codebook(str(path), expected_sha256=digest), C)
     assert torch.equal(pr.load_codebook(path, expected_sha256=digest.upper(), shape=(P, D)), C)
-    monkeypatch.setenv(pr.CODEBOOK_ENV, str(path))
+    monkeypatch.setenv(CODEBOOK_ENV, str(path))
     assert torch.equal(pr.load_codebook(expected_sha256=digest), C)
     assert torch.equal(pr.load_codebook(C.double().double(), expected_sha256=digest), C)
     wrong = C.clone()
@@ -260,7 +261,7 @@ def test_load_codebook_from_path_env_and_tensor(tmp_path, monkeypatch):
         pr.load_codebook(C, expected_sha256="abc")
     with pytest.raises(ValueError, match="no such file"):
         pr.load_codebook(tmp_path / "missing.pt", expected_sha256=digest)
-    monkeypatch.delenv(pr.CODEBOOK_ENV)
+    monkeypatch.delenv(CODEBOOK_ENV)
     with pytest.raises(ValueError, match="no codebook given"):
         pr.load_codebook(expected_sha256=digest)
     with pytest.raises(TypeError, match="codebook source"):
@@ -313,11 +314,11 @@ def test_cuda_graph_replay_with_new_inputs_equals_eager():
     s = torch.cuda.Stream()
     s.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(s):
-        pr.snap_into(h, seeds, C, *outs)  # warm-up outside capture
+        pr.snap(h, seeds, C, out=outs)  # warm-up outside capture
     torch.cuda.current_stream().wait_stream(s)
     g = torch.cuda.CUDAGraph()
     with torch.cuda.graph(g):
-        pr.snap_into(h, seeds, C, *outs)
+        pr.snap(h, seeds, C, out=outs)
     for trial in range(3):
         h.copy_(torch.randn(B, H, device="cuda", dtype=torch.bfloat16))
         h[trial, 0] = float("inf")

@@ -64,6 +64,7 @@ void snap_into_cpu(const at::Tensor& h, const at::Tensor& seeds, const at::Tenso
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> snap_cpu(const at::Tensor& h,
                                                                     const at::Tensor& seeds,
                                                                     const at::Tensor& codebook) {
+  const IeeeFpMode ieee;  // fp_mode.h
   check_snap_args(h, seeds, codebook);
   const int64_t B = h.size(0), P = codebook.size(0), d = codebook.size(1);
   auto k = at::empty({B}, h.options().dtype(at::kLong));
