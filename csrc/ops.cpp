@@ -128,6 +128,14 @@ TORCH_LIBRARY(pocrand, m) {
   m.def("core_sincos(Tensor theta) -> (Tensor, Tensor)");
   // x float32 -> x rounded to dtype (float16 / bfloat16) by core section 6.
   m.def("core_round(Tensor x, ScalarType dtype) -> Tensor");
+
+  // ---- the decode scheme's snap (SPEC.md 10.6, 10.7) ----
+  // h [B, H] (f32/f16/bf16), seeds int64 [B] (u32 pick seeds), codebook float32 [P, d] ->
+  // (k int64 [B], bad bool [B], scores float32 [B, P], q float32 [B, d]).
+  m.def("snap(Tensor h, Tensor seeds, Tensor codebook) -> (Tensor, Tensor, Tensor, Tensor)");
+  // The same written into caller buffers (address-stable, for CUDA-graph replay).
+  m.def("snap_into(Tensor h, Tensor seeds, Tensor codebook, Tensor(a!) k, Tensor(b!) bad, "
+        "Tensor(c!) scores, Tensor(d!) q) -> ()");
 }
 
 }  // namespace pocrand

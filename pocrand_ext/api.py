@@ -15,7 +15,8 @@ serves a whole batch of nonces).
 """
 from __future__ import annotations
 
-from . import decode, hooks, householder, reduce, seeds, streams
+from . import decode, hooks, householder, reduce, seeds, streams, validation
+from . import snap as _snap_module  # its function snap() takes the name below
 from ._checks import MAX_COUNT  # noqa: F401
 from ._ext import SPEC_VERSION, build_info
 from .decode import *  # noqa: F401,F403
@@ -26,9 +27,11 @@ from .protocols.phase2 import *  # noqa: F401,F403
 from .protocols.pocv2 import *  # noqa: F401,F403
 from .reduce import *  # noqa: F401,F403
 from .seeds import *  # noqa: F401,F403
+from .snap import *  # noqa: F401,F403
 from .streams import *  # noqa: F401,F403
+from .validation import *  # noqa: F401,F403
 
 __all__ = (["SPEC_VERSION", "build_info"] + seeds.__all__ + streams.__all__ + householder.__all__
            + reduce.__all__ + phase2.__all__ + pocv2.__all__ + hooks.__all__
-           + decode.__all__)
+           + decode.__all__ + _snap_module.__all__ + validation.__all__)
 __all__ = list(dict.fromkeys(__all__))  # compute_distances: reduce's, re-exported by phase2

@@ -115,6 +115,18 @@ def compute(op: str, a: dict, device) -> torch.Tensor:
                           .to(out.device)])
     if op in _GONKA_OPS:
         return _gonka(op, a, device)
+    if op == "snap":
+        b, h = len(a["seeds"]), a["hidden"]
+        hidden = api.normal(a["x_seed"], b * h, device).view(b, h)
+        hidden[a["zero_rows"]] = 0.0
+        hidden[a["nan_rows"], 0] = float("nan")
+        hidden[a["inf_rows"], 0] = float("inf")
+        seeds = torch.tensor(a["seeds"], dtype=torch.int64, device=device)
+        cb_seeds = torch.tensor([a["codebook_seed"] + j for j in range(a["points"])], device=device)
+        codebook = torch.ops.pocrand.unit_vectors(cb_seeds, a["dim"], torch.float32)
+        k, bad, scores, q = api.snap(hidden.to(_DTYPES[a["dtype"]]), seeds, codebook)
+        return torch.cat([k.view(torch.uint8).view(-1), bad.view(torch.uint8).view(-1),
+                          scores.view(torch.uint8).view(-1), q.view(torch.uint8).view(-1)])
     raise ValueError(f"unknown known-answer op {op!r}")
 
 

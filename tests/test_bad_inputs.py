@@ -191,6 +191,16 @@ CATALOGUE = [
     ("pick_from_seeds: k past dim", lambda: pr.pick_from_seeds(torch.tensor([1]), 4, 5), ValueError, "k must be in"),
     ("hash_mod: modulus zero", lambda: pr.hash_mod(torch.tensor([1]), 4, 0), ValueError, "modulus"),
     ("forced_logits: top_k past n_experts", lambda: pr.forced_logits(torch.tensor([1]), 4, 5, 100), ValueError, "top_k"),
+    ("snap: codebook dim past hidden", lambda: pr.snap(HIDDEN, torch.tensor([1, 2]), torch.ones(3, 17)), ValueError, "codebook dim"),
+    ("snap: out not a tuple", lambda: pr.snap(HIDDEN, torch.tensor([1, 2]), torch.ones(3, 4), out=torch.ones(2)), TypeError, "out"),
+    ("snap: out scores of another shape", lambda: pr.snap(HIDDEN, torch.tensor([1, 2]), torch.ones(3, 4), out=(
+        torch.empty(2, **I64), torch.empty(2, dtype=torch.bool), torch.empty(2, 4), torch.empty(2, 4))), ValueError, "out[2] (scores)"),
+    ("claimed_margin: claimed_k float", lambda: pr.claimed_margin(torch.ones(2, 4), torch.ones(2)), TypeError, "claimed_k"),
+    ("load_codebook: digest mismatch", lambda: pr.load_codebook(torch.ones(2, 4), expected_sha256="0" * 64), ValueError, "sha256"),
+    ("codebook_sha256: int tensor", lambda: pr.codebook_sha256(torch.ones(2, 4, **I64)), TypeError, "codebook"),
+    ("decode_validation: tau NaN", lambda: pr.decode_validation(torch.zeros(1, 2, **I64), torch.zeros(1, 2, **I64), torch.zeros(1, 2, 4), tau=float("nan"), p_mismatch=0.1, fraud_threshold=0.01), ValueError, "tau"),
+    ("binomial_upper_tail: p past 1", lambda: pr.binomial_upper_tail(1, 3, 1.5), ValueError, "p_mismatch"),
+    ("missing_nonce_cap: negative", lambda: pr.missing_nonce_cap(-1), ValueError, "n_requested"),
 ]
 
 
@@ -311,6 +321,9 @@ RAW = [
     ("artifacts_nonces: rows differ from nonces", lambda: OPS.artifacts_nonces(HIDDEN, "p_", [1, 2, 3], 4), ValueError, "hidden"),
     ("artifacts_nonces: k past hidden size", lambda: OPS.artifacts_nonces(HIDDEN, "p_", [1, 2], 17), ValueError, "k"),
     ("unit_vectors_nonces: ids empty", lambda: OPS.unit_vectors_nonces("bh_layer_", [], "_householder", 4, torch.float32, CPU), ValueError, "ids"),
+    ("snap: seeds int32", lambda: OPS.snap(HIDDEN, torch.tensor([1, 2], dtype=torch.int32), torch.ones(3, 4)), TypeError, "seeds"),
+    ("snap_into: q of another shape", lambda: OPS.snap_into(HIDDEN, torch.tensor([1, 2]), torch.ones(3, 4), torch.empty(2, **I64),
+                                                            torch.empty(2, dtype=torch.bool), torch.empty(2, 3), torch.empty(2, 5)), ValueError, "q must have shape"),
     ("unit_vectors_nonces: dim zero", lambda: OPS.unit_vectors_nonces("bh_layer_", [0], "_householder", 0, torch.float32, CPU), ValueError, "dim"),
     ("step_seeds: prev_k int32", lambda: OPS.step_seeds(torch.tensor([1]), torch.tensor([0], dtype=torch.int32), None, 0, 13), TypeError, "prev_k"),
     ("step_seeds: both steps and step", lambda: OPS.step_seeds(torch.tensor([1]), torch.tensor([0]), torch.tensor([0]), 0, 13), ValueError, "exactly one"),

@@ -158,7 +158,18 @@ CASES = {
     "step_normal": lambda: ops.step_normal(SEEDS, torch.arange(-4, 4), None, 5, 0x0D, 20001, torch.bfloat16),
     "hash_mod": lambda: ops.hash_mod(SEEDS, 5001, 151936),
     "forced_logits": lambda: ops.forced_logits(SEEDS, torch.arange(8), None, 256, 8, 100, torch.float16),
+    "snap/tiny": lambda: ops.snap(tiny_logits(8, V), torch.arange(8), ops.unit_vectors(
+        torch.arange(16), 256, torch.float32) * 1e-20),
+    "snap_into": lambda: snap_into(tiny_logits(8, V)),
 }
+
+
+def snap_into(h):
+    out = (torch.empty(8, dtype=torch.int64), torch.empty(8, dtype=torch.bool), torch.empty(8, 16),
+           torch.empty(8, 256))
+    ops.snap_into(h, torch.arange(8), ops.unit_vectors(torch.arange(16), 256, torch.float32) * 1e-20,
+                  *out)
+    return out
 
 
 def inplace(op, *xs):

@@ -190,7 +190,12 @@ GOOD = {"block_hash": "bh", "public_key": "pk", "nonces": [0, 1], "dim": 8, "seq
         "target": pr.generate_target("bh", 16), "check": True, "out": None, "k": 4, "j": 1,
         "layer": 3, "num_layers": 2, "seed_strings": ["a", "b"], "x": torch.ones(2, 4),
         "v": torch.ones(4), "hidden": torch.ones(2, 16), "residual": torch.ones(3, 4),
-        "model": torch.nn.Linear(4, 4)}
+        "model": torch.nn.Linear(4, 4), "h": torch.ones(2, 16), "seeds": torch.tensor([1, 2]),
+        "codebook": torch.ones(3, 4), "scores": torch.zeros(1, 2, 16),
+        "claimed_k": torch.tensor([[0, 3]]), "validator_k": torch.tensor([[0, 5]]),
+        "source": torch.ones(3, 4), "expected_sha256": "0" * 64, "shape": None, "tau": 0.05,
+        "p_mismatch": 0.01, "fraud_threshold": 0.01, "requested": None, "flagged": 1, "total": 3,
+        "p": 0.1, "n_requested": 10}
 API = {  # function: its parameters, all filled from GOOD
     pr.generate_inputs: ["block_hash", "public_key", "nonces", "dim", "seq_len", "device", "dtype"],
     pr.generate_inputs_slice: ["block_hash", "public_key", "nonces", "dim", "seq_len", "start",
@@ -219,6 +224,11 @@ API = {  # function: its parameters, all filled from GOOD
     pr.seed_words: ["s"], pr.pick_seed: ["block_hash", "public_key", "nonce", "k"],
     pr.haar_seed: ["block_hash", "public_key", "nonce", "k", "j"],
     pr.layer_seed: ["block_hash", "layer"], pr.target_v2_seed: ["block_hash", "public_key"],
+    pr.snap: ["h", "seeds", "codebook", "out"], pr.claimed_margin: ["scores", "claimed_k"],
+    pr.load_codebook: ["source", "expected_sha256", "shape"], pr.codebook_sha256: ["codebook"],
+    pr.decode_validation: ["claimed_k", "validator_k", "scores", "tau", "p_mismatch",
+                           "fraud_threshold", "requested"],
+    pr.binomial_upper_tail: ["flagged", "total", "p"], pr.missing_nonce_cap: ["n_requested"],
 }
 
 
@@ -277,6 +287,9 @@ RAW = [  # (op, strategies of its arguments): every value admitted by the schema
     (OPS.haar_rotate, (small_tensors(), small_tensors() | seed_tensors.map(lambda t: t.view(1, -1)))),
     (OPS.artifacts, (small_tensors(), small_tensors() | seed_tensors.map(lambda t: t.view(1, -1)),
                      ints)),
+    (OPS.snap, (small_tensors(), seed_tensors, small_tensors())),
+    (OPS.snap_into, (small_tensors(), seed_tensors, small_tensors(), small_tensors(),
+                     small_tensors(), small_tensors(), small_tensors())),
 ]
 
 

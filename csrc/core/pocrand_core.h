@@ -513,3 +513,28 @@ POCRAND_HD float forced_logit(uint32_t e, uint32_t start, uint32_t n_experts, ui
 }
 
 }  // namespace pocrand
+
+// =============================================================================================
+// section 10: snap (SPEC.md 10.6-10.8). The snap of a decode row onto a codebook of P points in
+// d dimensions: normalise, pick (9.4), normalise the picked values, score with section 7's sum,
+// argmax. The divisors are 9.11's (artifact_divisor); only the steps below are new.
+// =============================================================================================
+namespace pocrand {
+
+constexpr int kSnapMax = 1024;     // d (picked dimensions) and P (codebook points) are <= 1024
+constexpr int64_t kSnapBadK = -1;  // k of a row whose norm is NaN or Inf
+
+// 10.6 A row is bad when its norm sqrt(sumsq(h)) is NaN or +-Inf (a NaN or Inf in h, or overflow
+// of the sum of squares); written as a comparison that is false for NaN.
+POCRAND_HD bool snap_row_bad(float norm) { return !(norm <= 0x1.fffffep127f); }
+
+// 10.6 The argmax scan replaces the best index k by j only when scores[j] > scores[k]: the lowest
+// index among equal maxima wins, -0 equals +0, and a NaN never replaces nor is replaced.
+POCRAND_HD bool snap_better(float score, float best) { return score > best; }
+
+// 10.8 The claimed margin of a row: best - scores[claimed], or 2.0 for a claim outside [0, P).
+POCRAND_HD float snap_claimed_margin(float best, float claimed_score, bool valid) {
+  return pr_select(valid, pr_sub(best, claimed_score), 2.0f);
+}
+
+}  // namespace pocrand

@@ -550,3 +550,48 @@ TORCH_LIBRARY_IMPL(pocrand, CUDA, m) {
 }
 
 }  // namespace pocrand
+
+// ---- the decode scheme's snap (SPEC.md 10.6, 10.7) ----
+#include "../snap_checks.h"
+#include "snap_kernels.h"
+
+namespace pocrand {
+namespace {
+
+void snap_into_cuda(const at::Tensor& h, const at::Tensor& seeds, const at::Tensor& codebook,
+                    const at::Tensor& k, const at::Tensor& bad, const at::Tensor& scores,
+                    const at::Tensor& q) {
+  check_snap_into_args(h, seeds, codebook, k, bad, scores, q);
+  const c10::cuda::CUDAGuard guard(h.device());
+  const int64_t rows = h.size(0), H = h.size(1);
+  if (rows == 0) return;
+  const at::Tensor scratch =
+      float_scratch(h, static_cast<int64_t>(cuda::snap_scratch_floats(rows, H)));
+  C10_CUDA_CHECK(cuda::launch_snap(h.data_ptr(), float_type(h.scalar_type()),
+                                   seeds.data_ptr<int64_t>(), codebook.data_ptr<float>(), rows, H,
+                                   codebook.size(0), codebook.size(1), k.data_ptr<int64_t>(),
+                                   bad.data_ptr<bool>(), scores.data_ptr<float>(),
+                                   q.data_ptr<float>(), scratch_ptr(scratch), stream()));
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> snap_cuda(const at::Tensor& h,
+                                                                     const at::Tensor& seeds,
+                                                                     const at::Tensor& codebook) {
+  check_snap_args(h, seeds, codebook);
+  const int64_t B = h.size(0), P = codebook.size(0), d = codebook.size(1);
+  auto k = at::empty({B}, h.options().dtype(at::kLong));
+  auto bad = at::empty({B}, h.options().dtype(at::kBool));
+  auto scores = at::empty({B, P}, h.options().dtype(at::kFloat));
+  auto q = at::empty({B, d}, h.options().dtype(at::kFloat));
+  snap_into_cuda(h, seeds, codebook, k, bad, scores, q);
+  return {k, bad, scores, q};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(pocrand, CUDA, m) {
+  m.impl("snap", &snap_cuda);
+  m.impl("snap_into", &snap_into_cuda);
+}
+
+}  // namespace pocrand

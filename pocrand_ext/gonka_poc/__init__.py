@@ -2,5 +2,5 @@
 .sphere), backed by pocrand: the same public and private names, signatures, defaults, ValueErrors
 and constants, with results identical on every device (SPEC.md sections 9 and 10).
 
-    from pocrand_ext.gonka_poc import gpu_random, decode_random   # instead of gonka_poc.poc.*
+    from pocrand_ext.gonka_poc import gpu_random, decode_random, sphere   # gonka_poc.poc.*
 """

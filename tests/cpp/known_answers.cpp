@@ -200,7 +200,8 @@ static float sum_of_squares(const std::vector<float>& x) {
 }
 
 static bool compute_pocv2(const std::string& op, const Args& a, Bytes& out) {
-  const std::string nonce_prefix = op == "seed_words" || op == "unit_vectors" || op == "householder"
+  const std::string nonce_prefix = op == "seed_words" || op == "unit_vectors" || op == "householder" ||
+                                           op == "snap"
                                        ? "" : a.str("block_hash") + "_" + a.str("public_key");
   if (op == "seed_words") {
     for (uint32_t w : seed_words(a.str("s"))) put_le(out, int64_t{w});
@@ -278,6 +279,45 @@ static bool compute_pocv2(const std::string& op, const Args& a, Bytes& out) {
       for (float f : g) put_le(out, bad ? uint16_t{0x7e00} : float_to_half_bits(canonicalize_nan(f)));
     }
     out.insert(out.end(), flags.begin(), flags.end());
+  } else if (op == "snap") {  // 10.7: k int64 [B], bad (a byte each), scores f32 [B, P], q f32 [B, d]
+    const std::vector<int64_t> seeds = a.nums("seeds");
+    const int64_t B = static_cast<int64_t>(seeds.size()), H = a.num("hidden");
+    const int64_t d = a.num("dim"), P = a.num("points");
+    std::vector<float> hidden = normal(static_cast<uint32_t>(a.num("x_seed")), B * H);
+    for (int64_t r : a.nums("zero_rows")) std::fill_n(hidden.begin() + r * H, H, 0.0f);
+    for (int64_t r : a.nums("nan_rows")) hidden[r * H] = pr_from_bits(kCanonicalNaN);
+    for (int64_t r : a.nums("inf_rows")) hidden[r * H] = pr_from_bits(0x7f800000u);
+    hidden = through(hidden, a.str("dtype"));
+    std::vector<std::vector<float>> C;
+    for (int64_t j = 0; j < P; ++j)
+      C.push_back(unit_vector(static_cast<uint32_t>(a.num("codebook_seed") + j), d));
+    Bytes ks, bads, scores, qs;
+    for (int64_t b = 0; b < B; ++b) {
+      const std::vector<float> h(hidden.begin() + b * H, hidden.begin() + (b + 1) * H);
+      const float ss = sum_of_squares(h);
+      std::vector<float> q(d, 0.0f), s(P, 0.0f);
+      int64_t k = kSnapBadK;
+      const bool bad = snap_row_bad(pr_sqrt(ss));
+      if (!bad) {
+        const float d1 = artifact_divisor(ss);
+        const std::vector<int64_t> idx = pick(static_cast<uint32_t>(seeds[b]), H, d);
+        for (int64_t m = 0; m < d; ++m) q[m] = pr_div(h[idx[m]], d1);
+        const float d2 = artifact_divisor(sum_of_squares(q));
+        for (float& f : q) f = pr_div(f, d2);
+        k = 0;
+        for (int64_t j = 0; j < P; ++j) {
+          std::vector<float> terms(d);
+          for (int64_t m = 0; m < d; ++m) terms[m] = pr_mul(q[m], C[j][m]);
+          s[j] = canonicalize_nan(fixed_order_sum(std::move(terms)));
+          if (j > 0 && snap_better(s[j], s[k])) k = j;
+        }
+      }
+      put_le(ks, k);
+      bads.push_back(bad ? 1 : 0);
+      for (float f : s) put_le(scores, pr_bits(f));
+      for (float f : q) put_le(qs, pr_bits(f));
+    }
+    for (const Bytes* part : {&ks, &bads, &scores, &qs}) out.insert(out.end(), part->begin(), part->end());
   } else {
     return false;
   }

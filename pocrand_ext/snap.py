@@ -1,0 +1,185 @@
+"""The snap of the decode scheme (SPEC.md 10.6-10.8): a row of final hidden states normalised,
+d dimensions picked (9.4), normalised again and scored against a codebook of P points with
+section 7's fixed-order sum; k is the argmax (lowest index among equal maxima), -1 for a row whose
+norm is not finite. Also the codebook's loading and digest check, and the claimed margin.
+
+Seeds here are plain u32 values; the seed strings of a protocol live in the protocol layer.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+
+import torch
+
+from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
+from ._checks import check_device, check_dtype, check_no_grad, check_tensor
+
+__all__ = ["snap", "claimed_margin", "load_codebook", "codebook_sha256"]
+
+SNAP_MAX = 1024                            # d (picked dimensions) and P (points) are <= 1024
+CODEBOOK_ENV = "GONKA_POC_SPHERE_CODEBOOK"  # where load_codebook looks when given no source
+
+
+def _check_inputs(h, seeds, codebook):
+    check_no_grad("h", check_tensor("h", h))
+    if h.dim() != 2:
+        raise ValueError(f"h must be 2-D [batch, hidden], got shape {list(h.shape)}")
+    if h.dtype == torch.float64:
+        h = h.float()  # rounded to nearest, the same on every device
+    check_dtype("h.dtype", h.dtype)
+    check_tensor("seeds", seeds)
+    if seeds.dtype != torch.int64:
+        raise TypeError(f"seeds must be int64 (u32 values), got {seeds.dtype}")
+    if seeds.dim() != 1 or seeds.shape[0] != h.shape[0]:
+        raise ValueError(f"seeds must be [batch] = [{h.shape[0]}], got shape {list(seeds.shape)}")
+    check_no_grad("codebook", check_tensor("codebook", codebook))
+    if codebook.dtype != torch.float32:
+        raise TypeError(f"codebook must be float32, got {codebook.dtype}")
+    if codebook.dim() != 2:
+        raise ValueError(f"codebook must be 2-D [points, dim], got shape {list(codebook.shape)}")
+    P, d = codebook.shape
+    if not 1 <= P <= SNAP_MAX:
+        raise ValueError(f"codebook points (codebook.shape[0]) must be in [1, 1024], got {P}")
+    if not 1 <= d <= min(h.shape[1], SNAP_MAX):
+        raise ValueError(f"codebook dim (codebook.shape[1]) must be in [1, min(hidden size, 1024)]"
+                         f", got {d} with hidden size {h.shape[1]}")
+    if not (h.device == seeds.device == codebook.device):
+        raise ValueError(f"h, seeds and codebook must be on one device, got {h.device}, "
+                         f"{seeds.device} and {codebook.device}")
+    check_device(h.device)
+    return h.contiguous(), seeds.contiguous(), codebook.contiguous()
+
+
+def snap(h: torch.Tensor, seeds: torch.Tensor, codebook: torch.Tensor, *, out=None):
+    """(k int64 [B], bad bool [B], scores float32 [B, P], q float32 [B, d]) of the rows of h
+    [B, H] (float32/float16/bfloat16), their u32 pick seeds (int64 [B], on h's device) and a
+    float32 codebook [P, d] (SPEC.md 10.7). Bits identical on every device and batch size; a row
+    whose norm is NaN or Inf gives k = -1, bad = True and zero scores and q. Never syncs.
+
+    out: a tuple (k, bad, scores, q) of contiguous tensors of those dtypes and shapes on h's
+    device to write into (address-stable, for CUDA-graph replay); it is returned."""
+    h, seeds, codebook = _check_inputs(h, seeds, codebook)
+    if out is None:
+        return torch.ops.pocrand.snap(h, seeds, codebook)
+    if not isinstance(out, (tuple, list)) or len(out) != 4:
+        raise TypeError(f"out must be a tuple (k, bad, scores, q) of tensors, got "
+                        f"{type(out).__name__}")
+    B, (P, d) = h.shape[0], codebook.shape
+    for name, t, dtype, shape in (("out[0] (k)", out[0], torch.int64, (B,)),
+                                  ("out[1] (bad)", out[1], torch.bool, (B,)),
+                                  ("out[2] (scores)", out[2], torch.float32, (B, P)),
+                                  ("out[3] (q)", out[3], torch.float32, (B, d))):
+        check_tensor(name, t)
+        if t.dtype != dtype:
+            raise TypeError(f"{name} must be {dtype}, got {t.dtype}")
+        if tuple(t.shape) != shape:
+            raise ValueError(f"{name} must have shape {list(shape)}, got {list(t.shape)}")
+        if t.device != h.device:
+            raise ValueError(f"{name} must be on h's device {h.device}, got {t.device}")
+        if not t.is_contiguous():
+            raise ValueError(f"{name} must be contiguous")
+        check_no_grad(name, t)
+    torch.ops.pocrand.snap_into(h, seeds, codebook, *out)
+    return tuple(out)
+
+
+def claimed_margin(scores: torch.Tensor, claimed_k: torch.Tensor) -> torch.Tensor:
+    """float32 [...]: max_j scores[..., j] - scores[..., claimed_k], or 2.0 where claimed_k is
+    outside [0, P) (SPEC.md 10.8). A maximum is exact and the difference one rounding, so the
+    bits are the same on every device."""
+    check_tensor("scores", scores)
+    check_tensor("claimed_k", claimed_k)
+    if scores.dtype != torch.float32:
+        raise TypeError(f"scores must be float32, got {scores.dtype}")
+    if claimed_k.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"claimed_k must be int64 or int32, got {claimed_k.dtype}")
+    if scores.dim() < 1 or tuple(claimed_k.shape) != tuple(scores.shape[:-1]):
+        raise ValueError(f"claimed_k must have shape {list(scores.shape[:-1])} (scores without "
+                         f"its last dimension), got {list(claimed_k.shape)}")
+    if claimed_k.device != scores.device:
+        raise ValueError(f"scores and claimed_k must be on one device, got {scores.device} and "
+                         f"{claimed_k.device}")
+    claimed_k = claimed_k.long()
+    n_points = scores.shape[-1]
+    valid = (claimed_k >= 0) & (claimed_k < n_points)
+    idx = torch.where(valid, claimed_k, torch.zeros_like(claimed_k))
+    best = scores.amax(dim=-1)
+    picked = scores.gather(-1, idx.unsqueeze(-1)).squeeze(-1)
+    return torch.where(valid, best - picked, torch.full_like(best, 2.0))
+
+
+def codebook_sha256(codebook: torch.Tensor) -> str:
+    """SHA-256 (hex) of a codebook's float32 bytes, row-major, little-endian."""
+    check_tensor("codebook", codebook)
+    if not codebook.is_floating_point():
+        raise TypeError(f"codebook must be a floating-point tensor, got {codebook.dtype}")
+    cb = codebook.detach().to("cpu", torch.float32).contiguous()
+    data = cb.numpy().astype("<f4", copy=False).tobytes()
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_codebook(source=None, *, expected_sha256: str, shape=None) -> torch.Tensor:
+    """The codebook as a float32 [P, d] CPU tensor, verified against expected_sha256 (the
+    SHA-256 of its float32 bytes, row-major, little-endian).
+
+    source: a tensor, or a path to a file written by torch.save (a tensor, as the network's
+    codebook file is), or None for the path in the environment variable GONKA_POC_SPHERE_CODEBOOK.
+    A digest mismatch, a non-finite value or a wrong shape (when `shape` is given) is a
+    ValueError; nothing is ever rebuilt."""
+    if shape is not None and not (isinstance(shape, (tuple, list)) and all(
+            isinstance(n, int) and not isinstance(n, bool) for n in shape)):
+        raise TypeError(f"shape must be a tuple of ints or None, got {shape!r}")
+    if not isinstance(expected_sha256, str) or len(expected_sha256) != 64 or any(
+            c not in "0123456789abcdef" for c in expected_sha256.lower()):
+        raise ValueError("expected_sha256 must be 64 hex digits (the SHA-256 of the codebook's "
+                         f"float32 bytes), got {expected_sha256!r}")
+    if source is None:
+        source = os.environ.get(CODEBOOK_ENV)
+        if not source:
+            raise ValueError(f"no codebook given: pass a path or tensor, or set {CODEBOOK_ENV}")
+        where = f"{CODEBOOK_ENV}={source}"
+    elif isinstance(source, (str, os.PathLike)):
+        where = f"codebook file {os.fspath(source)}"
+    else:
+        where = "codebook"
+    if isinstance(source, (str, os.PathLike)):
+        if not os.path.isfile(source):
+            raise ValueError(f"{where}: no such file")
+        try:
+            cb = torch.load(source, map_location="cpu", weights_only=True)
+        except Exception as e:  # not a torch.save file, or one holding more than tensors
+            raise ValueError(f"{where}: cannot be read by torch.load: {e}") from None
+        if not isinstance(cb, torch.Tensor):
+            raise ValueError(f"{where}: the file holds a {type(cb).__name__}, not a tensor")
+    elif isinstance(source, torch.Tensor):
+        cb = source
+    else:
+        raise TypeError(f"codebook source must be a path, a tensor or None, got "
+                        f"{type(source).__name__}")
+    if not cb.is_floating_point():
+        raise ValueError(f"{where}: dtype {cb.dtype} is not a floating-point type")
+    cb = cb.detach().to("cpu", torch.float32).contiguous()
+    if cb.dim() != 2:
+        raise ValueError(f"{where}: shape {list(cb.shape)} is not 2-D [points, dim]")
+    if shape is not None and tuple(cb.shape) != tuple(shape):
+        raise ValueError(f"{where}: shape {list(cb.shape)} != expected {list(shape)}")
+    if not bool(torch.isfinite(cb).all()):
+        raise ValueError(f"{where}: holds a NaN or Inf")
+    digest = codebook_sha256(cb)
+    if digest != expected_sha256.lower():
+        raise ValueError(f"{where}: sha256 {digest} != expected {expected_sha256.lower()}; "
+                         "refusing a different codebook (it is never rebuilt)")
+    return cb
+
+
+@torch.library.register_fake("pocrand::snap")
+def _snap_fake(h, seeds, codebook):
+    b, (p, d) = h.shape[0], codebook.shape
+    return (h.new_empty((b,), dtype=torch.int64), h.new_empty((b,), dtype=torch.bool),
+            h.new_empty((b, p), dtype=torch.float32), h.new_empty((b, d), dtype=torch.float32))
+
+
+@torch.library.register_fake("pocrand::snap_into")
+def _snap_into_fake(h, seeds, codebook, k, bad, scores, q):
+    return None
