@@ -9,6 +9,7 @@
 #include "device_common.cuh"
 #include "launch_util.cuh"
 #include "pick_row.cuh"
+#include "tree_sum.cuh"
 #include "snap_kernels.h"
 
 namespace pocrand {
