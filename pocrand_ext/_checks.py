@@ -164,3 +164,64 @@ def check_no_grad(name: str, t: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"{name} requires grad, but pocrand's operations are not differentiable; "
                          f"pass {name}.detach()")
     return t
+
+
+# ---- memory overlap: the rules of csrc/op_checks.h (ATen's overlap checks), before any op runs ----
+
+_EXACT_OVERLAP_ELEMENTS = 1 << 22  # beyond this, two strided views whose spans meet are refused
+
+
+def _may_self_overlap(t: torch.Tensor) -> bool:
+    """True when t's elements may share memory: dimensions sorted by stride must each step past
+    the span of the smaller ones (ATen decides the same for dense tensors and stride 0)."""
+    span = 0
+    for stride, size in sorted((abs(st), sz) for st, sz in zip(t.stride(), t.shape) if sz > 1):
+        if stride <= span:
+            return True
+        span += stride * (size - 1)
+    return False
+
+
+def check_no_self_overlap(name: str, t: torch.Tensor) -> torch.Tensor:
+    """A tensor about to be written must not have two elements at one address (an expanded or
+    as_strided view): each would get two values, and which one wins is a race on a GPU."""
+    if not torch.compiler.is_compiling() and t.numel() > 1 and _may_self_overlap(t):
+        raise ValueError(f"{name} has elements that share memory (strides {list(t.stride())} "
+                         f"for shape {list(t.shape)}): writing it would give some elements two "
+                         f"values; pass a tensor whose elements are distinct (e.g. "
+                         f"{name}.clone())")
+    return t
+
+
+def _offsets(t: torch.Tensor) -> torch.Tensor:
+    """Every element's offset in its storage (in elements), flattened."""
+    off = torch.full((), t.storage_offset(), dtype=torch.int64)
+    for d, (size, stride) in enumerate(zip(t.shape, t.stride())):
+        off = off.unsqueeze(-1) + torch.arange(size, dtype=torch.int64) * stride
+    return off.reshape(-1)
+
+
+def _share_memory(a: torch.Tensor, b: torch.Tensor) -> bool:
+    if a.numel() == 0 or b.numel() == 0 or a.device != b.device:
+        return False
+    if a.untyped_storage().data_ptr() != b.untyped_storage().data_ptr():
+        return False
+    es_a, es_b = a.element_size(), b.element_size()
+    lo_a = a.storage_offset() * es_a
+    hi_a = lo_a + (sum((s - 1) * st for s, st in zip(a.shape, a.stride())) + 1) * es_a
+    lo_b = b.storage_offset() * es_b
+    hi_b = lo_b + (sum((s - 1) * st for s, st in zip(b.shape, b.stride())) + 1) * es_b
+    if hi_a <= lo_b or hi_b <= lo_a:
+        return False
+    if (a.is_contiguous() and b.is_contiguous()) or es_a != es_b \
+            or a.numel() + b.numel() > _EXACT_OVERLAP_ELEMENTS:
+        return True  # dense spans that meet share elements; a large strided pair: refused safely
+    return bool(torch.isin(_offsets(a), _offsets(b)).any())
+
+
+def check_no_overlap(a_name: str, a: torch.Tensor, b_name: str, b: torch.Tensor) -> None:
+    """a is written while b is read: they must not share memory (ATen's assert_no_overlap)."""
+    if not torch.compiler.is_compiling() and _share_memory(a, b):
+        raise ValueError(f"{a_name} and {b_name} share memory; an in-place reflection writes "
+                         f"{a_name} while it reads {b_name}, so they must not overlap (pass a "
+                         f"copy)")

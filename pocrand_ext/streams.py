@@ -6,7 +6,8 @@ import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
 from ._checks import (MAX_COUNT, DeviceLike, check_count, check_device, check_dtype, check_int,
-                      check_no_grad, check_nonces, check_seed, check_str)
+                      check_no_grad, check_no_self_overlap, check_nonces, check_seed,
+                      check_str)
 from .seeds import seeds_for, seeds_tensor, target_seed, target_v2_seed
 
 __all__ = ["murmur3_32", "uniform", "normal", "generate_inputs", "generate_inputs_slice",
@@ -56,7 +57,7 @@ def check_out(out, shape: tuple, dtype: torch.dtype, device: torch.device) -> to
         raise ValueError(f"out.dtype {out.dtype} must equal dtype {dtype}")
     if out.device != device:
         raise ValueError(f"out is on {out.device}, but device is {device}")
-    return out
+    return check_no_self_overlap("out", out)
 
 
 def _inputs(op, op_into, block_hash, public_key, nonces, dim, seq_len, device, dtype, out):

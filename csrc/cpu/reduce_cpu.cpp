@@ -102,7 +102,7 @@ at::Tensor householder_cpu(const at::Tensor& x, const at::Tensor& v) {
 
 void householder_inplace_cpu(const at::Tensor& x, const at::Tensor& v) {
   const IeeeFpMode ieee;  // fp_mode.h
-  check_householder_args(x, v);
+  check_householder_inplace_args(x, v);
   reflect_into(x, x, v);
 }
 
@@ -120,7 +120,7 @@ std::tuple<at::Tensor, at::Tensor> householder_pair_cpu(const at::Tensor& hidden
 void householder_pair_inplace_cpu(const at::Tensor& hidden, const at::Tensor& residual,
                                   const at::Tensor& v) {
   const IeeeFpMode ieee;  // fp_mode.h
-  check_householder_pair_args(hidden, residual, v);
+  check_householder_pair_inplace_args(hidden, residual, v);
   reflect_into(hidden, hidden, v);
   reflect_into(residual, residual, v);
 }

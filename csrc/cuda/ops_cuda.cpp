@@ -196,7 +196,7 @@ at::Tensor householder_cuda(const at::Tensor& x, const at::Tensor& v) {
 }
 
 void householder_inplace_cuda(const at::Tensor& x, const at::Tensor& v) {
-  check_householder_args(x, v);
+  check_householder_inplace_args(x, v);
   householder_launch({{x, x}}, v);
 }
 
@@ -211,7 +211,7 @@ std::tuple<at::Tensor, at::Tensor> householder_pair_cuda(const at::Tensor& hidde
 
 void householder_pair_inplace_cuda(const at::Tensor& hidden, const at::Tensor& residual,
                                    const at::Tensor& v) {
-  check_householder_pair_args(hidden, residual, v);
+  check_householder_pair_inplace_args(hidden, residual, v);
   householder_launch({{hidden, hidden}, {residual, residual}}, v);
 }
 
