@@ -152,6 +152,20 @@ inline void check_keys(const at::Tensor& keys, const char* name) {
   TORCH_CHECK_VALUE(keys.is_contiguous(), std::string(name) + " must be contiguous");
 }
 
+// murmur3_rows(keys int64 [B, n], seeds int64 [B]).
+inline void check_murmur3_rows_args(const at::Tensor& keys, const at::Tensor& seeds) {
+  check_keys(keys, "keys");
+  TORCH_CHECK_VALUE(keys.dim() == 2, "keys must be 2-D [B, n], got " + num(keys.dim()) + "-D");
+  TORCH_CHECK_TYPE(seeds.scalar_type() == at::kLong, "seeds must be int64, got " +
+                   dtype_name(seeds.scalar_type()));
+  TORCH_CHECK_VALUE(seeds.dim() == 1 && seeds.size(0) == keys.size(0), "seeds must be [B] = [" +
+                    num(keys.size(0)) + "], got " + shape(seeds.sizes()));
+  TORCH_CHECK_VALUE(seeds.is_contiguous(), "seeds must be contiguous");
+  TORCH_CHECK_VALUE(seeds.device() == keys.device(), "keys and seeds must be on one device, got " +
+                    keys.device().str() + " and " + seeds.device().str());
+  check_seed_values(seeds, "seeds");
+}
+
 inline void check_distance_args(const at::Tensor& logits, const at::Tensor& permutations,
                                 const at::Tensor& target) {
   TORCH_CHECK_VALUE(logits.dim() == 2, "logits must be 2-D [batch, vocab], got " + num(logits.dim()) + "-D");

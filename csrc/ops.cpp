@@ -38,6 +38,9 @@ TORCH_LIBRARY(pocrand, m) {
   m.def("derive_seeds(str prefix, int[] nonces, str suffix, bool pin_memory) -> Tensor");
   // keys: int64, any shape -> int64 hash values in [0, 2^32), same shape.
   m.def("murmur3(Tensor keys, int seed) -> Tensor");
+  // keys int64 [B, n], seeds int64 [B] (u32 values) -> int64 [B, n]: row b hashed with seeds[b]
+  // (the deployed module's _batched_murmur3_32, in one launch).
+  m.def("murmur3_rows(Tensor keys, Tensor seeds) -> Tensor");
   // seeds: int64 [B] -> float32 [B, n]: u(i, seed_b).
   m.def("uniform(Tensor seeds, int n) -> Tensor");
   // seeds: int64 [B] -> dtype [B, n]: normal(seed_b, n), rounded to dtype.

@@ -191,6 +191,11 @@ def generate_target_v2(block_hash: str, public_key: str, dim: int, device: Devic
 
 
 # Fake (meta) implementations: shapes only, for torch.compile and fake tensors.
+@torch.library.register_fake("pocrand::murmur3_rows")
+def _murmur3_rows_fake(keys, seeds):
+    return torch.empty_like(keys)
+
+
 @torch.library.register_fake("pocrand::murmur3")
 def _murmur3_fake(keys, seed):
     return torch.empty_like(keys)
