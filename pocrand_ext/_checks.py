@@ -78,7 +78,13 @@ def _nonces_one_by_one(nonces) -> list[int]:
                 or nonces.is_complex():
             raise TypeError(f"nonces must be a 1-D integer tensor, got {nonces.dtype} "
                             f"with shape {tuple(nonces.shape)}")
+        if nonces.device.type == "meta":
+            raise ValueError("nonces is a meta tensor, which holds no values; pass the nonces "
+                             "as a list or a CPU/CUDA tensor")
         values = nonces.tolist()
+    elif getattr(nonces, "ndim", None) == 0:  # a 0-d array (numpy): one value, not a sequence
+        raise TypeError(f"nonces must be a 1-D sequence of ints, got a 0-d "
+                        f"{type(nonces).__name__}; wrap it in a list: [nonce]")
     elif isinstance(nonces, (str, bytes)) or not isinstance(nonces, Iterable):
         raise TypeError(f"nonces must be a sequence of ints, got {type(nonces).__name__}")
     elif isinstance(nonces, (Set, Mapping, MappingView)):
