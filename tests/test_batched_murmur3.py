@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pocrand_ext import gpu_random_v2 as g
-from conftest import HAS_CUDA
+from conftest import CUDA_SKIP_REASON, HAS_CUDA
 
 KEYS = torch.arange(12, dtype=torch.int64).reshape(2, 6)
 
@@ -48,7 +48,7 @@ def test_one_op_without_a_host_read(device):
     assert torch.equal(compiled(keys, seeds), g._batched_murmur3_32(keys, seeds))
 
 
-@pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device and a CUDA build")
+@pytest.mark.skipif(not HAS_CUDA, reason=CUDA_SKIP_REASON)
 def test_cuda_equals_cpu():
     keys = torch.randint(-2**40, 2**40, (5, 1000))
     seeds = torch.randint(0, 2**32, (5, 1))
