@@ -1,7 +1,7 @@
 // ops.cpp — the one place where pocrand's torch ops are declared.
 //
-// Schemas only; the CPU implementations register in cpu/kernels_cpu.cpp and the CUDA ones in
-// cuda/, per dispatch key. Importing the compiled pocrand_ext._C module runs these registrations.
+// Schemas only; the CPU implementations register in cpu/*_cpu.cpp and the CUDA ones in
+// cuda/ops_cuda.cpp, per dispatch key. Importing the compiled pocrand_ext._C module runs these registrations.
 // Seeds travel as int64 tensors holding u32 values (their low 32 bits are used), on the device the
 // output should live on, so one launch serves a whole batch of nonces.
 #include <Python.h>
