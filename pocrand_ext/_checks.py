@@ -3,6 +3,7 @@ argument it rejects, before any op runs (the ops check again, for direct torch.o
 from __future__ import annotations
 
 import operator
+import os
 from collections.abc import Iterable, Mapping, MappingView, Set
 from typing import Union
 
@@ -146,6 +147,28 @@ def _resolve_device(device: DeviceLike) -> torch.device:
     elif dev.type != "cpu":
         raise ValueError(f"device {device!r}: pocrand runs on 'cpu' and 'cuda' devices only")
     return dev
+
+
+def device_memory(dev: torch.device) -> int:
+    """Bytes of memory a device has in all: a CUDA device's total memory (a cached property, no
+    synchronisation), the host's physical memory for the CPU."""
+    if dev.type == "cuda":
+        return torch.cuda.get_device_properties(dev).total_memory
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # no sysconf: never refuse on a guess
+        return 2**63 - 1
+
+
+def check_total(what: str, elements: int, element_size: int, dev: torch.device) -> None:
+    """An output of `elements` elements must fit the device's memory: a total that cannot be
+    allocated is refused before any seed is hashed, naming the arguments that make it."""
+    if torch.compiler.is_compiling():
+        return
+    need, have = elements * element_size, device_memory(dev)
+    if need > have:
+        raise ValueError(f"{what} = {elements} elements ({need / 2**30:.4g} GiB) exceed the "
+                         f"{have / 2**30:.4g} GiB of memory of {dev}; ask for fewer at a time")
 
 
 def check_dtype(name: str, dtype) -> torch.dtype:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import DeviceLike, check_count, check_device, check_int, check_nonces, check_str
+from ._checks import (DeviceLike, check_count, check_device, check_int, check_nonces, check_str,
+                      check_total)
 from .seeds import seeds_for
 
 __all__ = ["generate_permutations", "pick_indices"]
@@ -18,6 +19,7 @@ def generate_permutations(block_hash: str, public_key: str, nonces, vocab_size: 
     check_str("public_key", public_key)
     nonces = check_nonces(nonces)
     vocab_size, dev = check_count("vocab_size", vocab_size), check_device(device)
+    check_total("len(nonces) * vocab_size", len(nonces) * vocab_size, 8, dev)
     seeds = seeds_for(f"{block_hash}_{public_key}_nonce_", nonces, dev, "_permutations")
     return torch.ops.pocrand.permutations(seeds, vocab_size)
 

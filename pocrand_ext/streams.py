@@ -6,6 +6,7 @@ import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
 from ._checks import (MAX_COUNT, DeviceLike, check_count, check_device, check_dtype, check_int,
+                      check_total,
                       check_no_grad, check_no_self_overlap, check_nonces, check_seed,
                       check_str)
 from .seeds import seeds_for, seeds_tensor, target_seed, target_v2_seed
@@ -69,6 +70,8 @@ def _inputs(op, op_into, block_hash, public_key, nonces, dim, seq_len, device, d
     dim, seq_len, n = inputs_shape(dim, seq_len)
     dtype, dev = check_dtype("dtype", dtype), check_device(device)
     prefix = f"{block_hash}_{public_key}_nonce"
+    if out is None:
+        check_total("len(nonces) * seq_len * dim", len(nonces) * n, dtype.itemsize, dev)
     if out is not None:
         op_into(prefix, nonces, "", check_out(out, (len(nonces), seq_len, dim), dtype, dev))
         return out
@@ -101,6 +104,7 @@ def generate_inputs_slice(block_hash: str, public_key: str, nonces, dim: int, se
     if not 0 <= start < end <= n:
         raise ValueError(f"need 0 <= start < end <= seq_len * dim = {n}, got start={start}, end={end}")
     dtype, dev = check_dtype("dtype", dtype), check_device(device)
+    check_total("len(nonces) * (end - start)", len(nonces) * (end - start), dtype.itemsize, dev)
     seeds = seeds_for(f"{block_hash}_{public_key}_nonce", nonces, dev)
     return torch.ops.pocrand.normal_range(seeds, n, start, end, dtype)
 
@@ -141,6 +145,7 @@ def generate_inputs_concat_slice(block_hash: str, public_key: str, nonces, dim: 
     if not 0 <= start < end <= n:
         raise ValueError(f"need 0 <= start < end <= seq_len * dim = {n}, got start={start}, end={end}")
     dtype, dev = check_dtype("dtype", dtype), check_device(device)
+    check_total("len(nonces) * (end - start)", len(nonces) * (end - start), dtype.itemsize, dev)
     on_gpu = dev.type == "cuda"
     words = torch.ops.pocrand.derive_seed_words.default(f"{block_hash}_{public_key}_nonce",
                                                         nonces, "", on_gpu)
@@ -164,6 +169,7 @@ def unit_vectors(seed_strings, dim: int, device: DeviceLike = "cpu") -> torch.Te
     fixed-order norm (+ 1e-30, SPEC.md 9.2); the seeds are derived in one C++ call."""
     strings = _check_strings("seed_strings", seed_strings)
     dim, dev = check_count("dim", dim), check_device(device)
+    check_total("len(seed_strings) * dim", len(strings) * dim, 4, dev)
     seeds = torch.ops.pocrand.derive_seeds_of_strings.default(strings, False).tolist()
     return torch.ops.pocrand.unit_vectors_by_value.default(seeds, dim, torch.float32, dev)
 
@@ -175,6 +181,7 @@ def householder_vectors(block_hash: str, num_layers: int, dim: int,
     check_str("block_hash", block_hash)
     num_layers, dim = check_count("num_layers", num_layers), check_count("dim", dim)
     dev = check_device(device)
+    check_total("num_layers * dim", num_layers * dim, 4, dev)
     return torch.ops.pocrand.unit_vectors_nonces.default(f"{block_hash}_layer_", range(num_layers),
                                                          "_householder", dim, torch.float32, dev)
 
