@@ -4,11 +4,13 @@
 
 Integer results (seeds, hashes, permutations) equal the reference's; float results follow the same
 operation sequence with pocrand's portable log/sin/cos, so they are identical on every device
-(SPEC.md). The private helpers keep their reference names and argument order.
+(SPEC.md). The private helpers keep their reference names and argument order. A name map only:
+the functions are protocols/phase2.py's and the generic ops'.
 """
-from .api import (compute_distances, generate_inputs, generate_permutations, generate_target,
-                  murmur3_32 as _murmur3_32, normal as _normal, seed_from_string as _seed_from_string,
-                  uniform as _uniform)
+from .protocols.phase2 import (compute_distances, generate_inputs, generate_permutations,
+                               generate_target)
+from .seeds import seed_from_string as _seed_from_string
+from .streams import murmur3_32 as _murmur3_32, normal as _normal, uniform as _uniform
 
 __all__ = ["_seed_from_string", "_murmur3_32", "_uniform", "_normal", "generate_inputs",
            "generate_permutations", "generate_target", "compute_distances"]

@@ -7,7 +7,9 @@ Same names, signatures, defaults and ValueErrors as the deployed module. Integer
 hashes, picked indices as a set) equal the deployed module's; float results follow the same
 operation sequence with pocrand's portable log/sin/cos and fixed-order sums (SPEC.md section 9),
 so they are identical on every device, and the pick order is the deployed GPUs' on the CPU too.
-`pocrand_ext.gpu_random` stays the Phase-2 (seed document) module.
+`pocrand_ext.gpu_random` stays the Phase-2 (seed document) module. A name map over
+protocols/pocv2.py (and Phase 2's generate_inputs) and the generic ops, with the deployed
+module's argument checks where they differ.
 """
 from __future__ import annotations
 
@@ -15,10 +17,11 @@ from typing import List
 
 import torch
 
-from . import api
+from . import householder, streams
 from ._checks import check_count, check_device, check_seed, check_tensor
-from .api import generate_inputs, seed_from_string as _seed_from_string
-from .seeds import seeds_tensor
+from .protocols import pocv2
+from .protocols.phase2 import generate_inputs
+from .seeds import seed_from_string as _seed_from_string, seeds_tensor
 
 __all__ = ["_seed_from_string", "_murmur3_32", "_uniform", "_normal", "_batched_murmur3_32",
            "_batched_normal", "generate_inputs", "generate_inputs_concat_murmur",
@@ -28,15 +31,15 @@ __all__ = ["_seed_from_string", "_murmur3_32", "_uniform", "_normal", "_batched_
 
 def _murmur3_32(keys: torch.Tensor, seed: int) -> torch.Tensor:
     """murmur3 of each key's low 32 bits, int64 values in [0, 2^32)."""
-    return api.murmur3_32(keys, seed)
+    return streams.murmur3_32(keys, seed)
 
 
 def _uniform(seed: int, n: int, device) -> torch.Tensor:
-    return api.uniform(seed, n, device)
+    return streams.uniform(seed, n, device)
 
 
 def _normal(seed: int, n: int, device) -> torch.Tensor:
-    return api.normal(seed, n, device)
+    return streams.normal(seed, n, device)
 
 
 def _batched_murmur3_32(keys: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor:
@@ -73,19 +76,19 @@ def generate_inputs_concat_murmur(block_hash: str, public_key: str, nonces: List
                                   seq_len: int, device, dtype: torch.dtype = torch.float16,
                                   out: torch.Tensor | None = None) -> torch.Tensor:
     """[B, seq_len, dim] from all 256 bits of each nonce's SHA-256 (8 segments, SPEC.md 9.1)."""
-    return api.generate_inputs_concat(block_hash, public_key, nonces, dim, seq_len, device, dtype,
+    return pocv2.generate_inputs_concat(block_hash, public_key, nonces, dim, seq_len, device, dtype,
                                       out)
 
 
 def generate_target(block_hash: str, public_key: str, dim: int, device,
                     dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """[dim] unit vector of f"{block_hash}_{public_key}_target"."""
-    return api.generate_target_v2(block_hash, public_key, dim, device, dtype)
+    return pocv2.generate_target_v2(block_hash, public_key, dim, device, dtype)
 
 
 def generate_householder_vector(seed_str: str, dim: int, device) -> torch.Tensor:
     """float32 [dim]: the unit vector of seed_str."""
-    return api.unit_vectors([seed_str], dim, device)[0]
+    return streams.unit_vectors([seed_str], dim, device)[0]
 
 
 def apply_householder(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -94,7 +97,7 @@ def apply_householder(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     check_tensor("x", x)
     check_tensor("v", v)
     dtype = torch.promote_types(x.dtype, v.dtype)
-    return api.apply_householder(x.to(dtype), v.to(dtype))
+    return householder.apply_householder(x.to(dtype), v.to(dtype))
 
 
 def random_pick_indices(block_hash: str, public_key: str, nonces: List[int], dim: int, k: int,
@@ -102,7 +105,7 @@ def random_pick_indices(block_hash: str, public_key: str, nonces: List[int], dim
     """int64 [B, k]: the k smallest-score indices, in the deployed GPUs' order (SPEC.md 9.4)."""
     if isinstance(k, int) and isinstance(dim, int) and (k <= 0 or k > dim):
         raise ValueError(f"k must be in [1, dim], got k={k}, dim={dim}")
-    return api.pick_indices(block_hash, public_key, nonces, dim, k, device)
+    return pocv2.pick_indices(block_hash, public_key, nonces, dim, k, device)
 
 
 def apply_haar_rotation(block_hash: str, public_key: str, nonces: List[int], x: torch.Tensor,
@@ -114,4 +117,4 @@ def apply_haar_rotation(block_hash: str, public_key: str, nonces: List[int], x: 
     dev = check_device(device)
     if x.device != dev:
         raise ValueError(f"x is on {x.device}, but device is {dev}")
-    return api.haar_rotate(block_hash, public_key, nonces, x)
+    return pocv2.haar_rotate(block_hash, public_key, nonces, x)

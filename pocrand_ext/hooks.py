@@ -7,9 +7,10 @@
     hooks.remove()
 
 As the deployed layer hooks do, the decoder layers are found at `model.model.layers`,
-`model.transformer.h` or `model.layers`; layer i's vector is the unit vector of
-f"{block_hash}_layer_{i}_householder" (SPEC.md 9.5), rounded once to the output's dtype by the
-core's fp16/bf16 rounding (SPEC.md section 6, the rounding of every other pocrand output). A layer that
+`model.transformer.h` or `model.layers`; layer i's vector is row i of PoC v2's
+householder_vectors (protocols/pocv2.py, SPEC.md 9.7), rounded once to the output's dtype by
+the core's fp16/bf16 rounding (SPEC.md section 6, the rounding of every other pocrand output). A
+layer that
 returns a tensor has it reflected; one that returns a tuple has its first two entries reflected
 (a vLLM layer's (hidden, residual), in one launch) and the rest passed on. The L vectors are made
 in one call and cached per (block hash, layer count, hidden size, device, dtype). The hooks are
@@ -24,7 +25,7 @@ import torch
 from . import stages  # noqa: F401  (registers the fake kernel of core_round)
 from ._checks import check_str
 from .householder import apply_householder, apply_householder_pair
-from .streams import householder_vectors
+from .protocols.pocv2 import householder_vectors
 
 __all__ = ["install_householder_hooks"]
 

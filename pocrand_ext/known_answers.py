@@ -116,7 +116,50 @@ def compute(op: str, a: dict, device) -> torch.Tensor:
                                    a["public_key"], a["nonces"], a["k"])
         return torch.cat([out.view(torch.uint8).view(-1), flags.to(torch.uint8).view(-1).cpu()
                           .to(out.device)])
+    if op in _GONKA_OPS:
+        return _gonka(op, a, device)
     raise ValueError(f"unknown known-answer op {op!r}")
+
+
+_GONKA_OPS = {"step_seeds", "step_normal", "hash_mod", "forced_logits", "pseudo_input_ids",
+              "route_base_seeds", "decode_pick", "decode_pick_string"}
+
+
+def _gonka(op: str, a: dict, device) -> torch.Tensor:
+    """The gonka-poc cases (SPEC.md section 10)."""
+    from .protocols import gonka_poc
+
+    def ints(key):
+        return torch.tensor(a[key], dtype=torch.int64, device=device)
+
+    def step():
+        s = a["step"]
+        return ints("step") if isinstance(s, list) else s
+
+    if op == "step_seeds":
+        return api.step_seeds(ints("base_seeds"), step(), ints("prev_k"), a["salt"])
+    if op == "step_normal":
+        return api.step_normal(ints("base_seeds"), step(), ints("prev_k"), a["salt"], a["n"],
+                               _DTYPES[a["dtype"]])
+    if op == "hash_mod":
+        return api.hash_mod(ints("seeds"), a["n"], a["modulus"])
+    if op == "forced_logits":
+        return api.forced_logits(ints("seeds"), a["n_experts"], a["top_k"], a["ladder_base"],
+                                 step() if "step" in a else None, _DTYPES[a["dtype"]])
+    if op == "pseudo_input_ids":
+        return gonka_poc.pseudo_input_ids(a["block_hash"], a["public_key"], a["nonces"],
+                                          a["seq_len"], a["vocab"], device)
+    if op == "route_base_seeds":
+        return gonka_poc.route_base_seeds(a["block_hash"], a["nonces"], a["num_gates"], device)
+    if op == "decode_pick":
+        base = gonka_poc.base_seeds(a["block_hash"], a["public_key"], a["nonces"], device)
+        return gonka_poc.decode_pick(base, ints("step"), ints("prev_k"), a["dim"], a["k"])
+    prevs = a.get("prev")
+    if prevs is None:
+        return gonka_poc.decode_pick_indices(a["block_hash"], a["public_key"], a["nonces"],
+                                             a["dim"], a["k"], device, step=a["step"])
+    return gonka_poc.decode_pick_indices(a["block_hash"], a["public_key"], a["nonces"], a["dim"],
+                                         a["k"], device, prev_point_ids=prevs, step=a["step"])
 
 
 def digest(t: torch.Tensor) -> str:

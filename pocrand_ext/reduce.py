@@ -1,15 +1,17 @@
-"""Reductions in the fixed order of SPEC.md section 7: the distances of the Phase-2 API, and PoC
-v2's Haar rotation and artifacts (9.10, 9.11). The Householder reflection is householder.py's."""
+"""Reductions in the fixed order of SPEC.md section 7: the distances of permuted, normalised logits
+to a target (section 8), and the Haar chain of reflections of PoC v2 (9.10); the artifacts op
+(9.11) is faked here. The Householder reflection is householder.py's.
+
+Generic: tensors and seeds in, tensors out; the seed strings are the protocol layers'
+(protocols/)."""
 from __future__ import annotations
 
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import (MAX_COUNT, check_count, check_device, check_dtype, check_int, check_no_grad,
-                      check_nonces, check_str, check_tensor)
-from .seeds import haar_seeds
+from ._checks import MAX_COUNT, check_device, check_dtype, check_no_grad, check_tensor
 
-__all__ = ["compute_distances", "haar_rotate", "artifacts"]
+__all__ = ["compute_distances"]
 
 
 def compute_distances(logits: torch.Tensor, permutations: torch.Tensor,
@@ -46,50 +48,10 @@ def compute_distances(logits: torch.Tensor, permutations: torch.Tensor,
                                        target.contiguous(), check)
 
 
-def haar_rotate(block_hash: str, public_key: str, nonces, x: torch.Tensor) -> torch.Tensor:
-    """[B, k] in x's dtype: each row of x reflected by the unit vectors of its nonce's Haar seeds
-    ..._nonce_{n}_haar_hh_{k}_{j}, j = 0 .. k-2, in that order (SPEC.md 9.10)."""
-    check_str("block_hash", block_hash)
-    check_str("public_key", public_key)
-    nonces = check_nonces(nonces)
-    check_no_grad("x", check_tensor("x", x))
-    if x.dim() != 2:
-        raise ValueError(f"x must be 2-D [batch, k], got shape {list(x.shape)}")
-    if x.shape[1] < 1:
-        raise ValueError(f"k must be positive, got k={x.shape[1]}")
-    check_count("k (x.shape[1])", x.shape[1])
-    if x.shape[0] != len(nonces):
-        raise ValueError(f"x has {x.shape[0]} rows but there are {len(nonces)} nonces")
-    check_dtype("x.dtype", x.dtype)
-    dev = check_device(x.device)
-    k = x.shape[1]
-    return torch.ops.pocrand.haar_rotate(x.contiguous(), haar_seeds(block_hash, public_key, nonces,
-                                                                    k, dev))
-
-
-def artifacts(hidden: torch.Tensor, block_hash: str, public_key: str, nonces, k: int = 12):
-    """(fp16 [B, k], bool [B]): PoC v2's artifact of each nonce's last hidden state [B, H] —
-    x / (|x| + 1e-8), pick k, Haar-rotate in float32, y / (|y| + 1e-8), fp16 (SPEC.md 9.11). A
-    row with a NaN or Inf (or whose norm overflows) gives fp16 NaNs and True in the flags."""
-    check_no_grad("hidden", check_tensor("hidden", hidden))
-    if hidden.dim() != 2:
-        raise ValueError(f"hidden must be 2-D [batch, hidden], got shape {list(hidden.shape)}")
-    if hidden.dtype == torch.float64:
-        hidden = hidden.float()  # rounded to nearest, the same on every device
-    check_dtype("hidden.dtype", hidden.dtype)
-    check_str("block_hash", block_hash)
-    check_str("public_key", public_key)
-    nonces = check_nonces(nonces)
-    if hidden.shape[0] != len(nonces):
-        raise ValueError(f"hidden has {hidden.shape[0]} rows but there are {len(nonces)} nonces")
-    H = check_count("hidden size (hidden.shape[1])", hidden.shape[1])
-    k = check_int("k", k)
-    if not 1 <= k <= H:
-        raise ValueError(f"k must be in [1, hidden size], got k={k}, hidden size={H}")
-    check_device(hidden.device)
-    # one op: the pick and Haar seeds are derived inside it (on a GPU, by the kernels: no upload)
-    return torch.ops.pocrand.artifacts_nonces.default(hidden.contiguous(),
-                                                      f"{block_hash}_{public_key}_nonce_", nonces, k)
+def haar_rotate_of_seeds(x: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor:
+    """[B, k] in x's dtype: row b of x (contiguous, checked by the caller) reflected by
+    unit_vector(seeds[b][j], k) for j = 0 .. k-2, in that order (SPEC.md 9.10)."""
+    return torch.ops.pocrand.haar_rotate(x, seeds)
 
 
 @torch.library.register_fake("pocrand::haar_rotate")
@@ -99,12 +61,6 @@ def _haar_rotate_fake(x, seeds):
 
 @torch.library.register_fake("pocrand::artifacts")
 def _artifacts_fake(hidden, seeds, k):
-    b = hidden.shape[0]
-    return (hidden.new_empty((b, k), dtype=torch.float16), hidden.new_empty((b,), dtype=torch.bool))
-
-
-@torch.library.register_fake("pocrand::artifacts_nonces")
-def _artifacts_nonces_fake(hidden, prefix, nonces, k):
     b = hidden.shape[0]
     return (hidden.new_empty((b, k), dtype=torch.float16), hidden.new_empty((b,), dtype=torch.bool))
 

@@ -22,8 +22,8 @@ import torch
 
 from . import reference_pocv2 as ref
 from .hooks import find_layers, install_householder_hooks
-from .reduce import artifacts
-from .streams import generate_inputs
+from .protocols.phase2 import generate_inputs
+from .protocols.pocv2 import artifacts
 
 DIST_THRESHOLD, P_MISMATCH, FRAUD_THRESHOLD = 0.02, 0.001, 0.01  # the deployed validator's
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}

@@ -1,5 +1,8 @@
-"""Seeds: SHA-256 of a seed string (SPEC.md sections 8 and 9.5), one at a time in Python or a
-batch at once in C++ (torch.ops.pocrand.derive_seeds), and their upload to a device."""
+"""Seeds: the SHA-256 of a seed string (SPEC.md sections 8 and 9.5), one at a time in Python or a
+batch at once in C++ (torch.ops.pocrand.derive_*), and their upload to a device.
+
+Generic: a batch is a family of strings prefix + str(nonce) + suffix (or + infix + str(j)) that
+the caller names; which strings a protocol hashes is its module's business (protocols/)."""
 from __future__ import annotations
 
 import hashlib
@@ -8,36 +11,26 @@ from typing import Sequence
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import check_int, check_nonce, check_str
+from ._checks import check_str
 
-__all__ = ["seed_from_string", "inputs_seed", "permutations_seed", "target_seed"]
+__all__ = ["seed_from_string", "seed_words"]
 
 
-def _seed(s: str) -> int:
+def seed_of(s: str) -> int:
+    """seed_from_string without the argument check, for strings the caller has checked."""
     return int.from_bytes(hashlib.sha256(s.encode("utf-8")).digest()[:4], "big")
 
 
 def seed_from_string(s: str) -> int:
     """First 4 bytes of SHA-256(UTF-8(s)) as a big-endian uint32."""
-    return _seed(check_str("s", s))
+    return seed_of(check_str("s", s))
 
 
-# The parts are checked one by one, so that an error names the argument, not the joined string.
-def inputs_seed(block_hash: str, public_key: str, nonce: int) -> int:
-    """Seed of one nonce's inputs: seed_from_string(f"{block_hash}_{public_key}_nonce{nonce}")."""
-    bh, pk = check_str("block_hash", block_hash), check_str("public_key", public_key)
-    return _seed(f"{bh}_{pk}_nonce{check_nonce('nonce', nonce)}")
-
-
-def permutations_seed(block_hash: str, public_key: str, nonce: int) -> int:
-    """Seed of one nonce's permutation: ..._nonce_{nonce}_permutations."""
-    bh, pk = check_str("block_hash", block_hash), check_str("public_key", public_key)
-    return _seed(f"{bh}_{pk}_nonce_{check_nonce('nonce', nonce)}_permutations")
-
-
-def target_seed(block_hash: str) -> int:
-    """Seed of the target: seed_from_string(f"{block_hash}_target")."""
-    return _seed(f"{check_str('block_hash', block_hash)}_target")
+def seed_words(s: str) -> list[int]:
+    """The 8 big-endian uint32 words of SHA-256(UTF-8(s)); word 0 is seed_from_string(s)."""
+    check_str("s", s)
+    d = hashlib.sha256(s.encode("utf-8")).digest()
+    return [int.from_bytes(d[4 * j:4 * j + 4], "big") for j in range(8)]
 
 
 def seeds_tensor(seeds: Sequence[int], device: torch.device) -> torch.Tensor:
@@ -49,64 +42,41 @@ def seeds_tensor(seeds: Sequence[int], device: torch.device) -> torch.Tensor:
     return host.pin_memory().to(device, non_blocking=True)
 
 
+def _to(device: torch.device, seeds: torch.Tensor) -> torch.Tensor:
+    """A CPU seeds tensor (pinned when bound for a GPU) on `device`, copied asynchronously."""
+    return seeds.to(device, non_blocking=True) if device.type == "cuda" else seeds
+
+
 def seeds_for(prefix: str, nonces: list[int], device: torch.device, suffix: str = "") -> torch.Tensor:
     """seed_from_string(f"{prefix}{nonce}{suffix}") for each nonce, hashed in one C++ call, as an
     int64 tensor on `device` (a GPU gets it by an asynchronous copy from pinned memory)."""
     on_gpu = device.type == "cuda"
-    seeds = torch.ops.pocrand.derive_seeds.default(prefix, nonces, suffix, on_gpu)
-    return seeds.to(device, non_blocking=True) if on_gpu else seeds
+    return _to(device, torch.ops.pocrand.derive_seeds.default(prefix, nonces, suffix, on_gpu))
+
+
+def seed_words_for(prefix: str, nonces: list[int], device: torch.device,
+                   suffix: str = "") -> torch.Tensor:
+    """int64 [B, 8] on `device`: seed_words(f"{prefix}{nonce}{suffix}") for each nonce."""
+    on_gpu = device.type == "cuda"
+    return _to(device, torch.ops.pocrand.derive_seed_words.default(prefix, nonces, suffix, on_gpu))
+
+
+def seed_grid(prefix: str, nonces: list[int], infix: str, count: int,
+              device: torch.device) -> torch.Tensor:
+    """int64 [B, count] on `device`: seed_from_string(f"{prefix}{nonce}{infix}{j}"), j < count."""
+    on_gpu = device.type == "cuda"
+    return _to(device, torch.ops.pocrand.derive_seed_grid.default(prefix, nonces, infix, count,
+                                                                  on_gpu))
+
+
+def seeds_of_strings(strings: list[str]) -> list[int]:
+    """seed_from_string of each (checked) string, hashed in one C++ call, as Python ints."""
+    return torch.ops.pocrand.derive_seeds_of_strings.default(strings, False).tolist()
 
 
 @torch.library.register_fake("pocrand::derive_seeds")
 def _derive_seeds_fake(prefix, nonces, suffix, pin_memory):
     return torch.empty((len(nonces),), dtype=torch.int64)
-
-
-# ----------------------------------------------------------------------------------------------
-# PoC v2 seed strings (SPEC.md 9.5)
-# ----------------------------------------------------------------------------------------------
-__all__ += ["seed_words", "pick_seed", "haar_seed", "layer_seed", "target_v2_seed"]
-
-
-def seed_words(s: str) -> list[int]:
-    """The 8 big-endian uint32 words of SHA-256(UTF-8(s)); word 0 is seed_from_string(s)."""
-    check_str("s", s)
-    d = hashlib.sha256(s.encode("utf-8")).digest()
-    return [int.from_bytes(d[4 * j:4 * j + 4], "big") for j in range(8)]
-
-
-def pick_seed(block_hash: str, public_key: str, nonce: int, k: int) -> int:
-    """Seed of a nonce's pick of k indices: ..._nonce_{nonce}_pick_{k}."""
-    bh, pk = check_str("block_hash", block_hash), check_str("public_key", public_key)
-    return _seed(f"{bh}_{pk}_nonce_{check_nonce('nonce', nonce)}_pick_{check_int('k', k)}")
-
-
-def haar_seed(block_hash: str, public_key: str, nonce: int, k: int, j: int) -> int:
-    """Seed of reflection j of a nonce's Haar rotation of k values: ..._haar_hh_{k}_{j}."""
-    bh, pk = check_str("block_hash", block_hash), check_str("public_key", public_key)
-    n, k, j = check_nonce("nonce", nonce), check_int("k", k), check_int("j", j)
-    return _seed(f"{bh}_{pk}_nonce_{n}_haar_hh_{k}_{j}")
-
-
-def layer_seed(block_hash: str, layer: int) -> int:
-    """Seed of layer i's Householder vector: {block_hash}_layer_{i}_householder."""
-    return _seed(f"{check_str('block_hash', block_hash)}_layer_{check_int('layer', layer)}"
-                 f"_householder")
-
-
-def target_v2_seed(block_hash: str, public_key: str) -> int:
-    """Seed of PoC v2's target: {block_hash}_{public_key}_target."""
-    bh, pk = check_str("block_hash", block_hash), check_str("public_key", public_key)
-    return _seed(f"{bh}_{pk}_target")
-
-
-def haar_seeds(block_hash: str, public_key: str, nonces: list[int], k: int,
-               device: torch.device) -> torch.Tensor:
-    """int64 [B, k-1] on device: the Haar seeds j = 0 .. k-2 of each nonce."""
-    on_gpu = device.type == "cuda"
-    seeds = torch.ops.pocrand.derive_seed_grid.default(f"{block_hash}_{public_key}_nonce_", nonces,
-                                                       f"_haar_hh_{k}_", k - 1, on_gpu)
-    return seeds.to(device, non_blocking=True) if on_gpu else seeds
 
 
 @torch.library.register_fake("pocrand::derive_seed_words")

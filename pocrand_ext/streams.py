@@ -1,20 +1,22 @@
-"""Streams: the generators of random values (SPEC.md sections 2, 5 and 8) — murmur3, uniform and
-normal streams, the inputs of a nonce batch (whole or a slice) and the unit-norm target."""
+"""Streams: the generators of random values (SPEC.md sections 2, 5, 9.1 and 9.2) — murmur3,
+uniform and normal streams, batches of normal rows (whole, a slice, or PoC v2's 8-segment concat)
+and unit vectors.
+
+Generic: the functions take seeds (values, or a family of seed strings prefix + str(nonce) +
+suffix whose parts the caller gives), sizes and dtypes, and know no protocol's strings; the
+protocol layers (protocols/) name the strings and check their own arguments first. Functions
+without a public name take arguments already checked by their caller.
+"""
 from __future__ import annotations
 
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import (MAX_COUNT, DeviceLike, check_count, check_device, check_dtype, check_int,
-                      check_total,
-                      check_no_grad, check_no_self_overlap, check_nonces, check_seed,
-                      check_str)
-from .seeds import seeds_for, seeds_tensor, target_seed, target_v2_seed
+from ._checks import (MAX_COUNT, DeviceLike, check_count, check_device, check_int, check_no_grad,
+                      check_no_self_overlap, check_seed, check_str, check_total)
+from .seeds import seeds_of_strings, seeds_tensor
 
-__all__ = ["murmur3_32", "uniform", "normal", "generate_inputs", "generate_inputs_slice",
-           "generate_target", "generate_inputs_concat", "generate_inputs_concat_slice",
-           "unit_vectors", "householder_vectors", "generate_target_v2"]
-
+__all__ = ["murmur3_32", "uniform", "normal", "unit_vectors"]
 
 def murmur3_32(keys: torch.Tensor, seed: int) -> torch.Tensor:
     """pocrand's murmur3 of each key's low 32 bits, as int64 values in [0, 2^32), keys' shape."""
@@ -47,6 +49,14 @@ def inputs_shape(dim, seq_len) -> tuple[int, int, int]:
     return dim, seq_len, dim * seq_len
 
 
+def check_range(start, end, n: int) -> tuple[int, int]:
+    """(start, end) as ints with 0 <= start < end <= n: a slice of a row of n elements."""
+    start, end = check_int("start", start), check_int("end", end)
+    if not 0 <= start < end <= n:
+        raise ValueError(f"need 0 <= start < end <= seq_len * dim = {n}, got start={start}, end={end}")
+    return start, end
+
+
 def check_out(out, shape: tuple, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """A preallocated output: a tensor of exactly this shape, dtype and device."""
     if not isinstance(out, torch.Tensor):
@@ -61,97 +71,51 @@ def check_out(out, shape: tuple, dtype: torch.dtype, device: torch.device) -> to
     return check_no_self_overlap("out", out)
 
 
-def _inputs(op, op_into, block_hash, public_key, nonces, dim, seq_len, device, dtype, out):
-    """The inputs of a nonce batch by one by-value op (seeds derived in C++ and handed to the
-    kernel in its launch parameters: no upload to wait for), or written into `out`."""
-    check_str("block_hash", block_hash)
-    check_str("public_key", public_key)
-    nonces = check_nonces(nonces)
-    dim, seq_len, n = inputs_shape(dim, seq_len)
-    dtype, dev = check_dtype("dtype", dtype), check_device(device)
-    prefix = f"{block_hash}_{public_key}_nonce"
-    if out is None:
-        check_total("len(nonces) * seq_len * dim", len(nonces) * n, dtype.itemsize, dev)
+def _rows_of_nonces(op, op_into, prefix, nonces, suffix, seq_len, dim, device, dtype, out):
+    """A batch of rows by one by-value op (seeds derived in C++ and handed to the kernel in its
+    launch parameters: no upload to wait for), or written into `out`."""
     if out is not None:
-        op_into(prefix, nonces, "", check_out(out, (len(nonces), seq_len, dim), dtype, dev))
+        op_into(prefix, nonces, suffix, check_out(out, (len(nonces), seq_len, dim), dtype, device))
         return out
     # (.default: the overload itself, skipping the packet's overload resolution, ~1 us)
-    return op(prefix, nonces, "", n, dtype, dev).view(len(nonces), seq_len, dim)
+    return op(prefix, nonces, suffix, seq_len * dim, dtype, device).view(len(nonces), seq_len, dim)
 
 
-def generate_inputs(block_hash: str, public_key: str, nonces, dim: int, seq_len: int,
-                    device: DeviceLike = "cpu", dtype: torch.dtype = torch.float16,
-                    out: torch.Tensor | None = None) -> torch.Tensor:
-    """[len(nonces), seq_len, dim] normal inputs; row b depends on nonces[b] only. With `out`
-    (a preallocated [B, seq_len, dim] tensor of `dtype` on `device`) the inputs are written there."""
-    return _inputs(torch.ops.pocrand.normal_nonces.default,
-                   torch.ops.pocrand.normal_nonces_into.default, block_hash, public_key, nonces,
-                   dim, seq_len, device, dtype, out)
+def normal_of_nonces(prefix: str, nonces: list[int], suffix: str, seq_len: int, dim: int,
+                     device: torch.device, dtype: torch.dtype,
+                     out: torch.Tensor | None = None) -> torch.Tensor:
+    """[B, seq_len, dim]: row b = normal(seed(prefix + str(nonces[b]) + suffix), seq_len * dim)
+    delivered in dtype (SPEC.md 5, 6), or written into `out` (a [B, seq_len, dim] tensor)."""
+    return _rows_of_nonces(torch.ops.pocrand.normal_nonces.default,
+                           torch.ops.pocrand.normal_nonces_into.default, prefix, nonces, suffix,
+                           seq_len, dim, device, dtype, out)
 
 
-def generate_inputs_slice(block_hash: str, public_key: str, nonces, dim: int, seq_len: int,
-                          start: int, end: int, device: DeviceLike = "cpu",
-                          dtype: torch.dtype = torch.float16) -> torch.Tensor:
-    """[len(nonces), end - start]: elements [start, end) of each nonce's flattened inputs,
-    bit-identical to generate_inputs(...).view(len(nonces), -1)[:, start:end], computed without
-    the rest (a tensor-parallel rank builds only its shard). A row range of the batch is just
-    the matching slice of `nonces`: a nonce's inputs never depend on the other nonces."""
-    check_str("block_hash", block_hash)
-    check_str("public_key", public_key)
-    nonces = check_nonces(nonces)
-    dim, seq_len, n = inputs_shape(dim, seq_len)
-    start, end = check_int("start", start), check_int("end", end)
-    if not 0 <= start < end <= n:
-        raise ValueError(f"need 0 <= start < end <= seq_len * dim = {n}, got start={start}, end={end}")
-    dtype, dev = check_dtype("dtype", dtype), check_device(device)
-    check_total("len(nonces) * (end - start)", len(nonces) * (end - start), dtype.itemsize, dev)
-    seeds = seeds_for(f"{block_hash}_{public_key}_nonce", nonces, dev)
+def concat_normal_of_nonces(prefix: str, nonces: list[int], suffix: str, seq_len: int, dim: int,
+                            device: torch.device, dtype: torch.dtype,
+                            out: torch.Tensor | None = None) -> torch.Tensor:
+    """normal_of_nonces with each row built from all 8 seed words of its string (SPEC.md 9.1)."""
+    return _rows_of_nonces(torch.ops.pocrand.concat_normal_nonces.default,
+                           torch.ops.pocrand.concat_normal_nonces_into.default, prefix, nonces,
+                           suffix, seq_len, dim, device, dtype, out)
+
+
+def normal_slice_of_seeds(seeds: torch.Tensor, n: int, start: int, end: int,
+                          dtype: torch.dtype) -> torch.Tensor:
+    """[B, end - start]: elements [start, end) of normal(seeds[b], n) in dtype, without the rest."""
     return torch.ops.pocrand.normal_range(seeds, n, start, end, dtype)
 
 
-def generate_target(block_hash: str, vocab_size: int, device: DeviceLike = "cpu",
-                    dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """[vocab_size] unit vector: normal(target seed, V) / its fixed-order norm, then dtype."""
-    check_str("block_hash", block_hash)
-    vocab_size, dev = check_count("vocab_size", vocab_size), check_device(device)
-    dtype = check_dtype("dtype", dtype)
-    return torch.ops.pocrand.unit_normal_seed.default(target_seed(block_hash), vocab_size, dtype,
-                                                      dev)
-
-
-# ----------------------------------------------------------------------------------------------
-# PoC v2 (SPEC.md 9.1, 9.2, 9.6, 9.7)
-# ----------------------------------------------------------------------------------------------
-def generate_inputs_concat(block_hash: str, public_key: str, nonces, dim: int, seq_len: int,
-                           device: DeviceLike = "cpu", dtype: torch.dtype = torch.float16,
-                           out: torch.Tensor | None = None) -> torch.Tensor:
-    """[len(nonces), seq_len, dim] inputs from all 256 bits of each nonce's SHA-256: 8 segments,
-    each normal(sub-seed j, its length) (SPEC.md 9.1). Same arguments as generate_inputs."""
-    return _inputs(torch.ops.pocrand.concat_normal_nonces.default,
-                   torch.ops.pocrand.concat_normal_nonces_into.default, block_hash, public_key,
-                   nonces, dim, seq_len, device, dtype, out)
-
-
-def generate_inputs_concat_slice(block_hash: str, public_key: str, nonces, dim: int,
-                                 seq_len: int, start: int, end: int, device: DeviceLike = "cpu",
-                                 dtype: torch.dtype = torch.float16) -> torch.Tensor:
-    """[len(nonces), end - start]: elements [start, end) of each nonce's flattened concat inputs,
-    bit-identical to the same slice of generate_inputs_concat, computed without the rest."""
-    check_str("block_hash", block_hash)
-    check_str("public_key", public_key)
-    nonces = check_nonces(nonces)
-    dim, seq_len, n = inputs_shape(dim, seq_len)
-    start, end = check_int("start", start), check_int("end", end)
-    if not 0 <= start < end <= n:
-        raise ValueError(f"need 0 <= start < end <= seq_len * dim = {n}, got start={start}, end={end}")
-    dtype, dev = check_dtype("dtype", dtype), check_device(device)
-    check_total("len(nonces) * (end - start)", len(nonces) * (end - start), dtype.itemsize, dev)
-    on_gpu = dev.type == "cuda"
-    words = torch.ops.pocrand.derive_seed_words.default(f"{block_hash}_{public_key}_nonce",
-                                                        nonces, "", on_gpu)
-    if on_gpu:
-        words = words.to(dev, non_blocking=True)
+def concat_normal_slice_of_words(words: torch.Tensor, n: int, start: int, end: int,
+                                 dtype: torch.dtype) -> torch.Tensor:
+    """[B, end - start]: elements [start, end) of concat_normal(words[b], n) (SPEC.md 9.1)."""
     return torch.ops.pocrand.concat_normal(words, n, start, end, dtype)
+
+
+def unit_normal_of_seed(seed: int, n: int, device: torch.device,
+                        dtype: torch.dtype) -> torch.Tensor:
+    """[n]: normal(seed, n) divided by its fixed-order norm (SPEC.md 7), then dtype; NaN if 0."""
+    return torch.ops.pocrand.unit_normal_seed.default(seed, n, dtype, device)
 
 
 def _check_strings(name: str, strings) -> list[str]:
@@ -170,31 +134,21 @@ def unit_vectors(seed_strings, dim: int, device: DeviceLike = "cpu") -> torch.Te
     strings = _check_strings("seed_strings", seed_strings)
     dim, dev = check_count("dim", dim), check_device(device)
     check_total("len(seed_strings) * dim", len(strings) * dim, 4, dev)
-    seeds = torch.ops.pocrand.derive_seeds_of_strings.default(strings, False).tolist()
-    return torch.ops.pocrand.unit_vectors_by_value.default(seeds, dim, torch.float32, dev)
+    return unit_vectors_of_seeds(seeds_of_strings(strings), dim, dev, torch.float32)
 
 
-def householder_vectors(block_hash: str, num_layers: int, dim: int,
-                        device: DeviceLike = "cpu") -> torch.Tensor:
-    """float32 [num_layers, dim]: the unit vector of f"{block_hash}_layer_{i}_householder" for
-    every layer i, in one call (the vectors the forward hooks reflect each layer's output by)."""
-    check_str("block_hash", block_hash)
-    num_layers, dim = check_count("num_layers", num_layers), check_count("dim", dim)
-    dev = check_device(device)
-    check_total("num_layers * dim", num_layers * dim, 4, dev)
-    return torch.ops.pocrand.unit_vectors_nonces.default(f"{block_hash}_layer_", range(num_layers),
-                                                         "_householder", dim, torch.float32, dev)
+def unit_vectors_of_seeds(seeds: list[int], dim: int, device: torch.device,
+                          dtype: torch.dtype) -> torch.Tensor:
+    """[len(seeds), dim]: unit_vector(seeds[r], dim) (SPEC.md 9.2), divided in float32 and
+    rounded once to dtype; the seeds travel in the launch parameters."""
+    return torch.ops.pocrand.unit_vectors_by_value.default(seeds, dim, dtype, device)
 
 
-def generate_target_v2(block_hash: str, public_key: str, dim: int, device: DeviceLike = "cpu",
-                       dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """PoC v2's target, [dim]: the unit vector of f"{block_hash}_{public_key}_target" (SPEC.md
-    9.7), divided in float32 and then rounded once to dtype."""
-    check_str("block_hash", block_hash)
-    check_str("public_key", public_key)
-    dim, dev, dtype = check_count("dim", dim), check_device(device), check_dtype("dtype", dtype)
-    seed = target_v2_seed(block_hash, public_key)
-    return torch.ops.pocrand.unit_vectors_by_value.default([seed], dim, dtype, dev)[0]
+def unit_vectors_of_nonces(prefix: str, ids, suffix: str, dim: int,
+                           device: torch.device) -> torch.Tensor:
+    """float32 [len(ids), dim]: unit_vector(seed(prefix + str(id) + suffix), dim) for each id."""
+    return torch.ops.pocrand.unit_vectors_nonces.default(prefix, ids, suffix, dim, torch.float32,
+                                                         device)
 
 
 # Fake (meta) implementations: shapes only, for torch.compile and fake tensors.

@@ -182,6 +182,15 @@ CATALOGUE = [
     ("layer_seed: layer str", lambda: pr.layer_seed("bh", "1"), TypeError, "layer"),
     ("layer_seed: block_hash lone surrogate", lambda: pr.layer_seed(LONE, 1), ValueError, "block_hash"),
     ("target_v2_seed: public_key lone surrogate", lambda: pr.target_v2_seed("bh", LONE), ValueError, "public_key"),
+    # gonka-poc decode streams (SPEC.md section 10)
+    ("step_seeds: base_seeds list", lambda: pr.step_seeds([1], 0, torch.tensor([0]), 13), TypeError, "base_seeds"),
+    ("step_seeds: prev_k length", lambda: pr.step_seeds(torch.tensor([1, 2]), 0, torch.tensor([0]), 13), ValueError, "prev_k"),
+    ("step_seeds: salt past uint32", lambda: pr.step_seeds(torch.tensor([1]), 0, torch.tensor([0]), 2**32), ValueError, "salt"),
+    ("step_normal: step float", lambda: pr.step_normal(torch.tensor([1]), 0.5, torch.tensor([0]), 13, 4), TypeError, "step"),
+    ("normal_from_seeds: seeds float", lambda: pr.normal_from_seeds(torch.tensor([1.0]), 4), TypeError, "seeds"),
+    ("pick_from_seeds: k past dim", lambda: pr.pick_from_seeds(torch.tensor([1]), 4, 5), ValueError, "k must be in"),
+    ("hash_mod: modulus zero", lambda: pr.hash_mod(torch.tensor([1]), 4, 0), ValueError, "modulus"),
+    ("forced_logits: top_k past n_experts", lambda: pr.forced_logits(torch.tensor([1]), 4, 5, 100), ValueError, "top_k"),
 ]
 
 
@@ -308,6 +317,11 @@ RAW = [
     ("artifacts_nonces: k past hidden size", lambda: OPS.artifacts_nonces(HIDDEN, "p_", [1, 2], 17), ValueError, "k"),
     ("unit_vectors_nonces: ids empty", lambda: OPS.unit_vectors_nonces("bh_layer_", [], "_householder", 4, torch.float32, CPU), ValueError, "ids"),
     ("unit_vectors_nonces: dim zero", lambda: OPS.unit_vectors_nonces("bh_layer_", [0], "_householder", 0, torch.float32, CPU), ValueError, "dim"),
+    ("step_seeds: prev_k int32", lambda: OPS.step_seeds(torch.tensor([1]), torch.tensor([0], dtype=torch.int32), None, 0, 13), TypeError, "prev_k"),
+    ("step_seeds: both steps and step", lambda: OPS.step_seeds(torch.tensor([1]), torch.tensor([0]), torch.tensor([0]), 0, 13), ValueError, "exactly one"),
+    ("step_normal: base seed past uint32", lambda: OPS.step_normal(torch.tensor([2**32]), torch.tensor([0]), None, 0, 13, 4, torch.float32), ValueError, "seeds[0]"),
+    ("hash_mod: n zero", lambda: OPS.hash_mod(torch.tensor([1]), 0, 5), ValueError, "n must"),
+    ("forced_logits: ladder_base oversize", lambda: OPS.forced_logits(torch.tensor([1]), None, None, 8, 2, 2**24, torch.float32), ValueError, "ladder_base"),
 ]
 
 
@@ -403,6 +417,10 @@ OPCHECK = [
     (torch.ops.pocrand.core_log.default, (randn(100, seed=3).abs() + 0.1,)),
     (torch.ops.pocrand.core_sincos.default, (randn(100, seed=4).abs(),)),
     (torch.ops.pocrand.core_round.default, (randn(100, seed=5), torch.float16)),
+    (torch.ops.pocrand.step_seeds.default, (SEEDS, torch.tensor([-1, 0, 15]), None, 3, 0x91)),
+    (torch.ops.pocrand.step_normal.default, (SEEDS, torch.tensor([-1, 0, 15]), torch.arange(3), None, 0x0D, 33, torch.bfloat16)),
+    (torch.ops.pocrand.hash_mod.default, (SEEDS, 17, 151936)),
+    (torch.ops.pocrand.forced_logits.default, (SEEDS, torch.arange(3), None, 256, 8, 100, torch.float16)),
 ]
 
 

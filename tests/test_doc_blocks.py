@@ -66,6 +66,13 @@ PRELUDES = {
         "kv_cache_slice = torch.empty(8, 4, 128, dtype=dtype)[:3, :, 32:96]\n"
         "h = torch.randn(3, 4, 64, dtype=dtype)\nvocab_size = 1000\n"
         "logits = torch.randn(3, vocab_size)",
+    ("docs/integration.md", "# before\nfrom gonka_poc.poc import"):
+        "hidden, vocab = 512, 1000\nprev_k, step = torch.tensor([0, 3, 7]), 2\n"
+        "route_base, steps = torch.tensor([11, 12, 13]), torch.tensor([2, 2, 2])\n"
+        "n_experts, top_k = 8, 2",
+    ("docs/integration.md", "# before\nfrom vllm.poc import gpu_random\n# after\n"
+                            "from pocrand_ext import gpu_random\n"):
+        "logits = torch.randn(3, vocab_size)",
     ("docs/integration.md", "import pocrand_ext as pr"): TINY_MODEL + "\nlast_hidden = torch.randn(3, 64)",
     ("docs/integration.md", "# elements [start, end) of every nonce's flattened [seq_len * dim] inputs"):
         "dim, seq_len, start, end, device = 64, 4, 10, 200, 'cpu'\nr0, r1, vocab_size = 1, 3, 1000",
@@ -119,12 +126,15 @@ def namespaces():
 
 @pytest.fixture
 def fake_vllm(monkeypatch):
-    """`from vllm.poc import gpu_random` (the line a block replaces) imports a stand-in."""
-    vllm, poc = types.ModuleType("vllm"), types.ModuleType("vllm.poc")
-    poc.gpu_random = types.ModuleType("vllm.poc.gpu_random")
-    vllm.poc = poc
-    monkeypatch.setitem(sys.modules, "vllm", vllm)
-    monkeypatch.setitem(sys.modules, "vllm.poc", poc)
+    """`from vllm.poc import gpu_random` and `from gonka_poc.poc import ...` (the lines a block
+    replaces) import stand-ins."""
+    for top in ("vllm", "gonka_poc"):
+        pkg, poc = types.ModuleType(top), types.ModuleType(f"{top}.poc")
+        for name in ("gpu_random", "decode_random"):
+            setattr(poc, name, types.ModuleType(f"{top}.poc.{name}"))
+        pkg.poc = poc
+        monkeypatch.setitem(sys.modules, top, pkg)
+        monkeypatch.setitem(sys.modules, f"{top}.poc", poc)
 
 
 def run_shell_line(line: str):

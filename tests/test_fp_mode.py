@@ -155,6 +155,11 @@ CASES = {
     "artifacts/tiny": lambda: ops.artifacts(tiny_logits(8, V), torch.arange(8 * 12).view(8, 12), 12),
     "artifacts_nonces": lambda: ops.artifacts_nonces(ops.normal(torch.tensor([3]), 8 * V, torch.float32)
                                                      .view(8, V), "bh_pk_nonce_", list(range(8)), 100),
+    # gonka-poc (SPEC.md section 10)
+    "step_seeds": lambda: ops.step_seeds(SEEDS, torch.arange(-4, 4), torch.arange(8) * 3, None, 0x91),
+    "step_normal": lambda: ops.step_normal(SEEDS, torch.arange(-4, 4), None, 5, 0x0D, 20001, torch.bfloat16),
+    "hash_mod": lambda: ops.hash_mod(SEEDS, 5001, 151936),
+    "forced_logits": lambda: ops.forced_logits(SEEDS, torch.arange(8), None, 256, 8, 100, torch.float16),
 }
 
 

@@ -38,7 +38,9 @@ def test_file_covers_the_grid():
     assert set(OPS) == {"seed_from_string", "murmur3_32", "uniform", "normal", "inputs",
                         "permutations", "target", "distances", "seed_words", "inputs_concat",
                         "unit_vectors", "target_v2", "householder", "pick_indices", "haar_rotate",
-                        "artifacts"}
+                        "artifacts", "step_seeds", "step_normal", "hash_mod", "forced_logits",
+                        "pseudo_input_ids", "route_base_seeds", "decode_pick",
+                        "decode_pick_string"}
 
 
 def test_numpy_spec_reproduces_the_file():

@@ -3,7 +3,8 @@
 // Every scalar step that decides an output bit lives here as a small inline function that the CPU
 // kernels (plain C++) and the CUDA kernels (device code) both call: murmur3, the uniform map, log,
 // sincos, Box-Muller, fp16/bf16 rounding, the fixed reduction tree (sections 0-7) and the scalar
-// steps of the PoC v2 pipeline (section 9: concat segments, unit-vector divisor, Householder). SPEC.md describes these
+// steps of the PoC v2 pipeline (section 9: concat segments, unit-vector divisor, Householder) and of
+// gonka-poc (section 10: step seeds, hash modulo, forced logits). SPEC.md describes these
 // functions in the same order; a change here is a change of the spec and of the known answers.
 //
 // Rules that keep CPU and GPU bit-identical:
@@ -380,6 +381,51 @@ inline float chunk_tree_sum(float* a) {
   return a[0];
 }
 
+// Floats of scratch a sum over n >= 1 terms needs for its levels: every level's chunk sums.
+POCRAND_HD int64_t tree_scratch(int64_t n) {
+  int64_t total = 0;
+  do {
+    n = (n + kChunk - 1) / kChunk;
+    total += n;
+  } while (n > 1);
+  return total;
+}
+
+// Runs body(c0, c1) over the chunks [c0, c1) of a level, here all of them in order; a caller may
+// pass its own runner that splits [0, count) over threads (the chunk sums are independent).
+struct SerialChunks {
+  template <typename Body>
+  void operator()(int64_t count, const Body& body) const { body(0, count); }
+};
+
+// The host's sum() of section 7 over term(0) .. term(n - 1) (n >= 1): the terms of each chunk are
+// computed into a zero-padded array and summed by chunk_tree_sum, level after level, the levels
+// kept in `scratch` (tree_scratch(n) floats). The device's version is csrc/cuda/tree_sum.cuh.
+template <typename Term, typename ForChunks = SerialChunks>
+inline float tree_sum(const Term& term, int64_t n, float* scratch,
+                      const ForChunks& for_chunks = ForChunks{}) {
+  // out[c] = the tree over chunk c of get(0) .. get(count - 1), for every chunk of the level
+  auto chunk_sums = [&](const auto& get, int64_t count, float* out) {
+    for_chunks((count + kChunk - 1) / kChunk, [&](int64_t c0, int64_t c1) {
+      float buf[kChunk];
+      for (int64_t c = c0; c < c1; ++c) {
+        const int64_t lo = c * kChunk, m = count - lo < kChunk ? count - lo : kChunk;
+        for (int64_t i = 0; i < m; ++i) buf[i] = get(lo + i);
+        for (int64_t i = m; i < kChunk; ++i) buf[i] = 0.0f;  // the +0.0 padding
+        out[c] = chunk_tree_sum(buf);
+      }
+    });
+  };
+  chunk_sums(term, n, scratch);
+  float* level = scratch;
+  for (int64_t count = (n + kChunk - 1) / kChunk; count > 1; count = (count + kChunk - 1) / kChunk) {
+    const float* in = level;
+    level += count;
+    chunk_sums([in](int64_t i) { return in[i]; }, count, level);
+  }
+  return level[0];
+}
+
 POCRAND_HD float square(float x) { return pr_mul(x, x); }
 
 // ---------------------------------------------------------------------------------------------
@@ -436,5 +482,39 @@ POCRAND_HD float householder_update(float x, float c, float v) { return pr_sub(x
 // is a bijection of u32), so T's index is unique; the kernels find T by a selection over the
 // scores and then list the indices in order. No float arithmetic is involved.
 POCRAND_HD uint32_t pick_score(uint32_t i, uint32_t seed) { return murmur3(i, seed); }
+
+// ---------------------------------------------------------------------------------------------
+// 10. gonka-poc steps (SPEC.md 10.1-10.4): the step seeds of the decode scheme, hash modulo (the
+//     pseudo token ids), forced expert logits. Integer work only, plus one exact conversion.
+// ---------------------------------------------------------------------------------------------
+constexpr uint32_t kMixA = 0x9E3779B1u;
+constexpr uint32_t kMixB = 0x85EBCA77u;
+constexpr float kExpertFloor = -0x1.388p+13f;  // -10000, the logit of an expert not forced
+
+// 10.1 key = prev * MIX_A + step * MIX_B + salt (mod 2^32); the step seed is hash(key, base).
+POCRAND_HD uint32_t step_key(uint32_t prev, uint32_t step, uint32_t salt) {
+  return prev * kMixA + step * kMixB + salt;
+}
+
+POCRAND_HD uint32_t step_seed(uint32_t base, uint32_t prev, uint32_t step, uint32_t salt) {
+  return murmur3(step_key(prev, step, salt), base);
+}
+
+// 10.2 hash(i, seed) mod m, 1 <= m <= 2^31 - 1 (fits an int32).
+POCRAND_HD uint32_t hash_mod(uint32_t i, uint32_t seed, uint32_t m) { return murmur3(i, seed) % m; }
+
+// 10.4 The first forced expert of route seed r: r mod E.
+POCRAND_HD uint32_t route_start(uint32_t r, uint32_t n_experts) { return r % n_experts; }
+
+// 10.4 Expert e's logit: the ladder ladder_base + top_k - off for the top_k experts from start
+// on (off = (e - start) mod E < top_k), else -10000. |ladder_base| <= 2^23 and top_k <= 2^23,
+// so the integer has magnitude <= 2^24 and its conversion is exact.
+POCRAND_HD float forced_logit(uint32_t e, uint32_t start, uint32_t n_experts, uint32_t top_k,
+                              int32_t ladder_base) {
+  const uint32_t off = pr_select_u32(e >= start, e - start, e + (n_experts - start));
+  const uint32_t rung = pr_select_u32(off < top_k, top_k - off, 0u);  // no int32 overflow below
+  const float ladder = static_cast<float>(ladder_base + static_cast<int32_t>(rung));
+  return pr_select(off < top_k, ladder, kExpertFloor);
+}
 
 }  // namespace pocrand

@@ -1,5 +1,5 @@
 // sha256.h — SHA-256 (FIPS 180-4) for seed derivation: seed = the first 4 bytes of
-// SHA-256(UTF-8 seed string), big-endian (SPEC.md section 8).
+// SHA-256(UTF-8 seed string), big-endian (SPEC.md section 8). Knows no protocol's strings.
 //
 // Integer operations only, so host and device agree trivially; used by the seed op so that a
 // batch of seed strings is hashed in one C++ call instead of a Python loop. The streaming and
@@ -134,9 +134,10 @@ POCRAND_HD int decimal_text(int64_t value, char out[20]) {
   return len;
 }
 
-// A family of seed strings that share a prefix (SPEC.md 9.5):
-//   prefix + str(a) + middle              (with_index false: the pick, permutation, input strings)
-//   prefix + str(a) + middle + str(b)     (with_index true: the Haar string of nonce a, step b)
+// A family of seed strings that share a prefix, generic (a protocol names the parts: the PoC v2
+// patterns are csrc/protocols/pocv2_seeds.h's):
+//   prefix + str(a) + middle              (with_index false: one string per nonce a)
+//   prefix + str(a) + middle + str(b)     (with_index true: string b of nonce a)
 // The prefix is absorbed once (head); host and device finish the strings the same way, so the
 // seeds can be derived where they are used.
 struct SeedPattern {

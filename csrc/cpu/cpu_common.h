@@ -110,23 +110,15 @@ void widen_to_float(const at::Tensor& t, int64_t begin, int64_t end, float* dst)
   }
 }
 
-// sum() of core section 7; consumes `v` (n >= 1).
+// sum() of core section 7 (the core's tree_sum), each level's chunks spread over threads; consumes
+// `v` (n >= 1).
 float fixed_order_sum(std::vector<float> v) {
-  do {
-    const int64_t n = static_cast<int64_t>(v.size());
-    const int64_t chunks = (n + kChunk - 1) / kChunk;
-    std::vector<float> sums(chunks);
-    ieee_parallel_for(0, chunks, 16, [&](int64_t c0, int64_t c1) {
-      float buf[kChunk];
-      for (int64_t c = c0; c < c1; ++c) {
-        const int64_t lo = c * kChunk, hi = std::min(n, lo + kChunk);
-        std::fill(std::copy(v.begin() + lo, v.begin() + hi, buf), buf + kChunk, 0.0f);
-        sums[c] = chunk_tree_sum(buf);
-      }
-    });
-    v.swap(sums);
-  } while (v.size() > 1);
-  return v[0];
+  const int64_t n = static_cast<int64_t>(v.size());
+  std::vector<float> levels(tree_scratch(n));
+  const auto parallel_chunks = [](int64_t count, const auto& body) {
+    ieee_parallel_for(0, count, 16, body);
+  };
+  return tree_sum([&](int64_t i) { return v[i]; }, n, levels.data(), parallel_chunks);
 }
 
 float fixed_order_norm(const float* x, int64_t n) {
@@ -140,15 +132,8 @@ float fixed_order_norm(const float* x, int64_t n) {
 // products and squares need no array of their own.
 template <typename Term>
 float tree_sum_serial(const Term& term, int64_t n) {
-  std::vector<float> level((n + kChunk - 1) / kChunk);
-  float buf[kChunk];
-  for (size_t c = 0; c < level.size(); ++c) {
-    const int64_t lo = static_cast<int64_t>(c) * kChunk, hi = std::min(n, lo + kChunk);
-    for (int64_t i = lo; i < hi; ++i) buf[i - lo] = term(i);
-    std::fill(buf + (hi - lo), buf + kChunk, 0.0f);
-    level[c] = chunk_tree_sum(buf);
-  }
-  return level.size() == 1 ? level[0] : fixed_order_sum(std::move(level));
+  std::vector<float> levels(tree_scratch(n));
+  return tree_sum(term, n, levels.data());
 }
 
 // A float32 value delivered in a stored type and widened back (core section 6, NaN made canonical

@@ -11,6 +11,7 @@
 
 #include "../core/pocrand_core.h"
 #include "../op_checks.h"
+#include "../protocols/pocv2_seeds.h"
 #include "cpu_common.h"
 #include "row_ops.h"
 #include "seeds.h"

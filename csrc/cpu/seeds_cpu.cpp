@@ -133,21 +133,16 @@ at::Tensor derive_seed_grid(c10::string_view prefix, at::IntArrayRef nonces,
   return out;
 }
 
-ArtifactPatterns artifact_patterns(c10::string_view prefix, int64_t k) {
-  const std::string pick = "_pick_" + std::to_string(k), haar = "_haar_hh_" + std::to_string(k) + "_";
-  return {seed_pattern(prefix, pick, false), seed_pattern(prefix, haar, true)};
-}
-
-at::Tensor derive_artifact_seeds(c10::string_view prefix, at::IntArrayRef nonces, int64_t k) {
-  const ArtifactPatterns p = artifact_patterns(prefix, k);
+at::Tensor derive_seed_columns(const SeedPattern& first, const SeedPattern& rest,
+                               at::IntArrayRef nonces, int64_t columns) {
   const auto B = static_cast<int64_t>(nonces.size());
-  auto out = seed_tensor({B, k}, false);
+  auto out = seed_tensor({B, columns}, false);
   int64_t* o = out.data_ptr<int64_t>();
   const DispatchedCompress compress{best_compress()};
-  ieee_parallel_for(0, B * k, kSeedGrain, [&](int64_t t0, int64_t t1) {
+  ieee_parallel_for(0, B * columns, kSeedGrain, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
-      const int64_t b = t / k, c = t % k;
-      o[t] = c == 0 ? p.pick.seed(nonces[b], 0, compress) : p.haar.seed(nonces[b], c - 1, compress);
+      const int64_t b = t / columns, c = t % columns;
+      o[t] = c == 0 ? first.seed(nonces[b], 0, compress) : rest.seed(nonces[b], c - 1, compress);
     }
   });
   return out;

@@ -1,6 +1,6 @@
 // device_common.cuh — what the CUDA kernel files share: output stores and stored element types
-// (core section 6), and the fixed-order sum of core section 7 by a warp (one chunk) or by a whole
-// block (any number of terms). Plumbing over csrc/core/pocrand_core.h; no arithmetic of its own.
+// (core section 6), and the terms of a row that the fixed-order sums (tree_sum.cuh) add. Plumbing
+// over csrc/core/pocrand_core.h; no arithmetic of its own.
 #pragma once
 
 #include <stdint.h>
@@ -82,46 +82,7 @@ __device__ __forceinline__ float through_storage(float v) {
   return E::deliver(canonicalize_nan(v));
 }
 
-// ------------------------------------------------------------------------------------------
-// Fixed-order reductions (core section 7)
-// ------------------------------------------------------------------------------------------
-constexpr int kTreeWarps = 8;  // chunks (warps) per block
-
-// Sums of each chunk of 1024 terms of each row: out[row * chunks + c]. One warp per chunk: lane l
-// takes terms l + 32k (k = 0..31), so the tree's widths 512 .. 32 pair terms k and k + w/32
-// inside each lane, and widths 16 .. 1 pair lanes through shuffles (lane l adds lane l + w) —
-// exactly the pairing of core section 7, with no shared memory and no barrier. term.row(r)
-// gives the terms of row r; terms at or beyond n are the +0.0 padding.
-template <int W>
-__device__ __forceinline__ void tree_step(float (&a)[16]) {
-#pragma unroll
-  for (int k = 0; k < W; ++k) a[k] = pr_add(a[k], a[k + W]);
-}
-
-// The sum of chunk c of n terms, by one whole warp; the result is in lane 0.
-template <typename Terms>
-__device__ __forceinline__ float warp_chunk_sum(const Terms& terms, int64_t n, int64_t c) {
-  const int64_t base = c * kChunk + (threadIdx.x & 31);
-  // Width 512 as the terms arrive: a[k] = term(k) + term(k + 16), so only 16 partial sums are
-  // live and more loads can be in flight.
-  float a[16];
-#pragma unroll
-  for (int k = 0; k < 16; ++k) a[k] = base + 32 * k < n ? terms(base + 32 * k) : 0.0f;
-#pragma unroll
-  for (int k = 0; k < 16; ++k) {
-    const int64_t i = base + 32 * (k + 16);
-    a[k] = pr_add(a[k], i < n ? terms(i) : 0.0f);
-  }
-  tree_step<8>(a);
-  tree_step<4>(a);
-  tree_step<2>(a);
-  tree_step<1>(a);
-  float v = a[0];
-#pragma unroll
-  for (int w = 16; w >= 1; w /= 2) v = pr_add(v, __shfl_down_sync(0xffffffffu, v, w));
-  return v;
-}
-
+// Terms of a fixed-order sum (tree_sum.cuh): term(i) of a row.
 template <typename E, bool Square>
 struct RowTerms {  // terms of one row: its elements widened, squared or not
   const typename E::Bits* x;
@@ -137,74 +98,6 @@ struct ProductTerms {  // a[i] * b[i], both widened
   const typename B::Bits* b;
   __device__ float operator()(int64_t i) const { return pr_mul(A::widen(a[i]), B::widen(b[i])); }
 };
-
-// The last tree level over a row's (at most 1024) chunk sums, by one warp (core section 7); the
-// result is in lane 0. A single chunk sum is already the row's sum.
-__device__ float last_level_sum(const float* sums, int64_t chunks) {
-  return chunks == 1 ? sums[0] : warp_chunk_sum(RowTerms<F32, false>{sums}, chunks, 0);
-}
-
-
-// Sum of terms(0 .. n-1) (n >= 1) in the order of core section 7 by the whole block (blockDim.x
-// a multiple of 32, every thread calling): warp w sums chunks w, w + warps, ... of each level
-// (warp_chunk_sum), the levels meeting in `scratch` (block_tree_scratch(n) floats of global
-// memory owned by this block). Every thread gets the result. Ends with a barrier, so the caller
-// may overwrite what the terms read.
-__host__ __device__ inline int64_t block_tree_scratch(int64_t n) {
-  int64_t total = 0;
-  do {
-    n = (n + kChunk - 1) / kChunk;
-    total += n;
-  } while (n > 1);
-  return total;
-}
-
-// The same sum for n <= 32 terms by one warp, lane l holding term l (lanes >= n ignored); every
-// lane gets the result. Equal to warp_chunk_sum: in the 1024-term tree each of these terms only
-// meets +0.0 padding at widths 512 .. 32 (which turns -0 into +0, hence the + 0.0f), then the
-// shuffles 16 .. 1 pair the lanes.
-__device__ __forceinline__ float warp_small_sum(float term, int n) {
-  float v = static_cast<int>(threadIdx.x & 31) < n ? pr_add(term, 0.0f) : 0.0f;
-#pragma unroll
-  for (int w = 16; w >= 1; w /= 2) v = pr_add(v, __shfl_down_sync(0xffffffffu, v, w));
-  return __shfl_sync(0xffffffffu, v, 0);
-}
-
-template <typename Terms>
-__device__ float block_tree_sum(const Terms& terms, int64_t n, float* scratch) {
-  __shared__ float result;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
-  int64_t chunks = (n + kChunk - 1) / kChunk;
-  if (chunks == 1) {  // one chunk: warp 0's sum, handed to the block through shared memory
-    if (warp == 0) {
-      const float v = warp_chunk_sum(terms, n, 0);
-      if (lane == 0) result = v;
-    }
-  } else {
-    for (int64_t c = warp; c < chunks; c += warps) {
-      const float v = warp_chunk_sum(terms, n, c);
-      if (lane == 0) scratch[c] = v;
-    }
-    __syncthreads();
-    float* level = scratch;
-    while (chunks > 1) {
-      const int64_t next = (chunks + kChunk - 1) / kChunk;
-      float* sums = level + chunks;
-      for (int64_t c = warp; c < next; c += warps) {
-        const float v = warp_chunk_sum(RowTerms<F32, false>{level}, chunks, c);
-        if (lane == 0) sums[c] = v;
-      }
-      __syncthreads();
-      level = sums;
-      chunks = next;
-    }
-    if (threadIdx.x == 0) result = level[0];
-  }
-  __syncthreads();
-  const float total = result;
-  __syncthreads();  // `result` and the scratch are free again
-  return total;
-}
 
 }  // namespace
 }  // namespace cuda

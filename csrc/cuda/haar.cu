@@ -8,6 +8,7 @@
 #include "device_common.cuh"
 #include "kernels.h"
 #include "launch_util.cuh"
+#include "tree_sum.cuh"
 #include "pick_row.cuh"
 
 namespace pocrand {

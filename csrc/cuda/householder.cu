@@ -17,6 +17,8 @@
 #include "device_common.cuh"
 #include "kernels.h"
 #include "launch_util.cuh"
+#include "householder_chunk.cuh"
+#include "tree_sum.cuh"
 
 namespace pocrand {
 namespace cuda {
@@ -123,97 +125,14 @@ householder_fused_kernel(const __grid_constant__ RowSets rows, const typename E:
 }
 
 // ------------------------------------------------------------------------------------------
-// The chunk kernel: a shared v and rows of at most kWarps chunks, one warp per chunk.
-//
-// Core section 7 sums each chunk of 1024 terms by the halving tree, term j meeting term j + w
-// at widths w = 512, 256, ..., 1. Lane l of the chunk's warp loads the chunk's 16-byte vectors
-// l, l + 32, l + 64, ... (each load instruction of the warp reads 512 contiguous bytes), so with
-// V elements a vector and P vectors a lane, term j = V (l + 32 m) + e sits in lane l, vector m,
-// element e. The tree's widths then fall on three kinds of pairs, in this order:
-//   widths 512 .. 32V:   vectors m and m + w / (32V) of the same lane (adds in registers);
-//   widths 16V .. V:     lanes l and l + w / V (shuffles);
-//   widths V/2 .. 1:     elements e and e + w of the same vector (shuffles, see below).
-// The lane steps split the work: at the shuffle over lane bit b, a lane whose bit b is 0 keeps
-// the lower half of the elements it still holds and its partner the upper half, each adding the
-// other's half of the pair (IEEE addition is commutative, so either lane computes the tree's
-// sum). After log2(V) splits a lane holds one element of one position; the last lane steps and
-// the element steps are then plain butterflies over the lane bits that the splits gave to the
-// elements. No shared memory, no barrier: a chunk's sum is in every lane of its warp.
-//
-// The row's chunk sums then meet in shared memory (one barrier) and every warp sums them by the
-// last tree level itself, so each thread has c = 2 (x . v) without a second barrier. Each block
-// walks rows gridDim.x apart and loads the next row while it sums and updates the current one.
+// The chunk kernel: a shared v and rows of at most kWarps chunks, one warp per chunk; its dot is
+// householder_chunk.cuh's chunk_dot.
 // ------------------------------------------------------------------------------------------
 // Two instantiations: blocks of up to 8 warps (rows of up to 8192 elements: 256 threads, two
 // blocks a multiprocessor for 16-bit rows) and of up to 16 warps (rows of up to 16384 elements,
 // one block a multiprocessor).
 constexpr int kChunkWarps = 8;
 constexpr int kWideChunkWarps = 16;
-
-template <typename E>
-struct ChunkShape {
-  static constexpr int kVec = 16 / sizeof(typename E::Bits);  // elements a vector (V)
-  static constexpr int kPerLane = kChunk / (32 * kVec);        // vectors a lane (P)
-};
-
-// Vectors m of lane `lane` in the chunk starting at vector `base` of x (zero beyond `vectors`).
-template <typename E>
-__device__ __forceinline__ void load_chunk(const typename E::Bits* x, int base, int vectors,
-                                           uint4 (&to)[ChunkShape<E>::kPerLane]) {
-  const int lane = threadIdx.x & 31;
-#pragma unroll
-  for (int m = 0; m < ChunkShape<E>::kPerLane; ++m) {
-    const int q = base + lane + 32 * m;
-    to[m] = q < vectors ? reinterpret_cast<const uint4*>(x)[q] : make_uint4(0, 0, 0, 0);
-  }
-}
-
-// The sum of x[i] * v[i] over the chunk held by this warp (core section 7 tree), in every lane.
-template <typename E>
-__device__ __forceinline__ float chunk_dot(const uint4 (&x)[ChunkShape<E>::kPerLane],
-                                           const uint4 (&v)[ChunkShape<E>::kPerLane], int base,
-                                           int vectors) {
-  using Bits = typename E::Bits;
-  constexpr int V = ChunkShape<E>::kVec, P = ChunkShape<E>::kPerLane;
-  const int lane = threadIdx.x & 31;
-  float t[P][V];
-#pragma unroll
-  for (int m = 0; m < P; ++m) {
-    Bits xb[V], vb[V];
-    memcpy(xb, &x[m], 16);
-    memcpy(vb, &v[m], 16);
-    const bool in_row = base + lane + 32 * m < vectors;  // else +0.0 padding
-#pragma unroll
-    for (int e = 0; e < V; ++e) t[m][e] = in_row ? pr_mul(E::arith(xb[e]), E::arith(vb[e])) : 0.0f;
-  }
-  // widths 512 .. 32V: vectors m and m + h of this lane
-#pragma unroll
-  for (int h = P / 2; h >= 1; h /= 2)
-#pragma unroll
-    for (int m = 0; m < h; ++m)
-#pragma unroll
-      for (int e = 0; e < V; ++e) t[m][e] = pr_add(t[m][e], t[m + h][e]);
-  // widths 16V .. V: lanes l and l + b, splitting the elements while there are several
-  float* s = t[0];
-  int b = 16;
-#pragma unroll
-  for (int n = V; n > 1; n /= 2, b /= 2) {
-    const bool upper = lane & b;
-#pragma unroll
-    for (int i = 0; i < n / 2; ++i) {
-      const float give = upper ? s[i] : s[i + n / 2];
-      const float keep = upper ? s[i + n / 2] : s[i];
-      s[i] = pr_add(keep, __shfl_xor_sync(0xffffffffu, give, b));
-    }
-  }
-  float sum = s[0];
-#pragma unroll
-  for (; b >= 1; b /= 2) sum = pr_add(sum, __shfl_xor_sync(0xffffffffu, sum, b));
-  // widths V/2 .. 1: element e + w lives in the lane whose split bit for w is set
-#pragma unroll
-  for (int w = 16; w > 16 / V; w /= 2) sum = pr_add(sum, __shfl_xor_sync(0xffffffffu, sum, w));
-  return sum;
-}
 
 // The launch bounds name a minimum of one block a multiprocessor, which the occupancy gives
 // anyway: the PTX is the same, but ptxas then schedules the loop differently, and on an H200 the
@@ -258,9 +177,8 @@ householder_chunk_kernel(const __grid_constant__ RowSets rows, const typename E:
       // Row r's slots are rewritten at row r + 2, after every warp passed row r + 1's barrier.
       if (lane == 0) sums[parity][warp] = dot;
       __syncthreads();
-      dot = lane < chunks ? pr_add(sums[parity][lane], 0.0f) : 0.0f;  // as warp_small_sum
-#pragma unroll
-      for (int b = 16; b >= 1; b /= 2) dot = pr_add(dot, __shfl_xor_sync(0xffffffffu, dot, b));
+      dot = chunk_tree<1, 1, TreeResult::kEveryLane>([&](int c) { return sums[parity][c]; },
+                                                     lane, chunks);
     }
     const float c = householder_coefficient(dot);
 #pragma unroll

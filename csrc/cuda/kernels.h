@@ -1,6 +1,7 @@
 // kernels.h — the torch-free CUDA kernel layer of pocrand: plain launch functions over raw device
 // pointers and a cudaStream_t. csrc/cuda/ops_cuda.cpp wraps them as torch ops; CMake compiles
-// kernels.cu on its own (no torch) so that CI without a GPU still proves the CUDA code builds.
+// the .cu files on their own (no torch) so that CI without a GPU still proves the CUDA code builds.
+// Each group below names the file that defines it.
 //
 // Every launcher enqueues work on `stream` and returns cudaGetLastError(); none synchronises.
 // Element indices are 64-bit; per-row counts are at most 2^31 - 1 (checked by the callers).
@@ -17,6 +18,7 @@ namespace cuda {
 
 enum class FloatType { kFloat32, kFloat16, kBFloat16 };
 
+// ---- generators.cu ----
 // keys int64 [n] -> hash of their low 32 bits, as int64 [n].
 cudaError_t launch_murmur3(const int64_t* keys, int64_t n, uint32_t seed, int64_t* out,
                            cudaStream_t stream);
@@ -44,6 +46,7 @@ cudaError_t launch_normal(const InlineSeeds& seeds, int64_t rows, int64_t n, Flo
 cudaError_t launch_normal_range(const int64_t* seeds, int64_t rows, int64_t n, int64_t start,
                                 int64_t end, FloatType out_type, void* out, cudaStream_t stream);
 
+// ---- unit_normal.cu ----
 // Floats of scratch the fixed-order reductions of `rows` sums over n terms need.
 size_t reduction_workspace_floats(int64_t rows, int64_t n);
 
@@ -57,16 +60,18 @@ cudaError_t launch_unit_normal(const InlineSeeds& seeds, int64_t rows, int64_t V
                                float norm_offset, FloatType out_type, void* out, float* scratch,
                                cudaStream_t stream);
 
-// ---- PoC v2 (SPEC.md section 9) ----
+// ---- generators.cu: PoC v2 (SPEC.md section 9) ----
 // words [rows, 8] -> out_type [rows, end - start]: concat_normal(words_r, n)[start, end) (9.1).
 cudaError_t launch_concat_normal(const int64_t* words, int64_t rows, int64_t n, int64_t start,
                                  int64_t end, FloatType out_type, void* out, cudaStream_t stream);
 // Whole rows with the words in the launch parameters: at most kInlineSeeds / 8 rows.
 cudaError_t launch_concat_normal(const InlineSeeds& words, int64_t rows, int64_t n,
                                  FloatType out_type, void* out, cudaStream_t stream);
+// ---- pick.cu ----
 // seeds [rows] -> int64 [rows, k]: pick(seed_r, dim, k) (9.4), one block per row.
 cudaError_t launch_pick(const int64_t* seeds, int64_t rows, int64_t dim, int64_t k, int64_t* out,
                         cudaStream_t stream);
+// ---- householder.cu ----
 // The Householder reflection of every row (9.3) of one or two tensors of `type` (the pair form:
 // a layer's hidden states and residual, in one launch), each row of dim elements:
 // out = x - 2 (x . v) v with v [dim], or with v [rows, dim] (v_per_row, one tensor only).
@@ -80,6 +85,7 @@ size_t householder_scratch_floats(int64_t rows, int64_t dim);
 cudaError_t launch_householder(const HouseholderRows* sets, int count, const void* v,
                                bool v_per_row, FloatType type, int64_t dim, float* scratch,
                                cudaStream_t stream);
+// ---- haar.cu ----
 // x [rows, k] of `type`, seeds [rows, k - 1] -> out [rows, k] of `type` (9.10).
 size_t haar_scratch_floats(int64_t rows, int64_t k);
 cudaError_t launch_haar_rotate(const void* x, FloatType type, const int64_t* seeds, int64_t rows,
@@ -88,8 +94,8 @@ cudaError_t launch_haar_rotate(const void* x, FloatType type, const int64_t* see
 // column 0 pick.seed(nonce), column c >= 1 haar.seed(nonce, c - 1). Passed by value: no upload.
 constexpr int kInlineNonces = 64;
 struct ArtifactSeedSpec {
-  SeedPattern pick;  // prefix + str(nonce) + "_pick_{k}"
-  SeedPattern haar;  // prefix + str(nonce) + "_haar_hh_{k}_" + str(j)
+  SeedPattern pick;  // the pick pattern of csrc/protocols/pocv2_seeds.h
+  SeedPattern haar;  // the Haar pattern (its str(j) is the column - 1)
   int64_t nonces[kInlineNonces];
 };
 // -> int64 [rows, k] (rows <= kInlineNonces).
@@ -101,6 +107,7 @@ cudaError_t launch_artifacts(const void* hidden, FloatType type, const int64_t* 
                              int64_t rows, int64_t H, int64_t k, uint16_t* out, bool* flags,
                              float* scratch, cudaStream_t stream);
 
+// ---- distances.cu ----
 // logits [rows, V], perm int64 [rows, V], target [V] -> float32 [rows]. `scratch` holds
 // distance_scratch_floats(rows, V) floats. first_bad [rows] (set by the launch) ends as
 // UINT64_MAX for a row whose permutation entries are all in [0, V), else as the smallest flat
@@ -111,6 +118,7 @@ cudaError_t launch_distances(const void* logits, FloatType logits_type, const in
                              float* out, float* scratch, unsigned long long* first_bad,
                              cudaStream_t stream);
 
+// ---- permutations.cu ----
 // Permutations sort `batch_rows` rows at a time (so one sort never exceeds 2^31 - 1 items).
 int64_t permutation_batch_rows(int64_t rows, int64_t V);
 // Bytes of device scratch for launch_permutations with this batch (keys, values, CUB storage).
@@ -129,6 +137,7 @@ size_t bucket_sort_scratch_bytes(int64_t rows, int64_t V, int bucket_bits);
 cudaError_t launch_bucket_sort(const int64_t* seeds, int64_t rows, int64_t V, int bucket_bits,
                                int capacity, int64_t* out, void* scratch, cudaStream_t stream);
 
+// ---- stages.cu ----
 // Elementwise scalar stages (verification ops).
 cudaError_t launch_core_stages(const int64_t* hashes, int64_t n, float* u, float* r, float* c,
                                float* s, cudaStream_t stream);

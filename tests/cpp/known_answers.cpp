@@ -102,17 +102,10 @@ static std::vector<float> normal(uint32_t seed, uint64_t n) {
   return out;
 }
 
-static float fixed_order_sum(std::vector<float> v) {
-  do {
-    std::vector<float> sums;
-    for (size_t lo = 0; lo < v.size(); lo += kChunk) {
-      float buf[kChunk] = {};  // the zero padding
-      std::copy(v.begin() + lo, v.begin() + std::min(v.size(), lo + kChunk), buf);
-      sums.push_back(chunk_tree_sum(buf));
-    }
-    v.swap(sums);
-  } while (v.size() > 1);
-  return v[0];
+static float fixed_order_sum(const std::vector<float>& v) {  // the core's tree_sum
+  const int64_t n = static_cast<int64_t>(v.size());
+  std::vector<float> levels(tree_scratch(n));
+  return tree_sum([&](int64_t i) { return v[i]; }, n, levels.data());
 }
 
 static float norm(const std::vector<float>& x) {
