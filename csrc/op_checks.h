@@ -8,9 +8,13 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <ATen/MemoryOverlap.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace pocrand {
 
@@ -91,6 +95,45 @@ inline void check_slice_args(int64_t n, int64_t start, int64_t end, at::ScalarTy
   check_float_dtype(dtype, "dtype");
 }
 
+// ---- memory overlap (an in-place or out= write must not read or write an element twice) ----
+
+// Whether t's elements may share memory. ATen's has_internal_overlap decides dense layouts and
+// stride-0 dimensions; a layout it calls too hard to decide (a strided view such as
+// as_strided((2, 2, 8), (12, 8, 1))) is accepted only when its dimensions, sorted by stride,
+// each step past the whole span of the smaller ones, which proves no two elements meet.
+inline bool may_self_overlap(const at::Tensor& t) {
+  const auto verdict = at::has_internal_overlap(t);
+  if (verdict != at::MemOverlap::TooHard) return verdict == at::MemOverlap::Yes;
+  std::vector<std::pair<int64_t, int64_t>> dims;  // (stride, size) of dimensions of size > 1
+  for (int64_t d = 0; d < t.dim(); ++d)
+    if (t.size(d) > 1) dims.emplace_back(std::llabs(t.stride(d)), t.size(d));
+  std::sort(dims.begin(), dims.end());
+  int64_t span = 0;  // largest offset reached by the dimensions so far
+  for (const auto& [stride, size] : dims) {
+    if (stride <= span) return true;
+    span += stride * (size - 1);
+  }
+  return false;
+}
+
+inline void check_no_self_overlap(const at::Tensor& t, const char* name) {
+  TORCH_CHECK_VALUE(!may_self_overlap(t), std::string(name) + " has elements that share memory "
+                    "(strides " + shape(t.strides()) + " for shape " + shape(t.sizes()) +
+                    "): writing it would give some elements two values; pass a tensor whose "
+                    "elements are distinct (e.g. " + name + ".clone())");
+}
+
+// a and b (contiguous, so ATen decides exactly) must not share any memory: one is written while
+// the other is read.
+inline void check_no_overlap(const at::Tensor& a, const char* a_name, const at::Tensor& b,
+                             const char* b_name) {
+  const auto status = at::get_overlap_status(a, b);
+  TORCH_CHECK_VALUE(status != at::MemOverlapStatus::Full && status != at::MemOverlapStatus::Partial,
+                    std::string(a_name) + " and " + b_name + " share memory; an in-place "
+                    "reflection writes " + a_name + " while it reads " + b_name +
+                    ", so they must not overlap (pass a copy)");
+}
+
 // "permutations[b, i] = v is out of range [0, V)"
 inline std::string out_of_range_message(int64_t flat, int64_t value, int64_t V) {
   return "permutations[" + num(flat / V) + ", " + num(flat % V) + "] = " + num(value) +
@@ -107,6 +150,20 @@ inline void check_keys(const at::Tensor& keys, const char* name) {
   TORCH_CHECK_TYPE(keys.scalar_type() == at::kLong, std::string(name) + " must be int64, got " +
                    dtype_name(keys.scalar_type()));
   TORCH_CHECK_VALUE(keys.is_contiguous(), std::string(name) + " must be contiguous");
+}
+
+// murmur3_rows(keys int64 [B, n], seeds int64 [B]).
+inline void check_murmur3_rows_args(const at::Tensor& keys, const at::Tensor& seeds) {
+  check_keys(keys, "keys");
+  TORCH_CHECK_VALUE(keys.dim() == 2, "keys must be 2-D [B, n], got " + num(keys.dim()) + "-D");
+  TORCH_CHECK_TYPE(seeds.scalar_type() == at::kLong, "seeds must be int64, got " +
+                   dtype_name(seeds.scalar_type()));
+  TORCH_CHECK_VALUE(seeds.dim() == 1 && seeds.size(0) == keys.size(0), "seeds must be [B] = [" +
+                    num(keys.size(0)) + "], got " + shape(seeds.sizes()));
+  TORCH_CHECK_VALUE(seeds.is_contiguous(), "seeds must be contiguous");
+  TORCH_CHECK_VALUE(seeds.device() == keys.device(), "keys and seeds must be on one device, got " +
+                    keys.device().str() + " and " + seeds.device().str());
+  check_seed_values(seeds, "seeds");
 }
 
 inline void check_distance_args(const at::Tensor& logits, const at::Tensor& permutations,
@@ -155,6 +212,7 @@ inline int64_t into_row_length(at::IntArrayRef nonces, const at::Tensor& out) {
                     num(B) + " non-empty rows, got shape " + shape(out.sizes()));
   const int64_t n = out.numel() / B;
   check_count(n, "out's row length");
+  check_no_self_overlap(out, "out");
   return n;
 }
 
@@ -191,6 +249,20 @@ inline void check_householder_pair_args(const at::Tensor& hidden, const at::Tens
   check_householder_args(residual, v);
   TORCH_CHECK_VALUE(v.dim() == 1, "the pair form takes one v [dim] for both tensors, got v of "
                     "shape " + shape(v.sizes()));
+}
+
+// The in-place forms write x (hidden and residual) while reading v: none may overlap another.
+inline void check_householder_inplace_args(const at::Tensor& x, const at::Tensor& v) {
+  check_householder_args(x, v);
+  check_no_overlap(x, "x", v, "v");
+}
+
+inline void check_householder_pair_inplace_args(const at::Tensor& hidden,
+                                                const at::Tensor& residual, const at::Tensor& v) {
+  check_householder_pair_args(hidden, residual, v);
+  check_no_overlap(hidden, "hidden", residual, "residual");
+  check_no_overlap(hidden, "hidden", v, "v");
+  check_no_overlap(residual, "residual", v, "v");
 }
 
 // haar_rotate(x [B, k], seeds int64 [B, k - 1]).

@@ -1,7 +1,7 @@
 // ops.cpp — the one place where pocrand's torch ops are declared.
 //
-// Schemas only; the CPU implementations register in cpu/kernels_cpu.cpp and the CUDA ones in
-// cuda/, per dispatch key. Importing the compiled pocrand_ext._C module runs these registrations.
+// Schemas only; the CPU implementations register in cpu/*_cpu.cpp and the CUDA ones in
+// cuda/ops_cuda.cpp, per dispatch key. Importing the compiled pocrand_ext._C module runs these registrations.
 // Seeds travel as int64 tensors holding u32 values (their low 32 bits are used), on the device the
 // output should live on, so one launch serves a whole batch of nonces.
 #include <Python.h>
@@ -38,6 +38,9 @@ TORCH_LIBRARY(pocrand, m) {
   m.def("derive_seeds(str prefix, int[] nonces, str suffix, bool pin_memory) -> Tensor");
   // keys: int64, any shape -> int64 hash values in [0, 2^32), same shape.
   m.def("murmur3(Tensor keys, int seed) -> Tensor");
+  // keys int64 [B, n], seeds int64 [B] (u32 values) -> int64 [B, n]: row b hashed with seeds[b]
+  // (the deployed module's _batched_murmur3_32, in one launch).
+  m.def("murmur3_rows(Tensor keys, Tensor seeds) -> Tensor");
   // seeds: int64 [B] -> float32 [B, n]: u(i, seed_b).
   m.def("uniform(Tensor seeds, int n) -> Tensor");
   // seeds: int64 [B] -> dtype [B, n]: normal(seed_b, n), rounded to dtype.

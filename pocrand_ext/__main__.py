@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import os
 import re
 import sys
 import time
@@ -175,8 +176,11 @@ def print_throughput():
               f"{rate / 1e6:,.1f} M elements/s")
 
 
+MAX_CLI_NONCES = 1 << 20  # nonces one `digest` may name (its tensors grow with the count)
+
+
 def parse_nonces(text: str) -> list[int]:
-    """'0-63', '5', '-3--1', '0,2,10-12' -> list of ints."""
+    """'0-63', '5', '-3--1', '0,2,10-12' -> list of ints (at most MAX_CLI_NONCES of them)."""
     out: list[int] = []
     for part in text.split(","):
         part = part.strip()
@@ -185,8 +189,14 @@ def parse_nonces(text: str) -> list[int]:
             lo, hi = int(m.group(1)), int(m.group(2))
             if hi < lo:
                 raise argparse.ArgumentTypeError(f"empty nonce range {part!r}")
+            if len(out) + (hi - lo + 1) > MAX_CLI_NONCES:
+                raise argparse.ArgumentTypeError(
+                    f"{part!r} makes more than {MAX_CLI_NONCES} nonces; digest at most "
+                    f"{MAX_CLI_NONCES} nonces at a time (split the range)")
             out.extend(range(lo, hi + 1))
         elif re.fullmatch(r"-?\d+", part):
+            if len(out) + 1 > MAX_CLI_NONCES:
+                raise argparse.ArgumentTypeError(f"more than {MAX_CLI_NONCES} nonces")
             out.append(int(part))
         else:
             raise argparse.ArgumentTypeError(f"not a nonce or range: {part!r}")
@@ -222,8 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
                                  "tensors for Proof-of-Compute; node self-check and digests.")
     sub = ap.add_subparsers(dest="command")
     sub.add_parser("check", help="build info and the known answers on every device (exit 1 on a "
-                   "mismatch)")
-    sub.add_parser("bench", help="a quick throughput line per device")
+                   "mismatch)", description="Prints the spec version and the build, each GPU's "
+                   "kernel image (a cubin or JIT-compiled PTX), then checks every known answer "
+                   "on the CPU and on every visible GPU. Exits 1 on a mismatch or on a GPU "
+                   "this build cannot run on, 0 otherwise.")
+    sub.add_parser("bench", help="a quick throughput line per device", description="Prints "
+                   "the build, then one line per device (the CPU and every visible GPU): "
+                   "the throughput of generate_inputs in millions of elements per second.")
     d = sub.add_parser("digest", help="SHA-256 of generated tensors, to compare two nodes",
                        description="Prints the SHA-256 of the little-endian bytes of each "
                        "generated tensor and one combined line. Example: pocrand digest "
@@ -242,8 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "on one device, validator on another", description="Runs inputs, the "
                        "layer hooks, a prefill with inputs_embeds and the artifacts on the prover "
                        "and on the validator, then the deployed validation (L2 > 0.02 is a "
-                       "mismatch; binomial test, p = 0.001, fraud below 0.01). Needs "
-                       "transformers (pip install 'pocrand[round]'); downloads nothing.")
+                       "mismatch; a one-sided binomial test with an honest mismatch rate of "
+                       "0.001 flags fraud below p = 0.01). Needs transformers (pip install "
+                       "'pocrand[round]', which also brings matplotlib for --plot); downloads "
+                       "nothing.")
     defaults = RoundConfig()
     for flag, help_text in (("hidden", "hidden size"), ("layers", "decoder layers"),
                             ("heads", "attention heads"), ("vocab", "vocabulary size"),
@@ -253,22 +270,62 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"{help_text} (default %(default)s)")
     r.add_argument("--kv-heads", type=int, help="key/value heads (default: --heads)")
     r.add_argument("--intermediate", type=int, help="MLP size (default 4 x hidden)")
-    r.add_argument("--dtype", choices=sorted(DTYPES), default=defaults.dtype)
-    r.add_argument("--block-hash", default=defaults.block_hash)
-    r.add_argument("--public-key", default=defaults.public_key)
+    r.add_argument("--dtype", choices=sorted(DTYPES), default=defaults.dtype,
+                   help="the model's and the inputs' dtype (default %(default)s)")
+    r.add_argument("--block-hash", default=defaults.block_hash,
+                   help="the round's block hash (default 64 zeros)")
+    r.add_argument("--public-key", default=defaults.public_key,
+                   help="the prover's public key (default %(default)s)")
     r.add_argument("--prover", default="cpu", help="device of the honest prover (default cpu)")
     r.add_argument("--validator", default="cpu", help="device of the validator (default cpu)")
     r.add_argument("--reference", action="store_true", help="also run the round with the "
                    "torch-ops formulation of the deployed module (its pick order the device's)")
-    r.add_argument("--plot", metavar="PNG", help="write the distance distributions there")
+    r.add_argument("--plot", metavar="PNG", help="write the distance distributions there "
+                   "(needs matplotlib; the path is checked before the round runs)")
     return ap
+
+
+def check_round_config(cfg: RoundConfig) -> None:
+    """ValueError naming the flag when the model flags cannot make a Llama (checked before
+    transformers sees them, so that a bad flag is one line, not a traceback)."""
+    for flag in ("hidden", "layers", "heads", "vocab", "batch", "seq_len", "k"):
+        if getattr(cfg, flag) < 1:
+            raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(cfg, flag)}")
+    for flag in ("kv_heads", "intermediate"):
+        if getattr(cfg, flag) is not None and getattr(cfg, flag) < 1:
+            raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(cfg, flag)}")
+    if cfg.hidden % cfg.heads or (cfg.hidden // cfg.heads) % 2:
+        raise ValueError(f"--hidden {cfg.hidden} must be --heads {cfg.heads} times an even head "
+                         f"size (rotary embeddings rotate pairs)")
+    kv = cfg.kv_heads or cfg.heads
+    if cfg.heads % kv:
+        raise ValueError(f"--heads {cfg.heads} must be a multiple of --kv-heads {kv}")
+    if cfg.k > cfg.hidden:
+        raise ValueError(f"--k {cfg.k} must be <= --hidden {cfg.hidden}")
+
+
+def check_plot_path(path: str) -> None:
+    """ValueError unless a PNG can be written at path and matplotlib is importable, before the
+    round spends its time."""
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise ValueError(f"--plot {path}: the directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or os.path.isdir(path):
+        raise ValueError(f"--plot {path}: cannot write a file there")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ImportError("--plot needs matplotlib: pip install 'pocrand[round]'") from None
 
 
 def cmd_round(args) -> int:
     fields = {f.name for f in dataclasses.fields(RoundConfig)}
     cfg = RoundConfig(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
+    check_round_config(cfg)
     for name in ("prover", "validator"):
         _check_device(getattr(args, name))
+    if args.plot:
+        check_plot_path(args.plot)
     print(f"round: Llama hidden {cfg.hidden}, {cfg.layers} layers, {cfg.heads} heads, "
           f"{cfg.dtype}; {cfg.batch} nonces x {cfg.seq_len} tokens, k = {cfg.k}; prover "
           f"{args.prover}, validator {args.validator}")
@@ -282,7 +339,7 @@ def cmd_round(args) -> int:
               f"{res.mismatches}/{len(d)} at {DIST_THRESHOLD}; binomial p {res.p_value:.3g}: "
               f"{'FRAUD flagged' if res.fraud else 'honest'}")
     if args.plot:
-        round_plot(results, args.plot)
+        round_plot(results, args.plot, args.prover, args.validator)
         print(f"wrote {args.plot}")
     return 0
 

@@ -3,6 +3,7 @@ argument it rejects, before any op runs (the ops check again, for direct torch.o
 from __future__ import annotations
 
 import operator
+import os
 from collections.abc import Iterable, Mapping, MappingView, Set
 from typing import Union
 
@@ -78,7 +79,13 @@ def _nonces_one_by_one(nonces) -> list[int]:
                 or nonces.is_complex():
             raise TypeError(f"nonces must be a 1-D integer tensor, got {nonces.dtype} "
                             f"with shape {tuple(nonces.shape)}")
+        if nonces.device.type == "meta":
+            raise ValueError("nonces is a meta tensor, which holds no values; pass the nonces "
+                             "as a list or a CPU/CUDA tensor")
         values = nonces.tolist()
+    elif getattr(nonces, "ndim", None) == 0:  # a 0-d array (numpy): one value, not a sequence
+        raise TypeError(f"nonces must be a 1-D sequence of ints, got a 0-d "
+                        f"{type(nonces).__name__}; wrap it in a list: [nonce]")
     elif isinstance(nonces, (str, bytes)) or not isinstance(nonces, Iterable):
         raise TypeError(f"nonces must be a sequence of ints, got {type(nonces).__name__}")
     elif isinstance(nonces, (Set, Mapping, MappingView)):
@@ -142,6 +149,28 @@ def _resolve_device(device: DeviceLike) -> torch.device:
     return dev
 
 
+def device_memory(dev: torch.device) -> int:
+    """Bytes of memory a device has in all: a CUDA device's total memory (a cached property, no
+    synchronisation), the host's physical memory for the CPU."""
+    if dev.type == "cuda":
+        return torch.cuda.get_device_properties(dev).total_memory
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # no sysconf: never refuse on a guess
+        return 2**63 - 1
+
+
+def check_total(what: str, elements: int, element_size: int, dev: torch.device) -> None:
+    """An output of `elements` elements must fit the device's memory: a total that cannot be
+    allocated is refused before any seed is hashed, naming the arguments that make it."""
+    if torch.compiler.is_compiling():
+        return
+    need, have = elements * element_size, device_memory(dev)
+    if need > have:
+        raise ValueError(f"{what} = {elements} elements ({need / 2**30:.4g} GiB) exceed the "
+                         f"{have / 2**30:.4g} GiB of memory of {dev}; ask for fewer at a time")
+
+
 def check_dtype(name: str, dtype) -> torch.dtype:
     if not isinstance(dtype, torch.dtype):
         raise TypeError(f"{name} must be a torch.dtype, got {type(dtype).__name__}")
@@ -164,3 +193,64 @@ def check_no_grad(name: str, t: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"{name} requires grad, but pocrand's operations are not differentiable; "
                          f"pass {name}.detach()")
     return t
+
+
+# ---- memory overlap: the rules of csrc/op_checks.h (ATen's overlap checks), before any op runs ----
+
+_EXACT_OVERLAP_ELEMENTS = 1 << 22  # beyond this, two strided views whose spans meet are refused
+
+
+def _may_self_overlap(t: torch.Tensor) -> bool:
+    """True when t's elements may share memory: dimensions sorted by stride must each step past
+    the span of the smaller ones (ATen decides the same for dense tensors and stride 0)."""
+    span = 0
+    for stride, size in sorted((abs(st), sz) for st, sz in zip(t.stride(), t.shape) if sz > 1):
+        if stride <= span:
+            return True
+        span += stride * (size - 1)
+    return False
+
+
+def check_no_self_overlap(name: str, t: torch.Tensor) -> torch.Tensor:
+    """A tensor about to be written must not have two elements at one address (an expanded or
+    as_strided view): each would get two values, and which one wins is a race on a GPU."""
+    if not torch.compiler.is_compiling() and t.numel() > 1 and _may_self_overlap(t):
+        raise ValueError(f"{name} has elements that share memory (strides {list(t.stride())} "
+                         f"for shape {list(t.shape)}): writing it would give some elements two "
+                         f"values; pass a tensor whose elements are distinct (e.g. "
+                         f"{name}.clone())")
+    return t
+
+
+def _offsets(t: torch.Tensor) -> torch.Tensor:
+    """Every element's offset in its storage (in elements), flattened."""
+    off = torch.full((), t.storage_offset(), dtype=torch.int64)
+    for d, (size, stride) in enumerate(zip(t.shape, t.stride())):
+        off = off.unsqueeze(-1) + torch.arange(size, dtype=torch.int64) * stride
+    return off.reshape(-1)
+
+
+def _share_memory(a: torch.Tensor, b: torch.Tensor) -> bool:
+    if a.numel() == 0 or b.numel() == 0 or a.device != b.device:
+        return False
+    if a.untyped_storage().data_ptr() != b.untyped_storage().data_ptr():
+        return False
+    es_a, es_b = a.element_size(), b.element_size()
+    lo_a = a.storage_offset() * es_a
+    hi_a = lo_a + (sum((s - 1) * st for s, st in zip(a.shape, a.stride())) + 1) * es_a
+    lo_b = b.storage_offset() * es_b
+    hi_b = lo_b + (sum((s - 1) * st for s, st in zip(b.shape, b.stride())) + 1) * es_b
+    if hi_a <= lo_b or hi_b <= lo_a:
+        return False
+    if (a.is_contiguous() and b.is_contiguous()) or es_a != es_b \
+            or a.numel() + b.numel() > _EXACT_OVERLAP_ELEMENTS:
+        return True  # dense spans that meet share elements; a large strided pair: refused safely
+    return bool(torch.isin(_offsets(a), _offsets(b)).any())
+
+
+def check_no_overlap(a_name: str, a: torch.Tensor, b_name: str, b: torch.Tensor) -> None:
+    """a is written while b is read: they must not share memory (ATen's assert_no_overlap)."""
+    if not torch.compiler.is_compiling() and _share_memory(a, b):
+        raise ValueError(f"{a_name} and {b_name} share memory; an in-place reflection writes "
+                         f"{a_name} while it reads {b_name}, so they must not overlap (pass a "
+                         f"copy)")

@@ -43,15 +43,24 @@ def _normal(seed: int, n: int, device) -> torch.Tensor:
 
 
 def _batched_murmur3_32(keys: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor:
-    """keys [B, n] (integers), seeds [B, 1] int64 -> int64 [B, n]: row b hashed with seeds[b]."""
+    """keys [B, n] (integers), seeds [B, 1] (integer u32 values) -> int64 [B, n]: row b hashed
+    with seeds[b], in one launch that never reads the seeds back to the host."""
     check_tensor("keys", keys)
     check_tensor("seeds", seeds)
+    for name, t in (("keys", keys), ("seeds", seeds)):
+        if t.dtype.is_floating_point or t.is_complex() or t.dtype == torch.bool:
+            raise TypeError(f"{name} must be an integer tensor, got {t.dtype}")
     if keys.dim() != 2 or seeds.dim() != 2 or seeds.shape != (keys.shape[0], 1):
         raise ValueError(f"keys must be [B, n] and seeds [B, 1], got {list(keys.shape)} and "
                          f"{list(seeds.shape)}")
-    if keys.shape[0] == 0:
+    if seeds.device != keys.device:
+        raise ValueError(f"keys and seeds must be on one device, got {keys.device} and "
+                         f"{seeds.device}")
+    check_device(keys.device)
+    if keys.numel() == 0:
         return torch.empty(keys.shape, dtype=torch.int64, device=keys.device)
-    return torch.stack([streams.murmur3_32(row, int(s)) for row, s in zip(keys, seeds[:, 0].tolist())])
+    return torch.ops.pocrand.murmur3_rows(keys.to(torch.int64).contiguous(),
+                                          seeds.to(torch.int64).reshape(-1).contiguous())
 
 
 def _batched_normal(seeds: list, n: int, device) -> torch.Tensor:

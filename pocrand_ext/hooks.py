@@ -8,10 +8,13 @@
 
 As the deployed layer hooks do, the decoder layers are found at `model.model.layers`,
 `model.transformer.h` or `model.layers`; layer i's vector is row i of PoC v2's
-householder_vectors (protocols/pocv2.py, SPEC.md 9.7), cast to the output's dtype. A layer that
+householder_vectors (protocols/pocv2.py, SPEC.md 9.7), rounded once to the output's dtype by
+the core's fp16/bf16 rounding (SPEC.md section 6, the rounding of every other pocrand output). A
+layer that
 returns a tensor has it reflected; one that returns a tuple has its first two entries reflected
 (a vLLM layer's (hidden, residual), in one launch) and the rest passed on. The L vectors are made
-in one call and cached per (block hash, layer count, hidden size, device, dtype).
+in one call and cached per (block hash, layer count, hidden size, device, dtype). The hooks are
+plain objects (no closures), so a model with hooks installed can be pickled or deep-copied.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import contextlib
 
 import torch
 
+from . import stages  # noqa: F401  (registers the fake kernel of core_round)
 from ._checks import check_str
 from .householder import apply_householder, apply_householder_pair
 from .protocols.pocv2 import householder_vectors
@@ -41,13 +45,17 @@ def find_layers(model: torch.nn.Module) -> list[torch.nn.Module]:
 
 
 def layer_vectors(block_hash: str, num_layers: int, hidden: int, device, dtype) -> torch.Tensor:
-    """[num_layers, hidden] in dtype: the float32 unit vectors rounded once (cached)."""
+    """[num_layers, hidden] in dtype: the float32 unit vectors rounded once by the core's
+    rounding (SPEC.md section 6; for finite floats the same bits as IEEE round-to-nearest-even,
+    which torch's .to(dtype) also gives), cached."""
     key = (block_hash, num_layers, hidden, torch.device(device), dtype)
     v = _VECTORS.get(key)
     if v is None:
         if len(_VECTORS) >= _CACHE_LIMIT:
             _VECTORS.pop(next(iter(_VECTORS)))
-        v = householder_vectors(block_hash, num_layers, hidden, device).to(dtype)
+        v = householder_vectors(block_hash, num_layers, hidden, device)
+        if dtype != torch.float32:
+            v = torch.ops.pocrand.core_round(v, dtype)
         _VECTORS[key] = v
     return v
 
@@ -70,21 +78,23 @@ class HouseholderHooks:
     def _vector(self, i: int, x: torch.Tensor) -> torch.Tensor:
         return layer_vectors(self.block_hash, len(self.layers), x.shape[-1], x.device, x.dtype)[i]
 
-    def _hook(self, i: int):
-        def hook(module, args, output):
-            if not self.is_active:
-                return output
-            if isinstance(output, torch.Tensor):
-                return apply_householder(output, self._vector(i, output))
-            if not isinstance(output, tuple) or not output:
-                return output
-            hidden = output[0]
-            if len(output) >= 2 and isinstance(output[1], torch.Tensor) \
-                    and output[1].shape[-1] == hidden.shape[-1] and output[1].dtype == hidden.dtype:
-                v = self._vector(i, hidden)
-                return apply_householder_pair(hidden, output[1], v) + tuple(output[2:])
-            return (apply_householder(hidden, self._vector(i, hidden)),) + tuple(output[1:])
-        return hook
+    def _hook(self, i: int) -> "_LayerHook":
+        return _LayerHook(self, i)
+
+    def reflect(self, i: int, output):
+        """Layer i's output reflected by its vector (while active), else unchanged."""
+        if not self.is_active:
+            return output
+        if isinstance(output, torch.Tensor):
+            return apply_householder(output, self._vector(i, output))
+        if not isinstance(output, tuple) or not output:
+            return output
+        hidden = output[0]
+        if len(output) >= 2 and isinstance(output[1], torch.Tensor) \
+                and output[1].shape[-1] == hidden.shape[-1] and output[1].dtype == hidden.dtype:
+            v = self._vector(i, hidden)
+            return apply_householder_pair(hidden, output[1], v) + tuple(output[2:])
+        return (apply_householder(hidden, self._vector(i, hidden)),) + tuple(output[1:])
 
     @contextlib.contextmanager
     def active(self):
@@ -105,6 +115,16 @@ class HouseholderHooks:
     @property
     def num_layers(self) -> int:
         return len(self._handles)
+
+
+class _LayerHook:
+    """The forward hook of layer i: an object rather than a closure, so that it pickles."""
+
+    def __init__(self, hooks: HouseholderHooks, i: int):
+        self.hooks, self.i = hooks, i
+
+    def __call__(self, module, args, output):
+        return self.hooks.reflect(self.i, output)
 
 
 def install_householder_hooks(model: torch.nn.Module, block_hash: str) -> HouseholderHooks:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import check_count, check_device, check_dtype, check_no_grad, check_tensor
+from ._checks import (check_count, check_device, check_dtype, check_no_grad, check_no_overlap,
+                      check_no_self_overlap, check_tensor)
 
 __all__ = ["apply_householder", "apply_householder_", "apply_householder_pair",
            "apply_householder_pair_"]
@@ -52,6 +53,8 @@ def apply_householder_(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """apply_householder written into x itself (returns x): one read and one write of x. A
     strided x is computed through a contiguous copy and written back."""
     rows, dim = _rows("x", x, v)
+    check_no_self_overlap("x", x)
+    check_no_overlap("x", x, "v", v)
     if rows == 0:
         return x
     if x.is_contiguous():
@@ -82,6 +85,11 @@ def apply_householder_pair(hidden: torch.Tensor, residual: torch.Tensor, v: torc
 def apply_householder_pair_(hidden: torch.Tensor, residual: torch.Tensor, v: torch.Tensor):
     """apply_householder_pair written into hidden and residual themselves (returns them)."""
     rows, rows_r = _pair(hidden, residual, v)
+    check_no_self_overlap("hidden", hidden)
+    check_no_self_overlap("residual", residual)
+    check_no_overlap("hidden", hidden, "residual", residual)
+    check_no_overlap("hidden", hidden, "v", v)
+    check_no_overlap("residual", residual, "v", v)
     dim = hidden.shape[-1]
     if hidden.is_contiguous() and residual.is_contiguous():
         torch.ops.pocrand.householder_pair_.default(hidden.view(rows, dim),

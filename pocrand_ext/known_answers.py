@@ -93,7 +93,10 @@ def compute(op: str, a: dict, device) -> torch.Tensor:
                                       _DTYPES[a["dtype"]])
     if op == "householder":
         rows, dim, dtype = a["rows"], a["dim"], _DTYPES[a["dtype"]]
-        x = api.normal(a["x_seed"], rows * dim, device).view(rows, dim).to(dtype)
+        x = api.normal(a["x_seed"], rows * dim, device).view(rows, dim)
+        if "x_scale_exp" in a:  # exact: every scaled element stays a normal float
+            x = x * 2.0 ** a["x_scale_exp"]
+        x = x.to(dtype)
         v_seeds = [(a["v_seed"] + r) % 2**32 for r in range(rows if a["per_row"] else 1)]
         v = torch.ops.pocrand.unit_vectors(torch.tensor(v_seeds, device=device), dim, dtype)
         return api.apply_householder(x, v if a["per_row"] else v[0])

@@ -148,20 +148,33 @@ def run_round(cfg: RoundConfig, prover: str = "cpu", validator: str = "cpu",
     return compare(a, b)
 
 
-def plot(results: dict, path) -> None:
-    """A PNG of each run's per-nonce L2 distances against the threshold."""
+def plot(results: dict, path, prover: str = "cpu", validator: str = "cpu"):
+    """A PNG of each run's per-nonce L2 distances, sorted (x: the rank), against the threshold;
+    its title names the devices and each run's verdict. The first run (pocrand) is drawn last and
+    on top, so a reference run with the same distances cannot hide it."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 4))
-    for label, res in results.items():
+    styles = [dict(marker="o", ms=4, lw=1.5, zorder=3), dict(marker="s", ms=7, lw=3, alpha=0.45,
+                                                             zorder=2)]
+    items = list(results.items())
+    lines = {}
+    for n, (label, res) in reversed(list(enumerate(items))):
         zeros = sum(x == 0 for x in res.distances)
         note = f" ({zeros} exact zeros drawn at 1e-12)" if zeros else ""
-        ax.plot(sorted(max(x, 1e-12) for x in res.distances), "o-", label=label + note, ms=3)
-    ax.axhline(DIST_THRESHOLD, color="k", lw=0.8, ls="--", label="threshold 0.02")
+        (lines[n],) = ax.plot(sorted(max(x, 1e-12) for x in res.distances), label=label + note,
+                              **styles[min(n, len(styles) - 1)])
+    threshold = ax.axhline(DIST_THRESHOLD, color="k", lw=0.8, ls="--",
+                           label=f"threshold {DIST_THRESHOLD}")
     ax.set_yscale("log")
-    ax.set_xlabel("nonce (sorted by distance)")
+    ax.set_xlabel("rank (nonces sorted by distance)")
     ax.set_ylabel("L2 distance, prover vs validator")
-    ax.legend()
+    verdicts = ", ".join(f"{label} {'FRAUD flagged' if res.fraud else 'honest'} "
+                         f"({res.mismatches}/{len(res.distances)} mismatches)"
+                         for label, res in items)
+    ax.set_title(f"prover {prover}, validator {validator}: {verdicts}", fontsize=9)
+    ax.legend(handles=[lines[n] for n in range(len(items))] + [threshold])
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    return fig

@@ -28,14 +28,34 @@ def stages(hashes: torch.Tensor):
     return torch.ops.pocrand.core_stages(hashes.contiguous())
 
 
+_MIN_NORMAL = float.fromhex("0x1p-126")  # the smallest positive normal binary32
+
+
+def _in_domain(name: str, t: torch.Tensor, inside: torch.Tensor, domain: str) -> torch.Tensor:
+    """t unchanged when every element lies in the domain, else ValueError naming the first one
+    outside (these are verification functions: reading the verdict back is allowed here)."""
+    if t.numel() and not bool(inside.all()):
+        at = int((~inside).reshape(-1).nonzero()[0])
+        raise ValueError(f"{name}[{at}] = {t.reshape(-1)[at].item()!r} is outside the domain "
+                         f"of {domain}")
+    return t
+
+
 def log(x: torch.Tensor) -> torch.Tensor:
-    """pocrand's log (SPEC.md section 3); faithful for positive normal floats."""
-    return torch.ops.pocrand.core_log(_float32("x", x))
+    """pocrand's log (SPEC.md section 3), for positive normal finite floats (faithful there);
+    any other element (0, a subnormal, a negative, Inf, NaN) raises ValueError."""
+    x = _float32("x", x)
+    _in_domain("x", x, (x >= _MIN_NORMAL) & (x < float("inf")),
+               "log: positive normal finite floats [2^-126, FLT_MAX]")
+    return torch.ops.pocrand.core_log(x)
 
 
 def sincos(theta: torch.Tensor):
-    """(sin θ, cos θ) by SPEC.md section 4; faithful for θ in [0, 8)."""
-    return torch.ops.pocrand.core_sincos(_float32("theta", theta))
+    """(sin θ, cos θ) by SPEC.md section 4, for θ in [0, 8) (faithful there); any other
+    element raises ValueError."""
+    theta = _float32("theta", theta)
+    _in_domain("theta", theta, (theta >= 0) & (theta < 8), "sincos: [0, 8)")
+    return torch.ops.pocrand.core_sincos(theta)
 
 
 def round_to(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

@@ -13,7 +13,7 @@ import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
 from ._checks import (MAX_COUNT, DeviceLike, check_count, check_device, check_int, check_no_grad,
-                      check_seed, check_str)
+                      check_no_self_overlap, check_seed, check_str, check_total)
 from .seeds import seeds_of_strings, seeds_tensor
 
 __all__ = ["murmur3_32", "uniform", "normal", "unit_vectors"]
@@ -68,7 +68,7 @@ def check_out(out, shape: tuple, dtype: torch.dtype, device: torch.device) -> to
         raise ValueError(f"out.dtype {out.dtype} must equal dtype {dtype}")
     if out.device != device:
         raise ValueError(f"out is on {out.device}, but device is {device}")
-    return out
+    return check_no_self_overlap("out", out)
 
 
 def _rows_of_nonces(op, op_into, prefix, nonces, suffix, seq_len, dim, device, dtype, out):
@@ -133,6 +133,7 @@ def unit_vectors(seed_strings, dim: int, device: DeviceLike = "cpu") -> torch.Te
     fixed-order norm (+ 1e-30, SPEC.md 9.2); the seeds are derived in one C++ call."""
     strings = _check_strings("seed_strings", seed_strings)
     dim, dev = check_count("dim", dim), check_device(device)
+    check_total("len(seed_strings) * dim", len(strings) * dim, 4, dev)
     return unit_vectors_of_seeds(seeds_of_strings(strings), dim, dev, torch.float32)
 
 
@@ -151,6 +152,11 @@ def unit_vectors_of_nonces(prefix: str, ids, suffix: str, dim: int,
 
 
 # Fake (meta) implementations: shapes only, for torch.compile and fake tensors.
+@torch.library.register_fake("pocrand::murmur3_rows")
+def _murmur3_rows_fake(keys, seeds):
+    return torch.empty_like(keys)
+
+
 @torch.library.register_fake("pocrand::murmur3")
 def _murmur3_fake(keys, seed):
     return torch.empty_like(keys)

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 LOG=${1:-build/verify}
 PHASE=${2:-all}
 mkdir -p "$LOG"
-export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 MAX_JOBS=${MAX_JOBS:-16}
+export POCRAND_REQUIRE_CUDA=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 MAX_JOBS=${MAX_JOBS:-16}
 PY=${PYTHON:-python3}
 status=0
 step() { echo; echo "=== $* ($(date -u +%H:%M:%S))"; }

@@ -11,10 +11,39 @@ import pocrand_ext
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-HAS_CUDA = torch.cuda.is_available() and "cuda" in pocrand_ext.build_info()
-requires_cuda = pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device and a CUDA build")
+import os
 
-DEVICES = ["cpu"] + (["cuda"] if HAS_CUDA else [])
+HAS_CUDA = torch.cuda.is_available() and "cuda" in pocrand_ext.build_info()
+# Every skip for want of CUDA gives this reason. With POCRAND_REQUIRE_CUDA=1 (scripts/gpu_verify.sh
+# sets it) such a skip is a failure, and the `device` fixture includes "cuda" even when CUDA is
+# missing, so a GPU node whose build came out CPU-only (or whose GPU is not visible) cannot pass
+# the suite by skipping its GPU half.
+CUDA_SKIP_REASON = "needs a CUDA device and a CUDA build"
+REQUIRE_CUDA = os.environ.get("POCRAND_REQUIRE_CUDA", "") == "1"
+requires_cuda = pytest.mark.skipif(not HAS_CUDA, reason=CUDA_SKIP_REASON)
+
+DEVICES = ["cpu"] + (["cuda"] if HAS_CUDA or REQUIRE_CUDA else [])
+
+
+def _why_no_cuda() -> str:
+    return (f"torch.cuda.is_available() = {torch.cuda.is_available()}, pocrand build_info() = "
+            f"{pocrand_ext.build_info()!r}")
+
+
+def pytest_report_header(config):
+    if REQUIRE_CUDA:
+        return f"POCRAND_REQUIRE_CUDA=1: CUDA skips fail ({_why_no_cuda()})"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if REQUIRE_CUDA and report.skipped and not hasattr(report, "wasxfail") \
+            and CUDA_SKIP_REASON in str(report.longrepr):
+        report.outcome = "failed"
+        report.longrepr = (f"POCRAND_REQUIRE_CUDA=1, but this CUDA test was skipped "
+                           f"({CUDA_SKIP_REASON}): {_why_no_cuda()}")
 
 
 @pytest.fixture(params=DEVICES)

@@ -34,10 +34,13 @@ HEADER = """\
 # [len(seeds), dim]. householder uses x = normal(x_seed, rows*dim) viewed [rows, dim] and
 # delivered in dtype (section 6), and v = unit_vector(v_seed, dim) delivered in dtype, or with
 # per_row true, unit_vectors([(v_seed + r) mod 2^32 for r < rows], dim) [rows, dim] delivered in
-# dtype; the output is apply_householder(x, v). haar_rotate uses x = normal(x_seed, B*k) viewed
-# [B, k] delivered in dtype, and the Haar seeds of block_hash/public_key/nonces/k. artifacts uses
-# hidden = normal(x_seed, B*hidden) viewed [B, hidden], rows in zero_rows set to 0, then element 0
-# of rows in nan_rows set to NaN (bits 0x7fc00000), then delivered in dtype; its output bytes are
+# dtype; the output is apply_householder(x, v). With x_scale_exp e, x is normal(x_seed, ...)
+# times 2^e in binary32 before delivery (exact: every scaled x is a normal float) so that the
+# products x[i] * v[i] are subnormal and a flush-to-zero build changes the digest. haar_rotate
+# uses x = normal(x_seed, B*k) viewed [B, k] delivered in dtype, and the Haar seeds of
+# block_hash/public_key/nonces/k. artifacts uses hidden = normal(x_seed, B*hidden) viewed
+# [B, hidden], rows in zero_rows set to 0, then element 0 of rows in nan_rows set to NaN (bits
+# 0x7fc00000), then delivered in dtype; its output bytes are
 # the fp16 [B, k] artifacts followed by the B flags, one byte each (0 or 1). Seeds 6925118 and
 # 58668268 have u(0) = 1.0, so their dim-1 and dim-2 unit vectors are zero (SPEC 9.2); the Haar
 # seed of nonce 37431792 (block_hash "0"*64, public_key "pk", k = 2, j = 0) and the PoC v2
@@ -56,6 +59,10 @@ HEADER = """\
 """
 
 STRINGS = ["", "0" * 64, "blöck-π-ハッシュ", "a_b_nonce1"]
+# normal(114, 3000) has no element below 2^-11 in magnitude, so x = normal * 2^-115 is normal
+# everywhere (>= 2^-126) and its scaling exact, while many products x[i] * v[i] (|v[i]| ~ 2^-5)
+# fall below 2^-126: subnormal, flushed to zero by an FTZ build.
+SUBNORMAL_HOUSEHOLDER = {"x_seed": 114, "v_seed": 115, "rows": 3, "dim": 1000, "x_scale_exp": -115}
 
 
 def grid() -> list[tuple[str, dict]]:
@@ -146,10 +153,17 @@ def grid_v2() -> list[tuple[str, dict]]:
     hh += [(9, 10, 16, 1025, all3, True)]
     hh += [(11, 12, 16, 8192, all3, False), (13, 14, 3, 8192, ("bfloat16",), True)]
     hh += [(15, 16, 1, 2097153, all3, False), (17, 18, 1, 2097153, ("float16",), True)]
+    # Rows of 8193 .. 16384 elements (the GPU's 16-warp chunk kernel; per row v: the others).
+    hh += [(21, 22, 3, 12288, all3, False), (23, 24, 2, 16384, all3, False),
+           (25, 26, 2, 16384, ("float32",), True)]
     for x_seed, v_seed, rows, dim, dtypes, per_row in hh:
         for dtype in dtypes:
             cases.append(("householder", {"x_seed": x_seed, "v_seed": v_seed, "rows": rows,
                                           "dim": dim, "dtype": dtype, "per_row": per_row}))
+    # Subnormal products (SUBNORMAL_HOUSEHOLDER): a flush-to-zero or fast-math build fails these.
+    for dtype, per_row in (("float32", False), ("bfloat16", False), ("float32", True)):
+        cases.append(("householder", {**SUBNORMAL_HOUSEHOLDER, "dtype": dtype,
+                                      "per_row": per_row}))
     for dim, k in ((1, 1), (2, 1), (2, 2), (100, 1), (100, 12), (100, 100), (8192, 12),
                    (8192, 8191), (1000003, 37)):
         cases.append(("pick_indices", {"block_hash": "abc", "public_key": "pk",
@@ -283,7 +297,7 @@ def spec_output(op: str, a: dict) -> np.ndarray:
         return spec.generate_target_v2(a["block_hash"], a["public_key"], a["dim"], a["dtype"])
     if op == "householder":
         rows, dim, dtype = a["rows"], a["dim"], a["dtype"]
-        x = _round(spec.normal(a["x_seed"], rows * dim).reshape(rows, dim), dtype)
+        x = householder_x(a)
         if a["per_row"]:
             v = spec.unit_vectors([(a["v_seed"] + r) % 2**32 for r in range(rows)], dim)
         else:
@@ -347,6 +361,15 @@ def gonka_spec_output(op: str, a: dict) -> np.ndarray:
             a["block_hash"], a["public_key"], n, a["k"], a["step"], p)), a["dim"], a["k"])
             for n, p in zip(a["nonces"], prev)])
     raise ValueError(op)
+
+
+def householder_x(a: dict) -> np.ndarray:
+    """The x of a householder case, delivered in its dtype."""
+    x = spec.normal(a["x_seed"], a["rows"] * a["dim"]).reshape(a["rows"], a["dim"])
+    if "x_scale_exp" in a:
+        x = x * np.float32(2.0 ** a["x_scale_exp"])
+        assert np.abs(x).min() >= np.float32(2.0**-126), "a scaled x must stay a normal float"
+    return _round(x, a["dtype"])
 
 
 def le_bytes(x: np.ndarray) -> bytes:

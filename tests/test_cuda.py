@@ -13,9 +13,9 @@ import torch
 
 import pocrand_ext as pr
 from pocrand_ext import stages
-from conftest import HAS_CUDA, assert_bits_equal, randn
+from conftest import CUDA_SKIP_REASON, HAS_CUDA, assert_bits_equal, randn
 
-pytestmark = pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device and a CUDA build")
+pytestmark = pytest.mark.skipif(not HAS_CUDA, reason=CUDA_SKIP_REASON)
 
 DTYPES = [torch.float32, torch.float16, torch.bfloat16]
 NONCES_256 = list(range(-128, 128))

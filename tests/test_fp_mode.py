@@ -106,6 +106,8 @@ TARGET = ops.unit_normal(torch.tensor([11]), V, torch.float32)[0]
 CASES = {
     "derive_seeds": lambda: ops.derive_seeds("bh_pk_nonce", list(range(-500, 500)), "", False),
     "murmur3": lambda: ops.murmur3(torch.arange(-50000, 50000), 0x9747B28C),
+    "murmur3_rows": lambda: ops.murmur3_rows(torch.arange(-50000, 50000).view(4, -1),
+                                             torch.tensor([0, 1, 2**32 - 1, 0x9747B28C])),
     "uniform": lambda: ops.uniform(SEEDS, 20001),
     "normal": lambda: ops.normal(SEEDS, 20001, torch.float32),
     "normal/fp16": lambda: ops.normal(SEEDS, 20001, torch.float16),

@@ -268,6 +268,7 @@ RAW = [  # (op, strategies of its arguments): every value admitted by the schema
     (OPS.normal_nonces, (text, st.lists(ints, max_size=3), text, ints, scalar_types,
                          st.sampled_from([torch.device("cpu"), torch.device("meta")]))),
     (OPS.murmur3, (small_tensors(), ints)),
+    (OPS.murmur3_rows, (small_tensors(), small_tensors())),
     (OPS.distances, (small_tensors(), small_tensors(), small_tensors(), st.booleans())),
     (OPS.core_stages, (small_tensors(),)), (OPS.core_log, (small_tensors(),)),
     (OPS.core_sincos, (small_tensors(),)), (OPS.core_round, (small_tensors(), scalar_types)),

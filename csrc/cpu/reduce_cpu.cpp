@@ -63,9 +63,31 @@ at::Tensor distances_cpu(const at::Tensor& logits, const at::Tensor& permutation
 // out = x - 2 (x . v) v for every row of x [rows, dim] (9.3); v [dim], or [rows, dim] when
 // v_per_row. Each row is widened first, so out may be x (in place). Typed on the storage so that
 // the product and update loops vectorise; the dot is the fixed tree of core section 7.
+// Rows longer than kBufferedRow are reflected without row-sized buffers (memory O(threads * chunk)
+// beyond the tensors): the products are formed chunk by chunk inside tree_sum_serial and the
+// update widens x and v element by element. Same operations in the same order: the same bits.
+constexpr int64_t kBufferedRow = int64_t{1} << 16;
+
+template <typename S>
+void reflect_long_rows(const typename S::Bits* x, typename S::Bits* out, int64_t rows,
+                       const typename S::Bits* v, bool v_per_row, int64_t dim) {
+  ieee_parallel_for(0, rows, 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const typename S::Bits* xr = x + r * dim;
+      const typename S::Bits* vr = v + (v_per_row ? r * dim : 0);
+      const float c = householder_coefficient(tree_sum_serial(
+          [&](int64_t i) { return pr_mul(S::widen(xr[i]), S::widen(vr[i])); }, dim));
+      typename S::Bits* o = out + r * dim;  // may be xr: element i is read before it is written
+      for (int64_t i = 0; i < dim; ++i)
+        o[i] = S::encode(canonicalize_nan(householder_update(S::widen(xr[i]), c, S::widen(vr[i]))));
+    }
+  });
+}
+
 template <typename S>
 void reflect_rows(const typename S::Bits* x, typename S::Bits* out, int64_t rows,
                   const typename S::Bits* v, bool v_per_row, int64_t dim) {
+  if (dim > kBufferedRow) return reflect_long_rows<S>(x, out, rows, v, v_per_row, dim);
   std::vector<float> v_shared(v_per_row ? 0 : dim);
   for (int64_t i = 0; i < static_cast<int64_t>(v_shared.size()); ++i) v_shared[i] = S::widen(v[i]);
   ieee_parallel_for(0, rows, 1, [&](int64_t r0, int64_t r1) {
@@ -103,7 +125,7 @@ at::Tensor householder_cpu(const at::Tensor& x, const at::Tensor& v) {
 
 void householder_inplace_cpu(const at::Tensor& x, const at::Tensor& v) {
   const IeeeFpMode ieee;  // fp_mode.h
-  check_householder_args(x, v);
+  check_householder_inplace_args(x, v);
   reflect_into(x, x, v);
 }
 
@@ -121,7 +143,7 @@ std::tuple<at::Tensor, at::Tensor> householder_pair_cpu(const at::Tensor& hidden
 void householder_pair_inplace_cpu(const at::Tensor& hidden, const at::Tensor& residual,
                                   const at::Tensor& v) {
   const IeeeFpMode ieee;  // fp_mode.h
-  check_householder_pair_args(hidden, residual, v);
+  check_householder_pair_inplace_args(hidden, residual, v);
   reflect_into(hidden, hidden, v);
   reflect_into(residual, residual, v);
 }

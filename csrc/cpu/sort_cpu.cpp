@@ -25,13 +25,14 @@ at::Tensor permutations_cpu(const at::Tensor& seeds, int64_t vocab_size) {
   auto out = at::empty({B, V}, seeds.options().dtype(at::kLong));
   int64_t* o = out.data_ptr<int64_t>();
   ieee_parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
-    std::vector<uint64_t> keyed(V);
     for (int64_t b = b0; b < b1; ++b) {
       // (hash << 32 | index): hash is a bijection, so ordering by the pair is ordering by hash.
+      // Sorted in the output row itself (an int64 row viewed as uint64): no buffer of its own.
+      auto* keyed = reinterpret_cast<uint64_t*>(o + b * V);
       for (int64_t i = 0; i < V; ++i)
         keyed[i] = (static_cast<uint64_t>(murmur3(static_cast<uint32_t>(i), s[b])) << 32) |
                    static_cast<uint64_t>(i);
-      std::sort(keyed.begin(), keyed.end());
+      std::sort(keyed, keyed + V);
       for (int64_t i = 0; i < V; ++i) o[b * V + i] = static_cast<int64_t>(keyed[i] & 0xffffffffu);
     }
   });

@@ -35,6 +35,21 @@ at::Tensor murmur3_cpu(const at::Tensor& keys, int64_t seed) {
   return out;
 }
 
+at::Tensor murmur3_rows_cpu(const at::Tensor& keys, const at::Tensor& seeds) {
+  const IeeeFpMode ieee;  // fp_mode.h
+  check_murmur3_rows_args(keys, seeds);
+  auto out = at::empty_like(keys);
+  const int64_t* k = keys.data_ptr<int64_t>();
+  const int64_t* s = seeds.data_ptr<int64_t>();
+  int64_t* o = out.data_ptr<int64_t>();
+  const int64_t n = keys.size(1);
+  ieee_parallel_for(0, keys.numel(), kGrain, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i)
+      o[i] = murmur3(static_cast<uint32_t>(k[i]), static_cast<uint32_t>(s[i / n]));
+  });
+  return out;
+}
+
 at::Tensor uniform_cpu(const at::Tensor& seeds, int64_t n) {
   const IeeeFpMode ieee;  // fp_mode.h
   check_seeds(seeds);
@@ -198,6 +213,7 @@ void concat_normal_nonces_into_cpu(c10::string_view prefix, at::IntArrayRef nonc
 
 TORCH_LIBRARY_IMPL(pocrand, CPU, m) {
   m.impl("murmur3", &murmur3_cpu);
+  m.impl("murmur3_rows", &murmur3_rows_cpu);
   m.impl("uniform", &uniform_cpu);
   m.impl("normal", &normal_cpu);
   m.impl("normal_range", &normal_range_cpu);

@@ -22,6 +22,10 @@ enum class FloatType { kFloat32, kFloat16, kBFloat16 };
 // keys int64 [n] -> hash of their low 32 bits, as int64 [n].
 cudaError_t launch_murmur3(const int64_t* keys, int64_t n, uint32_t seed, int64_t* out,
                            cudaStream_t stream);
+// keys int64 [rows, n], seeds int64 [rows] -> hash of keys[r, i] with seeds[r] (low 32 bits of
+// each), as int64 [rows, n] (murmur3_rows.cu).
+cudaError_t launch_murmur3_rows(const int64_t* keys, const int64_t* seeds, int64_t rows,
+                                int64_t n, int64_t* out, cudaStream_t stream);
 // seeds [rows] -> float32 [rows, n].
 cudaError_t launch_uniform(const int64_t* seeds, int64_t rows, int64_t n, float* out,
                            cudaStream_t stream);

@@ -50,6 +50,17 @@ float* scratch_ptr(const at::Tensor& scratch) {
   return scratch.defined() ? scratch.data_ptr<float>() : nullptr;
 }
 
+at::Tensor murmur3_rows_cuda(const at::Tensor& keys, const at::Tensor& seeds) {
+  check_murmur3_rows_args(keys, seeds);
+  const c10::cuda::CUDAGuard guard(keys.device());
+  auto out = at::empty_like(keys);
+  if (keys.numel() == 0) return out;
+  C10_CUDA_CHECK(cuda::launch_murmur3_rows(keys.data_ptr<int64_t>(), seeds.data_ptr<int64_t>(),
+                                           keys.size(0), keys.size(1), out.data_ptr<int64_t>(),
+                                           stream()));
+  return out;
+}
+
 at::Tensor murmur3_cuda(const at::Tensor& keys, int64_t seed) {
   check_keys(keys, "keys");
   check_seed(seed, "seed");
@@ -199,7 +210,7 @@ at::Tensor householder_cuda(const at::Tensor& x, const at::Tensor& v) {
 }
 
 void householder_inplace_cuda(const at::Tensor& x, const at::Tensor& v) {
-  check_householder_args(x, v);
+  check_householder_inplace_args(x, v);
   householder_launch({{x, x}}, v);
 }
 
@@ -214,7 +225,7 @@ std::tuple<at::Tensor, at::Tensor> householder_pair_cuda(const at::Tensor& hidde
 
 void householder_pair_inplace_cuda(const at::Tensor& hidden, const at::Tensor& residual,
                                    const at::Tensor& v) {
-  check_householder_pair_args(hidden, residual, v);
+  check_householder_pair_inplace_args(hidden, residual, v);
   householder_launch({{hidden, hidden}, {residual, residual}}, v);
 }
 
@@ -455,6 +466,7 @@ void concat_normal_nonces_into_cuda(c10::string_view prefix, at::IntArrayRef non
 
 TORCH_LIBRARY_IMPL(pocrand, CUDA, m) {
   m.impl("murmur3", &murmur3_cuda);
+  m.impl("murmur3_rows", &murmur3_rows_cuda);
   m.impl("uniform", &uniform_cuda);
   m.impl("normal", &normal_cuda);
   m.impl("normal_range", &normal_range_cuda);

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from .._checks import (DeviceLike, check_count, check_device, check_dtype, check_nonce,
-                       check_nonces, check_str)
+                       check_nonces, check_str, check_total)
 from ..reduce import compute_distances
 from ..seeds import seed_of, seeds_for
 from ..sort import permutations_of_seeds
@@ -78,8 +78,10 @@ def generate_inputs(block_hash: str, public_key: str, nonces, dim: int, seq_len:
     (a preallocated [B, seq_len, dim] tensor of `dtype` on `device`) the inputs are written there."""
     bh, pk = _checked_pair(block_hash, public_key)
     nonces = check_nonces(nonces)
-    dim, seq_len, _ = inputs_shape(dim, seq_len)
+    dim, seq_len, n = inputs_shape(dim, seq_len)
     dtype, dev = check_dtype("dtype", dtype), check_device(device)
+    if out is None:
+        check_total("len(nonces) * seq_len * dim", len(nonces) * n, dtype.itemsize, dev)
     return normal_of_nonces(inputs_prefix(bh, pk), nonces, "", seq_len, dim, dev, dtype, out)
 
 
@@ -95,6 +97,7 @@ def generate_inputs_slice(block_hash: str, public_key: str, nonces, dim: int, se
     dim, seq_len, n = inputs_shape(dim, seq_len)
     start, end = check_range(start, end, n)
     dtype, dev = check_dtype("dtype", dtype), check_device(device)
+    check_total("len(nonces) * (end - start)", len(nonces) * (end - start), dtype.itemsize, dev)
     seeds = seeds_for(inputs_prefix(bh, pk), nonces, dev)
     return normal_slice_of_seeds(seeds, n, start, end, dtype)
 
@@ -105,6 +108,7 @@ def generate_permutations(block_hash: str, public_key: str, nonces, vocab_size: 
     bh, pk = _checked_pair(block_hash, public_key)
     nonces = check_nonces(nonces)
     vocab_size, dev = check_count("vocab_size", vocab_size), check_device(device)
+    check_total("len(nonces) * vocab_size", len(nonces) * vocab_size, 8, dev)
     seeds = seeds_for(permutations_prefix(bh, pk), nonces, dev, PERMUTATIONS_SUFFIX)
     return permutations_of_seeds(seeds, vocab_size)
 

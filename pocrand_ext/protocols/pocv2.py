@@ -18,7 +18,8 @@ from __future__ import annotations
 import torch
 
 from .._checks import (DeviceLike, check_count, check_device, check_dtype, check_int,
-                       check_no_grad, check_nonce, check_nonces, check_str, check_tensor)
+                       check_no_grad, check_nonce, check_nonces, check_str, check_tensor,
+                       check_total)
 from ..reduce import haar_rotate_of_seeds
 from ..seeds import seed_grid, seed_of, seed_words_for, seeds_for
 from ..sort import pick_of_seeds
@@ -99,8 +100,10 @@ def generate_inputs_concat(block_hash: str, public_key: str, nonces, dim: int, s
     each normal(sub-seed j, its length) (SPEC.md 9.1). Same arguments as generate_inputs."""
     bh, pk = _checked_pair(block_hash, public_key)
     nonces = check_nonces(nonces)
-    dim, seq_len, _ = inputs_shape(dim, seq_len)
+    dim, seq_len, n = inputs_shape(dim, seq_len)
     dtype, dev = check_dtype("dtype", dtype), check_device(device)
+    if out is None:
+        check_total("len(nonces) * seq_len * dim", len(nonces) * n, dtype.itemsize, dev)
     return concat_normal_of_nonces(inputs_prefix(bh, pk), nonces, "", seq_len, dim, dev, dtype,
                                    out)
 
@@ -115,6 +118,7 @@ def generate_inputs_concat_slice(block_hash: str, public_key: str, nonces, dim: 
     dim, seq_len, n = inputs_shape(dim, seq_len)
     start, end = check_range(start, end, n)
     dtype, dev = check_dtype("dtype", dtype), check_device(device)
+    check_total("len(nonces) * (end - start)", len(nonces) * (end - start), dtype.itemsize, dev)
     words = seed_words_for(inputs_prefix(bh, pk), nonces, dev)
     return concat_normal_slice_of_words(words, n, start, end, dtype)
 
@@ -126,6 +130,7 @@ def householder_vectors(block_hash: str, num_layers: int, dim: int,
     bh = check_str("block_hash", block_hash)
     num_layers, dim = check_count("num_layers", num_layers), check_count("dim", dim)
     dev = check_device(device)
+    check_total("num_layers * dim", num_layers * dim, 4, dev)
     return unit_vectors_of_nonces(layer_prefix(bh), range(num_layers), LAYER_SUFFIX, dim, dev)
 
 

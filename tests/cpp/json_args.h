@@ -20,6 +20,7 @@ struct Args {
   const std::string& str(const std::string& k) const { return at(strs, k); }
   int64_t num(const std::string& k) const { return at(ints, k).at(0); }
   const std::vector<int64_t>& nums(const std::string& k) const { return at(ints, k); }
+  bool has(const std::string& k) const { return strs.count(k) > 0 || ints.count(k) > 0; }
 
   static Args parse(const std::string& text) {
     Args a;

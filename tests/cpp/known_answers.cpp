@@ -7,15 +7,18 @@
 // with x86-64 GCC, x86-64 clang and aarch64 GCC (run under qemu-user): the three must print the
 // same lines, so no compiler or host changes a bit (FMA contraction would: see README).
 //
-//   known_answers FILE [--flush] [--only OP[,OP...]]
+//   known_answers FILE [--flush | --flush-unguarded] [--only OP[,OP...]]
 // prints "<ok|MISMATCH> <digest> <op> <args>" per case, "skip <op>" for ops it does not compute,
 // and exits 1 on any mismatch. --flush sets flush-to-zero first and computes under IeeeFpMode
-// (csrc/cpu/fp_env.h), as the CPU kernels do.
+// (csrc/cpu/fp_env.h), as the CPU kernels do. --flush-unguarded computes in the flushing mode
+// itself, as a build with flush-to-zero would: it must report mismatches (the householder cases
+// with x_scale_exp have subnormal products), so that the known answers are seen to catch FTZ.
 #include <stdint.h>
 #include <string.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -225,7 +228,12 @@ static bool compute_pocv2(const std::string& op, const Args& a, Bytes& out) {
   } else if (op == "householder") {
     const int64_t rows = a.num("rows"), dim = a.num("dim");
     const std::string dtype = a.str("dtype");
-    const std::vector<float> x = through(normal(static_cast<uint32_t>(a.num("x_seed")), rows * dim), dtype);
+    std::vector<float> x = normal(static_cast<uint32_t>(a.num("x_seed")), rows * dim);
+    if (a.has("x_scale_exp")) {  // exact: every scaled element stays a normal float
+      const float scale = std::ldexp(1.0f, static_cast<int>(a.num("x_scale_exp")));
+      for (float& e : x) e = pr_mul(e, scale);
+    }
+    x = through(x, dtype);
     for (int64_t r = 0; r < rows; ++r) {
       const int64_t vs = a.num("v_seed") + (a.num("per_row") ? r : 0);
       std::vector<float> y(x.begin() + r * dim, x.begin() + (r + 1) * dim);
@@ -382,14 +390,16 @@ static std::set<std::string> split_commas(const std::string& s) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s known_answers.txt [--flush] [--only OP[,OP...]]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s known_answers.txt [--flush | --flush-unguarded] "
+                 "[--only OP[,OP...]]\n", argv[0]);
     return 2;
   }
-  bool flush = false;
+  bool flush = false, guarded = true;
   std::set<std::string> only;
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--flush") flush = true;
+    else if (arg == "--flush-unguarded") flush = true, guarded = false;
     else if (arg == "--only" && i + 1 < argc) only = split_commas(argv[++i]);
     else { std::fprintf(stderr, "unknown argument %s\n", arg.c_str()); return 2; }
   }
@@ -409,8 +419,10 @@ int main(int argc, char** argv) {
     if (!only.empty() && !only.count(op)) continue;
     Bytes out;
     bool known;
-    {
+    if (guarded) {
       const IeeeFpMode ieee;  // a no-op unless --flush changed the mode
+      known = compute(op, Args::parse(args), out);
+    } else {
       known = compute(op, Args::parse(args), out);
     }
     if (!known) { ++skipped[op]; continue; }
