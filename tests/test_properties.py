@@ -195,7 +195,9 @@ GOOD = {"block_hash": "bh", "public_key": "pk", "nonces": [0, 1], "dim": 8, "seq
         "claimed_k": torch.tensor([[0, 3]]), "validator_k": torch.tensor([[0, 5]]),
         "source": torch.ones(3, 4), "expected_sha256": "0" * 64, "shape": None, "tau": 0.05,
         "p_mismatch": 0.01, "fraud_threshold": 0.01, "requested": None, "flagged": 1, "total": 3,
-        "p": 0.1, "n_requested": 10}
+        "p": 0.1, "n_requested": 10, "base_seeds": torch.tensor([1, 2]), "step": 3,
+        "prev_k": torch.tensor([0, 15]), "salt": 0x0D, "n_experts": 8, "top_k": 2,
+        "ladder_base": 100, "modulus": 151936}
 API = {  # function: its parameters, all filled from GOOD
     pr.generate_inputs: ["block_hash", "public_key", "nonces", "dim", "seq_len", "device", "dtype"],
     pr.generate_inputs_slice: ["block_hash", "public_key", "nonces", "dim", "seq_len", "start",
@@ -229,6 +231,12 @@ API = {  # function: its parameters, all filled from GOOD
     pr.decode_validation: ["claimed_k", "validator_k", "scores", "tau", "p_mismatch",
                            "fraud_threshold", "requested"],
     pr.binomial_upper_tail: ["flagged", "total", "p"], pr.missing_nonce_cap: ["n_requested"],
+    # gonka-poc decode streams
+    pr.step_seeds: ["base_seeds", "step", "prev_k", "salt"],
+    pr.step_normal: ["base_seeds", "step", "prev_k", "salt", "n", "dtype"],
+    pr.normal_from_seeds: ["seeds", "n", "dtype"], pr.pick_from_seeds: ["seeds", "dim", "k"],
+    pr.hash_mod: ["seeds", "n", "modulus"],
+    pr.forced_logits: ["seeds", "n_experts", "top_k", "ladder_base", "step", "dtype"],
 }
 
 

@@ -203,9 +203,9 @@ static float sum_of_squares(const std::vector<float>& x) {
 }
 
 static bool compute_pocv2(const std::string& op, const Args& a, Bytes& out) {
-  const std::string nonce_prefix = op == "seed_words" || op == "unit_vectors" || op == "householder" ||
-                                           op == "snap"
-                                       ? "" : a.str("block_hash") + "_" + a.str("public_key");
+  // "{block_hash}_{public_key}", for the ops whose seed strings start with it.
+  const std::string nonce_prefix =
+      a.has("block_hash") && a.has("public_key") ? a.str("block_hash") + "_" + a.str("public_key") : "";
   if (op == "seed_words") {
     for (uint32_t w : seed_words(a.str("s"))) put_le(out, int64_t{w});
   } else if (op == "inputs_concat") {
