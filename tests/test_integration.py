@@ -115,13 +115,27 @@ def test_totals_past_two_to_the_31_elements():
 
 @requires_cuda
 def test_out_of_memory_is_a_clear_error_and_the_process_stays_usable():
+    # A request within the card's total memory (so the up-front size check lets it through) but
+    # beyond what is free: a filler leaves under 8 GiB free, and one float32 row of 2^31 - 1
+    # elements needs 8 GiB.
     free, _ = torch.cuda.mem_get_info()
-    rows = int(free // (4 * (2**31 - 1))) + 4  # float32 rows of 8 GiB: more than the card has
-    with pytest.raises(torch.OutOfMemoryError):
-        pr.generate_inputs("oom", "pk", range(rows), 2**31 - 1, 1, "cuda", torch.float32)
-    torch.cuda.empty_cache()
+    filler = torch.empty(max(0, free - 4 * 2**30), dtype=torch.uint8, device="cuda")
+    try:
+        with pytest.raises(torch.OutOfMemoryError):
+            pr.generate_inputs("oom", "pk", [0], 2**31 - 1, 1, "cuda", torch.float32)
+    finally:
+        del filler
+        torch.cuda.empty_cache()
     assert_bits_equal(pr.generate_inputs("ok", "pk", [0], 64, 4, "cuda"),
                       pr.generate_inputs("ok", "pk", [0], 64, 4, "cpu"))
+
+
+@requires_cuda
+def test_a_request_larger_than_the_card_is_refused_before_any_work():
+    _, total = torch.cuda.mem_get_info()
+    rows = int(total // (4 * (2**31 - 1))) + 4  # float32 rows of 8 GiB: more than the card has
+    with pytest.raises(ValueError, match="exceed the"):
+        pr.generate_inputs("oom", "pk", range(rows), 2**31 - 1, 1, "cuda", torch.float32)
 
 
 def test_distances_check_false_gives_nan_rows_without_raising(device):
