@@ -332,6 +332,87 @@ static bool compute_pocv2(const std::string& op, const Args& a, Bytes& out) {
   return true;
 }
 
+// ---- SPEC.md section 10 (gonka-poc: 10.1-10.5) as plain loops ----------------------------------
+constexpr uint32_t kSaltPick = 0x91u;  // 10.5: the decode pick's step-seed salt
+
+// A step argument: one value for every row, or one per row (10.1).
+static uint32_t step_of(const Args& a, size_t row) {
+  const std::vector<int64_t>& t = a.nums("step");
+  return static_cast<uint32_t>(t.size() == 1 ? t[0] : t.at(row));
+}
+
+static std::vector<uint32_t> step_seeds_of(const Args& a, uint32_t salt) {
+  const std::vector<int64_t>& base = a.nums("base_seeds");
+  const std::vector<int64_t>& prev = a.nums("prev_k");
+  std::vector<uint32_t> out;
+  for (size_t b = 0; b < base.size(); ++b)
+    out.push_back(step_seed(static_cast<uint32_t>(base[b]), static_cast<uint32_t>(prev.at(b)),
+                            step_of(a, b), salt));
+  return out;
+}
+
+static void put_hash_mod_row(Bytes& out, uint32_t seed, int64_t n, int64_t m) {
+  for (int64_t i = 0; i < n; ++i)
+    put_le(out, static_cast<int32_t>(hash_mod(static_cast<uint32_t>(i), seed, static_cast<uint32_t>(m))));
+}
+
+static bool compute_gonka(const std::string& op, const Args& a, Bytes& out) {
+  const std::string bh_pk =
+      a.has("block_hash") && a.has("public_key") ? a.str("block_hash") + "_" + a.str("public_key") : "";
+  if (op == "step_seeds") {
+    for (uint32_t s : step_seeds_of(a, static_cast<uint32_t>(a.num("salt")))) put_le(out, int64_t{s});
+  } else if (op == "step_normal") {
+    for (uint32_t s : step_seeds_of(a, static_cast<uint32_t>(a.num("salt")))) {
+      const Bytes row = store(normal(s, a.num("n")), a.str("dtype"));
+      out.insert(out.end(), row.begin(), row.end());
+    }
+  } else if (op == "hash_mod") {
+    for (int64_t s : a.nums("seeds")) put_hash_mod_row(out, static_cast<uint32_t>(s), a.num("n"), a.num("modulus"));
+  } else if (op == "forced_logits") {
+    const std::vector<int64_t>& seeds = a.nums("seeds");
+    const auto e_count = static_cast<uint32_t>(a.num("n_experts"));
+    std::vector<float> logits;
+    for (size_t b = 0; b < seeds.size(); ++b) {
+      const auto seed = static_cast<uint32_t>(seeds[b]);
+      const uint32_t r = a.has("step") ? murmur3(step_of(a, b), seed) : seed;
+      const uint32_t start = route_start(r, e_count);
+      for (uint32_t e = 0; e < e_count; ++e)
+        logits.push_back(forced_logit(e, start, e_count, static_cast<uint32_t>(a.num("top_k")),
+                                      static_cast<int32_t>(a.num("ladder_base"))));
+    }
+    out = store(logits, a.str("dtype"));
+  } else if (op == "pseudo_input_ids") {
+    for (int64_t n : a.nums("nonces"))
+      put_hash_mod_row(out, seed_from_string(bh_pk + "_nonce" + str_int(n) + "_input_ids"),
+                       a.num("seq_len"), a.num("vocab"));
+  } else if (op == "route_base_seeds") {
+    for (int64_t n : a.nums("nonces"))
+      for (int64_t l = 0; l < a.num("num_gates"); ++l)
+        put_le(out, int64_t{seed_from_string(a.str("block_hash") + "_n" + str_int(n) +
+                                             "_route_layer_" + str_int(l))});
+  } else if (op == "decode_pick") {
+    const std::vector<int64_t>& nonces = a.nums("nonces");
+    const std::vector<int64_t>& prev = a.nums("prev_k");
+    for (size_t b = 0; b < nonces.size(); ++b) {
+      const uint32_t base = seed_from_string(bh_pk + "_nonce" + str_int(nonces[b]));
+      const uint32_t s = step_seed(base, static_cast<uint32_t>(prev.at(b)), step_of(a, b), kSaltPick);
+      for (int64_t i : pick(s, a.num("dim"), a.num("k"))) put_le(out, i);
+    }
+  } else if (op == "decode_pick_string") {
+    const std::vector<int64_t>& nonces = a.nums("nonces");
+    const bool with_prev = a.has("prev") && !a.nums("prev").empty();
+    for (size_t b = 0; b < nonces.size(); ++b) {
+      std::string s = bh_pk + "_nonce_" + str_int(nonces[b]) + "_pick_" + str_int(a.num("k")) +
+                      "_decode" + str_int(a.num("step"));
+      if (with_prev) s += "_k_" + str_int(a.nums("prev").at(b));
+      for (int64_t i : pick(seed_from_string(s), a.num("dim"), a.num("k"))) put_le(out, i);
+    }
+  } else {
+    return false;
+  }
+  return true;
+}
+
 // The output bytes of one case, or false when this driver does not compute `op`.
 static bool compute(const std::string& op, const Args& a, Bytes& out) {
   if (op == "seed_from_string") {
@@ -376,7 +457,7 @@ static bool compute(const std::string& op, const Args& a, Bytes& out) {
     }
     out = store(dist, "float32");
   } else {
-    return compute_pocv2(op, a, out);
+    return compute_pocv2(op, a, out) || compute_gonka(op, a, out);
   }
   return true;
 }
