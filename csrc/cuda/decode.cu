@@ -56,18 +56,18 @@ __global__ void hash_mod_kernel(const int64_t* seeds, int64_t rows, int64_t n, u
   }
 }
 
-// One thread per element of the flattened [rows, E] output.
+// Experts along grid x, rows along grid y: each thread derives its row's route start (a few
+// integer operations) and writes one logit, with no 64-bit division per element.
 template <typename Store>
 __global__ void forced_logits_kernel(const int64_t* seeds, StepArg step, bool fold, int64_t rows,
                                      int64_t E, uint32_t top_k, int32_t ladder_base, Store store) {
-  const int64_t total = rows * E;
   const auto e32 = static_cast<uint32_t>(E);
-  for (int64_t t = global_thread(); t < total; t += thread_stride()) {
-    const int64_t r = t / E;
+  const uint32_t stride = gridDim.x * blockDim.x;
+  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
     const auto s = static_cast<uint32_t>(seeds[r]);
-    const uint32_t route = fold ? murmur3(row_step(step, r), s) : s;
-    store(t, forced_logit(static_cast<uint32_t>(t - r * E), route_start(route, e32), e32, top_k,
-                          ladder_base));
+    const uint32_t start = route_start(fold ? murmur3(row_step(step, r), s) : s, e32);
+    for (uint32_t e = blockIdx.x * blockDim.x + threadIdx.x; e < e32; e += stride)
+      store(r * E + e, forced_logit(e, start, e32, top_k, ladder_base));
   }
 }
 
@@ -99,7 +99,7 @@ cudaError_t launch_forced_logits(const int64_t* seeds, StepArg step, bool fold, 
                                  int64_t n_experts, int64_t top_k, int64_t ladder_base,
                                  FloatType out_type, void* out, cudaStream_t stream) {
   return with_store(out_type, out, [&](auto store) {
-    forced_logits_kernel<<<grid_for(rows * n_experts, 1), kThreads, 0, stream>>>(
+    forced_logits_kernel<<<grid_for(n_experts, rows), kThreads, 0, stream>>>(
         seeds, step, fold, rows, n_experts, static_cast<uint32_t>(top_k),
         static_cast<int32_t>(ladder_base), store);
   });
