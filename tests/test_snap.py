@@ -292,8 +292,11 @@ def test_gpu_equals_cpu(B, dtype):
             assert_bits_equal(a[1000:].cpu(), b)
 
 
+# H = 8192 is the largest row whose pick scores the kernel keeps in registers (8 a thread), 8193
+# the smallest that takes the re-hashing pick.
 @requires_cuda
-@pytest.mark.parametrize("P_, d, H", [(1, 1, 1), (3, 5, 5), (1024, 1024, 1024), (17, 300, 2049)])
+@pytest.mark.parametrize("P_, d, H", [(1, 1, 1), (3, 5, 5), (1024, 1024, 1024), (17, 300, 2049),
+                                      (16, 256, 8192), (16, 1024, 8193)])
 def test_gpu_equals_cpu_other_shapes(P_, d, H):
     C = torch.from_numpy(spec_codebook(P_, d, base=d))
     h = torch.randn(33, H)

@@ -1,9 +1,10 @@
 // snap.cu — the decode scheme's snap on the GPU (SPEC.md 10.6, 10.7). One block of 1024 threads
 // per row (grid-stride over rows): the row's sum of squares by block_tree_sum, the pick by
-// block_pick_row (9.4), the d picked values and q in shared memory, the norm of the picked values
-// and each of the P scores by one warp's warp_chunk_sum (d <= 1024: one chunk of core section 7's
-// tree), the argmax by one thread in index order. Every sum is section 7's tree and every
-// element step the core's, so the bits equal the CPU's whatever the batch, grid or device.
+// block_pick_row_fast (9.4: block_pick_row's out, each score hashed once), the d picked values and
+// q in shared memory, the norm of the picked values and each of the P scores by one warp's
+// warp_chunk_sum (d <= 1024: one chunk of core section 7's tree), the argmax by one thread in
+// index order. Every sum is section 7's tree and every element step the core's, so the bits equal
+// the CPU's whatever the batch, grid or device.
 #include <algorithm>
 
 #include "device_common.cuh"
@@ -46,7 +47,7 @@ snap_kernel(const typename E::Bits* h, const int64_t* seeds, const float* codebo
       continue;
     }
     const float d1 = artifact_divisor(sum_sq);
-    block_pick_row(static_cast<uint32_t>(seeds[row]), H, d, idx);
+    block_pick_row_fast(static_cast<uint32_t>(seeds[row]), H, d, idx);
     __syncthreads();
     for (int m = threadIdx.x; m < d; m += blockDim.x) q[m] = pr_div(E::widen(hr[idx[m]]), d1);
     __syncthreads();
