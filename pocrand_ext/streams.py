@@ -131,8 +131,10 @@ def _check_strings(name: str, strings) -> list[str]:
 def unit_vectors(seed_strings, dim: int, device: DeviceLike = "cpu") -> torch.Tensor:
     """float32 [len(seed_strings), dim]: row r = normal(seed(seed_strings[r]), dim) divided by its
     fixed-order norm (+ 1e-30, SPEC.md 9.2); the seeds are derived in one C++ call."""
-    strings = _check_strings("seed_strings", seed_strings)
     dim, dev = check_count("dim", dim), check_device(device)
+    if isinstance(seed_strings, (list, tuple)):  # the total first: checking 2^24 strings takes seconds
+        check_total("len(seed_strings) * dim", len(seed_strings) * dim, 4, dev)
+    strings = _check_strings("seed_strings", seed_strings)
     check_total("len(seed_strings) * dim", len(strings) * dim, 4, dev)
     return unit_vectors_of_seeds(seeds_of_strings(strings), dim, dev, torch.float32)
 
