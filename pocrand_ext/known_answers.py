@@ -137,7 +137,8 @@ def compute(op: str, a: dict, device) -> torch.Tensor:
         seeds = torch.tensor([a["table_seed"] + j for j in range(1, a["slots"])], device=device)
         table[1:] = torch.ops.pocrand.unit_vectors(seeds, h, dtype)
         return api.reflect_rows(x, table, torch.tensor(a["row_group"], device=device),
-                                torch.tensor(a["mask"], device=device), a["mode"])
+                                torch.tensor(a["mask"], dtype=torch.bool, device=device),
+                                a["mode"])
     raise ValueError(f"unknown known-answer op {op!r}")
 
 
