@@ -139,6 +139,19 @@ TORCH_LIBRARY(pocrand, m) {
   // The same written into caller buffers (address-stable, for CUDA-graph replay).
   m.def("snap_into(Tensor h, Tensor seeds, Tensor codebook, Tensor(a!) k, Tensor(b!) bad, "
         "Tensor(c!) scores, Tensor(d!) q) -> ()");
+
+  // ---- the masked row-group reflection (SPEC.md 10.10) ----
+  // x [n, copies, hidden] (f32/f16/bf16), table [slots, hidden] of x's dtype, row_group int64
+  // [>= n], mask bool [>= n], rounding "once" or "stepwise" -> x's shape and dtype: row r reflected by
+  // table[row_group[r]] when mask[r] and 0 <= row_group[r] < slots, else copied bit for bit.
+  // Nothing is read back to the host (CUDA-graph capture, torch.compile(fullgraph=True)).
+  m.def("reflect_rows(Tensor x, Tensor table, Tensor row_group, Tensor mask, str rounding) -> Tensor");
+  m.def("reflect_rows_(Tensor(a!) x, Tensor table, Tensor row_group, Tensor mask, str rounding) -> ()");
+  // A layer's hidden states and residual (one shape) in one launch, out of place and in place.
+  m.def("reflect_rows_pair(Tensor hidden, Tensor residual, Tensor table, Tensor row_group, "
+        "Tensor mask, str rounding) -> (Tensor, Tensor)");
+  m.def("reflect_rows_pair_(Tensor(a!) hidden, Tensor(b!) residual, Tensor table, "
+        "Tensor row_group, Tensor mask, str rounding) -> ()");
 }
 
 }  // namespace pocrand

@@ -15,7 +15,7 @@ serves a whole batch of nonces).
 """
 from __future__ import annotations
 
-from . import decode, hooks, householder, reduce, seeds, streams, validation
+from . import decode, hooks, householder, reduce, reflect, seeds, streams, validation
 from . import snap as _snap_module  # its function snap() takes the name below
 from ._checks import MAX_COUNT  # noqa: F401
 from ._ext import SPEC_VERSION, build_info
@@ -26,6 +26,7 @@ from .protocols import phase2, pocv2
 from .protocols.phase2 import *  # noqa: F401,F403
 from .protocols.pocv2 import *  # noqa: F401,F403
 from .reduce import *  # noqa: F401,F403
+from .reflect import *  # noqa: F401,F403
 from .seeds import *  # noqa: F401,F403
 from .snap import *  # noqa: F401,F403
 from .streams import *  # noqa: F401,F403
@@ -33,5 +34,5 @@ from .validation import *  # noqa: F401,F403
 
 __all__ = (["SPEC_VERSION", "build_info"] + seeds.__all__ + streams.__all__ + householder.__all__
            + reduce.__all__ + phase2.__all__ + pocv2.__all__ + hooks.__all__
-           + decode.__all__ + _snap_module.__all__ + validation.__all__)
+           + decode.__all__ + _snap_module.__all__ + validation.__all__ + reflect.__all__)
 __all__ = list(dict.fromkeys(__all__))  # compute_distances: reduce's, re-exported by phase2

@@ -130,6 +130,15 @@ def compute(op: str, a: dict, device) -> torch.Tensor:
         k, bad, scores, q = api.snap(hidden.to(_DTYPES[a["dtype"]]), seeds, codebook)
         return torch.cat([k.view(torch.uint8).view(-1), bad.view(torch.uint8).view(-1),
                           scores.view(torch.uint8).view(-1), q.view(torch.uint8).view(-1)])
+    if op == "reflect_rows":
+        n, c, h, dtype = a["rows"], a["copies"], a["hidden"], _DTYPES[a["dtype"]]
+        x = api.normal(a["x_seed"], n * c * h, device).view(n, c, h).to(dtype)
+        table = torch.zeros(a["slots"], h, dtype=dtype, device=device)
+        seeds = torch.tensor([a["table_seed"] + j for j in range(1, a["slots"])], device=device)
+        table[1:] = torch.ops.pocrand.unit_vectors(seeds, h, dtype)
+        return api.reflect_rows(x, table, torch.tensor(a["row_group"], device=device),
+                                torch.tensor(a["mask"], dtype=torch.bool, device=device),
+                                a["mode"])
     raise ValueError(f"unknown known-answer op {op!r}")
 
 

@@ -201,6 +201,10 @@ CATALOGUE = [
     ("decode_validation: tau NaN", lambda: pr.decode_validation(torch.zeros(1, 2, **I64), torch.zeros(1, 2, **I64), torch.zeros(1, 2, 4), tau=float("nan"), p_mismatch=0.1, fraud_threshold=0.01), ValueError, "tau"),
     ("binomial_upper_tail: p past 1", lambda: pr.binomial_upper_tail(1, 3, 1.5), ValueError, "p_mismatch"),
     ("missing_nonce_cap: negative", lambda: pr.missing_nonce_cap(-1), ValueError, "n_requested"),
+    ("reflect_rows: row_group shorter than x", lambda: pr.reflect_rows(X, X, torch.tensor([0]), torch.ones(2, dtype=torch.bool)), ValueError, "row_group"),
+    ("reflect_rows_: mask int", lambda: pr.reflect_rows_(X.clone(), X, torch.tensor([0, 1]), torch.ones(2, **I64)), TypeError, "mask"),
+    ("reflect_rows_pair: table dtype", lambda: pr.reflect_rows_pair(X, X, X.half(), torch.tensor([0, 1]), torch.ones(2, dtype=torch.bool)), TypeError, "table"),
+    ("reflect_rows_pair_: mode", lambda: pr.reflect_rows_pair_(X.clone(), X.clone(), X, torch.tensor([0, 1]), torch.ones(2, dtype=torch.bool), "exact"), ValueError, "mode"),
 ]
 
 
@@ -335,6 +339,10 @@ RAW = [
     ("step_normal: base seed past uint32", lambda: OPS.step_normal(torch.tensor([2**32]), torch.tensor([0]), None, 0, 13, 4, torch.float32), ValueError, "seeds[0]"),
     ("hash_mod: n zero", lambda: OPS.hash_mod(torch.tensor([1]), 0, 5), ValueError, "n must"),
     ("forced_logits: ladder_base oversize", lambda: OPS.forced_logits(torch.tensor([1]), None, None, 8, 2, 2**24, torch.float32), ValueError, "ladder_base"),
+    ("reflect_rows: x 2-D", lambda: OPS.reflect_rows(X, X, torch.tensor([0, 1]), torch.ones(2, dtype=torch.bool), "once"), ValueError, "x must be 3-D"),
+    ("reflect_rows_: mask shorter than x", lambda: OPS.reflect_rows_(X.clone().view(2, 1, 4), X, torch.tensor([0, 1]), torch.ones(1, dtype=torch.bool), "once"), ValueError, "mask"),
+    ("reflect_rows_pair: mode", lambda: OPS.reflect_rows_pair(X.view(2, 1, 4), X.view(2, 1, 4), X, torch.tensor([0, 1]), torch.ones(2, dtype=torch.bool), "exact"), ValueError, "mode"),
+    ("reflect_rows_pair_: hidden over table", lambda: OPS.reflect_rows_pair_(X.view(2, 1, 4), X.clone().view(2, 1, 4), X, torch.tensor([0, 1]), torch.ones(2, dtype=torch.bool), "once"), ValueError, "share memory"),
 ]
 
 
@@ -434,6 +442,10 @@ OPCHECK = [
     (torch.ops.pocrand.step_normal.default, (SEEDS, torch.tensor([-1, 0, 15]), torch.arange(3), None, 0x0D, 33, torch.bfloat16)),
     (torch.ops.pocrand.hash_mod.default, (SEEDS, 17, 151936)),
     (torch.ops.pocrand.forced_logits.default, (SEEDS, torch.arange(3), None, 256, 8, 100, torch.float16)),
+    (torch.ops.pocrand.reflect_rows.default, (randn(3, 2, 33, seed=6).half(), randn(2, 33, seed=7).half(),
+                                              torch.tensor([1, 0, -1]), torch.tensor([True, True, True]), "stepwise")),
+    (torch.ops.pocrand.reflect_rows_pair.default, (randn(3, 1, 9, seed=6), randn(3, 1, 9, seed=8), randn(2, 9, seed=7),
+                                                   torch.tensor([1, 1, 0, 5]), torch.tensor([True, False, True, True]), "once")),
 ]
 
 

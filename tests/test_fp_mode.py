@@ -163,7 +163,22 @@ CASES = {
     "snap/tiny": lambda: ops.snap(tiny_logits(8, V), torch.arange(8), ops.unit_vectors(
         torch.arange(16), 256, torch.float32) * 1e-20),
     "snap_into": lambda: snap_into(tiny_logits(8, V)),
+    "reflect_rows/tiny": lambda: ops.reflect_rows(tiny_logits(8, V).view(4, 2, V), TARGET.repeat(2, 1),
+                                                  torch.tensor([1, 0, 1, 1]), torch.tensor([True, True, False, True]), "once"),
+    "reflect_rows/stepwise": lambda: ops.reflect_rows(tiny_logits(8, V).view(8, 1, V).bfloat16(), TARGET.repeat(2, 1).bfloat16(),
+                                                      torch.arange(8) % 2, torch.ones(8, dtype=torch.bool), "stepwise"),
+    "reflect_rows_": lambda: reflect_inplace(ops.reflect_rows_, tiny_logits(8, V).view(8, 1, V)),
+    "reflect_rows_pair": lambda: ops.reflect_rows_pair(tiny_logits(8, V).view(8, 1, V), tiny_logits(8, V).view(8, 1, V) * 7,
+                                                       TARGET.repeat(2, 1), torch.arange(8) % 2,
+                                                       torch.ones(8, dtype=torch.bool), "once"),
+    "reflect_rows_pair_": lambda: reflect_inplace(ops.reflect_rows_pair_, tiny_logits(8, V).view(8, 1, V),
+                                                  tiny_logits(8, V).view(8, 1, V) * 7),
 }
+
+
+def reflect_inplace(op, *xs):
+    op(*xs, TARGET.repeat(2, 1), torch.arange(8) % 2, torch.ones(8, dtype=torch.bool), "stepwise")
+    return xs
 
 
 def snap_into(h):

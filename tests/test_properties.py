@@ -197,7 +197,8 @@ GOOD = {"block_hash": "bh", "public_key": "pk", "nonces": [0, 1], "dim": 8, "seq
         "p_mismatch": 0.01, "fraud_threshold": 0.01, "requested": None, "flagged": 1, "total": 3,
         "p": 0.1, "n_requested": 10, "base_seeds": torch.tensor([1, 2]), "step": 3,
         "prev_k": torch.tensor([0, 15]), "salt": 0x0D, "n_experts": 8, "top_k": 2,
-        "ladder_base": 100, "modulus": 151936}
+        "ladder_base": 100, "modulus": 151936, "table": torch.ones(2, 4),
+        "row_group": torch.tensor([0, 1]), "mask": torch.tensor([True, False]), "mode": "once"}
 API = {  # function: its parameters, all filled from GOOD
     pr.generate_inputs: ["block_hash", "public_key", "nonces", "dim", "seq_len", "device", "dtype"],
     pr.generate_inputs_slice: ["block_hash", "public_key", "nonces", "dim", "seq_len", "start",
@@ -237,6 +238,11 @@ API = {  # function: its parameters, all filled from GOOD
     pr.normal_from_seeds: ["seeds", "n", "dtype"], pr.pick_from_seeds: ["seeds", "dim", "k"],
     pr.hash_mod: ["seeds", "n", "modulus"],
     pr.forced_logits: ["seeds", "n_experts", "top_k", "ladder_base", "step", "dtype"],
+    # the masked row-group reflection
+    pr.reflect_rows: ["x", "table", "row_group", "mask", "mode"],
+    pr.reflect_rows_: ["x", "table", "row_group", "mask", "mode"],
+    pr.reflect_rows_pair: ["hidden", "residual", "table", "row_group", "mask", "mode"],
+    pr.reflect_rows_pair_: ["hidden", "residual", "table", "row_group", "mask", "mode"],
 }
 
 
@@ -266,6 +272,7 @@ word_tensors = st.lists(st.lists(ints, min_size=8, max_size=8), min_size=1, max_
     lambda rows: torch.tensor(rows, dtype=torch.int64))
 scalar_types = st.sampled_from([torch.float32, torch.float16, torch.bfloat16, torch.int32,
                                 torch.float64, torch.bool])
+modes = st.sampled_from(["once", "stepwise", "", "Once"])
 RAW = [  # (op, strategies of its arguments): every value admitted by the schema, most invalid
     (OPS.uniform, (seed_tensors, ints)),
     (OPS.normal, (seed_tensors, ints, scalar_types)),
@@ -299,6 +306,9 @@ RAW = [  # (op, strategies of its arguments): every value admitted by the schema
     (OPS.snap, (small_tensors(), seed_tensors, small_tensors())),
     (OPS.snap_into, (small_tensors(), seed_tensors, small_tensors(), small_tensors(),
                      small_tensors(), small_tensors(), small_tensors())),
+    (OPS.reflect_rows, (small_tensors(), small_tensors(), seed_tensors, small_tensors(), modes)),
+    (OPS.reflect_rows_pair, (small_tensors(), small_tensors(), small_tensors(), seed_tensors,
+                             small_tensors(), modes)),
 ]
 
 

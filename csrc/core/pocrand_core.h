@@ -477,6 +477,32 @@ POCRAND_HD float householder_coefficient(float dot) { return pr_mul(2.0f, dot); 
 
 POCRAND_HD float householder_update(float x, float c, float v) { return pr_sub(x, pr_mul(c, v)); }
 
+// 10.10 The stepwise reflection (reflect_rows, mode "stepwise"): the deployed torch expression's
+// roundings, each binary32 result delivered in the row's storage type s (kStorageFloat32 /
+// kStorageFloat16 / kStorageBFloat16: NaN made canonical, then section 6) and widened back before
+// the next step. p[i] = st(x[i] * v[i]); d = st(sum(p)) (section 7); c = st(2 * d);
+// y[i] = st(x[i] - st(c * v[i])). For float32 storage st is canonicalize_nan alone.
+constexpr int kStorageFloat32 = 0;
+constexpr int kStorageFloat16 = 1;
+constexpr int kStorageBFloat16 = 2;
+
+POCRAND_HD float round_to_storage(float v, int s) {
+  v = canonicalize_nan(v);
+  if (s == kStorageFloat16) return half_bits_to_float(float_to_half_bits(v));
+  if (s == kStorageBFloat16) return bf16_bits_to_float(float_to_bf16_bits(v));
+  return v;
+}
+
+POCRAND_HD float stepwise_product(float x, float v, int s) { return round_to_storage(pr_mul(x, v), s); }
+
+POCRAND_HD float stepwise_coefficient(float sum_of_products, int s) {
+  return round_to_storage(pr_mul(2.0f, round_to_storage(sum_of_products, s)), s);
+}
+
+POCRAND_HD float stepwise_update(float x, float c, float v, int s) {
+  return round_to_storage(pr_sub(x, round_to_storage(pr_mul(c, v), s)), s);
+}
+
 // 9.4 pick(seed, dim, k): the k - 1 indices whose score hash(i, seed) is below the k-th smallest
 // score T, in ascending index order, then the index whose score is T. Scores are distinct (hash
 // is a bijection of u32), so T's index is unique; the kernels find T by a selection over the

@@ -147,5 +147,21 @@ cudaError_t launch_core_sincos(const float* theta, int64_t n, float* s, float* c
 cudaError_t launch_core_round(const float* x, int64_t n, FloatType out_type, void* out,
                               cudaStream_t stream);
 
+// ---- reflect_rows.cu ----
+// The masked row-group reflection (SPEC.md 10.10) of one or two tensors of `type` (the pair form),
+// each [rows, copies, hidden]: row r of a tensor is reflected by table[row_group[r]] (table
+// [slots, hidden]) when mask[r] and 0 <= row_group[r] < slots, in the "once" (9.3) or stepwise
+// rounding; otherwise copied. out may be x (in place). `scratch`: reflect_rows_scratch_floats(
+// units, hidden) floats, units = count * rows * copies.
+struct ReflectSet {
+  const void* x;  // [rows, copies, hidden]
+  void* out;      // [rows, copies, hidden]
+};
+size_t reflect_rows_scratch_floats(int64_t units, int64_t hidden);
+cudaError_t launch_reflect_rows(const ReflectSet* sets, int count, int64_t rows, int64_t copies,
+                                int64_t hidden, const void* table, int64_t slots,
+                                const int64_t* row_group, const bool* mask, bool stepwise,
+                                FloatType type, float* scratch, cudaStream_t stream);
+
 }  // namespace cuda
 }  // namespace pocrand

@@ -20,6 +20,7 @@
 #include "../cpu/seeds.h"
 #include "../decode_checks.h"
 #include "../op_checks.h"
+#include "../reflect_checks.h"
 #include "../protocols/pocv2_seeds.h"
 #include "../write_into.h"
 #include "decode.h"
@@ -604,6 +605,74 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> snap_cuda(const at::T
 TORCH_LIBRARY_IMPL(pocrand, CUDA, m) {
   m.impl("snap", &snap_cuda);
   m.impl("snap_into", &snap_into_cuda);
+}
+
+}  // namespace pocrand
+
+// ---- the masked row-group reflection (SPEC.md 10.10): the launcher of cuda/reflect_rows.cu ----
+namespace pocrand {
+namespace {
+
+// Reflects one or two tensors (x[s] into out[s], each [rows, copies, hidden]) in one launch.
+void reflect_rows_launch(std::initializer_list<std::pair<at::Tensor, at::Tensor>> x_out,
+                         const at::Tensor& table, const at::Tensor& row_group, const at::Tensor& mask,
+                         bool stepwise) {
+  const at::Tensor& first = x_out.begin()->first;
+  const c10::cuda::CUDAGuard guard(first.device());
+  cuda::ReflectSet sets[2];
+  int count = 0;
+  for (const auto& [x, out] : x_out) sets[count++] = {x.data_ptr(), out.data_ptr()};
+  const int64_t rows = first.size(0), copies = first.size(1), hidden = first.size(2);
+  const int64_t units = rows * copies * count;
+  if (units == 0) return;
+  auto scratch = float_scratch(first, static_cast<int64_t>(cuda::reflect_rows_scratch_floats(units, hidden)));
+  C10_CUDA_CHECK(cuda::launch_reflect_rows(sets, count, rows, copies, hidden, table.data_ptr(),
+                                           table.size(0), row_group.data_ptr<int64_t>(),
+                                           mask.data_ptr<bool>(), stepwise,
+                                           float_type(first.scalar_type()), scratch_ptr(scratch),
+                                           stream()));
+}
+
+at::Tensor reflect_rows_cuda(const at::Tensor& x, const at::Tensor& table, const at::Tensor& row_group,
+                             const at::Tensor& mask, c10::string_view mode) {
+  check_reflect_rows_args(x, table, row_group, mask);
+  const bool stepwise = reflect_mode_stepwise(mode);
+  auto out = at::empty_like(x);
+  reflect_rows_launch({{x, out}}, table, row_group, mask, stepwise);
+  return out;
+}
+
+void reflect_rows_inplace_cuda(const at::Tensor& x, const at::Tensor& table, const at::Tensor& row_group,
+                               const at::Tensor& mask, c10::string_view mode) {
+  check_reflect_rows_inplace_args(x, table, row_group, mask);
+  reflect_rows_launch({{x, x}}, table, row_group, mask, reflect_mode_stepwise(mode));
+}
+
+std::tuple<at::Tensor, at::Tensor> reflect_rows_pair_cuda(const at::Tensor& hidden, const at::Tensor& residual,
+                                                          const at::Tensor& table, const at::Tensor& row_group,
+                                                          const at::Tensor& mask, c10::string_view mode) {
+  check_reflect_rows_pair_args(hidden, residual, table, row_group, mask);
+  const bool stepwise = reflect_mode_stepwise(mode);
+  auto h = at::empty_like(hidden), r = at::empty_like(residual);
+  reflect_rows_launch({{hidden, h}, {residual, r}}, table, row_group, mask, stepwise);
+  return {h, r};
+}
+
+void reflect_rows_pair_inplace_cuda(const at::Tensor& hidden, const at::Tensor& residual,
+                                    const at::Tensor& table, const at::Tensor& row_group,
+                                    const at::Tensor& mask, c10::string_view mode) {
+  check_reflect_rows_pair_inplace_args(hidden, residual, table, row_group, mask);
+  reflect_rows_launch({{hidden, hidden}, {residual, residual}}, table, row_group, mask,
+                      reflect_mode_stepwise(mode));
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(pocrand, CUDA, m) {
+  m.impl("reflect_rows", &reflect_rows_cuda);
+  m.impl("reflect_rows_", &reflect_rows_inplace_cuda);
+  m.impl("reflect_rows_pair", &reflect_rows_pair_cuda);
+  m.impl("reflect_rows_pair_", &reflect_rows_pair_inplace_cuda);
 }
 
 }  // namespace pocrand

@@ -287,6 +287,36 @@ static bool compute_pocv2(const std::string& op, const Args& a, Bytes& out) {
       for (float f : g) put_le(out, bad ? uint16_t{0x7e00} : float_to_half_bits(canonicalize_nan(f)));
     }
     out.insert(out.end(), flags.begin(), flags.end());
+  } else if (op == "reflect_rows") {  // 10.10: x [rows, copies, hidden] in dtype
+    const int64_t rows = a.num("rows"), copies = a.num("copies"), H = a.num("hidden");
+    const int64_t slots = a.num("slots");
+    const std::string dtype = a.str("dtype");
+    const bool stepwise = a.str("mode") == "stepwise";
+    const int st = dtype == "float16" ? kStorageFloat16 : dtype == "bfloat16" ? kStorageBFloat16 : kStorageFloat32;
+    const std::vector<float> x = through(normal(static_cast<uint32_t>(a.num("x_seed")), rows * copies * H), dtype);
+    std::vector<std::vector<float>> table(slots, std::vector<float>(H, 0.0f));
+    for (int64_t j = 1; j < slots; ++j)
+      table[j] = through(unit_vector(static_cast<uint32_t>(a.num("table_seed") + j), H), dtype);
+    const std::vector<int64_t>& groups = a.nums("row_group");
+    const std::vector<int64_t>& mask = a.nums("mask");
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t g = groups.at(r);
+      const bool active = mask.at(r) != 0 && g >= 0 && g < slots;
+      for (int64_t c = 0; c < copies; ++c) {
+        std::vector<float> y(x.begin() + (r * copies + c) * H, x.begin() + (r * copies + c + 1) * H);
+        if (active && !stepwise) {
+          reflect(y, table[g], dtype);
+        } else if (active) {
+          const std::vector<float>& v = table[g];
+          std::vector<float> p(H);
+          for (int64_t i = 0; i < H; ++i) p[i] = stepwise_product(y[i], v[i], st);
+          const float cf = stepwise_coefficient(fixed_order_sum(p), st);
+          for (int64_t i = 0; i < H; ++i) y[i] = stepwise_update(y[i], cf, v[i], st);
+        }
+        const Bytes b = store(y, dtype);
+        out.insert(out.end(), b.begin(), b.end());
+      }
+    }
   } else if (op == "snap") {  // 10.7: k int64 [B], bad (a byte each), scores f32 [B, P], q f32 [B, d]
     const std::vector<int64_t> seeds = a.nums("seeds");
     const int64_t B = static_cast<int64_t>(seeds.size()), H = a.num("hidden");

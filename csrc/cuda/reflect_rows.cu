@@ -1,0 +1,103 @@
+// reflect_rows.cu — the masked row-group reflection on the GPU (SPEC.md 10.10). One block per
+// (tensor, row, copy) unit, walking units by a grid stride: a unit whose row is masked off or
+// whose slot lies outside [0, slots) is copied; any other is reflected by its slot's table row in
+// the "once" (9.3) or "stepwise" rounding, its dot summed by block_tree_sum (tree_sum.cuh, the
+// fixed order of core section 7). Nothing of a row is written before its dot is known (the sum
+// ends with a barrier), so out may be x. mask and row_group are read on the device only.
+#include <algorithm>
+
+#include "device_common.cuh"
+#include "kernels.h"
+#include "launch_util.cuh"
+#include "tree_sum.cuh"
+
+namespace pocrand {
+namespace cuda {
+namespace {
+
+constexpr int kReflectThreads = 256;
+constexpr int64_t kReflectMaxBlocks = 8192;  // blocks of a launch; each owns its scratch
+
+template <typename E> constexpr int kStorageOf = kStorageFloat32;
+template <> constexpr int kStorageOf<F16> = kStorageFloat16;
+template <> constexpr int kStorageOf<BF16> = kStorageBFloat16;
+
+int64_t reflect_blocks(int64_t units) { return std::max<int64_t>(1, std::min(units, kReflectMaxBlocks)); }
+
+// The dot's terms: x[i] * v[i] in binary32 ("once") or rounded to the storage type (stepwise).
+template <typename E, bool Stepwise>
+struct ReflectTerms {
+  const typename E::Bits* x;
+  const typename E::Bits* v;
+  __device__ float operator()(int64_t i) const {
+    const float xi = E::widen(x[i]), vi = E::widen(v[i]);
+    return Stepwise ? stepwise_product(xi, vi, kStorageOf<E>) : pr_mul(xi, vi);
+  }
+};
+
+template <typename E, bool Stepwise>
+__global__ void reflect_rows_kernel(ReflectSet s0, ReflectSet s1, int count, int64_t rows,
+                                    int64_t copies, int64_t hidden, const typename E::Bits* table,
+                                    int64_t slots, const int64_t* row_group, const bool* mask,
+                                    float* scratch, int64_t scratch_per_block) {
+  using Bits = typename E::Bits;
+  constexpr int st = kStorageOf<E>;
+  const int64_t per_set = rows * copies;
+  const int64_t units = per_set * count;
+  float* my_scratch = scratch ? scratch + blockIdx.x * scratch_per_block : nullptr;
+  for (int64_t u = blockIdx.x; u < units; u += gridDim.x) {
+    const ReflectSet& s = u < per_set ? s0 : s1;
+    const int64_t local = u < per_set ? u : u - per_set;
+    const int64_t r = local / copies;
+    const Bits* x = static_cast<const Bits*>(s.x) + local * hidden;
+    Bits* out = static_cast<Bits*>(s.out) + local * hidden;
+    const int64_t g = row_group[r];
+    if (!mask[r] || g < 0 || g >= slots) {  // copied bit for bit (the same for every thread)
+      if (out != x)
+        for (int64_t i = threadIdx.x; i < hidden; i += blockDim.x) out[i] = x[i];
+      continue;
+    }
+    const Bits* v = table + g * hidden;
+    const float dot = block_tree_sum(ReflectTerms<E, Stepwise>{x, v}, hidden, my_scratch);
+    const float c = Stepwise ? stepwise_coefficient(dot, st) : householder_coefficient(dot);
+    for (int64_t i = threadIdx.x; i < hidden; i += blockDim.x) {
+      const float xi = E::widen(x[i]), vi = E::widen(v[i]);
+      out[i] = E::encode(Stepwise ? stepwise_update(xi, c, vi, st)
+                                  : canonicalize_nan(householder_update(xi, c, vi)));
+    }
+    __syncthreads();  // the scratch is free for the next unit
+  }
+}
+
+}  // namespace
+
+size_t reflect_rows_scratch_floats(int64_t units, int64_t hidden) {
+  if (hidden <= kChunk) return 0;  // one chunk: block_tree_sum needs no scratch
+  return static_cast<size_t>(reflect_blocks(units) * block_tree_scratch(hidden));
+}
+
+cudaError_t launch_reflect_rows(const ReflectSet* sets, int count, int64_t rows, int64_t copies,
+                                int64_t hidden, const void* table, int64_t slots,
+                                const int64_t* row_group, const bool* mask, bool stepwise,
+                                FloatType type, float* scratch, cudaStream_t stream) {
+  const int64_t units = rows * copies * count;
+  if (units == 0) return cudaSuccess;
+  const int64_t blocks = reflect_blocks(units);
+  const int64_t per_block = hidden <= kChunk ? 0 : block_tree_scratch(hidden);
+  const ReflectSet s1 = count > 1 ? sets[1] : sets[0];
+  with_element_type(type, [&](auto e) {
+    using E = decltype(e);
+    using Bits = typename E::Bits;
+    const auto* t = static_cast<const Bits*>(table);
+    if (stepwise)
+      reflect_rows_kernel<E, true><<<static_cast<unsigned>(blocks), kReflectThreads, 0, stream>>>(
+          sets[0], s1, count, rows, copies, hidden, t, slots, row_group, mask, scratch, per_block);
+    else
+      reflect_rows_kernel<E, false><<<static_cast<unsigned>(blocks), kReflectThreads, 0, stream>>>(
+          sets[0], s1, count, rows, copies, hidden, t, slots, row_group, mask, scratch, per_block);
+  });
+  return cudaGetLastError();
+}
+
+}  // namespace cuda
+}  // namespace pocrand

@@ -1,0 +1,153 @@
+"""reflect_rows (SPEC.md 10.10): the masked row-group reflection. Row r of x ([n, hidden] or
+[n, copies, hidden]) is reflected by the table row table[row_group[r]] when mask[r] holds (every
+copy of the row by the same vector), in one of two roundings: "once" (9.3's arithmetic, as
+apply_householder) or "stepwise" (the deployed torch expression's roundings in x's dtype). Rows
+whose mask is False, or whose slot lies outside [0, slots), are copied bit for bit. Nothing is
+read back to the host: the ops run under torch.compile(fullgraph=True) and in CUDA-graph capture,
+with new mask and row_group values written into the same buffers between replays."""
+from __future__ import annotations
+
+import torch
+
+from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
+from ._checks import (check_count, check_device, check_dtype, check_no_grad, check_no_overlap,
+                      check_no_self_overlap, check_tensor)
+
+__all__ = ["reflect_rows", "reflect_rows_", "reflect_rows_pair", "reflect_rows_pair_"]
+
+MODES = ("once", "stepwise")
+
+
+def _check(name: str, x, table, row_group, mask, mode) -> tuple[int, int, int]:
+    """(n, copies, hidden) of x after checking every argument; raises naming the argument."""
+    check_no_grad(name, check_tensor(name, x))
+    check_no_grad("table", check_tensor("table", table))
+    check_tensor("row_group", row_group)
+    check_tensor("mask", mask)
+    if not isinstance(mode, str):
+        raise TypeError(f"mode must be a str, got {type(mode).__name__}")
+    if mode not in MODES:
+        raise ValueError(f"mode must be \"once\" or \"stepwise\", got {mode!r}")
+    if x.dim() not in (2, 3):
+        raise ValueError(f"{name} must be [rows, hidden] or [rows, copies, hidden], got "
+                         f"{list(x.shape)}")
+    check_dtype(f"{name}.dtype", x.dtype)
+    hidden = check_count(f"hidden size ({name}.shape[-1])", x.shape[-1])
+    n = x.shape[0]
+    copies = x.shape[1] if x.dim() == 3 else 1
+    if table.dtype != x.dtype:
+        raise TypeError(f"table must have {name}'s dtype {x.dtype}, got {table.dtype} (cast it: "
+                        f"table.to({name}.dtype))")
+    if table.dim() != 2 or table.shape[0] < 1 or table.shape[1] != hidden:
+        raise ValueError(f"table must be [slots, hidden] = [slots >= 1, {hidden}], got "
+                         f"{list(table.shape)}")
+    if row_group.dtype != torch.int64:
+        raise TypeError(f"row_group must be int64, got {row_group.dtype}")
+    if row_group.dim() != 1 or row_group.shape[0] < n:
+        raise ValueError(f"row_group must be 1-D with at least {n} entries (one per row of "
+                         f"{name}), got {list(row_group.shape)}")
+    if mask.dtype != torch.bool:
+        raise TypeError(f"mask must be bool, got {mask.dtype}")
+    if mask.dim() != 1 or mask.shape[0] < n:
+        raise ValueError(f"mask must be 1-D with at least {n} entries (one per row of {name}), "
+                         f"got {list(mask.shape)}")
+    for other, t in (("table", table), ("row_group", row_group), ("mask", mask)):
+        if t.device != x.device:
+            raise ValueError(f"{name} and {other} must be on one device, got {x.device} and "
+                             f"{t.device}")
+    check_device(x.device)
+    return n, copies, hidden
+
+
+def _view3(x: torch.Tensor, n: int, copies: int, hidden: int) -> torch.Tensor:
+    return x.reshape(n, copies, hidden)
+
+
+def reflect_rows(x: torch.Tensor, table: torch.Tensor, row_group: torch.Tensor,
+                 mask: torch.Tensor, mode: str = "once") -> torch.Tensor:
+    """A new tensor of x's shape and dtype: row r of x ([n, hidden] or [n, copies, hidden],
+    float32/fp16/bf16) reflected by table[row_group[r]] (table [slots, hidden] of x's dtype,
+    row_group int64 [>= n]) where mask[r] (bool [>= n]) holds and the slot is in [0, slots), in
+    the rounding `mode` ("once" or "stepwise"); every other row copied bit for bit."""
+    n, copies, hidden = _check("x", x, table, row_group, mask, mode)
+    y = torch.ops.pocrand.reflect_rows.default(
+        _view3(x, n, copies, hidden).contiguous(), table.contiguous(), row_group.contiguous(),
+        mask.contiguous(), mode)
+    return y.view(x.shape)
+
+
+def reflect_rows_(x: torch.Tensor, table: torch.Tensor, row_group: torch.Tensor,
+                  mask: torch.Tensor, mode: str = "once") -> torch.Tensor:
+    """reflect_rows written into x itself (returns x). A strided x is computed through a
+    contiguous copy and written back."""
+    n, copies, hidden = _check("x", x, table, row_group, mask, mode)
+    check_no_self_overlap("x", x)
+    for other, t in (("table", table), ("row_group", row_group), ("mask", mask)):
+        check_no_overlap("x", x, other, t)
+    if x.is_contiguous():
+        torch.ops.pocrand.reflect_rows_.default(_view3(x, n, copies, hidden), table.contiguous(),
+                                                row_group.contiguous(), mask.contiguous(), mode)
+    else:
+        x.copy_(reflect_rows(x, table, row_group, mask, mode))
+    return x
+
+
+def _pair(hidden, residual, table, row_group, mask, mode) -> tuple[int, int, int]:
+    dims = _check("hidden", hidden, table, row_group, mask, mode)
+    _check("residual", residual, table, row_group, mask, mode)
+    if residual.shape != hidden.shape:
+        raise ValueError(f"hidden and residual must have one shape, got {list(hidden.shape)} and "
+                         f"{list(residual.shape)}")
+    return dims
+
+
+def reflect_rows_pair(hidden: torch.Tensor, residual: torch.Tensor, table: torch.Tensor,
+                      row_group: torch.Tensor, mask: torch.Tensor, mode: str = "once"):
+    """(reflect_rows(hidden, ...), reflect_rows(residual, ...)) in one launch: a layer's two
+    outputs (one shape), each row reflected by its slot's vector."""
+    n, copies, dim = _pair(hidden, residual, table, row_group, mask, mode)
+    h, r = torch.ops.pocrand.reflect_rows_pair.default(
+        _view3(hidden, n, copies, dim).contiguous(), _view3(residual, n, copies, dim).contiguous(),
+        table.contiguous(), row_group.contiguous(), mask.contiguous(), mode)
+    return h.view(hidden.shape), r.view(residual.shape)
+
+
+def reflect_rows_pair_(hidden: torch.Tensor, residual: torch.Tensor, table: torch.Tensor,
+                       row_group: torch.Tensor, mask: torch.Tensor, mode: str = "once"):
+    """reflect_rows_pair written into hidden and residual themselves (returns them)."""
+    n, copies, dim = _pair(hidden, residual, table, row_group, mask, mode)
+    check_no_self_overlap("hidden", hidden)
+    check_no_self_overlap("residual", residual)
+    check_no_overlap("hidden", hidden, "residual", residual)
+    for name, x in (("hidden", hidden), ("residual", residual)):
+        for other, t in (("table", table), ("row_group", row_group), ("mask", mask)):
+            check_no_overlap(name, x, other, t)
+    if hidden.is_contiguous() and residual.is_contiguous():
+        torch.ops.pocrand.reflect_rows_pair_.default(
+            _view3(hidden, n, copies, dim), _view3(residual, n, copies, dim), table.contiguous(),
+            row_group.contiguous(), mask.contiguous(), mode)
+    else:
+        h, r = reflect_rows_pair(hidden, residual, table, row_group, mask, mode)
+        hidden.copy_(h)
+        residual.copy_(r)
+    return hidden, residual
+
+
+@torch.library.register_fake("pocrand::reflect_rows")
+def _reflect_rows_fake(x, table, row_group, mask, rounding):
+    return torch.empty_like(x)
+
+
+@torch.library.register_fake("pocrand::reflect_rows_")
+def _reflect_rows_inplace_fake(x, table, row_group, mask, rounding):
+    return None
+
+
+@torch.library.register_fake("pocrand::reflect_rows_pair")
+def _reflect_rows_pair_fake(hidden, residual, table, row_group, mask, rounding):
+    return torch.empty_like(hidden), torch.empty_like(residual)
+
+
+@torch.library.register_fake("pocrand::reflect_rows_pair_")
+def _reflect_rows_pair_inplace_fake(hidden, residual, table, row_group, mask, rounding):
+    return None
