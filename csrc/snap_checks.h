@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include <string>
+#include <tuple>
 
 #include "core/pocrand_core.h"
 #include "op_checks.h"
@@ -35,6 +36,16 @@ inline void check_snap_args(const at::Tensor& h, const at::Tensor& seeds, const 
   TORCH_CHECK_VALUE(seeds.is_contiguous(), "seeds must be contiguous");
   TORCH_CHECK_VALUE(codebook.is_contiguous(), "codebook must be contiguous");
   check_seed_values(seeds, "seeds");
+}
+
+// The four outputs of snap for h [B, H] and a codebook [P, d], empty, on h's device:
+// k int64 [B], bad bool [B], scores float32 [B, P], q float32 [B, d].
+inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> empty_snap_outputs(
+    const at::Tensor& h, const at::Tensor& codebook) {
+  const int64_t B = h.size(0), P = codebook.size(0), d = codebook.size(1);
+  return {at::empty({B}, h.options().dtype(at::kLong)), at::empty({B}, h.options().dtype(at::kBool)),
+          at::empty({B, P}, h.options().dtype(at::kFloat)),
+          at::empty({B, d}, h.options().dtype(at::kFloat))};
 }
 
 inline void check_snap_out(const at::Tensor& t, const char* name, at::ScalarType dtype,

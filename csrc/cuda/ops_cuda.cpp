@@ -591,13 +591,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> snap_cuda(const at::T
                                                                      const at::Tensor& seeds,
                                                                      const at::Tensor& codebook) {
   check_snap_args(h, seeds, codebook);
-  const int64_t B = h.size(0), P = codebook.size(0), d = codebook.size(1);
-  auto k = at::empty({B}, h.options().dtype(at::kLong));
-  auto bad = at::empty({B}, h.options().dtype(at::kBool));
-  auto scores = at::empty({B, P}, h.options().dtype(at::kFloat));
-  auto q = at::empty({B, d}, h.options().dtype(at::kFloat));
-  snap_into_cuda(h, seeds, codebook, k, bad, scores, q);
-  return {k, bad, scores, q};
+  auto out = empty_snap_outputs(h, codebook);
+  snap_into_cuda(h, seeds, codebook, std::get<0>(out), std::get<1>(out), std::get<2>(out),
+                 std::get<3>(out));
+  return out;
 }
 
 }  // namespace

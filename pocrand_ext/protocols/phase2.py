@@ -46,19 +46,33 @@ def target_string(block_hash: str) -> str:
 
 
 # The parts are checked one by one, so that an error names the argument, not the joined string.
-def _checked_pair(block_hash, public_key) -> tuple[str, str]:
+def checked_pair(block_hash, public_key) -> tuple[str, str]:
     return check_str("block_hash", block_hash), check_str("public_key", public_key)
+
+
+def checked_slice_request(block_hash, public_key, nonces, dim, seq_len, start, end, device,
+                          dtype):
+    """The checked arguments of elements [start, end) of every nonce's flattened inputs (Phase 2's
+    or PoC v2's concat form): (inputs prefix, nonces, n, start, end, dtype, device), a total
+    larger than the device refused before any seed is derived."""
+    bh, pk = checked_pair(block_hash, public_key)
+    nonces = check_nonces(nonces)
+    dim, seq_len, n = inputs_shape(dim, seq_len)
+    start, end = check_range(start, end, n)
+    dtype, dev = check_dtype("dtype", dtype), check_device(device)
+    check_total("len(nonces) * (end - start)", len(nonces) * (end - start), dtype.itemsize, dev)
+    return inputs_prefix(bh, pk), nonces, n, start, end, dtype, dev
 
 
 def inputs_seed(block_hash: str, public_key: str, nonce: int) -> int:
     """Seed of one nonce's inputs: seed_from_string(f"{block_hash}_{public_key}_nonce{nonce}")."""
-    bh, pk = _checked_pair(block_hash, public_key)
+    bh, pk = checked_pair(block_hash, public_key)
     return seed_of(f"{inputs_prefix(bh, pk)}{check_nonce('nonce', nonce)}")
 
 
 def permutations_seed(block_hash: str, public_key: str, nonce: int) -> int:
     """Seed of one nonce's permutation: ..._nonce_{nonce}_permutations."""
-    bh, pk = _checked_pair(block_hash, public_key)
+    bh, pk = checked_pair(block_hash, public_key)
     return seed_of(f"{permutations_prefix(bh, pk)}{check_nonce('nonce', nonce)}"
                    f"{PERMUTATIONS_SUFFIX}")
 
@@ -76,7 +90,7 @@ def generate_inputs(block_hash: str, public_key: str, nonces, dim: int, seq_len:
                     out: torch.Tensor | None = None) -> torch.Tensor:
     """[len(nonces), seq_len, dim] normal inputs; row b depends on nonces[b] only. With `out`
     (a preallocated [B, seq_len, dim] tensor of `dtype` on `device`) the inputs are written there."""
-    bh, pk = _checked_pair(block_hash, public_key)
+    bh, pk = checked_pair(block_hash, public_key)
     nonces = check_nonces(nonces)
     dim, seq_len, n = inputs_shape(dim, seq_len)
     dtype, dev = check_dtype("dtype", dtype), check_device(device)
@@ -92,20 +106,15 @@ def generate_inputs_slice(block_hash: str, public_key: str, nonces, dim: int, se
     bit-identical to generate_inputs(...).view(len(nonces), -1)[:, start:end], computed without
     the rest (a tensor-parallel rank builds only its shard). A row range of the batch is just
     the matching slice of `nonces`: a nonce's inputs never depend on the other nonces."""
-    bh, pk = _checked_pair(block_hash, public_key)
-    nonces = check_nonces(nonces)
-    dim, seq_len, n = inputs_shape(dim, seq_len)
-    start, end = check_range(start, end, n)
-    dtype, dev = check_dtype("dtype", dtype), check_device(device)
-    check_total("len(nonces) * (end - start)", len(nonces) * (end - start), dtype.itemsize, dev)
-    seeds = seeds_for(inputs_prefix(bh, pk), nonces, dev)
-    return normal_slice_of_seeds(seeds, n, start, end, dtype)
+    prefix, nonces, n, start, end, dtype, dev = checked_slice_request(
+        block_hash, public_key, nonces, dim, seq_len, start, end, device, dtype)
+    return normal_slice_of_seeds(seeds_for(prefix, nonces, dev), n, start, end, dtype)
 
 
 def generate_permutations(block_hash: str, public_key: str, nonces, vocab_size: int,
                           device: DeviceLike = "cpu") -> torch.Tensor:
     """int64 [len(nonces), vocab_size]: row b = 0..V-1 ordered by ascending hash(i, seed_b)."""
-    bh, pk = _checked_pair(block_hash, public_key)
+    bh, pk = checked_pair(block_hash, public_key)
     nonces = check_nonces(nonces)
     vocab_size, dev = check_count("vocab_size", vocab_size), check_device(device)
     check_total("len(nonces) * vocab_size", len(nonces) * vocab_size, 8, dev)

@@ -23,9 +23,9 @@ from .._checks import (DeviceLike, check_count, check_device, check_dtype, check
 from ..reduce import haar_rotate_of_seeds
 from ..seeds import seed_grid, seed_of, seed_words_for, seeds_for
 from ..sort import pick_of_seeds
-from ..streams import (check_range, concat_normal_of_nonces, concat_normal_slice_of_words,
+from ..streams import (concat_normal_of_nonces, concat_normal_slice_of_words,
                        inputs_shape, unit_vectors_of_nonces, unit_vectors_of_seeds)
-from .phase2 import inputs_prefix
+from .phase2 import checked_pair, checked_slice_request, inputs_prefix
 
 __all__ = ["pick_seed", "haar_seed", "layer_seed", "target_v2_seed", "generate_inputs_concat",
            "generate_inputs_concat_slice", "householder_vectors", "generate_target_v2",
@@ -61,20 +61,16 @@ def haar_infix(k: int) -> str:
     return f"_haar_hh_{k}_"
 
 
-def _checked_pair(block_hash, public_key) -> tuple[str, str]:
-    return check_str("block_hash", block_hash), check_str("public_key", public_key)
-
-
 def pick_seed(block_hash: str, public_key: str, nonce: int, k: int) -> int:
     """Seed of a nonce's pick of k indices: ..._nonce_{nonce}_pick_{k}."""
-    bh, pk = _checked_pair(block_hash, public_key)
+    bh, pk = checked_pair(block_hash, public_key)
     n = check_nonce("nonce", nonce)
     return seed_of(f"{nonce_prefix(bh, pk)}{n}{pick_suffix(check_int('k', k))}")
 
 
 def haar_seed(block_hash: str, public_key: str, nonce: int, k: int, j: int) -> int:
     """Seed of reflection j of a nonce's Haar rotation of k values: ..._haar_hh_{k}_{j}."""
-    bh, pk = _checked_pair(block_hash, public_key)
+    bh, pk = checked_pair(block_hash, public_key)
     n, k, j = check_nonce("nonce", nonce), check_int("k", k), check_int("j", j)
     return seed_of(f"{nonce_prefix(bh, pk)}{n}{haar_infix(k)}{j}")
 
@@ -87,7 +83,7 @@ def layer_seed(block_hash: str, layer: int) -> int:
 
 def target_v2_seed(block_hash: str, public_key: str) -> int:
     """Seed of PoC v2's target: {block_hash}_{public_key}_target."""
-    return seed_of(target_string(*_checked_pair(block_hash, public_key)))
+    return seed_of(target_string(*checked_pair(block_hash, public_key)))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -98,7 +94,7 @@ def generate_inputs_concat(block_hash: str, public_key: str, nonces, dim: int, s
                            out: torch.Tensor | None = None) -> torch.Tensor:
     """[len(nonces), seq_len, dim] inputs from all 256 bits of each nonce's SHA-256: 8 segments,
     each normal(sub-seed j, its length) (SPEC.md 9.1). Same arguments as generate_inputs."""
-    bh, pk = _checked_pair(block_hash, public_key)
+    bh, pk = checked_pair(block_hash, public_key)
     nonces = check_nonces(nonces)
     dim, seq_len, n = inputs_shape(dim, seq_len)
     dtype, dev = check_dtype("dtype", dtype), check_device(device)
@@ -113,14 +109,9 @@ def generate_inputs_concat_slice(block_hash: str, public_key: str, nonces, dim: 
                                  dtype: torch.dtype = torch.float16) -> torch.Tensor:
     """[len(nonces), end - start]: elements [start, end) of each nonce's flattened concat inputs,
     bit-identical to the same slice of generate_inputs_concat, computed without the rest."""
-    bh, pk = _checked_pair(block_hash, public_key)
-    nonces = check_nonces(nonces)
-    dim, seq_len, n = inputs_shape(dim, seq_len)
-    start, end = check_range(start, end, n)
-    dtype, dev = check_dtype("dtype", dtype), check_device(device)
-    check_total("len(nonces) * (end - start)", len(nonces) * (end - start), dtype.itemsize, dev)
-    words = seed_words_for(inputs_prefix(bh, pk), nonces, dev)
-    return concat_normal_slice_of_words(words, n, start, end, dtype)
+    prefix, nonces, n, start, end, dtype, dev = checked_slice_request(
+        block_hash, public_key, nonces, dim, seq_len, start, end, device, dtype)
+    return concat_normal_slice_of_words(seed_words_for(prefix, nonces, dev), n, start, end, dtype)
 
 
 def householder_vectors(block_hash: str, num_layers: int, dim: int,
@@ -138,7 +129,7 @@ def generate_target_v2(block_hash: str, public_key: str, dim: int, device: Devic
                        dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """PoC v2's target, [dim]: the unit vector of f"{block_hash}_{public_key}_target" (SPEC.md
     9.7), divided in float32 and then rounded once to dtype."""
-    bh, pk = _checked_pair(block_hash, public_key)
+    bh, pk = checked_pair(block_hash, public_key)
     dim, dev, dtype = check_count("dim", dim), check_device(device), check_dtype("dtype", dtype)
     return unit_vectors_of_seeds([seed_of(target_string(bh, pk))], dim, dev, dtype)[0]
 
@@ -148,7 +139,7 @@ def pick_indices(block_hash: str, public_key: str, nonces, dim: int, k: int,
     """int64 [len(nonces), k]: the k indices of [0, dim) with the smallest hash(i, pick seed),
     the k - 1 below the k-th smallest in ascending index order, then the k-th smallest's index
     (SPEC.md 9.4: the order the deployed GPU nodes produce, on every device)."""
-    bh, pk = _checked_pair(block_hash, public_key)
+    bh, pk = checked_pair(block_hash, public_key)
     nonces = check_nonces(nonces)
     dim, k = check_count("dim", dim), check_int("k", k)
     if not 1 <= k <= dim:
@@ -160,7 +151,7 @@ def pick_indices(block_hash: str, public_key: str, nonces, dim: int, k: int,
 def haar_rotate(block_hash: str, public_key: str, nonces, x: torch.Tensor) -> torch.Tensor:
     """[B, k] in x's dtype: each row of x reflected by the unit vectors of its nonce's Haar seeds
     ..._nonce_{n}_haar_hh_{k}_{j}, j = 0 .. k-2, in that order (SPEC.md 9.10)."""
-    bh, pk = _checked_pair(block_hash, public_key)
+    bh, pk = checked_pair(block_hash, public_key)
     nonces = check_nonces(nonces)
     check_no_grad("x", check_tensor("x", x))
     if x.dim() != 2:
@@ -187,7 +178,7 @@ def artifacts(hidden: torch.Tensor, block_hash: str, public_key: str, nonces, k:
     if hidden.dtype == torch.float64:
         hidden = hidden.float()  # rounded to nearest, the same on every device
     check_dtype("hidden.dtype", hidden.dtype)
-    bh, pk = _checked_pair(block_hash, public_key)
+    bh, pk = checked_pair(block_hash, public_key)
     nonces = check_nonces(nonces)
     if hidden.shape[0] != len(nonces):
         raise ValueError(f"hidden has {hidden.shape[0]} rows but there are {len(nonces)} nonces")
