@@ -1358,7 +1358,8 @@ def embed_synth(x: np.ndarray, dtype: str, base_seeds, step, prev_k, embeds: np.
     """10.11: x [n, hidden] storage of dtype; base_seeds, step, prev_k ints [>= n]; embeds
     [>= n, hidden] storage of embeds_dtype; mask bool [>= n]. Returns storage of x's shape: a
     masked row with prev_k >= 0 is normal(step seed, hidden) delivered in dtype, a masked row with
-    prev_k < 0 is embeds' row widened exactly and delivered in dtype, any other row x's bits."""
+    prev_k < 0 is embeds' row (its bits when the dtypes agree, else widened exactly and delivered
+    in dtype), any other row x's bits."""
     x = _check_storage(x, dtype)
     embeds = _check_storage(embeds, embeds_dtype)
     if x.ndim != 2 or embeds.ndim != 2 or embeds.shape[1] != x.shape[1] or embeds.shape[0] < x.shape[0]:
@@ -1374,8 +1375,11 @@ def embed_synth(x: np.ndarray, dtype: str, base_seeds, step, prev_k, embeds: np.
         out[decode] = step_normal(base[decode], t[decode], prev[decode], salt, hidden, dtype)
     prefill = np.nonzero(m & (prev < 0))[0]
     if prefill.size:
-        widened = _widen(embeds[prefill])                           # exact
-        out[prefill] = widened if dtype == "float32" else _deliver(widened, dtype)
+        if embeds_dtype == dtype:
+            out[prefill] = embeds[prefill]                          # bit for bit
+        else:
+            widened = _widen(embeds[prefill])                       # exact
+            out[prefill] = widened if dtype == "float32" else _deliver(widened, dtype)
     return out
 
 

@@ -190,18 +190,32 @@ def test_rows_left_alone_keep_every_bit_nan_payloads_included(dtype):
 
 
 def test_prefill_rows_convert_like_torch():
-    """A prefill row is embeds' row in out's dtype: torch's round-to-nearest-even conversion,
-    for every dtype pairing (float32 embeds with values that round both ways, ties, subnormals
-    and overflow included)."""
+    """A prefill row is torch's embeds[r].to(out.dtype) bit for bit for every number, in every
+    dtype pairing: values that round both ways, ties, subnormals, overflow. NaNs keep their bits
+    within one dtype and otherwise take section 6's (the spec's) bits: torch's own NaN bits
+    differ between its conversion paths (torch 2.13's CPU gives 0xffff for float32 -> bfloat16
+    and 0x7e08 for a bfloat16 payload into float16)."""
     vals = torch.tensor([1.0, 1 + 2**-11, 1 + 3 * 2**-11, 1 + 2**-8, 1 + 3 * 2**-8, 65520.0, 7e4,
                          2**-25, 3 * 2**-25, -2**-24, 1e-40, -0.0, float("inf"), 3.0e38])
+    nan_bits = {torch.float32: ([0x7F800123, -0x3FFFFF, 0x7FC00000], torch.int32),   # payloads,
+                torch.float16: ([0x7D01, -0x1FF, 0x7E00], torch.int16),               # signs, a
+                torch.bfloat16: ([0x7F81, -0x7F, 0x7FC0], torch.int16)}               # signalling one
+    numbers = slice(0, vals.numel())
+    nans = slice(vals.numel(), None)
     for e_dt in DTYPES.values():
-        embeds = vals.to(e_dt).view(1, -1).repeat(2, 1)
+        bits, int_dt = nan_bits[e_dt]
+        embeds = torch.cat([vals.to(e_dt), torch.tensor(bits, dtype=int_dt).view(e_dt)])
+        assert embeds[nans].isnan().all()
+        embeds = embeds.view(1, -1).repeat(2, 1)
         for o_dt in DTYPES.values():
-            out = torch.zeros(2, vals.numel(), dtype=o_dt)
-            y = pr.embed_synth(out, torch.zeros(2, dtype=torch.int64), torch.zeros(2, dtype=torch.int64),
-                               torch.tensor([-1, I64_MIN]), embeds, torch.tensor([True, True]))
-            assert_bits_equal(y, embeds.to(o_dt))
+            out = torch.zeros(2, embeds.shape[1], dtype=o_dt)
+            args = (torch.zeros(2, dtype=torch.int64), torch.zeros(2, dtype=torch.int64),
+                    torch.tensor([-1, I64_MIN]), embeds, torch.tensor([True, True]))
+            y = pr.embed_synth(out, *args)
+            assert_bits_equal(y[:, numbers], embeds[:, numbers].to(o_dt))
+            assert_bits_equal(y, spec_embed(out, *args))
+            if o_dt == e_dt:
+                assert_bits_equal(y, embeds)
 
 
 # ---- in place, strided, empty -----------------------------------------------------------------

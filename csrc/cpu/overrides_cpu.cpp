@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "../core/pocrand_core.h"
 #include "../overrides_checks.h"
@@ -15,6 +16,14 @@
 
 namespace pocrand {
 namespace {
+
+// A prefill element (10.11): its bits when embeds has the output's type, else widened exactly and
+// delivered by section 6.
+template <typename Out, typename In>
+typename Out::Bits convert(typename In::Bits v) {
+  if constexpr (std::is_same_v<Out, In>) return v;
+  else return Out::encode(In::widen(v));
+}
 
 // x and out [n, hidden] of storage Out (out may be x); embeds [>= n, hidden] of storage In. The
 // work is the (row, Box-Muller pair) space, as step_normal's: pair j of a row covers elements j
@@ -37,9 +46,8 @@ void embed_synth_rows(const typename Out::Bits* x, typename Out::Bits* out, int6
                        hidden, j0, j1, at, store);
           break;
         case kSynthPrefill:
-          for (int64_t i = j0; i < j1; ++i) out[at + i] = Out::encode(In::widen(embeds[at + i]));
-          for (int64_t i = p + j0; i < seconds_end; ++i)
-            out[at + i] = Out::encode(In::widen(embeds[at + i]));
+          for (int64_t i = j0; i < j1; ++i) out[at + i] = convert<Out, In>(embeds[at + i]);
+          for (int64_t i = p + j0; i < seconds_end; ++i) out[at + i] = convert<Out, In>(embeds[at + i]);
           break;
         default:  // kept bit for bit
           if (out != x) {

@@ -5,6 +5,7 @@
 // step_normal's kernel) or per expert (router_override). Each thread reads its row's mask entry
 // (and previous index) on the device: rows of every kind share the launch, no host decision.
 #include <algorithm>
+#include <type_traits>
 
 #include "../core/pocrand_core.h"
 #include "device_common.cuh"
@@ -14,6 +15,14 @@
 namespace pocrand {
 namespace cuda {
 namespace {
+
+// A prefill element (10.11): its bits when embeds has the output's type, else widened exactly and
+// delivered by section 6.
+template <typename Out, typename In>
+__device__ __forceinline__ typename Out::Bits convert(typename In::Bits v) {
+  if constexpr (std::is_same_v<Out, In>) return v;
+  else return Out::encode(In::widen(v));
+}
 
 template <typename Out, typename In>
 __global__ void embed_synth_kernel(const typename Out::Bits* x, typename Out::Bits* out, int64_t rows,
@@ -38,8 +47,8 @@ __global__ void embed_synth_kernel(const typename Out::Bits* x, typename Out::Bi
       }
     } else if (kind == kSynthPrefill) {
       for (uint32_t j = first; j < p; j += stride) {
-        out[at + j] = Out::encode(In::widen(embeds[at + j]));
-        if (p + j < n32) out[at + p + j] = Out::encode(In::widen(embeds[at + p + j]));
+        out[at + j] = convert<Out, In>(embeds[at + j]);
+        if (p + j < n32) out[at + p + j] = convert<Out, In>(embeds[at + p + j]);
       }
     } else if (out != x) {  // kept bit for bit
       for (uint32_t j = first; j < p; j += stride) {

@@ -441,7 +441,8 @@ static bool compute_gonka(const std::string& op, const Args& a, Bytes& out) {
     const int64_t rows = a.num("rows"), H = a.num("hidden");
     const std::string dtype = a.str("dtype"), edtype = a.str("embeds_dtype");
     const std::vector<float> x = normal(static_cast<uint32_t>(a.num("x_seed")), rows * H);
-    // through() widens exactly what a tensor of embeds_dtype holds (section 6, NaN-free here)
+    // through() widens exactly what a tensor of embeds_dtype holds; NaN-free, so a same-dtype row
+    // stored again keeps its bits (10.11 copies them)
     const std::vector<float> emb =
         through(normal(static_cast<uint32_t>(a.num("embeds_seed")), a.num("embeds_rows") * H), edtype);
     const std::vector<int64_t>& base = a.nums("base_seeds");
