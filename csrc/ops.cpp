@@ -152,6 +152,25 @@ TORCH_LIBRARY(pocrand, m) {
         "Tensor mask, str rounding) -> (Tensor, Tensor)");
   m.def("reflect_rows_pair_(Tensor(a!) hidden, Tensor(b!) residual, Tensor table, "
         "Tensor row_group, Tensor mask, str rounding) -> ()");
+
+  // ---- the masked forward-pass overrides (SPEC.md 10.11, 10.12) ----
+  // Nothing is read back to the host (CUDA-graph capture, torch.compile(fullgraph=True)); the
+  // per-row buffers may be longer than x's rows (only the first n entries are read).
+  // x [n, hidden] (f32/f16/bf16, the embeddings computed), base_seeds, step, prev_k int64 [>= n],
+  // embeds [>= n, hidden] (f32/f16/bf16), mask bool [>= n], salt a u32 -> x's shape and dtype:
+  // row r is normal(step_seed(base, prev, step, salt), hidden) when mask[r] and prev_k[r] >= 0,
+  // embeds[r] delivered in x's dtype when mask[r] and prev_k[r] < 0, else x[r] bit for bit.
+  m.def("embed_synth(Tensor x, Tensor base_seeds, Tensor step, Tensor prev_k, Tensor embeds, "
+        "Tensor mask, int salt) -> Tensor");
+  m.def("embed_synth_(Tensor(a!) x, Tensor base_seeds, Tensor step, Tensor prev_k, Tensor embeds, "
+        "Tensor mask, int salt) -> ()");
+  // logits [n, n_experts] (f32/f16/bf16), route_seeds, step int64 [>= n], mask bool [>= n] ->
+  // logits' shape and dtype: row r is the forced-logits row (10.4) of route seed
+  // hash(u32(step[r]), u32(route_seeds[r])) when mask[r], else logits[r] bit for bit.
+  m.def("router_override(Tensor logits, Tensor route_seeds, Tensor step, Tensor mask, "
+        "int n_experts, int top_k, int ladder_base) -> Tensor");
+  m.def("router_override_(Tensor(a!) logits, Tensor route_seeds, Tensor step, Tensor mask, "
+        "int n_experts, int top_k, int ladder_base) -> ()");
 }
 
 }  // namespace pocrand

@@ -139,6 +139,22 @@ def compute(op: str, a: dict, device) -> torch.Tensor:
         return api.reflect_rows(x, table, torch.tensor(a["row_group"], device=device),
                                 torch.tensor(a["mask"], dtype=torch.bool, device=device),
                                 a["mode"])
+    if op == "embed_synth":
+        n, h, dtype = a["rows"], a["hidden"], _DTYPES[a["dtype"]]
+        x = api.normal(a["x_seed"], n * h, device).view(n, h).to(dtype)
+        embeds = api.normal(a["embeds_seed"], a["embeds_rows"] * h, device)
+        embeds = embeds.view(a["embeds_rows"], h).to(_DTYPES[a["embeds_dtype"]])
+        ints = {k: torch.tensor(a[k], dtype=torch.int64, device=device)
+                for k in ("base_seeds", "step", "prev_k")}
+        return api.embed_synth(x, ints["base_seeds"], ints["step"], ints["prev_k"], embeds,
+                               torch.tensor(a["mask"], dtype=torch.bool, device=device), a["salt"])
+    if op == "router_override":
+        n, e, dtype = a["rows"], a["n_experts"], _DTYPES[a["dtype"]]
+        logits = api.normal(a["x_seed"], n * e, device).view(n, e).to(dtype)
+        return api.router_override(logits, torch.tensor(a["route_seeds"], device=device),
+                                   torch.tensor(a["step"], device=device),
+                                   torch.tensor(a["mask"], dtype=torch.bool, device=device), e,
+                                   a["top_k"], a["ladder_base"])
     raise ValueError(f"unknown known-answer op {op!r}")
 
 

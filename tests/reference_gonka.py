@@ -61,3 +61,24 @@ def ref_forced(route_base, steps, n_experts, top_k, ladder=100):
     out = torch.full((seed.shape[0], n_experts), -1.0e4, device=seed.device)
     vals = torch.arange(top_k, 0, -1, dtype=torch.float32, device=seed.device) + ladder
     return out.scatter_(1, chosen, vals.unsqueeze(0).expand(seed.shape[0], -1))
+
+
+def ref_embed_synth(out, base, step, prev, embeds, mask, salt=0x0D):
+    """The plugin's fused embedding override: rows of out [n, hidden] where mask holds are
+    replaced, by the step-seed normals (prev >= 0, a decode row) or by embeds' row in out's dtype
+    (prev < 0, a prefill row); the others are out's rows."""
+    n, hidden = out.shape
+    base, step, prev, mask = base[:n], step[:n], prev[:n], mask[:n]
+    normals = ref_normal(ref_step_seeds(base, step, prev, salt), hidden).to(out.dtype)
+    decode = (mask & (prev >= 0)).view(-1, 1)
+    prefill = (mask & (prev < 0)).view(-1, 1)
+    y = torch.where(decode, normals, out)
+    return torch.where(prefill, embeds[:n].to(out.dtype), y)
+
+
+def ref_router_override(logits, route_seeds, step, mask, n_experts, top_k, ladder=100):
+    """The plugin's fused router override: masked rows of logits [n, E] become the forced logits
+    of hash(step, route seed), the step read as step.to(int32).to(int64) & 0xFFFFFFFF."""
+    n = logits.shape[0]
+    forced = ref_forced(route_seeds[:n], step[:n], n_experts, top_k, ladder).to(logits.dtype)
+    return torch.where(mask[:n].view(-1, 1), forced, logits)

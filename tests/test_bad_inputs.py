@@ -49,6 +49,8 @@ def pick(**kw):
 
 
 X = randn(2, 4, seed=6)
+ROW2 = torch.tensor([3, -1])                 # per-row int64 values (seeds, steps, prev_k)
+MASK2 = torch.tensor([True, True])
 HIDDEN = randn(2, 16, seed=7)
 
 
@@ -205,6 +207,10 @@ CATALOGUE = [
     ("reflect_rows_: mask int", lambda: pr.reflect_rows_(X.clone(), X, torch.tensor([0, 1]), torch.ones(2, **I64)), TypeError, "mask"),
     ("reflect_rows_pair: table dtype", lambda: pr.reflect_rows_pair(X, X, X.half(), torch.tensor([0, 1]), torch.ones(2, dtype=torch.bool)), TypeError, "table"),
     ("reflect_rows_pair_: mode", lambda: pr.reflect_rows_pair_(X.clone(), X.clone(), X, torch.tensor([0, 1]), torch.ones(2, dtype=torch.bool), "exact"), ValueError, "mode"),
+    ("embed_synth: embeds of another width", lambda: pr.embed_synth(X, ROW2, ROW2, ROW2, HIDDEN, MASK2), ValueError, "embeds"),
+    ("embed_synth_: step int32", lambda: pr.embed_synth_(X.clone(), ROW2, ROW2.int(), ROW2, X, MASK2), TypeError, "step"),
+    ("router_override: n_experts not logits' width", lambda: pr.router_override(X, ROW2, ROW2, MASK2, 5, 2), ValueError, "n_experts"),
+    ("router_override_: mask shorter than logits", lambda: pr.router_override_(X.clone(), ROW2, ROW2, MASK2[:1], 4, 2), ValueError, "mask"),
 ]
 
 
@@ -343,6 +349,10 @@ RAW = [
     ("reflect_rows_: mask shorter than x", lambda: OPS.reflect_rows_(X.clone().view(2, 1, 4), X, torch.tensor([0, 1]), torch.ones(1, dtype=torch.bool), "once"), ValueError, "mask"),
     ("reflect_rows_pair: mode", lambda: OPS.reflect_rows_pair(X.view(2, 1, 4), X.view(2, 1, 4), X, torch.tensor([0, 1]), torch.ones(2, dtype=torch.bool), "exact"), ValueError, "mode"),
     ("reflect_rows_pair_: hidden over table", lambda: OPS.reflect_rows_pair_(X.view(2, 1, 4), X.clone().view(2, 1, 4), X, torch.tensor([0, 1]), torch.ones(2, dtype=torch.bool), "once"), ValueError, "share memory"),
+    ("embed_synth: salt past uint32", lambda: OPS.embed_synth(X, ROW2, ROW2, ROW2, X, MASK2, 2**32), ValueError, "salt"),
+    ("embed_synth_: x over embeds", lambda: OPS.embed_synth_(X, ROW2, ROW2, ROW2, X, MASK2, 13), ValueError, "share memory"),
+    ("router_override: top_k past n_experts", lambda: OPS.router_override(X, ROW2, ROW2, MASK2, 4, 5, 100), ValueError, "top_k"),
+    ("router_override_: route_seeds shorter than logits", lambda: OPS.router_override_(X.clone(), ROW2[:1], ROW2, MASK2, 4, 2, 100), ValueError, "route_seeds"),
 ]
 
 
@@ -446,6 +456,14 @@ OPCHECK = [
                                               torch.tensor([1, 0, -1]), torch.tensor([True, True, True]), "stepwise")),
     (torch.ops.pocrand.reflect_rows_pair.default, (randn(3, 1, 9, seed=6), randn(3, 1, 9, seed=8), randn(2, 9, seed=7),
                                                    torch.tensor([1, 1, 0, 5]), torch.tensor([True, False, True, True]), "once")),
+    (torch.ops.pocrand.embed_synth.default, (randn(3, 9, seed=6).bfloat16(), SEEDS, torch.tensor([0, -5, 2**33]),
+                                             torch.tensor([4, -1, 0]), randn(4, 9, seed=8), torch.tensor([True, True, False, True]), 0x0D)),
+    (torch.ops.pocrand.embed_synth_.default, (randn(3, 9, seed=6), SEEDS, torch.arange(3), torch.tensor([4, -1, 0]),
+                                              randn(3, 9, seed=8).half(), torch.tensor([True, True, False]), 7)),
+    (torch.ops.pocrand.router_override.default, (randn(3, 16, seed=6).half(), SEEDS, torch.arange(3),
+                                                 torch.tensor([True, False, True]), 16, 4, 100)),
+    (torch.ops.pocrand.router_override_.default, (randn(3, 16, seed=6), SEEDS, torch.arange(3),
+                                                  torch.tensor([False, True, True]), 16, 4, -7)),
 ]
 
 

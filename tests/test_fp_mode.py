@@ -173,7 +173,34 @@ CASES = {
                                                        torch.ones(8, dtype=torch.bool), "once"),
     "reflect_rows_pair_": lambda: reflect_inplace(ops.reflect_rows_pair_, tiny_logits(8, V).view(8, 1, V),
                                                   tiny_logits(8, V).view(8, 1, V) * 7),
+    # the masked overrides (SPEC.md 10.11, 10.12): decode, prefill and kept rows; subnormal
+    # float32 rows kept and copied from embeds
+    "embed_synth": lambda: ops.embed_synth(ops.normal(torch.tensor([6]), 8 * V, torch.float16).view(8, V),
+                                           SEEDS, torch.arange(-4, 4), OVERRIDE_PREV,
+                                           tiny_logits(8, V) * 1e17, OVERRIDE_MASK, 0x0D),
+    "embed_synth/f32": lambda: ops.embed_synth(tiny_logits(8, V), SEEDS, torch.arange(8), OVERRIDE_PREV,
+                                               SUBNORMAL_EMBEDS, OVERRIDE_MASK, 0x0D),
+    "embed_synth_": lambda: synth_inplace(tiny_logits(8, V).bfloat16()),
+    "router_override": lambda: ops.router_override(tiny_logits(8, 256).half(), SEEDS, torch.arange(8),
+                                                   OVERRIDE_MASK, 256, 8, 100),
+    "router_override_": lambda: router_inplace(tiny_logits(8, 256)),
 }
+
+OVERRIDE_PREV = torch.tensor([0, -1, 3, -1, 5, -2, 7, 1])
+OVERRIDE_MASK = torch.tensor([True, True, False, True, True, False, True, True])
+# made here, in the IEEE mode (a product computed by torch under flush-to-zero would be 0)
+SUBNORMAL_EMBEDS = tiny_logits(8, V) * 1e-18
+assert (SUBNORMAL_EMBEDS != 0).all() and (SUBNORMAL_EMBEDS.abs() < 2**-126).all()
+
+
+def synth_inplace(x):
+    ops.embed_synth_(x, SEEDS, torch.arange(8) * 5, OVERRIDE_PREV, tiny_logits(8, V), OVERRIDE_MASK, 0x0D)
+    return x
+
+
+def router_inplace(x):
+    ops.router_override_(x, SEEDS, torch.arange(8), OVERRIDE_MASK, 256, 8, -3)
+    return x
 
 
 def reflect_inplace(op, *xs):

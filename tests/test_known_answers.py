@@ -40,7 +40,8 @@ def test_file_covers_the_grid():
                         "unit_vectors", "target_v2", "householder", "pick_indices", "haar_rotate",
                         "artifacts", "step_seeds", "step_normal", "hash_mod", "forced_logits",
                         "pseudo_input_ids", "route_base_seeds", "decode_pick",
-                        "decode_pick_string", "snap", "reflect_rows"}
+                        "decode_pick_string", "snap", "reflect_rows", "embed_synth",
+                        "router_override"}
 
 
 def test_numpy_spec_reproduces_the_file():

@@ -243,7 +243,18 @@ API = {  # function: its parameters, all filled from GOOD
     pr.reflect_rows_: ["x", "table", "row_group", "mask", "mode"],
     pr.reflect_rows_pair: ["hidden", "residual", "table", "row_group", "mask", "mode"],
     pr.reflect_rows_pair_: ["hidden", "residual", "table", "row_group", "mask", "mode"],
+    # the masked forward-pass overrides
+    pr.embed_synth: ["out", "base_seeds", "step", "prev_k", "embeds", "mask", "salt"],
+    pr.embed_synth_: ["out", "base_seeds", "step", "prev_k", "embeds", "mask", "salt"],
+    pr.router_override: ["logits", "route_seeds", "step", "mask", "n_experts", "top_k", "ladder_base"],
+    pr.router_override_: ["logits", "route_seeds", "step", "mask", "n_experts", "top_k", "ladder_base"],
 }
+# Where a function's valid value of a parameter differs from GOOD's (a per-row step tensor, an
+# out that is an input, logits as wide as n_experts).
+OVERRIDE_GOOD = {"out": torch.ones(2, 4), "step": torch.tensor([3, 4]), "embeds": torch.ones(2, 4),
+                 "logits": torch.ones(2, 8), "route_seeds": torch.tensor([1, 2])}
+GOOD_FOR = {fn: OVERRIDE_GOOD for fn in (pr.embed_synth, pr.embed_synth_, pr.router_override,
+                                         pr.router_override_)}
 
 
 def test_the_api_table_names_every_public_function():
@@ -254,7 +265,8 @@ def test_the_api_table_names_every_public_function():
 @given(fn=st.sampled_from(sorted(API, key=lambda f: f.__name__)), data=st.data())
 def test_random_bad_arguments_raise_only_type_or_value_errors(fn, data):
     params = API[fn]
-    kwargs = {p: GOOD[p] for p in params}
+    good = {**GOOD, **GOOD_FOR.get(fn, {})}
+    kwargs = {p: good[p] for p in params}
     for p in data.draw(st.lists(st.sampled_from(params), min_size=1, max_size=2, unique=True)):
         kwargs[p] = data.draw(junk, label=p)
     try:
@@ -309,6 +321,10 @@ RAW = [  # (op, strategies of its arguments): every value admitted by the schema
     (OPS.reflect_rows, (small_tensors(), small_tensors(), seed_tensors, small_tensors(), modes)),
     (OPS.reflect_rows_pair, (small_tensors(), small_tensors(), small_tensors(), seed_tensors,
                              small_tensors(), modes)),
+    (OPS.embed_synth, (small_tensors(), seed_tensors, seed_tensors, seed_tensors, small_tensors(),
+                       small_tensors(), ints)),
+    (OPS.router_override, (small_tensors(), seed_tensors, seed_tensors, small_tensors(), ints, ints,
+                           ints)),
 ]
 
 

@@ -510,8 +510,9 @@ POCRAND_HD float stepwise_update(float x, float c, float v, int s) {
 POCRAND_HD uint32_t pick_score(uint32_t i, uint32_t seed) { return murmur3(i, seed); }
 
 // ---------------------------------------------------------------------------------------------
-// 10. gonka-poc steps (SPEC.md 10.1-10.4): the step seeds of the decode scheme, hash modulo (the
-//     pseudo token ids), forced expert logits. Integer work only, plus one exact conversion.
+// 10. gonka-poc steps (SPEC.md 10.1-10.4, 10.11-10.12): the step seeds of the decode scheme, hash
+//     modulo (the pseudo token ids), forced expert logits, the row selectors of the masked
+//     forward-pass overrides. Integer work only, plus one exact conversion.
 // ---------------------------------------------------------------------------------------------
 constexpr uint32_t kMixA = 0x9E3779B1u;
 constexpr uint32_t kMixB = 0x85EBCA77u;
@@ -542,6 +543,20 @@ POCRAND_HD float forced_logit(uint32_t e, uint32_t start, uint32_t n_experts, ui
   const float ladder = static_cast<float>(ladder_base + static_cast<int32_t>(rung));
   return pr_select(off < top_k, ladder, kExpertFloor);
 }
+
+// 10.11 The kind of a row of embed_synth: a masked row whose previous index is >= 0 is a decode
+// row (the normals of its step seed, 10.3), a masked row whose previous index is negative a
+// prefill row (the given embedding, delivered in the output's type), any other row keeps its bits.
+constexpr int kSynthKeep = 0;
+constexpr int kSynthDecode = 1;
+constexpr int kSynthPrefill = 2;
+
+POCRAND_HD int embed_synth_kind(bool mask, int64_t prev) {
+  return mask ? (prev >= 0 ? kSynthDecode : kSynthPrefill) : kSynthKeep;
+}
+
+// 10.12 The route seed of a router_override row at step t: hash(u32(t), u32(seed)) (10.4's fold).
+POCRAND_HD uint32_t route_seed(uint32_t step, uint32_t seed) { return murmur3(step, seed); }
 
 }  // namespace pocrand
 

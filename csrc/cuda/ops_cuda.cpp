@@ -673,3 +673,76 @@ TORCH_LIBRARY_IMPL(pocrand, CUDA, m) {
 }
 
 }  // namespace pocrand
+
+// ---- the masked forward-pass overrides (SPEC.md 10.11, 10.12): the launchers of cuda/overrides.cu ----
+#include "../overrides_checks.h"
+#include "overrides.h"
+
+namespace pocrand {
+namespace {
+
+void embed_synth_launch(const at::Tensor& x, const at::Tensor& out, const at::Tensor& base_seeds,
+                        const at::Tensor& step, const at::Tensor& prev_k, const at::Tensor& embeds,
+                        const at::Tensor& mask, int64_t salt) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  if (x.numel() == 0) return;
+  C10_CUDA_CHECK(cuda::launch_embed_synth(
+      x.data_ptr(), out.data_ptr(), float_type(x.scalar_type()), x.size(0), x.size(1),
+      base_seeds.data_ptr<int64_t>(), step.data_ptr<int64_t>(), prev_k.data_ptr<int64_t>(),
+      embeds.data_ptr(), float_type(embeds.scalar_type()), mask.data_ptr<bool>(),
+      static_cast<uint32_t>(salt), stream()));
+}
+
+at::Tensor embed_synth_cuda(const at::Tensor& x, const at::Tensor& base_seeds, const at::Tensor& step,
+                            const at::Tensor& prev_k, const at::Tensor& embeds, const at::Tensor& mask,
+                            int64_t salt) {
+  check_embed_synth_args(x, base_seeds, step, prev_k, embeds, mask, salt);
+  auto out = at::empty_like(x);
+  embed_synth_launch(x, out, base_seeds, step, prev_k, embeds, mask, salt);
+  return out;
+}
+
+void embed_synth_inplace_cuda(const at::Tensor& x, const at::Tensor& base_seeds, const at::Tensor& step,
+                              const at::Tensor& prev_k, const at::Tensor& embeds, const at::Tensor& mask,
+                              int64_t salt) {
+  check_embed_synth_inplace_args(x, base_seeds, step, prev_k, embeds, mask, salt);
+  embed_synth_launch(x, x, base_seeds, step, prev_k, embeds, mask, salt);
+}
+
+void router_override_launch(const at::Tensor& logits, const at::Tensor& out, const at::Tensor& route_seeds,
+                            const at::Tensor& step, const at::Tensor& mask, int64_t top_k,
+                            int64_t ladder_base) {
+  const c10::cuda::CUDAGuard guard(logits.device());
+  if (logits.numel() == 0) return;
+  C10_CUDA_CHECK(cuda::launch_router_override(
+      logits.data_ptr(), out.data_ptr(), float_type(logits.scalar_type()), logits.size(0),
+      logits.size(1), route_seeds.data_ptr<int64_t>(), step.data_ptr<int64_t>(),
+      mask.data_ptr<bool>(), top_k, ladder_base, stream()));
+}
+
+at::Tensor router_override_cuda(const at::Tensor& logits, const at::Tensor& route_seeds,
+                                const at::Tensor& step, const at::Tensor& mask, int64_t n_experts,
+                                int64_t top_k, int64_t ladder_base) {
+  check_router_override_args(logits, route_seeds, step, mask, n_experts, top_k, ladder_base);
+  auto out = at::empty_like(logits);
+  router_override_launch(logits, out, route_seeds, step, mask, top_k, ladder_base);
+  return out;
+}
+
+void router_override_inplace_cuda(const at::Tensor& logits, const at::Tensor& route_seeds,
+                                  const at::Tensor& step, const at::Tensor& mask, int64_t n_experts,
+                                  int64_t top_k, int64_t ladder_base) {
+  check_router_override_inplace_args(logits, route_seeds, step, mask, n_experts, top_k, ladder_base);
+  router_override_launch(logits, logits, route_seeds, step, mask, top_k, ladder_base);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(pocrand, CUDA, m) {
+  m.impl("embed_synth", &embed_synth_cuda);
+  m.impl("embed_synth_", &embed_synth_inplace_cuda);
+  m.impl("router_override", &router_override_cuda);
+  m.impl("router_override_", &router_override_inplace_cuda);
+}
+
+}  // namespace pocrand

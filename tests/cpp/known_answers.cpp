@@ -437,6 +437,52 @@ static bool compute_gonka(const std::string& op, const Args& a, Bytes& out) {
       if (with_prev) s += "_k_" + str_int(a.nums("prev").at(b));
       for (int64_t i : pick(seed_from_string(s), a.num("dim"), a.num("k"))) put_le(out, i);
     }
+  } else if (op == "embed_synth") {  // 10.11: x [rows, hidden] in dtype
+    const int64_t rows = a.num("rows"), H = a.num("hidden");
+    const std::string dtype = a.str("dtype"), edtype = a.str("embeds_dtype");
+    const std::vector<float> x = normal(static_cast<uint32_t>(a.num("x_seed")), rows * H);
+    // through() widens exactly what a tensor of embeds_dtype holds; NaN-free, so a same-dtype row
+    // stored again keeps its bits (10.11 copies them)
+    const std::vector<float> emb =
+        through(normal(static_cast<uint32_t>(a.num("embeds_seed")), a.num("embeds_rows") * H), edtype);
+    const std::vector<int64_t>& base = a.nums("base_seeds");
+    const std::vector<int64_t>& steps = a.nums("step");
+    const std::vector<int64_t>& prev = a.nums("prev_k");
+    const std::vector<int64_t>& mask = a.nums("mask");
+    const auto salt = static_cast<uint32_t>(a.num("salt"));
+    for (int64_t r = 0; r < rows; ++r) {
+      std::vector<float> y;
+      switch (embed_synth_kind(mask.at(r) != 0, prev.at(r))) {
+        case kSynthDecode:
+          y = normal(step_seed(static_cast<uint32_t>(base.at(r)), static_cast<uint32_t>(prev.at(r)),
+                               static_cast<uint32_t>(steps.at(r)), salt), H);
+          break;
+        case kSynthPrefill: y.assign(emb.begin() + r * H, emb.begin() + (r + 1) * H); break;
+        default: y.assign(x.begin() + r * H, x.begin() + (r + 1) * H);  // stored below as x was
+      }
+      const Bytes b = store(y, dtype);
+      out.insert(out.end(), b.begin(), b.end());
+    }
+  } else if (op == "router_override") {  // 10.12: logits [rows, n_experts] in dtype
+    const int64_t rows = a.num("rows"), E = a.num("n_experts");
+    const std::vector<float> x = normal(static_cast<uint32_t>(a.num("x_seed")), rows * E);
+    const std::vector<int64_t>& seeds = a.nums("route_seeds");
+    const std::vector<int64_t>& steps = a.nums("step");
+    const std::vector<int64_t>& mask = a.nums("mask");
+    const auto e32 = static_cast<uint32_t>(E);
+    std::vector<float> y;
+    for (int64_t r = 0; r < rows; ++r) {
+      if (mask.at(r) == 0) {
+        y.insert(y.end(), x.begin() + r * E, x.begin() + (r + 1) * E);
+        continue;
+      }
+      const uint32_t start = route_start(
+          route_seed(static_cast<uint32_t>(steps.at(r)), static_cast<uint32_t>(seeds.at(r))), e32);
+      for (uint32_t e = 0; e < e32; ++e)
+        y.push_back(forced_logit(e, start, e32, static_cast<uint32_t>(a.num("top_k")),
+                                 static_cast<int32_t>(a.num("ladder_base"))));
+    }
+    out = store(y, a.str("dtype"));
   } else {
     return false;
   }

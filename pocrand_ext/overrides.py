@@ -1,0 +1,174 @@
+"""The masked forward-pass overrides (SPEC.md 10.11, 10.12): one launch each, every row decided on
+the device by its own mask entry.
+
+- embed_synth (10.11): the token embeddings a model computed, with each masked row replaced —
+  a decode row (prev_k >= 0) by the normals of its step seed (10.3, bit for bit step_normal's
+  row), a prefill row (prev_k < 0) by a given embedding delivered in the output's dtype; any
+  other row keeps its bits.
+- router_override (10.12): an MoE gate's logits, with each masked row replaced by its forced
+  logits (10.4, bit for bit forced_logits' row with a per-row step); any other row keeps its bits.
+
+The per-row tensors (seeds, steps, previous indices, mask) may be longer than the rows (only the
+first n entries are read) and are never read back to the host: the ops run under
+torch.compile(fullgraph=True) and in CUDA-graph capture, with new values written into the same
+buffers between replays. Steps, seeds and previous indices are used mod 2^32 (any int64 value)."""
+from __future__ import annotations
+
+import torch
+
+from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
+from ._checks import (check_count, check_device, check_dtype, check_int, check_no_grad,
+                      check_no_overlap, check_no_self_overlap, check_seed, check_tensor)
+from .decode import LADDER_LIMIT
+
+__all__ = ["embed_synth", "embed_synth_", "router_override", "router_override_"]
+
+SALT_EMBED = 0x0D  # SPEC.md 10.5: the decode embeddings' salt
+LADDER_BASE = 100  # SPEC.md 10.5: the protocol's ladder base
+
+
+def _rows(x_name: str, x, cols: str) -> int:
+    check_no_grad(x_name, check_tensor(x_name, x))
+    if x.dim() != 2:
+        raise ValueError(f"{x_name} must be 2-D [rows, {cols}], got {list(x.shape)}")
+    check_dtype(f"{x_name}.dtype", x.dtype)
+    return x.shape[0]
+
+
+def _row_buffer(name: str, t, dtype: torch.dtype, n: int, x_name: str, x: torch.Tensor) -> None:
+    """A 1-D per-row tensor of dtype with at least n entries on x's device."""
+    check_tensor(name, t)
+    if t.dtype != dtype:
+        raise TypeError(f"{name} must be {str(dtype).replace('torch.', '')}, got {t.dtype}")
+    if t.dim() != 1 or t.shape[0] < n:
+        raise ValueError(f"{name} must be 1-D with at least {n} entries (one per row of "
+                         f"{x_name}), got {list(t.shape)}")
+    if t.device != x.device:
+        raise ValueError(f"{x_name} and {name} must be on one device, got {x.device} and "
+                         f"{t.device}")
+
+
+def _check_embed(out, base_seeds, step, prev_k, embeds, mask, salt) -> int:
+    n = _rows("out", out, "hidden")
+    hidden = check_count("hidden size (out.shape[-1])", out.shape[-1])
+    for name, t in (("base_seeds", base_seeds), ("step", step), ("prev_k", prev_k)):
+        _row_buffer(name, t, torch.int64, n, "out", out)
+    _row_buffer("mask", mask, torch.bool, n, "out", out)
+    check_no_grad("embeds", check_tensor("embeds", embeds))
+    check_dtype("embeds.dtype", embeds.dtype)
+    if embeds.dim() != 2 or embeds.shape[0] < n or embeds.shape[1] != hidden:
+        raise ValueError(f"embeds must be [rows >= {n}, {hidden}] (out's hidden size), got "
+                         f"{list(embeds.shape)}")
+    if embeds.device != out.device:
+        raise ValueError(f"out and embeds must be on one device, got {out.device} and "
+                         f"{embeds.device}")
+    check_device(out.device)
+    return check_seed("salt", salt)
+
+
+def _embed_args(base_seeds, step, prev_k, embeds, mask):
+    return (base_seeds.contiguous(), step.contiguous(), prev_k.contiguous(), embeds.contiguous(),
+            mask.contiguous())
+
+
+def embed_synth(out: torch.Tensor, base_seeds: torch.Tensor, step: torch.Tensor,
+                prev_k: torch.Tensor, embeds: torch.Tensor, mask: torch.Tensor,
+                salt: int = SALT_EMBED) -> torch.Tensor:
+    """A new tensor of out's shape and dtype (out [n, hidden], float32/fp16/bf16: the embeddings
+    the model computed). Row r < n, with base_seeds, step, prev_k int64 [>= n], embeds
+    [>= n, hidden] (float32/fp16/bf16) and mask bool [>= n]:
+    mask[r] and prev_k[r] >= 0 -> normal(step_seed(base_seeds[r], step[r], prev_k[r], salt),
+    hidden) in out's dtype (step_normal's row); mask[r] and prev_k[r] < 0 -> embeds[r] in out's
+    dtype (round to nearest even); otherwise out[r] bit for bit."""
+    salt = _check_embed(out, base_seeds, step, prev_k, embeds, mask, salt)
+    return torch.ops.pocrand.embed_synth.default(out.contiguous(),
+                                                 *_embed_args(base_seeds, step, prev_k, embeds, mask),
+                                                 salt)
+
+
+def embed_synth_(out: torch.Tensor, base_seeds: torch.Tensor, step: torch.Tensor,
+                 prev_k: torch.Tensor, embeds: torch.Tensor, mask: torch.Tensor,
+                 salt: int = SALT_EMBED) -> torch.Tensor:
+    """embed_synth written into out itself (returns out); only the masked rows are written. A
+    strided out is computed through a contiguous copy and written back."""
+    salt = _check_embed(out, base_seeds, step, prev_k, embeds, mask, salt)
+    check_no_self_overlap("out", out)
+    for other, t in (("base_seeds", base_seeds), ("step", step), ("prev_k", prev_k),
+                     ("embeds", embeds), ("mask", mask)):
+        check_no_overlap("out", out, other, t)
+    if out.is_contiguous():
+        torch.ops.pocrand.embed_synth_.default(out, *_embed_args(base_seeds, step, prev_k, embeds, mask),
+                                               salt)
+    else:
+        out.copy_(embed_synth(out, base_seeds, step, prev_k, embeds, mask, salt))
+    return out
+
+
+def _check_router(logits, route_seeds, step, mask, n_experts, top_k, ladder_base) -> tuple[int, int, int]:
+    n = _rows("logits", logits, "n_experts")
+    n_experts, top_k = check_count("n_experts", n_experts), check_int("top_k", top_k)
+    if logits.shape[-1] != n_experts:
+        raise ValueError(f"logits.shape[-1] must be n_experts = {n_experts}, got "
+                         f"{list(logits.shape)}")
+    if not 1 <= top_k <= min(n_experts, LADDER_LIMIT):
+        raise ValueError(f"top_k must be in [1, min(n_experts, 2^23)], got top_k={top_k}, "
+                         f"n_experts={n_experts}")
+    ladder_base = check_int("ladder_base", ladder_base)
+    if not -LADDER_LIMIT <= ladder_base <= LADDER_LIMIT:
+        raise ValueError(f"ladder_base must be in [-2^23, 2^23], got {ladder_base}")
+    _row_buffer("route_seeds", route_seeds, torch.int64, n, "logits", logits)
+    _row_buffer("step", step, torch.int64, n, "logits", logits)
+    _row_buffer("mask", mask, torch.bool, n, "logits", logits)
+    check_device(logits.device)
+    return n_experts, top_k, ladder_base
+
+
+def router_override(logits: torch.Tensor, route_seeds: torch.Tensor, step: torch.Tensor,
+                    mask: torch.Tensor, n_experts: int, top_k: int,
+                    ladder_base: int = LADDER_BASE) -> torch.Tensor:
+    """A new tensor of logits' shape and dtype (logits [n, n_experts], float32/fp16/bf16). Row r
+    < n, with route_seeds and step int64 [>= n] and mask bool [>= n]: mask[r] -> the forced
+    logits of route seed hash(u32(step[r]), u32(route_seeds[r])) (SPEC.md 10.4: experts start ..
+    start + top_k - 1 (mod E) get ladder_base + top_k .. ladder_base + 1, the others -10000) in
+    logits' dtype; otherwise logits[r] bit for bit."""
+    e, k, lad = _check_router(logits, route_seeds, step, mask, n_experts, top_k, ladder_base)
+    return torch.ops.pocrand.router_override.default(logits.contiguous(), route_seeds.contiguous(),
+                                                     step.contiguous(), mask.contiguous(), e, k, lad)
+
+
+def router_override_(logits: torch.Tensor, route_seeds: torch.Tensor, step: torch.Tensor,
+                     mask: torch.Tensor, n_experts: int, top_k: int,
+                     ladder_base: int = LADDER_BASE) -> torch.Tensor:
+    """router_override written into logits itself (returns logits); only the masked rows are
+    written. A strided logits is computed through a contiguous copy and written back."""
+    e, k, lad = _check_router(logits, route_seeds, step, mask, n_experts, top_k, ladder_base)
+    check_no_self_overlap("logits", logits)
+    for other, t in (("route_seeds", route_seeds), ("step", step), ("mask", mask)):
+        check_no_overlap("logits", logits, other, t)
+    if logits.is_contiguous():
+        torch.ops.pocrand.router_override_.default(logits, route_seeds.contiguous(), step.contiguous(),
+                                                   mask.contiguous(), e, k, lad)
+    else:
+        logits.copy_(router_override(logits, route_seeds, step, mask, e, k, lad))
+    return logits
+
+
+# Fake (meta) implementations: shapes only, for torch.compile and fake tensors.
+@torch.library.register_fake("pocrand::embed_synth")
+def _embed_synth_fake(x, base_seeds, step, prev_k, embeds, mask, salt):
+    return torch.empty_like(x)
+
+
+@torch.library.register_fake("pocrand::embed_synth_")
+def _embed_synth_inplace_fake(x, base_seeds, step, prev_k, embeds, mask, salt):
+    return None
+
+
+@torch.library.register_fake("pocrand::router_override")
+def _router_override_fake(logits, route_seeds, step, mask, n_experts, top_k, ladder_base):
+    return torch.empty_like(logits)
+
+
+@torch.library.register_fake("pocrand::router_override_")
+def _router_override_inplace_fake(logits, route_seeds, step, mask, n_experts, top_k, ladder_base):
+    return None
