@@ -61,3 +61,48 @@ def ref_forced(route_base, steps, n_experts, top_k, ladder=100):
     out = torch.full((seed.shape[0], n_experts), -1.0e4, device=seed.device)
     vals = torch.arange(top_k, 0, -1, dtype=torch.float32, device=seed.device) + ladder
     return out.scatter_(1, chosen, vals.unsqueeze(0).expand(seed.shape[0], -1))
+
+
+# ---- the plugin's per-layer PoC transforms (the benchmark's baselines, benchmarks/graph_rows.py) ----
+
+def ref_reflect_rows(x, table, row_group, mask):
+    """The plugin's masked row-group reflection of one layer's x [n, hidden]: each row whose mask
+    holds reflected by its slot's table row, evaluated by torch in x's dtype."""
+    n = x.shape[0]
+    v = table.index_select(0, row_group[:n]).to(x.dtype)
+    dot = (x * v).sum(-1, keepdim=True)
+    return torch.where(mask[:n, None], x - 2.0 * dot * v, x)
+
+
+def ref_reflect_rows_pair(hidden, residual, table, row_group, mask):
+    return (ref_reflect_rows(hidden, table, row_group, mask),
+            ref_reflect_rows(residual, table, row_group, mask))
+
+
+def ref_router_override(logits, route_seeds, steps, mask, n_experts, top_k, ladder=100):
+    """One gate's router logits [B, n_experts] with the masked rows replaced by the forced logits
+    (ref_forced) in the logits' dtype."""
+    forced = ref_forced(route_seeds, steps, n_experts, top_k, ladder).to(logits.dtype)
+    return torch.where(mask[:logits.shape[0], None], forced, logits)
+
+
+def ref_embed_synth(base, steps, prev_k, embeds, mask, salt=0x0D):
+    """The decode step's input embeddings [B, hidden]: rows whose mask holds and whose previous
+    index is known (prev_k >= 0) become normal(step seed) in the embeddings' dtype (torch's
+    log/sin/cos Box-Muller, ref_normal); the others keep the model's embeddings."""
+    noise = ref_normal(ref_step_seeds(base, steps, prev_k, salt), embeds.shape[-1]).to(embeds.dtype)
+    keep = mask[:embeds.shape[0]] & (prev_k >= 0)
+    return torch.where(keep[:, None], noise, embeds)
+
+
+def ref_snap(h, idx, codebook):
+    """The plugin's snap of the final hidden states h [B, H] given its picked indices idx [B, d]
+    and a codebook [P, d]: (k, bad, scores, q) as pocrand_ext.snap returns them."""
+    hf = h.float()
+    lh = hf / (hf.norm(dim=-1, keepdim=True) + 1e-8)
+    g = lh.gather(1, idx)
+    q = g / (g.norm(dim=-1, keepdim=True) + 1e-8)
+    bad = ~torch.isfinite(q).all(dim=-1)
+    scores = q @ codebook.T
+    k = torch.where(bad, torch.full_like(idx[:, 0], -1), scores.argmax(dim=-1))
+    return k, bad, torch.where(bad.unsqueeze(-1), torch.zeros_like(scores), scores), q

@@ -99,7 +99,9 @@ __device__ __forceinline__ ReflectUnit<Bits> reflect_unit(const ReflectUnits& un
 }
 
 // The launch bounds name one block a multiprocessor (the Householder chunk kernel's choice): the
-// registers then allow the four row arrays below without spills.
+// registers then allow the four row arrays below without spills. Blocks of 16 warps get at most
+// 128 registers a thread, too few for four (ptxas spilled on sm_100 and sm_120): they load the
+// unit's v when its turn comes (from L2: a table row is read by many units) instead of ahead.
 template <typename E, bool Stepwise, int kWarps>
 __global__ void __launch_bounds__(kWarps * 32, 1)
 reflect_rows_chunk_kernel(const __grid_constant__ ReflectUnits units, int hidden,
@@ -113,13 +115,14 @@ reflect_rows_chunk_kernel(const __grid_constant__ ReflectUnits units, int hidden
   const int vectors = hidden / ChunkShape<E>::kVec;
   const int base = warp * (kChunk / ChunkShape<E>::kVec);  // this warp's first vector
   const int64_t step = gridDim.x;
+  constexpr bool kPrefetchV = kWarps <= 8;
   uint4 xc[P], vc[P], xn[P], vn[P];
   // Unit u's x (unless it is copied in place: nothing to move) and v (if it is reflected).
   auto load = [&](int64_t u, ReflectUnit<Bits>& w, uint4 (&xs)[P], uint4 (&vs)[P]) {
     if (u >= units.total) return;
     w = reflect_unit(units, u, hidden, table, slots, row_group, mask);
     if (w.v != nullptr || w.out != w.x) load_chunk<E>(w.x, base, vectors, xs);
-    if (w.v != nullptr) load_chunk<E>(w.v, base, vectors, vs);
+    if (kPrefetchV && w.v != nullptr) load_chunk<E>(w.v, base, vectors, vs);
   };
   ReflectUnit<Bits> cur{}, next{};
   int64_t u = blockIdx.x;
@@ -129,6 +132,7 @@ reflect_rows_chunk_kernel(const __grid_constant__ ReflectUnits units, int hidden
     load(u + step, next, xn, vn);  // in flight during this unit's sum and stores
     uint4* out = reinterpret_cast<uint4*>(cur.out);
     if (cur.v != nullptr) {  // uniform over the block: the barrier below is reached by all
+      if constexpr (!kPrefetchV) load_chunk<E>(cur.v, base, vectors, vc);
       float dot = chunk_dot<E>(xc, vc, base, vectors, ReflectProduct<E, Stepwise>{});
       if (chunks > 1) {
         // The last level over the chunk sums (core section 7). sums[parity] is rewritten two
@@ -157,7 +161,7 @@ reflect_rows_chunk_kernel(const __grid_constant__ ReflectUnits units, int hidden
 #pragma unroll
     for (int m = 0; m < P; ++m) {
       xc[m] = xn[m];
-      vc[m] = vn[m];
+      if constexpr (kPrefetchV) vc[m] = vn[m];
     }
     cur = next;
   }
