@@ -40,6 +40,17 @@ def optional_op(name: str):
         return None
 
 
+def runs(name: str, call) -> bool:
+    """Whether call() runs (an op from another build may take other arguments): printed if not."""
+    try:
+        call()
+        torch.cuda.synchronize()
+        return True
+    except Exception as e:  # noqa: BLE001 - reported; the section goes on without it
+        print(f"{name}: cannot run ({type(e).__name__}: {e}); left out")
+        return False
+
+
 # ----------------------------------------------------------------------------------------------
 # Timing
 # ----------------------------------------------------------------------------------------------
@@ -48,14 +59,20 @@ def replay_ms(fn, arg_sets, repeats: int, name: str = "") -> float | None:
     median replay time over `repeats` replays divided by len(arg_sets). fn runs twice on every set
     before the capture, on a side stream (warm-up and torch.compile's compilation happen there).
     None (printed) when fn cannot be captured."""
+    label = name or getattr(fn, "__name__", str(fn))
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        for _ in range(2):
-            for args in arg_sets:
-                fn(*args)
-    torch.cuda.current_stream().wait_stream(side)
-    torch.cuda.synchronize()
+    try:
+        with torch.cuda.stream(side):
+            for _ in range(2):
+                for args in arg_sets:
+                    fn(*args)
+        torch.cuda.current_stream().wait_stream(side)
+        torch.cuda.synchronize()
+    except Exception as e:  # noqa: BLE001 - reported; the section goes on with the other rows
+        print(f"cannot run {label}: {type(e).__name__}: {e}")
+        torch.cuda.synchronize()
+        return None
     graph = torch.cuda.CUDAGraph()
     try:
         with torch.cuda.graph(graph):
@@ -63,7 +80,7 @@ def replay_ms(fn, arg_sets, repeats: int, name: str = "") -> float | None:
                 fn(*args)
         torch.cuda.synchronize()
     except Exception as e:  # noqa: BLE001 - a baseline that cannot be captured is reported
-        print(f"cannot capture {name or getattr(fn, '__name__', fn)}: {type(e).__name__}: {e}")
+        print(f"cannot capture {label}: {type(e).__name__}: {e}")
         torch.cuda.synchronize()
         return None
     for _ in range(3):
@@ -210,7 +227,8 @@ def embed_rows(repeats: int, write_bw: float):
     embed_synth = optional_op("embed_synth")
     if embed_synth is not None:
         out, base, steps, prev, embeds, mask = data[0]
-        embed_synth(out, base, steps, prev, embeds, mask, salt=salt)
+        if not runs("embed_synth", lambda: embed_synth(out, base, steps, prev, embeds, mask, salt=salt)):
+            return rows
         want = step_normal_where(*data[0])
         ok = same_bits(out, want)
         share = (bits(out) == bits(plugin(*data[0]))).double().mean().item()
@@ -247,6 +265,10 @@ def decode_step_row(repeats: int):
     snap_out = (torch.empty(n, dtype=torch.int64, device="cuda"),
                 torch.empty(n, dtype=torch.bool, device="cuda"),
                 torch.empty(n, P, device="cuda"), torch.empty(n, d, device="cuda"))
+    if router_override is not None and not runs(
+            "router_override", lambda: router_override(layers[0]["logits"].clone(), layers[0]["route"],
+                                                       steps, mask, E, K, ladder)):
+        router_override = None
 
     def ours():
         h = None
@@ -272,7 +294,7 @@ def decode_step_row(repeats: int):
     t = replay_ms(ours, [()], repeats, "decode step pocrand")
     parts = f"{L} x reflect_rows_pair stepwise" + (f" + {L} router overrides ({E} experts, top {K})"
                                                    if router_override is not None else
-                                                   " (router_override not built: left out of both sides)")
+                                                   " (router_override not built or not runnable: left out of both sides)")
     met = None if t is None or comp is None else t <= 0.25 * comp
     return dict(op=f"one decode step's PoC transforms, MiniMax-M2 shape: {parts} + snap",
                 shape=f"{n}x{hidden} bf16", ours=t, eager=eager, compiled=comp, floor=None,
