@@ -3,7 +3,8 @@ PoC transforms of a decode step as a captured forward runs them, each beside its
 same run on the same card:
  - reflect_rows_pair (bf16, stepwise and once, half the rows masked) at 1024 x 7168, 1024 x 3072
    and 8192 x 7168, beside the read+write floor of both tensors (this run's copy bandwidth) and
-   the plugin's torch expression (tests/reference_gonka.py) eager and torch.compile'd;
+   the plugin's torch expression (tests/reference_gonka.py) eager and torch.compile'd, and the
+   generic kernel on the same shape (forced by storage off 16-byte alignment) for comparison;
  - embedding synthesis 1024 x 7168 bf16 (pocrand_ext.overrides.embed_synth, when built) beside the
    write floor and the plugin's expression eager and compiled;
  - one decode step's PoC transforms at the MiniMax-M2 shape (62 layers x reflect_rows_pair + 62
@@ -187,9 +188,26 @@ def reflect_rows_rows(repeats: int, copy_bw: float):
                                  floor=floor, vs_floor=ratio(ours, floor),
                                  target="<= 1.3x read+write floor of both tensors",
                                  met=met, check="bits == CPU" if ok else "**bits differ from CPU**"))
-        del data
+        # the generic kernel on the same shape, for comparison: storage one element off 16-byte
+        # alignment makes reflect_rows take it
+        shifted = [(unaligned(h), unaligned(r), t, g, m) for h, r, t, g, m in data]
+        ours = replay_ms(lambda h, r, t, g, m: pr.reflect_rows_pair(h, r, t, g, m, "stepwise"),
+                         shifted, repeats, "reflect_rows_pair stepwise, unaligned")
+        rows.append(dict(op="reflect_rows_pair bf16 stepwise, half masked, unaligned storage "
+                            "(the generic kernel)", shape=f"{n}x{hidden}", ours=ours, eager=eager,
+                         compiled=comp, floor=floor, vs_floor=ratio(ours, floor),
+                         target="(for comparison)", met=None, check="-"))
+        del data, shifted
         torch.cuda.empty_cache()
     return rows
+
+
+def unaligned(t: torch.Tensor) -> torch.Tensor:
+    """A contiguous copy of t whose storage starts one element into a buffer (not 16-byte aligned)."""
+    buf = torch.empty(t.numel() + 1, dtype=t.dtype, device=t.device)
+    view = buf[1:].view(t.shape)
+    view.copy_(t)
+    return view
 
 
 def embed_rows(repeats: int, write_bw: float):
