@@ -12,6 +12,9 @@ times of the Python call (seed derivation, argument checks, upload and kernels, 
  - gonka-poc decode rows (--section decode): the plugin's torch expressions
    (tests/reference_gonka.py), eager in the reference column and torch.compile'd in the torch
    column, all in CUDA-graph replay
+ - the per-layer PoC transforms (--section graph, benchmarks/graph_rows.py): reflect_rows_pair,
+   embedding synthesis and one decode step's transforms in CUDA-graph replay, beside the floors
+   and the plugin's expressions eager and compiled, in a table of their own
  - floor: the bytes the op must move over this card's bandwidth measured in the same run
    (a large fill for writes, a large copy for reads).
 A CPU section compares pocrand's CPU kernels with the reference on the CPU.
@@ -32,6 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 import reference_gonka as refg  # noqa: E402
 import reference_torch as ref  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import graph_rows  # noqa: E402
 
 import pocrand_ext as pr  # noqa: E402
 from pocrand_ext import reference_pocv2 as ref2  # noqa: E402
@@ -481,15 +487,7 @@ def bench_decode_snap(repeats: int, copy_bw: float):
             torch.empty(B, P, device="cuda"), torch.empty(B, D, device="cuda"))
     floor = B * H * 2 / copy_bw / 1e6
 
-    def plugin_expr(h, idx, C):
-        hf = h.float()
-        lh = hf / (hf.norm(dim=-1, keepdim=True) + 1e-8)
-        g = lh.gather(1, idx)
-        q = g / (g.norm(dim=-1, keepdim=True) + 1e-8)
-        bad = ~torch.isfinite(q).all(dim=-1)
-        scores = q @ C.T
-        k = torch.where(bad, torch.full_like(idx[:, 0], -1), scores.argmax(dim=-1))
-        return k, bad, torch.where(bad.unsqueeze(-1), torch.zeros_like(scores), scores), q
+    plugin_expr = refg.ref_snap
 
     k = gpu_ms(graph_of(lambda: pr.snap(h, seeds, C, out=outs)), [()], repeats)
     eager = gpu_ms(graph_of(lambda: plugin_expr(h, idx, C)), [()], repeats)
@@ -549,16 +547,21 @@ def plot(points, path: Path, card: str):
     fig.savefig(path, dpi=110)
 
 
-def main() -> int:
+def parse_args(argv=None):
     ap = argparse.ArgumentParser(description="pocrand benchmark")
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--write", action="store_true", help="update BENCHMARKS.md and the plot")
     ap.add_argument("--plot", type=Path, default=ROOT / "benchmarks" / "throughput.png")
     ap.add_argument("--no-cpu", action="store_true")
-    ap.add_argument("--section", choices=["all", "phase2", "pocv2", "round", "decode"],
+    ap.add_argument("--section", choices=["all", "phase2", "pocv2", "round", "decode", "graph"],
                     default="all",
-                    help="which GPU rows to measure")
-    args = ap.parse_args()
+                    help="which GPU rows to measure (graph: the per-layer PoC transforms in "
+                         "CUDA-graph replay, benchmarks/graph_rows.py; only when asked for)")
+    return ap.parse_args(argv)
+
+
+def main() -> int:
+    args = parse_args()
     if not torch.cuda.is_available() or "cuda" not in pr.build_info():
         print("no CUDA device or no CUDA build: GPU section skipped")
     card = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU only"
@@ -579,6 +582,8 @@ def main() -> int:
             rows += bench_decode_snap(args.repeats, copy_bw)
         if args.section in ("all", "round"):
             round_text = round_table(bench_round_cost(args.repeats))
+        if args.section == "graph":
+            round_text += graph_rows.bench_graph(args.repeats, write_bw, copy_bw)
     cpu = None if args.no_cpu else bench_cpu(max(3, args.repeats // 6))
     text = table(rows, cpu, header) + round_text
     print(text)

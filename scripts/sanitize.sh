@@ -13,8 +13,8 @@ mkdir -p "$LOG"
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
 SELECT=(tests/test_cuda.py tests/test_seed_document.py tests/test_integration.py
-        tests/test_householder_forms.py tests/test_batched_murmur3.py
-        -k "not 262144 and not 1048577 and not 151936 and not 1048576 and not 2097152 and not 2097153 and not 196608 and not 196609 and not 1000000 and not past_two and not out_of_memory and not inductor and not concurrent"
+        tests/test_householder_forms.py tests/test_batched_murmur3.py tests/test_reflect_rows_cuda.py
+        -k "not 262144 and not 1048577 and not 151936 and not 1048576 and not 2097152 and not 2097153 and not 196608 and not 196609 and not 1000000 and not past_two and not out_of_memory and not inductor and not concurrent and not 8193 and not large_batch"
         -p no:cacheprovider -q)
 status=0
 for tool in memcheck racecheck synccheck initcheck; do

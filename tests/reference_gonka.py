@@ -82,3 +82,32 @@ def ref_router_override(logits, route_seeds, step, mask, n_experts, top_k, ladde
     n = logits.shape[0]
     forced = ref_forced(route_seeds[:n], step[:n], n_experts, top_k, ladder).to(logits.dtype)
     return torch.where(mask[:n].view(-1, 1), forced, logits)
+
+
+# ---- the plugin's per-layer PoC transforms (the benchmark's baselines, benchmarks/graph_rows.py) ----
+
+def ref_reflect_rows(x, table, row_group, mask):
+    """The plugin's masked row-group reflection of one layer's x [n, hidden]: each row whose mask
+    holds reflected by its slot's table row, evaluated by torch in x's dtype."""
+    n = x.shape[0]
+    v = table.index_select(0, row_group[:n]).to(x.dtype)
+    dot = (x * v).sum(-1, keepdim=True)
+    return torch.where(mask[:n, None], x - 2.0 * dot * v, x)
+
+
+def ref_reflect_rows_pair(hidden, residual, table, row_group, mask):
+    return (ref_reflect_rows(hidden, table, row_group, mask),
+            ref_reflect_rows(residual, table, row_group, mask))
+
+
+def ref_snap(h, idx, codebook):
+    """The plugin's snap of the final hidden states h [B, H] given its picked indices idx [B, d]
+    and a codebook [P, d]: (k, bad, scores, q) as pocrand_ext.snap returns them."""
+    hf = h.float()
+    lh = hf / (hf.norm(dim=-1, keepdim=True) + 1e-8)
+    g = lh.gather(1, idx)
+    q = g / (g.norm(dim=-1, keepdim=True) + 1e-8)
+    bad = ~torch.isfinite(q).all(dim=-1)
+    scores = q @ codebook.T
+    k = torch.where(bad, torch.full_like(idx[:, 0], -1), scores.argmax(dim=-1))
+    return k, bad, torch.where(bad.unsqueeze(-1), torch.zeros_like(scores), scores), q

@@ -54,16 +54,26 @@ __device__ __forceinline__ void load_chunk(const typename E::Bits* x, int base, 
   }
 }
 
-// The sum of x[i] * v[i] over the chunk held by this warp (core section 7 tree), in every lane.
-// The specialised copy of the tree (tree_sum.cuh): it equals
+// The dot's term of the Householder reflection (9.3): x[i] * v[i] in binary32.
+template <typename E>
+struct ArithProduct {
+  __device__ __forceinline__ float operator()(typename E::Bits x, typename E::Bits v) const {
+    return pr_mul(E::arith(x), E::arith(v));
+  }
+};
+
+// The sum of product(x[i], v[i]) (by default x[i] * v[i]) over the chunk held by this warp (core
+// section 7 tree), in every lane. The specialised copy of the tree (tree_sum.cuh): it equals
 //   chunk_tree<32, 1, TreeResult::kEveryLane>(products, chunk start + lane, n)
 // over the same products (n the row's length), in other lanes' registers; tests/cpp/tree_sum_gpu.cu
 // checks the two bit for bit. Kept for speed: the chunk kernel runs near its memory floor, and this
-// layout reads each lane's terms as 16-byte vectors.
-template <typename E>
+// layout reads each lane's terms as 16-byte vectors. `product` is a parameter so that the one-pass
+// reflect_rows kernel (reflect_rows_chunk.cuh) sums its stepwise products by the same tree; the
+// default's code is the Householder kernel's as before (the same cubin).
+template <typename E, typename Product = ArithProduct<E>>
 __device__ __forceinline__ float chunk_dot(const uint4 (&x)[ChunkShape<E>::kPerLane],
                                            const uint4 (&v)[ChunkShape<E>::kPerLane], int base,
-                                           int vectors) {
+                                           int vectors, Product product = Product{}) {
   using Bits = typename E::Bits;
   constexpr int V = ChunkShape<E>::kVec, P = ChunkShape<E>::kPerLane;
   const int lane = threadIdx.x & 31;
@@ -75,7 +85,7 @@ __device__ __forceinline__ float chunk_dot(const uint4 (&x)[ChunkShape<E>::kPerL
     memcpy(vb, &v[m], 16);
     const bool in_row = base + lane + 32 * m < vectors;  // else +0.0 padding
 #pragma unroll
-    for (int e = 0; e < V; ++e) t[m][e] = in_row ? pr_mul(E::arith(xb[e]), E::arith(vb[e])) : 0.0f;
+    for (int e = 0; e < V; ++e) t[m][e] = in_row ? product(xb[e], vb[e]) : 0.0f;
   }
   // widths 512 .. 32V: vectors m and m + h of this lane
 #pragma unroll

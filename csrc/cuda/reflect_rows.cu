@@ -1,14 +1,20 @@
-// reflect_rows.cu — the masked row-group reflection on the GPU (SPEC.md 10.10). One block per
-// (tensor, row, copy) unit, walking units by a grid stride: a unit whose row is masked off or
-// whose slot lies outside [0, slots) is copied; any other is reflected by its slot's table row in
-// the "once" (9.3) or "stepwise" rounding, its dot summed by block_tree_sum (tree_sum.cuh, the
-// fixed order of core section 7). Nothing of a row is written before its dot is known (the sum
-// ends with a barrier), so out may be x. mask and row_group are read on the device only.
+// reflect_rows.cu — the masked row-group reflection on the GPU (SPEC.md 10.10). Two kernels:
+// - the one-pass chunk kernel (reflect_rows_chunk.cuh) for rows of whole 16-byte vectors at
+//   16-byte aligned addresses, up to 8192 elements (16384 for fp16/bf16): x is read once.
+// - the generic kernel below, for every other row: one block per (tensor, row, copy) unit,
+//   walking units by a grid stride: a unit whose row is masked off or whose slot lies outside
+//   [0, slots) is copied; any other is reflected by its slot's table row in the "once" (9.3) or
+//   "stepwise" rounding, its dot summed by block_tree_sum (tree_sum.cuh, the fixed order of core
+//   section 7), then the row read again for the update. Nothing of a row is written before its
+//   dot is known (the sum ends with a barrier), so out may be x.
+// Both sum each dot by section 7's pairing, so which one runs never changes a bit (the GPU tests
+// compare each against the CPU kernel). mask and row_group are read on the device only.
 #include <algorithm>
 
 #include "device_common.cuh"
 #include "kernels.h"
 #include "launch_util.cuh"
+#include "reflect_rows_chunk.cuh"
 #include "tree_sum.cuh"
 
 namespace pocrand {
@@ -17,10 +23,6 @@ namespace {
 
 constexpr int kReflectThreads = 256;
 constexpr int64_t kReflectMaxBlocks = 8192;  // blocks of a launch; each owns its scratch
-
-template <typename E> constexpr int kStorageOf = kStorageFloat32;
-template <> constexpr int kStorageOf<F16> = kStorageFloat16;
-template <> constexpr int kStorageOf<BF16> = kStorageBFloat16;
 
 int64_t reflect_blocks(int64_t units) { return std::max<int64_t>(1, std::min(units, kReflectMaxBlocks)); }
 
@@ -69,6 +71,22 @@ __global__ void reflect_rows_kernel(ReflectSet s0, ReflectSet s1, int count, int
   }
 }
 
+// The chunk kernel's widths: 8 warps (rows of up to 8192 elements) and, for 16-bit elements, 16
+// (up to 16384; float32 rows that long would need twice the registers and spill).
+constexpr int kReflectChunkWarps = 8;
+constexpr int kReflectWideChunkWarps = 16;
+
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
+// The chunk kernel's shapes: rows of whole 16-byte vectors, every row address 16-byte aligned.
+bool chunk_shaped(const ReflectSet* sets, int count, int64_t hidden, const void* table,
+                  size_t element_size) {
+  if ((hidden * static_cast<int64_t>(element_size)) % 16 != 0) return false;
+  bool ok = aligned16(table);
+  for (int s = 0; s < count; ++s) ok = ok && aligned16(sets[s].x) && aligned16(sets[s].out);
+  return ok;
+}
+
 }  // namespace
 
 size_t reflect_rows_scratch_floats(int64_t units, int64_t hidden) {
@@ -89,6 +107,28 @@ cudaError_t launch_reflect_rows(const ReflectSet* sets, int count, int64_t rows,
     using E = decltype(e);
     using Bits = typename E::Bits;
     const auto* t = static_cast<const Bits*>(table);
+    if (chunk_shaped(sets, count, hidden, table, sizeof(Bits))) {
+      const ReflectUnits u{{sets[0], s1}, rows * copies, copies, units};
+      constexpr bool kWide = sizeof(Bits) == 2;
+      if (hidden <= int64_t{kReflectChunkWarps} * kChunk) {
+        if (stepwise)
+          launch_reflect_chunk<E, true, kReflectChunkWarps>(u, hidden, t, slots, row_group, mask, stream);
+        else
+          launch_reflect_chunk<E, false, kReflectChunkWarps>(u, hidden, t, slots, row_group, mask, stream);
+        return;
+      }
+      if constexpr (kWide) {
+        if (hidden <= int64_t{kReflectWideChunkWarps} * kChunk) {
+          if (stepwise)
+            launch_reflect_chunk<E, true, kReflectWideChunkWarps>(u, hidden, t, slots, row_group,
+                                                                  mask, stream);
+          else
+            launch_reflect_chunk<E, false, kReflectWideChunkWarps>(u, hidden, t, slots, row_group,
+                                                                   mask, stream);
+          return;
+        }
+      }
+    }
     if (stepwise)
       reflect_rows_kernel<E, true><<<static_cast<unsigned>(blocks), kReflectThreads, 0, stream>>>(
           sets[0], s1, count, rows, copies, hidden, t, slots, row_group, mask, scratch, per_block);

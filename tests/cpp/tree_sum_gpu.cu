@@ -8,7 +8,8 @@
 //   - warp_small_sum (chunk_tree<1, 1, kBroadcast>) and chunk_tree<1, 1, kEveryLane> (the
 //     Householder chunk kernel's last level) == tree_sum, in every lane;
 //   - chunk_dot<E> == chunk_tree<32, 1, kEveryLane> over the same products, in every lane, for
-//     float32, fp16 and bf16 rows of every length (in 16-byte vectors) up to two chunks.
+//     float32, fp16 and bf16 rows of every length (in 16-byte vectors) up to two chunks; the same
+//     for the stepwise products of the one-pass reflect_rows kernel (reflect_rows_chunk.cuh).
 // A NaN result must be a NaN on both sides (the device's NaN is canonical; the host keeps
 // payloads); every other result must have the same bits, the sign of zero included.
 //   nvcc -std=c++17 -O3 -fmad=false --ftz=false -Xcompiler=-ffp-contract=off -arch=sm_90 \
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "../../csrc/cuda/householder_chunk.cuh"
+#include "../../csrc/cuda/reflect_rows_chunk.cuh"
 #include "../../csrc/cuda/tree_sum.cuh"
 
 using namespace pocrand;
@@ -54,9 +56,9 @@ __global__ void small_kernel(const float* x, int n, float* out) {
 }
 
 // One warp a chunk of a row of dim elements: chunk_dot's value and the template's, in every lane.
-template <typename E>
+template <typename E, typename Product>
 __global__ void chunk_dot_kernel(const typename E::Bits* x, const typename E::Bits* v, int dim,
-                                 float* copy, float* tmpl) {
+                                 float* copy, float* tmpl, Product product) {
   constexpr int P = ChunkShape<E>::kPerLane;
   const int warp = blockIdx.x, lane = threadIdx.x & 31;
   const int vectors = dim / ChunkShape<E>::kVec;
@@ -64,9 +66,9 @@ __global__ void chunk_dot_kernel(const typename E::Bits* x, const typename E::Bi
   uint4 xr[P], vr[P];
   load_chunk<E>(x, base, vectors, xr);
   load_chunk<E>(v, base, vectors, vr);
-  copy[warp * 32 + lane] = chunk_dot<E>(xr, vr, base, vectors);
+  copy[warp * 32 + lane] = chunk_dot<E>(xr, vr, base, vectors, product);
   tmpl[warp * 32 + lane] = chunk_tree<32, 1, TreeResult::kEveryLane>(
-      [&](int64_t i) { return pr_mul(E::arith(x[i]), E::arith(v[i])); },
+      [&](int64_t i) { return product(x[i], v[i]); },
       static_cast<int64_t>(warp) * kChunk + lane, static_cast<int64_t>(dim));
 }
 
@@ -125,7 +127,7 @@ float host_sum(const std::vector<float>& x) {
   return tree_sum([&](int64_t i) { return x[i]; }, static_cast<int64_t>(x.size()), levels.data());
 }
 
-template <typename E>
+template <typename E, typename Product = ArithProduct<E>>
 void check_chunk_dot(const char* name, std::mt19937& g, int64_t* checks) {
   using Bits = typename E::Bits;
   constexpr int V = ChunkShape<E>::kVec;
@@ -154,7 +156,7 @@ void check_chunk_dot(const char* name, std::mt19937& g, int64_t* checks) {
       CHECK_CUDA(cudaMemcpy(dx, x.data(), dim * sizeof(Bits), cudaMemcpyHostToDevice));
       CHECK_CUDA(cudaMemcpy(dv, v.data(), dim * sizeof(Bits), cudaMemcpyHostToDevice));
       const int chunks = (dim + kChunk - 1) / kChunk;
-      chunk_dot_kernel<E><<<chunks, 32>>>(dx, dv, dim, dcopy, dtmpl);
+      chunk_dot_kernel<E><<<chunks, 32>>>(dx, dv, dim, dcopy, dtmpl, Product{});
       CHECK_CUDA(cudaGetLastError());
       CHECK_CUDA(cudaMemcpy(copy.data(), dcopy, chunks * 32 * sizeof(float), cudaMemcpyDeviceToHost));
       CHECK_CUDA(cudaMemcpy(tmpl.data(), dtmpl, chunks * 32 * sizeof(float), cudaMemcpyDeviceToHost));
@@ -243,6 +245,9 @@ int main() {
   check_chunk_dot<F32>("chunk_dot<F32>", g, &checks);
   check_chunk_dot<F16>("chunk_dot<F16>", g, &checks);
   check_chunk_dot<BF16>("chunk_dot<BF16>", g, &checks);
+  check_chunk_dot<F32, ReflectProduct<F32, true>>("chunk_dot<F32> stepwise", g, &checks);
+  check_chunk_dot<F16, ReflectProduct<F16, true>>("chunk_dot<F16> stepwise", g, &checks);
+  check_chunk_dot<BF16, ReflectProduct<BF16, true>>("chunk_dot<BF16> stepwise", g, &checks);
   std::printf("%lld checks, %d failed\n", static_cast<long long>(checks), failures);
   return failures == 0 ? 0 : 1;
 }

@@ -1,0 +1,214 @@
+// reflect_rows_chunk.cuh — the one-pass reflect_rows kernel (SPEC.md 10.10) for rows that split
+// into whole 16-byte vectors at 16-byte aligned addresses and fit on chip (kWarps chunks of 1024
+// terms). reflect_rows.cu launches it when it applies and its generic kernel otherwise.
+//
+// Why a second kernel: the generic one (a block of 256 threads per unit) reads each row twice,
+// once for the dot and once for the update. Here a block of one warp per 1024-term chunk holds
+// the unit's x and its slot's v in registers, sums the dot by householder_chunk.cuh's chunk_dot
+// (the tree of core section 7 in registers and shuffles, the same pairing as tree_sum.cuh's, so
+// the bits are the generic kernel's) and writes y from the registers: x is read once. Each block
+// walks units gridDim.x apart and loads the next unit's x and v while it sums and writes the
+// current one, as the Householder chunk kernel does; the grid is as many blocks as fit on the
+// device, so several units are in flight per multiprocessor.
+#pragma once
+
+#include <stdint.h>
+#include <string.h>
+
+#include <algorithm>
+#include <atomic>
+
+#include "../core/pocrand_core.h"
+#include "device_common.cuh"
+#include "householder_chunk.cuh"
+#include "kernels.h"
+#include "tree_sum.cuh"
+
+namespace pocrand {
+namespace cuda {
+namespace {
+
+template <typename E> constexpr int kStorageOf = kStorageFloat32;
+template <> constexpr int kStorageOf<F16> = kStorageFloat16;
+template <> constexpr int kStorageOf<BF16> = kStorageBFloat16;
+
+// The dot's term of 10.10: x[i] * v[i] in binary32 ("once") or delivered in the storage type
+// (stepwise). `arith` is exact for every number; a NaN operand gives a NaN product, which the
+// stepwise rounding makes canonical and which makes the dot NaN in "once" (whose y is then made
+// canonical), so its payload never reaches an output.
+template <typename E, bool Stepwise>
+struct ReflectProduct {
+  __device__ __forceinline__ float operator()(typename E::Bits x, typename E::Bits v) const {
+    const float xi = E::arith(x), vi = E::arith(v);
+    return Stepwise ? stepwise_product(xi, vi, kStorageOf<E>) : pr_mul(xi, vi);
+  }
+};
+
+// One 16-byte vector of x reflected by the same vector of v with coefficient c (10.10's update,
+// each NaN made canonical before it is stored, as in the generic kernel).
+template <typename E, bool Stepwise>
+__device__ __forceinline__ uint4 reflected_vector(const uint4& x, const uint4& v, float c) {
+  using Bits = typename E::Bits;
+  constexpr int kVec = ChunkShape<E>::kVec;
+  constexpr int st = kStorageOf<E>;
+  Bits xb[kVec], vb[kVec], yb[kVec];
+  memcpy(xb, &x, 16);
+  memcpy(vb, &v, 16);
+#pragma unroll
+  for (int e = 0; e < kVec; ++e) {
+    const float xi = E::arith(xb[e]), vi = E::arith(vb[e]);
+    yb[e] = E::encode(Stepwise ? stepwise_update(xi, c, vi, st)
+                               : canonicalize_nan(householder_update(xi, c, vi)));
+  }
+  uint4 y;
+  memcpy(&y, yb, 16);
+  return y;
+}
+
+// The units of one launch: (tensor, row, copy), numbered tensor-major; unit u of a tensor is its
+// rows' u-th [hidden] slice, and row u / copies gives its mask entry and slot.
+struct ReflectUnits {
+  ReflectSet set[2];
+  int64_t per_set;  // rows * copies
+  int64_t copies;
+  int64_t total;    // per_set * count
+};
+
+// Where unit u reads and writes, and its slot's row of the table (nullptr: the unit is copied,
+// its row masked off or its slot outside [0, slots)). The same for every thread of the block.
+template <typename Bits>
+struct ReflectUnit {
+  const Bits* x;
+  Bits* out;
+  const Bits* v;
+};
+
+template <typename Bits>
+__device__ __forceinline__ ReflectUnit<Bits> reflect_unit(const ReflectUnits& units, int64_t u,
+                                                          int64_t hidden, const Bits* table,
+                                                          int64_t slots, const int64_t* row_group,
+                                                          const bool* mask) {
+  const int s = u < units.per_set ? 0 : 1;
+  const int64_t local = s == 0 ? u : u - units.per_set;
+  const int64_t r = local / units.copies;
+  const int64_t g = row_group[r];
+  const bool reflect = mask[r] && g >= 0 && g < slots;
+  return {static_cast<const Bits*>(units.set[s].x) + local * hidden,
+          static_cast<Bits*>(units.set[s].out) + local * hidden,
+          reflect ? table + g * hidden : nullptr};
+}
+
+// The launch bounds name one block a multiprocessor (the Householder chunk kernel's choice): the
+// registers then allow the four row arrays below without spills. Blocks of 16 warps get at most
+// 128 registers a thread, too few for four (ptxas spilled on sm_100 and sm_120): they load the
+// unit's v when its turn comes (from L2: a table row is read by many units) instead of ahead.
+template <typename E, bool Stepwise, int kWarps>
+__global__ void __launch_bounds__(kWarps * 32, 1)
+reflect_rows_chunk_kernel(const __grid_constant__ ReflectUnits units, int hidden,
+                          const typename E::Bits* table, int64_t slots, const int64_t* row_group,
+                          const bool* mask) {
+  using Bits = typename E::Bits;
+  constexpr int P = ChunkShape<E>::kPerLane;
+  __shared__ float sums[2][kWarps];  // the chunk sums of alternate reflected units
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int chunks = blockDim.x >> 5;
+  const int vectors = hidden / ChunkShape<E>::kVec;
+  const int base = warp * (kChunk / ChunkShape<E>::kVec);  // this warp's first vector
+  const int64_t step = gridDim.x;
+  constexpr bool kPrefetchV = kWarps <= 8;
+  uint4 xc[P], vc[P], xn[P], vn[P];
+  // Unit u's x (unless it is copied in place: nothing to move) and v (if it is reflected).
+  auto load = [&](int64_t u, ReflectUnit<Bits>& w, uint4 (&xs)[P], uint4 (&vs)[P]) {
+    if (u >= units.total) return;
+    w = reflect_unit(units, u, hidden, table, slots, row_group, mask);
+    if (w.v != nullptr || w.out != w.x) load_chunk<E>(w.x, base, vectors, xs);
+    if (kPrefetchV && w.v != nullptr) load_chunk<E>(w.v, base, vectors, vs);
+  };
+  ReflectUnit<Bits> cur{}, next{};
+  int64_t u = blockIdx.x;
+  load(u, cur, xc, vc);
+  int parity = 0;
+  for (; u < units.total; u += step) {
+    load(u + step, next, xn, vn);  // in flight during this unit's sum and stores
+    uint4* out = reinterpret_cast<uint4*>(cur.out);
+    if (cur.v != nullptr) {  // uniform over the block: the barrier below is reached by all
+      if constexpr (!kPrefetchV) load_chunk<E>(cur.v, base, vectors, vc);
+      float dot = chunk_dot<E>(xc, vc, base, vectors, ReflectProduct<E, Stepwise>{});
+      if (chunks > 1) {
+        // The last level over the chunk sums (core section 7). sums[parity] is rewritten two
+        // reflected units later, after every warp passed the barrier of the one between (parity
+        // turns only at a barrier, so copied units in between change nothing).
+        if (lane == 0) sums[parity][warp] = dot;
+        __syncthreads();
+        dot = chunk_tree<1, 1, TreeResult::kEveryLane>([&](int c) { return sums[parity][c]; },
+                                                       lane, chunks);
+        parity ^= 1;
+      }
+      const float c = Stepwise ? stepwise_coefficient(dot, kStorageOf<E>)
+                               : householder_coefficient(dot);
+#pragma unroll
+      for (int m = 0; m < P; ++m) {
+        const int q = base + lane + 32 * m;
+        if (q < vectors) out[q] = reflected_vector<E, Stepwise>(xc[m], vc[m], c);
+      }
+    } else if (cur.out != cur.x) {  // copied bit for bit
+#pragma unroll
+      for (int m = 0; m < P; ++m) {
+        const int q = base + lane + 32 * m;
+        if (q < vectors) out[q] = xc[m];
+      }
+    }
+#pragma unroll
+    for (int m = 0; m < P; ++m) {
+      xc[m] = xn[m];
+      if constexpr (kPrefetchV) vc[m] = vn[m];
+    }
+    cur = next;
+  }
+}
+
+// The current device's multiprocessors and the blocks of one instantiation that fit one, asked
+// once per device and block size (the queries cost microseconds, on each of a decode step's
+// 2 L calls otherwise).
+inline int reflect_multiprocessors() {
+  int device = 0, count = 0;
+  cudaGetDevice(&device);
+  cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device);
+  return count > 0 ? count : 1;
+}
+
+template <typename E, bool Stepwise, int kWarps>
+int reflect_chunk_blocks_per_sm(int warps) {
+  constexpr int kDevices = 64;
+  static std::atomic<int> cache[kDevices][kWarps + 1] = {};  // 0: not asked yet
+  int device = 0;
+  cudaGetDevice(&device);
+  std::atomic<int>* slot = device < kDevices ? &cache[device][warps] : nullptr;
+  if (slot != nullptr) {
+    const int known = slot->load(std::memory_order_relaxed);
+    if (known > 0) return known;
+  }
+  int per_sm = 0;
+  cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+      &per_sm, reflect_rows_chunk_kernel<E, Stepwise, kWarps>, warps * 32, 0);
+  per_sm = std::max(per_sm, 1);
+  if (slot != nullptr) slot->store(per_sm, std::memory_order_relaxed);
+  return per_sm;
+}
+
+// The one-pass kernel over `units`, rows of hidden <= kWarps * kChunk elements, one warp a chunk.
+template <typename E, bool Stepwise, int kWarps>
+void launch_reflect_chunk(const ReflectUnits& units, int64_t hidden, const typename E::Bits* table,
+                          int64_t slots, const int64_t* row_group, const bool* mask,
+                          cudaStream_t stream) {
+  const int warps = static_cast<int>((hidden + kChunk - 1) / kChunk);
+  const int64_t fit = int64_t{reflect_chunk_blocks_per_sm<E, Stepwise, kWarps>(warps)} *
+                      reflect_multiprocessors();
+  const auto blocks = static_cast<unsigned>(std::min(units.total, fit));
+  reflect_rows_chunk_kernel<E, Stepwise, kWarps><<<blocks, warps * 32, 0, stream>>>(
+      units, static_cast<int>(hidden), table, slots, row_group, mask);
+}
+
+}  // namespace
+}  // namespace cuda
+}  // namespace pocrand
