@@ -261,15 +261,6 @@ def embed_rows(repeats: int, write_bw: float):
                          + f"; {100 * share:.4f}% of elements == the plugin's eager",
                          **common))
     return rows
-        want = step_normal_where(*data[0])
-        ok = same_bits(out, want)
-        share = (bits(out) == bits(plugin(*data[0]))).double().mean().item()
-        t = replay_ms(lambda *a: embed_synth(*a, salt=salt), data, repeats, "embed_synth")
-        rows.append(dict(op="embed_synth bf16 (graph replay)", ours=t, vs_floor=ratio(t, floor),
-                         target="<= 1.3x write floor", met=ok and t is not None and t <= 1.3 * floor,
-                         check=("== step_normal + where" if ok else "**differs from step_normal + where**")
-                         + f"; {100 * share:.4f}% of elements == the plugin's eager",
-                         **common))
     return rows
 
 
