@@ -261,7 +261,6 @@ def embed_rows(repeats: int, write_bw: float):
                          + f"; {100 * share:.4f}% of elements == the plugin's eager",
                          **common))
     return rows
-    return rows
 
 
 def decode_step_row(repeats: int):

@@ -78,15 +78,19 @@ def test_the_router_baseline_overrides_masked_rows_only():
 
 
 def test_the_embedding_baseline_draws_where_it_should():
+    """The benchmark's baseline (the plugin's expression): decode rows drawn, prefill rows from
+    embeds, chat rows kept."""
     n, hidden = 16, 64
     base = torch.randint(0, 2**32, (n,))
     steps = torch.randint(1, 257, (n,))
     prev = torch.tensor([-1, 3] * (n // 2))
     m = torch.tensor([True] * (n // 2) + [False] * (n // 2))
+    out = torch.randn(n, hidden).bfloat16()
     embeds = torch.randn(n, hidden).bfloat16()
-    got = refg.ref_embed_synth(base, steps, prev, embeds, m)
-    drawn = m & (prev >= 0)
-    assert torch.equal(as_bits(got[~drawn]), as_bits(embeds[~drawn]))
+    got = refg.ref_embed_synth(out, base, steps, prev, embeds, m)
+    drawn, prefill = m & (prev >= 0), m & (prev < 0)
+    assert torch.equal(as_bits(got[~m]), as_bits(out[~m]))
+    assert torch.equal(as_bits(got[prefill]), as_bits(embeds[prefill]))
     ours = pr.step_normal(base, steps, prev, gp.SALT_EMBED, hidden, torch.bfloat16)
     # torch's log/sin/cos against pocrand's: equal to within bf16 rounding
     assert torch.allclose(got[drawn].float(), ours[drawn].float(), rtol=1e-2, atol=1e-2)
