@@ -1,5 +1,6 @@
-// pick_row.cuh — pick(seed, dim, k) of core 9.4 by one thread block, for the pick, artifact and
-// snap kernels. Integer work only: counting and ordered compaction, no float arithmetic.
+// pick_row.cuh — pick(seed, dim, k) of core 9.4 by one thread block, for the pick and artifact
+// kernels and the snap of rows longer than 16384 (snap.cu; shorter rows take snap_pick.cuh).
+// Integer work only: counting and ordered compaction, no float arithmetic.
 #pragma once
 
 #include <stdint.h>
@@ -74,113 +75,6 @@ __device__ void block_pick_row(uint32_t seed, int64_t dim, int64_t k, int64_t* o
     if (below) out[base + before + __popc(ballot & ((1u << lane) - 1u))] = i;
     base += total;
     __syncthreads();  // warp_count is rewritten by the next tile
-  }
-}
-
-// block_pick_row with the scores computed once. block_pick_row hashes every index again in each
-// of its 4 digit passes and in the compaction (5 dim hashes a row); here thread t hashes its
-// indices t + blockDim.x j (j < J, the tiles of block_pick_row's compaction) once and keeps the
-// scores in registers. The digit passes count the same scores into the same histograms (a count
-// does not depend on the order of the additions), so T is the same; the compaction writes every
-// index below T at its rank among them in index order, and T's index at out[k - 1], as
-// block_pick_row does: the same out, bit for bit. Only the bookkeeping of the compaction differs:
-// the per-(tile, warp) counts of all tiles are kept at once and turned into the same write
-// positions by one exclusive prefix count (warp 0), two barriers instead of two per tile.
-// Requires dim <= J blockDim.x; every thread of the block calls it; blockDim.x a multiple of 32.
-template <int J>
-__device__ void block_pick_row_cached(uint32_t seed, int64_t dim, int64_t k, int64_t* out) {
-  __shared__ unsigned int hist[256];
-  __shared__ uint32_t found_prefix;
-  __shared__ int64_t found_rank;
-  __shared__ int tile_warp_count[J * 32];  // [tile * warps + warp]: count, then its write base
-  const int n = static_cast<int>(dim);
-  uint32_t score[J];
-#pragma unroll
-  for (int j = 0; j < J; ++j) {
-    const int i = static_cast<int>(threadIdx.x + blockDim.x * j);
-    score[j] = i < n ? pick_score(static_cast<uint32_t>(i), seed) : 0xffffffffu;
-  }
-  uint32_t prefix = 0, mask = 0;
-  int64_t rank = k;  // 1-based rank of T among the scores that match `prefix` under `mask`
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    for (int d = threadIdx.x; d < 256; d += blockDim.x) hist[d] = 0;
-    __syncthreads();
-#pragma unroll
-    for (int j = 0; j < J; ++j) {
-      const int i = static_cast<int>(threadIdx.x + blockDim.x * j);
-      if (i < n && (score[j] & mask) == prefix) atomicAdd(&hist[(score[j] >> shift) & 255u], 1u);
-    }
-    __syncthreads();
-    if (threadIdx.x < 32) {  // warp 0 finds the digit, exactly as block_pick_row
-      const int lane = threadIdx.x;
-      int64_t own = 0;
-      for (int d = 0; d < 8; ++d) own += hist[8 * lane + d];
-      int64_t below = own;
-      for (int w = 1; w < 32; w *= 2) {
-        const int64_t other = __shfl_up_sync(0xffffffffu, below, w);
-        if (lane >= w) below += other;
-      }
-      below -= own;
-      const unsigned here = __ballot_sync(0xffffffffu, below < rank && rank <= below + own);
-      if (lane == __ffs(here) - 1) {
-        uint32_t digit = 8 * lane;
-        int64_t r = rank - below;
-        while (r > hist[digit]) r -= hist[digit++];
-        found_prefix = prefix | (digit << shift);
-        found_rank = r;
-      }
-    }
-    __syncthreads();
-    prefix = found_prefix;
-    rank = found_rank;
-    mask |= 255u << shift;
-  }
-  const uint32_t T = prefix;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
-  const int tiles = static_cast<int>((dim + blockDim.x - 1) / blockDim.x);
-#pragma unroll
-  for (int j = 0; j < J; ++j) {
-    const int i = static_cast<int>(threadIdx.x + blockDim.x * j);
-    const unsigned ballot = __ballot_sync(0xffffffffu, i < n && score[j] < T);
-    if (j < tiles && lane == 0) tile_warp_count[j * warps + warp] = __popc(ballot);
-  }
-  __syncthreads();
-  if (threadIdx.x < 32) {  // exclusive prefix count over (tile, warp) in index order
-    const int entries = tiles * warps, per = (entries + 31) / 32;
-    const int lo = min(entries, lane * per), hi = min(entries, lo + per);
-    int own = 0;
-    for (int e = lo; e < hi; ++e) own += tile_warp_count[e];
-    int before = own;
-    for (int w = 1; w < 32; w *= 2) {
-      const int other = __shfl_up_sync(0xffffffffu, before, w);
-      if (lane >= w) before += other;
-    }
-    before -= own;
-    for (int e = lo; e < hi; ++e) {
-      const int c = tile_warp_count[e];
-      tile_warp_count[e] = before;
-      before += c;
-    }
-  }
-  __syncthreads();
-#pragma unroll
-  for (int j = 0; j < J; ++j) {
-    const int i = static_cast<int>(threadIdx.x + blockDim.x * j);
-    const bool below = i < n && score[j] < T;
-    const unsigned ballot = __ballot_sync(0xffffffffu, below);
-    if (i < n && score[j] == T) out[k - 1] = i;
-    if (below) out[tile_warp_count[j * warps + warp] + __popc(ballot & ((1u << lane) - 1u))] = i;
-  }
-  __syncthreads();  // tile_warp_count and hist are free again; out is complete
-}
-
-// The pick for the snap kernel: the cached variant where a thread's scores fit in registers
-// (dim <= 8 blockDim.x; 8192 indices for 1024 threads), block_pick_row otherwise. Same out.
-__device__ void block_pick_row_fast(uint32_t seed, int64_t dim, int64_t k, int64_t* out) {
-  if (dim <= 8 * static_cast<int64_t>(blockDim.x)) {
-    block_pick_row_cached<8>(seed, dim, k, out);
-  } else {
-    block_pick_row(seed, dim, k, out);
   }
 }
 
