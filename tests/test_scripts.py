@@ -17,3 +17,30 @@ def test_sanitize_runs_every_compute_sanitizer_tool():
 def test_gpu_verify_requires_cuda():
     text = (ROOT / "scripts" / "gpu_verify.sh").read_text()
     assert re.search(r"^export POCRAND_REQUIRE_CUDA=1\b", text, re.M)
+
+
+def _tp_check(*extra: str):
+    import subprocess
+    import sys
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+           str(ROOT / "scripts" / "tp_check.py"), "--device", "cpu", "--rows", "24",
+           "--hidden", "96", "--layers", "1", "--steps", "2", "--experts", "8", "--top-k", "2",
+           *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+
+def test_tp_check_two_cpu_ranks_agree():
+    r = _tp_check()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "2 ranks (gloo)" in r.stdout and "tp_check: every rank equal" in r.stdout
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith(("ok ", "DIFF"))]
+    # 1 layer x 2 roundings x 2 tensors, then per step: embeddings, 2 gates, 4 snap outputs
+    assert len(lines) == 4 + 2 * 7 and all(ln.startswith("ok ") for ln in lines)
+
+
+def test_tp_check_reports_a_rank_that_differs():
+    r = _tp_check("--corrupt-rank", "1")
+    assert r.returncode == 1, r.stdout + r.stderr
+    diffs = [ln for ln in r.stdout.splitlines() if ln.startswith("DIFF")]
+    assert len(diffs) == 1 and "reflect_rows_pair[0, once] hidden" in diffs[0]
+    assert "tp_check: FAILED" in r.stdout
