@@ -182,6 +182,26 @@ def test_toy_compiled_equals_eager_and_sees_new_state(backend):
     assert len(graphs) == 1  # new mask, slots, chain, routes and row counts: no recompile
 
 
+def test_a_model_compiled_before_attach_follows_attach_and_detach():
+    """The class swap fails the compiled model's guards: it recompiles with the transforms on
+    attach and without them on detach, never running a stale graph."""
+    model = toy(torch.bfloat16)
+    ids = torch.arange(10) % 50
+    torch._dynamo.reset()
+    counter, graphs = counting_backend()
+    compiled = torch.compile(model, backend=counter, fullgraph=True, dynamic=True)
+    st = make_state(3, 32, 2, torch.bfloat16)
+    with torch.no_grad():
+        plain = run(compiled, ids)
+        assert_bits_equal(plain, run(model, ids))
+        handle = attach(model, st, backend=StandInBackend())
+        fill(st, 10)
+        assert_bits_equal(run(compiled, ids), toy_by_hand(model, st, ids)[0])
+        handle.detach()
+        assert_bits_equal(run(compiled, ids), plain)
+    assert len(graphs) >= 2
+
+
 def test_toy_inductor_compiles_and_reads_the_state():
     """Inductor's fused kernels round the model's own float ops in their own way (so its bits
     are not eager's), but the PoC transforms are pocrand ops it does not fuse: the compiled
