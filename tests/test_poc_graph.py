@@ -381,6 +381,41 @@ def test_attach_errors_are_clear():
         attach(model, st)
 
 
+def test_router_seam_refuses_a_router_without_one_logits_call():
+    from pocrand_ext.poc_graph.router_seam import seamed_forward
+
+    class TwoLinears(torch.nn.Module):
+        def forward(self, x):
+            a = torch.nn.functional.linear(x, self.w)
+            return torch.topk(torch.nn.functional.linear(a, self.w), 2)
+
+    class NoLinear(torch.nn.Module):
+        def forward(self, x):
+            return torch.topk(x @ self.w.t(), 2)
+
+    for cls, count in ((TwoLinears, 2), (NoLinear, 0)):
+        with pytest.raises(ValueError, match=f"has {count} F.linear calls"):
+            seamed_forward(cls)
+
+
+def test_layer_tuple_outputs_other_than_a_residual_pass_on():
+    """(hidden, residual) is reflected as a pair; (hidden, something of another shape) keeps
+    the second entry as it is."""
+    from pocrand_ext.poc_graph.attach import _LayerSeam
+    st = make_state(3, 32, 2, torch.float32)
+    fill(st, 6)
+    seam = _LayerSeam(st, StandInBackend(), "rows", 1)
+    h, res, other = torch.randn(6, 32), torch.randn(6, 32), torch.randn(6, 4)
+    a, b = seam.apply((h, res))
+    want = pr.reflect_rows_pair(h, res, st.table[1], st.row_group[:6], st.mask[:6], "stepwise")
+    assert_bits_equal(a, want[0])
+    assert_bits_equal(b, want[1])
+    a, o, extra = seam.apply((h, other, "extra"))
+    assert_bits_equal(a, want[0])
+    assert o is other and extra == "extra"
+    assert seam.apply((h, None))[1] is None
+
+
 def test_state_setters_copy_in_place():
     st = make_state(3, 32, 2, torch.bfloat16)
     ptrs = {k: v.data_ptr() for k, v in vars(st).items() if isinstance(v, torch.Tensor)}

@@ -11,7 +11,8 @@ CUDA graph without recompiling or recapturing.
 Rows: vLLM-style models carry [tokens, hidden] (layout "rows": dimension 0 is the row, any
 dimensions between are copies of the row); transformers models carry [batch, seq, hidden]
 (layout "batch_seq": row b * seq + s). The default is "batch_seq" for a transformers
-PreTrainedModel, "rows" otherwise.
+PreTrainedModel, "rows" otherwise. The rows of one sequence attend to each other, so a chat row
+keeps its bits when no PoC row shares its sequence (vLLM's requests never share one).
 """
 from __future__ import annotations
 
@@ -56,10 +57,10 @@ class _LayerSeam(_Seam):
         if not isinstance(out, tuple) or not out or not isinstance(out[0], torch.Tensor):
             return out
         h, rest = out[0], out[1:]
-        if not rest or not isinstance(rest[0], torch.Tensor):
-            return (self._one(h),) + rest
+        if not rest or not isinstance(rest[0], torch.Tensor) or rest[0].shape != h.shape:
+            return (self._one(h),) + rest  # no residual (None, or another output: passed on)
         res = rest[0]
-        if self.pair is not None and res.shape == h.shape and res.dtype == h.dtype:
+        if self.pair is not None and res.dtype == h.dtype:
             st, rh, rr = self.state, self.rows(h), self.rows(res)
             n = rh.shape[0]
             a, b = self.pair(rh, rr, st.table[self.i], st.row_group[:n], st.mask[:n])
