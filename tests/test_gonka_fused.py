@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import pocrand_ext as pr
-from conftest import assert_bits_equal
+from conftest import assert_bits_equal, requires_cuda
 from pocrand_ext.gonka_poc import fused
 from pocrand_ext.poc_graph import PoCState
 from pocrand_ext.protocols import gonka_poc as gp
@@ -168,3 +168,36 @@ def test_warmup_takes_the_plugins_state_and_pocrand_state():
     st = PoCState(max_rows=4, hidden=16, n_layers=2, slots=3, codebook=torch.eye(4, 16))
     fused.warmup(st, torch.bfloat16)
     fused.warmup(types.SimpleNamespace(hidden_size=16), torch.float16)
+
+
+@pytest.mark.cuda
+@requires_cuda
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cuda_equals_cpu(dtype):
+    x, g, m = case(33, 2, 3072, dtype)
+    table, v = table_of(3072), pr.unit_vectors(["g"], 3072)[0].to(dtype)
+    assert fused.usable(x.cuda())
+    assert_bits_equal(fused.reflect_rows(x.cuda(), table.cuda(), g.cuda(), m.cuda()).cpu(),
+                      fused.reflect_rows(x, table, g, m))
+    assert_bits_equal(fused.householder(x.cuda(), v.cuda()).cpu(), fused.householder(x, v))
+
+
+@pytest.mark.cuda
+@requires_cuda
+@needs_overrides
+def test_cuda_embed_router_warmup_equal_cpu():
+    n, h = 12, 40
+    base = torch.arange(n) * 7919
+    step, prev = torch.arange(n) % 3, torch.arange(n) % 5 - 1
+    mask = torch.arange(n) % 4 != 3
+    out, embeds = torch.randn(n, h).to(torch.bfloat16), torch.randn(n, h)
+    logits = torch.randn(n, 8).to(torch.bfloat16)
+    args = (base, step, prev, embeds, mask, h, gp.SALT_EMBED, gp.MIX_A, gp.MIX_B)
+    assert_bits_equal(fused.embed_synth(out.cuda(), *[a.cuda() if torch.is_tensor(a) else a
+                                                      for a in args]).cpu(),
+                      fused.embed_synth(out, *args))
+    assert_bits_equal(fused.router_override(logits.cuda(), base.cuda(), step.cuda(), mask.cuda(),
+                                            8, 2, 100).cpu(),
+                      fused.router_override(logits, base, step, mask, 8, 2, 100))
+    fused.warmup(types.SimpleNamespace(device=torch.device("cuda"), hidden_size=h,
+                                       router_meta=[(8, 2)], embeds=embeds.cuda()), torch.bfloat16)

@@ -462,11 +462,19 @@ def test_reference_backend_resolves_when_present():
 
 @pytest.mark.cuda
 @requires_cuda
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_cuda_graph_replay_with_new_state_equals_eager(backend):
+def test_cuda_graph_replay_with_new_state_equals_eager(backend, compiled):
+    """The attached model (eager, or compiled fullgraph with aot_eager, which runs eager's ops)
+    captured once, replayed with new state values and input ids: each replay equals the model
+    run by hand on those values, snap buffers included."""
     model = toy(torch.bfloat16, "cuda")
     st = make_state(3, 32, 2, torch.bfloat16, device="cuda")
     attach(model, st, backend=backend_of(backend))
+    forward = model
+    if compiled:
+        torch._dynamo.reset()
+        forward = torch.compile(model, backend="aot_eager", fullgraph=True, dynamic=False)
     n = 16
     ids = torch.randint(0, 50, (n,), device="cuda")
     pos = torch.arange(n, device="cuda")
@@ -476,11 +484,11 @@ def test_cuda_graph_replay_with_new_state_equals_eager(backend):
         stream.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(stream):
             for _ in range(2):
-                model(ids, pos)  # warm up outside capture
+                forward(ids, pos)  # warm up (and compile) outside capture
         torch.cuda.current_stream().wait_stream(stream)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
-            out = model(ids, pos)
+            out = forward(ids, pos)
         for seed in (1, 2, 3):
             fill(st, n, seed=seed, poc_every=2 + seed % 2)
             ids.copy_(torch.randint(0, 50, (n,), device="cuda"))
