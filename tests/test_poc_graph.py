@@ -414,6 +414,9 @@ def test_layer_tuple_outputs_other_than_a_residual_pass_on():
     assert_bits_equal(a, want[0])
     assert o is other and extra == "extra"
     assert seam.apply((h, None))[1] is None
+    copies = torch.randn(6, 2, 32)  # a model that carries copies of a row: one vector for all
+    assert_bits_equal(seam.apply(copies), pr.reflect_rows(copies, st.table[1], st.row_group[:6],
+                                                          st.mask[:6], "stepwise"))
 
 
 def test_state_setters_copy_in_place():
