@@ -17,7 +17,21 @@ from pocrand_ext import decode
 from pocrand_ext.poc_graph import PocrandBackend
 from pocrand_ext.protocols import gonka_poc as gp
 
-HAS_OVERRIDES = importlib.util.find_spec("pocrand_ext.overrides") is not None
+
+
+def _overrides_usable() -> bool:
+    """pocrand_ext.overrides imports and its ops are in the built extension."""
+    if importlib.util.find_spec("pocrand_ext.overrides") is None:
+        return False
+    try:
+        from pocrand_ext import overrides  # noqa: F401
+    except (ImportError, RuntimeError):
+        return False
+    return hasattr(torch.ops.pocrand, "embed_synth") and hasattr(torch.ops.pocrand,
+                                                                 "router_override")
+
+
+HAS_OVERRIDES = _overrides_usable()
 needs_overrides = pytest.mark.skipif(not HAS_OVERRIDES,
                                      reason="pocrand_ext.overrides (embed_synth, router_override) "
                                             "is not in this tree")
