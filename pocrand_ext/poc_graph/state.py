@@ -1,0 +1,169 @@
+"""PoCState: the address-stable buffers the attached model reads on every forward.
+
+A captured CUDA graph (or a compiled model) reads whatever was last written into these tensors,
+so every setter copies into them in place and none is ever rebound. Rows are the model's rows
+(see attach). Setters run on the host between forwards; the forward reads slices [:n] only.
+"""
+from __future__ import annotations
+
+import torch
+
+from .._checks import check_count, check_device, check_dtype
+
+__all__ = ["PoCState"]
+
+
+def _as(name: str, t, dtype, shape_tail=(), rows_max=None) -> torch.Tensor:
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor, got {type(t).__name__}")
+    if tuple(t.shape[1:]) != tuple(shape_tail) or t.dim() != 1 + len(shape_tail):
+        raise ValueError(f"{name} must be [rows{''.join(', %d' % s for s in shape_tail)}], got "
+                         f"{list(t.shape)}")
+    if rows_max is not None and t.shape[0] > rows_max:
+        raise ValueError(f"{name} has {t.shape[0]} rows, the state holds {rows_max} (max_rows)")
+    if dtype is torch.int64 and (t.dtype.is_floating_point or t.dtype == torch.bool):
+        raise TypeError(f"{name} must be an integer tensor, got {t.dtype}")
+    if dtype is torch.bool and t.dtype != torch.bool:
+        raise TypeError(f"{name} must be bool, got {t.dtype}")
+    return t
+
+
+class PoCState:
+    """Buffers for PoC rows inside one compiled, graph-captured model.
+
+    max_rows: the most rows of one forward; hidden: the hidden size; n_layers: decoder layers;
+    slots: reflection slots (slot 0 is all zeros, so a row pointing at it is left as it is by
+    the math, and masked-off rows are copied anyway); n_gates: seeded MoE gates (0 for a dense
+    model); codebook: the snap's float32 [P, d] codebook (a stand-in is fine for tests; the
+    network's is loaded with pocrand_ext.snap.load_codebook); dtype: the model's dtype.
+
+    Buffers (every one [max_rows, ...] unless said): mask bool, row_group int64, table
+    [n_layers, slots, hidden] in dtype, embeds [max_rows, hidden] in dtype, embed_base,
+    embed_step, embed_prev_k (-1: not a decode row) int64, route_base [n_gates, max_rows] int64,
+    route_step int64, prefill_pick int64 (the pick seeds of rows with prev_k < 0), token_ids
+    int64 (the ids PoC rows feed to the token embedding), codebook [P, d] float32, and the snap's
+    outputs snap_k int64, snap_bad bool, snap_scores [max_rows, P] and snap_q [max_rows, d]
+    float32."""
+
+    def __init__(self, *, max_rows: int, hidden: int, n_layers: int, slots: int,
+                 codebook: torch.Tensor, n_gates: int = 0, device="cpu",
+                 dtype: torch.dtype = torch.bfloat16):
+        self.max_rows = check_count("max_rows", max_rows)
+        self.hidden_size = check_count("hidden", hidden)
+        self.n_layers = check_count("n_layers", n_layers)
+        self.slots = check_count("slots", slots)
+        if not isinstance(n_gates, int) or isinstance(n_gates, bool) or n_gates < 0:
+            raise ValueError(f"n_gates must be an int >= 0, got {n_gates!r}")
+        self.n_gates = n_gates
+        self.device = check_device(device)
+        self.dtype = check_dtype("dtype", dtype)
+        if not isinstance(codebook, torch.Tensor) or codebook.dim() != 2:
+            raise TypeError("codebook must be a 2-D [points, dim] tensor")
+        P, d = codebook.shape
+        if not (1 <= P <= 1024 and 1 <= d <= min(hidden, 1024)):
+            raise ValueError(f"codebook must be [P, d] with 1 <= P <= 1024 and 1 <= d <= "
+                             f"min(hidden, 1024), got {list(codebook.shape)}")
+        R, dev, i64 = self.max_rows, self.device, torch.int64
+        self.mask = torch.zeros(R, dtype=torch.bool, device=dev)
+        self.row_group = torch.zeros(R, dtype=i64, device=dev)
+        self.table = torch.zeros(n_layers, slots, hidden, dtype=dtype, device=dev)
+        self.embeds = torch.zeros(R, hidden, dtype=dtype, device=dev)
+        self.embed_base = torch.zeros(R, dtype=i64, device=dev)
+        self.embed_step = torch.zeros(R, dtype=i64, device=dev)
+        self.embed_prev_k = torch.full((R,), -1, dtype=i64, device=dev)
+        self.route_base = torch.zeros(n_gates, R, dtype=i64, device=dev)
+        self.route_step = torch.zeros(R, dtype=i64, device=dev)
+        self.prefill_pick = torch.zeros(R, dtype=i64, device=dev)
+        self.token_ids = torch.zeros(R, dtype=i64, device=dev)
+        self.codebook = codebook.detach().to(dev, torch.float32).contiguous()
+        self.snap_k = torch.zeros(R, dtype=i64, device=dev)
+        self.snap_bad = torch.zeros(R, dtype=torch.bool, device=dev)
+        self.snap_scores = torch.zeros(R, P, dtype=torch.float32, device=dev)
+        self.snap_q = torch.zeros(R, d, dtype=torch.float32, device=dev)
+        self.router_meta: list[tuple[int, int]] = []  # (n_experts, top_k) per gate, by attach
+
+    # -- setters: copy_ into the buffers, never rebind ----------------------------------------
+
+    def set_mask(self, mask) -> None:
+        """Rows [0, n) are PoC where mask is True; every later row is not (None: no PoC row)."""
+        self.mask.zero_()
+        if mask is not None:
+            m = _as("mask", mask, torch.bool, rows_max=self.max_rows)
+            self.mask[:m.shape[0]].copy_(m)
+
+    def set_row_group(self, row_group) -> None:
+        """Row r reflects by slot row_group[r] (rows from n on point at slot 0)."""
+        g = _as("row_group", row_group, torch.int64, rows_max=self.max_rows)
+        self.row_group.zero_()
+        self.row_group[:g.shape[0]].copy_(g)
+
+    def set_slot(self, slot: int, vectors: torch.Tensor) -> None:
+        """Slot `slot`'s vector of every layer: vectors [n_layers, hidden] (cast to the dtype)."""
+        if not isinstance(slot, int) or not 1 <= slot < self.slots:
+            raise ValueError(f"slot must be in [1, {self.slots}) (slot 0 stays zeros), got "
+                             f"{slot!r}")
+        if not isinstance(vectors, torch.Tensor) or tuple(vectors.shape) != (
+                self.n_layers, self.hidden_size):
+            raise ValueError(f"vectors must be [n_layers, hidden] = [{self.n_layers}, "
+                             f"{self.hidden_size}]")
+        self.table[:, slot].copy_(vectors)
+
+    def set_block_slot(self, slot: int, block_hash: str) -> None:
+        """Slot `slot` holds the per-block vectors of block_hash (PoC v2's layer vectors,
+        SPEC.md 9.7, rounded to the model's dtype as the plugin's .to(dtype) does)."""
+        from ..protocols.pocv2 import householder_vectors
+        v = householder_vectors(block_hash, self.n_layers, self.hidden_size, self.device)
+        self.set_slot(slot, v.to(self.dtype))
+
+    def set_embeds(self, embeds) -> None:
+        """The pre-filled input embeddings of rows [0, n) (PoC rows with prev_k < 0 read them)."""
+        e = _as("embeds", embeds, None, (self.hidden_size,), self.max_rows)
+        self.embeds[:e.shape[0]].copy_(e)
+
+    def set_decode_chain(self, base=None, step=None, prev_k=None) -> None:
+        """Decode rows [0, n): base seeds, steps and previous snap indices (int64 [n] each).
+        prev_k of every row is first reset to -1, so no row of an earlier batch stays a decode
+        row; call with no arguments for a forward without decode rows."""
+        self.embed_prev_k.fill_(-1)
+        if base is None and step is None and prev_k is None:
+            return
+        b = _as("base", base, torch.int64, rows_max=self.max_rows)
+        n = b.shape[0]
+        for name, t in (("step", step), ("prev_k", prev_k)):
+            if _as(name, t, torch.int64).shape[0] != n:
+                raise ValueError(f"{name} must hold {n} values (one per row of base)")
+        self.embed_base[:n].copy_(b)
+        self.embed_step[:n].copy_(step)
+        self.embed_prev_k[:n].copy_(prev_k)
+
+    def set_routing(self, route_base, step) -> None:
+        """Routing of rows [0, n): route_base [n, n_gates] int64 (as
+        protocols.gonka_poc.route_base_seeds gives it: row by gate) and step [n] (0 for a
+        prefill row)."""
+        s = _as("step", step, torch.int64, rows_max=self.max_rows)
+        n = s.shape[0]
+        rb = _as("route_base", route_base, torch.int64, (self.n_gates,), self.max_rows)
+        if rb.shape[0] != n:
+            raise ValueError(f"route_base must have {n} rows (one per step), got {rb.shape[0]}")
+        self.route_base[:, :n].copy_(rb.t())
+        self.route_step[:n].copy_(s)
+
+    def set_prefill_pick(self, seeds) -> None:
+        """The snap's pick seeds of rows [0, n) that are not decode rows (prev_k < 0)."""
+        s = _as("seeds", seeds, torch.int64, rows_max=self.max_rows)
+        self.prefill_pick[:s.shape[0]].copy_(s)
+
+    def set_token_ids(self, ids) -> None:
+        """The token ids PoC rows [0, n) feed to the token embedding (zeros by default)."""
+        t = _as("ids", ids, torch.int64, rows_max=self.max_rows)
+        self.token_ids[:t.shape[0]].copy_(t)
+
+    def set_codebook(self, codebook) -> None:
+        """A new codebook of the same [P, d] shape."""
+        if not isinstance(codebook, torch.Tensor) or codebook.shape != self.codebook.shape:
+            raise ValueError(f"codebook must be {list(self.codebook.shape)}")
+        self.codebook.copy_(codebook)
+
+    def snap_outputs(self, n: int):
+        """(k, bad, scores, q) of rows [0, n): views of the snap buffers."""
+        return self.snap_k[:n], self.snap_bad[:n], self.snap_scores[:n], self.snap_q[:n]
