@@ -10,7 +10,7 @@ times of the Python call (seed derivation, argument checks, upload and kernels, 
  - reference: the PoC 2.0 formulation in torch ops, a per-nonce Python loop (tests/reference_torch.py)
  - torch: the nearest non-portable torch expression (randn, argsort of random keys, gather+norm)
  - gonka-poc decode rows (--section decode): the plugin's torch expressions
-   (tests/reference_gonka.py), eager in the reference column and torch.compile'd in the torch
+   (pocrand_ext/reference_gonka.py), eager in the reference column and torch.compile'd in the torch
    column, all in CUDA-graph replay
  - floor: the bytes the op must move over this card's bandwidth measured in the same run
    (a large fill for writes, a large copy for reads).
@@ -30,10 +30,10 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-import reference_gonka as refg  # noqa: E402
 import reference_torch as ref  # noqa: E402
 
 import pocrand_ext as pr  # noqa: E402
+from pocrand_ext import reference_gonka as refg  # noqa: E402
 from pocrand_ext import reference_pocv2 as ref2  # noqa: E402
 from pocrand_ext.protocols import gonka_poc as gp  # noqa: E402
 
