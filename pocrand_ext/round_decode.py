@@ -102,6 +102,9 @@ def build_model(cfg: DecodeRoundConfig) -> torch.nn.Module:
     except ImportError as e:  # pragma: no cover - the message is tested with the import blocked
         raise ImportError("pocrand round needs transformers: pip install 'pocrand[round]' "
                           "(or pip install transformers)") from e
+    if int(transformers.__version__.split(".")[0]) < 5:
+        raise ImportError(f"pocrand round --scheme decode needs transformers >= 5 (its MoE "
+                          f"routers), found {transformers.__version__}: pip install -U transformers")
     common = dict(hidden_size=cfg.hidden, num_hidden_layers=cfg.layers,
                   num_attention_heads=cfg.heads, num_key_value_heads=cfg.kv_heads or cfg.heads,
                   head_dim=cfg.hidden // cfg.heads, vocab_size=cfg.vocab,
@@ -156,6 +159,10 @@ def seeded_gates(model: torch.nn.Module) -> list[torch.nn.Module]:
         gate = getattr(getattr(layer, "mlp", None), "gate", None)
         if gate is not None and hasattr(gate, "weight") and hasattr(gate, "top_k"):
             gates.append(gate)
+    if not gates:
+        raise RuntimeError(f"{type(model).__name__}: no MoE router (layer.mlp.gate with a weight "
+                           "and a top_k) found; an unseeded router would route PoC rows by hidden "
+                           "state")
     return gates
 
 
@@ -402,8 +409,7 @@ def run_side(model: torch.nn.Module, cfg: DecodeRoundConfig, device, backend="po
             x = ref2.generate_inputs(cfg.block_hash, cfg.public_key, ns, hidden, S, device, dtype)
         else:
             base = gp.base_seeds(cfg.block_hash, cfg.public_key, ns, device)
-            route = gp.route_base_seeds(cfg.block_hash, ns, len(gates), device).T.contiguous() \
-                if gates else torch.zeros(0, len(ns), dtype=torch.int64, device=device)
+            route = gp.route_base_seeds(cfg.block_hash, ns, len(gates), device).T.contiguous()
             pick0 = gp.decode_pick_strings_seeds(
                 [gp.decode_pick_string(cfg.block_hash, cfg.public_key, n, cfg.sphere_dim, 0)
                  for n in ns], device)
