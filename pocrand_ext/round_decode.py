@@ -538,9 +538,10 @@ def plot(results: dict, path, prover: str = "cpu", validator: str = "cpu"):
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 4), sharey=True,
                              squeeze=False)
-    styles = {"devices": dict(color="tab:blue", marker="o"),
-              "batch": dict(color="tab:green", marker="s"),
-              "fraud": dict(color="tab:red", marker="^", lw=2)}
+    # the honest lines often coincide (at 0): open markers of different sizes keep both visible
+    styles = {"devices": dict(color="tab:blue", marker="o", ms=9, mfc="none", lw=2.5, zorder=3),
+              "batch": dict(color="tab:green", marker="s", ms=4, lw=1, zorder=4),
+              "fraud": dict(color="tab:red", marker="^", lw=2, zorder=2)}
     for ax, (backend, by_scenario) in zip(axes[0], results.items()):
         for scenario, res in by_scenario.items():
             label = (f"{scenario} ({'fraud' if scenario == 'fraud' else 'honest'}): "
