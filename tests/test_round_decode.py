@@ -263,6 +263,19 @@ def test_decode_flags_are_refused_for_the_prefill_scheme(flag, no_round, capsys)
     assert "applies to --scheme decode only" in capsys.readouterr().err
 
 
+def test_the_decode_flags_parse():
+    args = cli.build_parser().parse_args(
+        ["round", "--scheme", "decode", "--model", "qwen3-moe", "--experts", "8", "--top-k", "3",
+         "--steps", "5", "--sphere-dim", "64", "--tau", "0.05", "--scenario", "batch",
+         "--scenario", "fraud", "--prover-device", "cuda", "--validator-device", "cpu",
+         "--validator-batch", "2", "--chat-rows", "1", "--reference"])
+    assert (args.scheme, args.model, args.experts, args.top_k, args.steps, args.sphere_dim) == \
+        ("decode", "qwen3-moe", 8, 3, 5, 64)
+    assert args.tau == 0.05 and args.scenario == ["batch", "fraud"] and args.reference
+    assert (args.prover, args.validator, args.validator_batch, args.chat_rows) == ("cuda", "cpu", 2, 1)
+    assert cli.build_parser().parse_args(["round"]).scheme == "prefill"   # the default scheme
+
+
 def test_an_unknown_scenario_is_refused(capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["round", "--scheme", "decode", "--scenario", "lucky"])
