@@ -10,7 +10,7 @@ times of the Python call (seed derivation, argument checks, upload and kernels, 
  - reference: the PoC 2.0 formulation in torch ops, a per-nonce Python loop (tests/reference_torch.py)
  - torch: the nearest non-portable torch expression (randn, argsort of random keys, gather+norm)
  - gonka-poc decode rows (--section decode): the plugin's torch expressions
-   (tests/reference_gonka.py), eager in the reference column and torch.compile'd in the torch
+   (pocrand_ext/reference_gonka.py), eager in the reference column and torch.compile'd in the torch
    column, all in CUDA-graph replay
  - the per-layer PoC transforms (--section graph, benchmarks/graph_rows.py): reflect_rows_pair,
    embedding synthesis and one decode step's transforms in CUDA-graph replay, beside the floors
@@ -33,13 +33,13 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-import reference_gonka as refg  # noqa: E402
 import reference_torch as ref  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import graph_rows  # noqa: E402
 
 import pocrand_ext as pr  # noqa: E402
+from pocrand_ext import reference_gonka as refg  # noqa: E402
 from pocrand_ext import reference_pocv2 as ref2  # noqa: E402
 from pocrand_ext.protocols import gonka_poc as gp  # noqa: E402
 
@@ -350,10 +350,10 @@ def bench_decode(repeats: int, write_bw: float, copy_bw: float, add_row=None):
     mask = torch.ones(B, dtype=torch.bool, device="cuda")
 
     def plugin_synth(o, b, s, p, m):
-        return refg.ref_embed_synth(o, b, s, p, embeds, m)
+        return refg.ref_embed(o, b, s, p, embeds, m)
 
     def plugin_router(lg, r, s, m):
-        return refg.ref_router_override(lg, r, s, m, E, K)
+        return refg.ref_route(lg, r, s, m, E, K)
 
     synth = (out, base, steps, prev, mask)
     k = graph_ms(lambda o, b, s, p, m: pr.embed_synth_(o, b, s, p, embeds, m), synth, repeats)
@@ -487,7 +487,7 @@ def bench_decode_snap(repeats: int, copy_bw: float):
             torch.empty(B, P, device="cuda"), torch.empty(B, D, device="cuda"))
     floor = B * H * 2 / copy_bw / 1e6
 
-    plugin_expr = refg.ref_snap
+    plugin_expr = refg.ref_snap_picked
 
     k = gpu_ms(graph_of(lambda: pr.snap(h, seeds, C, out=outs)), [()], repeats)
     eager = gpu_ms(graph_of(lambda: plugin_expr(h, idx, C)), [()], repeats)

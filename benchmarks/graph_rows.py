@@ -25,7 +25,7 @@ import statistics
 import torch
 
 import pocrand_ext as pr
-import reference_gonka as refg
+from pocrand_ext import reference_gonka as refg
 
 QUEUE_CYCLES = 2_000_000  # about 1 ms of GPU spin ahead of each timed replay
 MODES = ("stepwise", "once")
@@ -169,8 +169,8 @@ def reflect_rows_rows(repeats: int, copy_bw: float):
         data = [(bf16_rows(n, hidden, 2 * s), bf16_rows(n, hidden, 2 * s + 1), table, row_group, mask)
                 for s in range(sets)]
         floor = 4 * nbytes / copy_bw / 1e6
-        eager = replay_ms(refg.ref_reflect_rows_pair, data, repeats, "plugin reflect eager")
-        comp = replay_ms(compiled(refg.ref_reflect_rows_pair), data, repeats, "plugin reflect compiled")
+        eager = replay_ms(refg.ref_reflect_pair, data, repeats, "plugin reflect eager")
+        comp = replay_ms(compiled(refg.ref_reflect_pair), data, repeats, "plugin reflect compiled")
         for mode in MODES:
             # the bits first: the GPU pair against the CPU kernel on the first set's first 256 rows
             # (a row's output depends on that row alone)
@@ -229,7 +229,7 @@ def embed_rows(repeats: int, write_bw: float):
     floor = n * hidden * 2 / write_bw / 1e6
 
     def plugin(out, base, steps, prev, embeds, mask):
-        return refg.ref_embed_synth(out, base, steps, prev, embeds, mask, salt)
+        return refg.ref_embed(out, base, steps, prev, embeds, mask, salt)
 
     eager = replay_ms(plugin, data, repeats, "plugin embeddings eager")
     comp_fn = compiled(plugin)
@@ -308,10 +308,10 @@ def decode_step_row(repeats: int):
                 router(ly["logits"], ly["route"], steps, mask, E, K, ladder)
         return snap(h, idx, codebook)
 
-    eager = replay_ms(lambda: theirs(refg.ref_reflect_rows_pair, refg.ref_router_override,
-                                     refg.ref_snap), [()], repeats, "decode step eager")
-    fns = (compiled(refg.ref_reflect_rows_pair), compiled(refg.ref_router_override),
-           compiled(refg.ref_snap))
+    eager = replay_ms(lambda: theirs(refg.ref_reflect_pair, refg.ref_route,
+                                     refg.ref_snap_picked), [()], repeats, "decode step eager")
+    fns = (compiled(refg.ref_reflect_pair), compiled(refg.ref_route),
+           compiled(refg.ref_snap_picked))
     comp = replay_ms(lambda: theirs(*fns), [()], repeats, "decode step compiled")
     t = replay_ms(ours, [()], repeats, "decode step pocrand")
     parts = f"{L} x reflect_rows_pair stepwise" + (f" + {L} router overrides ({E} experts, top {K})"

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import pocrand_ext as pr
-import reference_gonka as refg
+from pocrand_ext import reference_gonka as refg
 from conftest import as_bits
 from pocrand_ext.protocols import gonka_poc as gp
 
@@ -54,15 +54,15 @@ def test_the_reflect_baseline_is_the_deployed_expression():
     table = table.bfloat16()
     g = torch.arange(n + 1) % 4
     m = torch.arange(n + 1) % 3 != 0
-    got = refg.ref_reflect_rows(x, table, g, m)
+    got = refg.ref_reflect(x, table, g, m)
     assert torch.equal(as_bits(got[~m[:n]]), as_bits(x[~m[:n]]))
     ours = pr.reflect_rows(x, table, g, m, "stepwise")
     share = (as_bits(got) == as_bits(ours)).double().mean().item()
     assert share >= 0.999
     assert not torch.equal(as_bits(got), as_bits(x))
-    h, r = refg.ref_reflect_rows_pair(x, x.flip(0), table, g, m)
+    h, r = refg.ref_reflect_pair(x, x.flip(0), table, g, m)
     assert torch.equal(as_bits(h), as_bits(got))
-    assert torch.equal(as_bits(r), as_bits(refg.ref_reflect_rows(x.flip(0), table, g, m)))
+    assert torch.equal(as_bits(r), as_bits(refg.ref_reflect(x.flip(0), table, g, m)))
 
 
 def test_the_router_baseline_overrides_masked_rows_only():
@@ -71,7 +71,7 @@ def test_the_router_baseline_overrides_masked_rows_only():
     route = torch.randint(0, 2**32, (n,))
     steps = torch.randint(1, 257, (n,))
     m = torch.arange(n) % 2 == 0
-    got = refg.ref_router_override(logits, route, steps, m, E, K)
+    got = refg.ref_route(logits, route, steps, m, E, K)
     forced = gp.expert_logits(route, steps, E, K, dtype=torch.bfloat16)
     assert torch.equal(as_bits(got[m]), as_bits(forced[m]))
     assert torch.equal(as_bits(got[~m]), as_bits(logits[~m]))
@@ -87,7 +87,7 @@ def test_the_embedding_baseline_draws_where_it_should():
     m = torch.tensor([True] * (n // 2) + [False] * (n // 2))
     out = torch.randn(n, hidden).bfloat16()
     embeds = torch.randn(n, hidden).bfloat16()
-    got = refg.ref_embed_synth(out, base, steps, prev, embeds, m)
+    got = refg.ref_embed(out, base, steps, prev, embeds, m)
     drawn, prefill = m & (prev >= 0), m & (prev < 0)
     assert torch.equal(as_bits(got[~m]), as_bits(out[~m]))
     assert torch.equal(as_bits(got[prefill]), as_bits(embeds[prefill]))

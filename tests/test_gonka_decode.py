@@ -22,8 +22,8 @@ from pocrand_ext.protocols import gonka_poc as gp
 ops = torch.ops.pocrand
 
 
-from reference_gonka import (ref_forced, ref_murmur, ref_normal, ref_pick_set, ref_seed,  # noqa: E402
-                            ref_step_seeds)
+from pocrand_ext.reference_gonka import (ref_forced, ref_murmur, ref_normal, ref_pick_set,  # noqa: E402
+                                        ref_seed, ref_step_seeds)
 
 
 def bits(t: torch.Tensor) -> np.ndarray:

@@ -10,7 +10,7 @@ import torch
 from pocrand_ext.gonka_poc import decode_random as dr
 from pocrand_ext.gonka_poc import gpu_random as gr
 from pocrand_ext import gpu_random_v2
-from reference_gonka import ref_forced, ref_murmur, ref_pick_set, ref_seed, ref_step_seeds
+from pocrand_ext.reference_gonka import ref_forced, ref_murmur, ref_pick_set, ref_seed, ref_step_seeds
 from test_gonka_decode import rows
 
 # The plugin's signatures (parameter names and defaults), from its source.

@@ -13,7 +13,7 @@ import torch
 import pocrand_ext as pr
 import spec_numpy as spec
 from conftest import assert_bits_equal, requires_cuda
-from reference_gonka import ref_embed_synth, ref_router_override
+from pocrand_ext.reference_gonka import ref_embed, ref_route
 from test_gonka_decode import ulp_distance
 from test_pocv2_spec import spec_tensor, storage
 
@@ -124,7 +124,7 @@ def test_embed_synth_near_the_plugin_expression(dtype, max_ulp):
     own conversion) and the other rows exact."""
     n, hidden = 48, 7168
     out, base, step, prev, embeds, mask = embed_case(n, hidden, dtype, torch.float32, seed=2)
-    want = ref_embed_synth(out, base, step, prev, embeds, mask)
+    want = ref_embed(out, base, step, prev, embeds, mask)
     got = pr.embed_synth(out, base, step, prev, embeds, mask)
     decode, prefill, keep = kinds(prev, mask, n)
     assert decode.sum() >= 5 and prefill.sum() >= 3 and keep.sum() >= 3
@@ -146,7 +146,7 @@ def test_router_override_equals_the_plugin_expression(n_experts, top_k, dtype, d
     step[:4] = torch.tensor([-1, 2**32 + 5, I64_MIN, I64_MAX])
     mask = torch.rand(n + 4, generator=g) < 0.6
     mask[:4] = True
-    want = ref_router_override(logits, seeds, step, mask, n_experts, top_k)
+    want = ref_route(logits, seeds, step, mask, n_experts, top_k)
     got = pr.router_override(logits.to(device), seeds.to(device), step.to(device),
                              mask.to(device), n_experts, top_k)
     assert_bits_equal(got.cpu(), want)

@@ -124,7 +124,7 @@ def test_toy_routing_forces_the_engines_selection():
         run(model, torch.arange(12))
     hook.remove()
     chosen = torch.topk(seen[0].float(), 2, dim=-1).indices.sort(-1).values
-    import reference_gonka as ref
+    from pocrand_ext import reference_gonka as ref
     forced = ref.ref_forced(st.route_base[1, :12], st.route_step[:12], 6, 2)  # gate ordinal 1
     want = torch.topk(forced, 2, dim=-1).indices.sort(-1).values
     assert torch.equal(chosen[mask], want[mask])
@@ -340,7 +340,7 @@ def test_moe_router_logits_forced_before_the_engines_top_k(kind, backend):
         assert_bits_equal(model(ids).logits, plain)
     for h in hooks:
         h.remove()
-    import reference_gonka as ref
+    from pocrand_ext import reference_gonka as ref
     for gate, (index, weights) in enumerate(seen[:2]):
         forced = ref.ref_forced(st.route_base[gate, :n], st.route_step[:n], 4, 2)
         want = torch.topk(forced, 2, dim=-1).indices
