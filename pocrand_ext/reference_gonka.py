@@ -7,7 +7,9 @@ results pocrand's are compared with (they are not portable: that is pocrand's po
 The in-graph transforms (the masked reflection, the embedding synthesis, the router override and
 the snap) are gathered in BACKEND, an object with the four callables a model wrapper calls:
 reflect(x, table, row_group, mask), embed(out, base, step, prev_k, embeds, mask),
-route(logits, base, step, mask, n_experts, top_k, ladder) and snap(h, seeds, codebook, out)."""
+route(logits, base, step, mask, n_experts, top_k, ladder) and snap(h, seeds, codebook, out),
+and the optional reflect_pair(hidden, residual, table, row_group, mask) and pick_seeds(base, step,
+prev_k) (the interface of pocrand_ext.poc_graph.backend, whose attach runs them)."""
 from __future__ import annotations
 
 import hashlib
@@ -165,6 +167,7 @@ class _ReferenceBackend:
     """The plugin's expressions as a model wrapper's backend (see the module docstring)."""
     name = "reference"
     reflect = staticmethod(ref_reflect)
+    reflect_pair = staticmethod(ref_reflect_pair)
     embed = staticmethod(ref_embed)
     route = staticmethod(ref_route)
     snap = staticmethod(ref_snap)

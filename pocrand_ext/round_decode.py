@@ -10,10 +10,13 @@ row is snapped to the codebook (k_t). The artifact of a nonce is [k_0 .. k_T]. T
 re-runs the nonce seeding step t by the claimed k_{t-1} and scores each claim against its own
 snap (pocrand_ext.validation, SPEC.md 10.9).
 
-The transforms come from a backend object with four callables (reflect, embed, route, snap):
-PocrandBackend here (pocrand's ops: the same bits on every device and batch size) or
-reference_gonka.BACKEND (the plugin's torch expressions). The state's buffers are address-stable
-and written in place between forwards, as a captured graph needs.
+The model is wrapped by pocrand_ext.poc_graph, as an integrator wraps theirs: a PoCState whose
+address-stable buffers are written in place between forwards, and attach's wrappers of the token
+embedding, the decoder layers, the MoE routers (the model's own top-k on the forced logits) and
+the final norm (the snap). The transforms come from a backend: "pocrand" (poc_graph's
+PocrandBackend, pocrand's ops: the same bits on every device and batch size), "reference"
+(reference_gonka.BACKEND, the plugin's torch expressions) or any object with poc_graph's
+backend interface.
 
 transformers is optional (`pip install pocrand[round]`).
 """
@@ -24,15 +27,13 @@ import dataclasses
 import inspect
 
 import torch
-import torch.nn.functional as F
 
 from . import reference_gonka as refg
 from . import reference_pocv2 as ref2
-from .hooks import layer_vectors
+from .poc_graph import PocrandBackend, PoCState, attach, find_parts, resolve_backend
 from .protocols import gonka_poc as gp
 from .protocols.phase2 import generate_inputs
-from .reflect import reflect_rows
-from .snap import load_codebook, snap as snap_rows
+from .snap import load_codebook
 from .streams import unit_vectors_of_seeds
 from .validation import decode_validation
 
@@ -152,190 +153,27 @@ def fake_quantize_(model: torch.nn.Module, bits: int = 4) -> torch.nn.Module:
 
 
 def seeded_gates(model: torch.nn.Module) -> list[torch.nn.Module]:
-    """The MoE routers in layer order (gate ordinal = the list index): a layer's mlp.gate that
-    holds a weight [experts, hidden] and a top_k."""
-    gates = []
-    for layer in model.layers:
-        gate = getattr(getattr(layer, "mlp", None), "gate", None)
-        if gate is not None and hasattr(gate, "weight") and hasattr(gate, "top_k"):
-            gates.append(gate)
+    """The MoE gates in layer order (gate ordinal = the list index), as attach finds them; a
+    RuntimeError when there is none (an unseeded router would route PoC rows by hidden state)."""
+    gates = [gate for _, _, gate in find_parts(model)[3]]
     if not gates:
-        raise RuntimeError(f"{type(model).__name__}: no MoE router (layer.mlp.gate with a weight "
-                           "and a top_k) found; an unseeded router would route PoC rows by hidden "
+        raise RuntimeError(f"{type(model).__name__}: no MoE block (a module with a gate and "
+                           "experts) found; an unseeded router would route PoC rows by hidden "
                            "state")
     return gates
 
 
-# --- the state: address-stable buffers the wrappers read -------------------------------------
-
-@dataclasses.dataclass
-class PoCState:
-    mask: torch.Tensor            # bool [max_rows]: PoC rows
-    row_group: torch.Tensor       # int64 [max_rows]: the reflection slot (0: the zero vector)
-    table: torch.Tensor           # [L, slots, hidden] in the model's dtype
-    embeds: torch.Tensor          # [max_rows, hidden]: the staged prefill inputs
-    embed_base: torch.Tensor      # int64 [max_rows]: the nonce's base seed
-    embed_step: torch.Tensor      # int64 [max_rows]: the decode step (0: prefill)
-    embed_prev_k: torch.Tensor    # int64 [max_rows]: k_{t-1}; < 0 for prefill rows
-    route_base: torch.Tensor      # int64 [n_gates, max_rows]
-    route_step: torch.Tensor      # int64 [max_rows]
-    codebook: torch.Tensor        # float32 [P, d]
-    snap_k: torch.Tensor          # int64 [max_rows]
-    snap_bad: torch.Tensor        # bool [max_rows]
-    snap_scores: torch.Tensor     # float32 [max_rows, P]
-    snap_q: torch.Tensor          # float32 [max_rows, d]
-    ladder: int = gp.LADDER_BASE
+def backend_of(name):
+    """The backend object of a name ("pocrand", "reference") or the object itself."""
+    return resolve_backend(name, "stepwise")
 
 
-def make_state(max_rows: int, table: torch.Tensor, n_gates: int, cb: torch.Tensor) -> PoCState:
-    dev, dtype, hidden = table.device, table.dtype, table.shape[-1]
-    i64 = dict(dtype=torch.int64, device=dev)
-    (P, d), cb = cb.shape, cb.to(dev)
-    return PoCState(mask=torch.zeros(max_rows, dtype=torch.bool, device=dev),
-                    row_group=torch.zeros(max_rows, **i64), table=table,
-                    embeds=torch.zeros(max_rows, hidden, dtype=dtype, device=dev),
-                    embed_base=torch.zeros(max_rows, **i64), embed_step=torch.zeros(max_rows, **i64),
-                    embed_prev_k=torch.full((max_rows,), -1, **i64),
-                    route_base=torch.zeros(n_gates, max_rows, **i64),
-                    route_step=torch.zeros(max_rows, **i64), codebook=cb,
-                    snap_k=torch.zeros(max_rows, **i64),
-                    snap_bad=torch.zeros(max_rows, dtype=torch.bool, device=dev),
-                    snap_scores=torch.zeros(max_rows, P, dtype=torch.float32, device=dev),
-                    snap_q=torch.zeros(max_rows, d, dtype=torch.float32, device=dev))
-
-
-class PocrandBackend:
-    """pocrand's ops for the four transforms: the same bits on every device and batch size."""
-    name = "pocrand"
-
-    def __init__(self, rounding: str = "stepwise"):
-        self.rounding = rounding
-
-    def reflect(self, x, table, row_group, mask):
-        return reflect_rows(x, table, row_group, mask, self.rounding)
-
-    def embed(self, out, base, step, prev_k, embeds, mask):
-        dec = gp.decode_embeddings(base, step, prev_k, out.shape[-1], out.dtype)
-        poc = torch.where((prev_k >= 0).unsqueeze(-1), dec, embeds.to(out.dtype))
-        return torch.where(mask.unsqueeze(-1), poc, out)
-
-    def route(self, logits, base, step, mask, n_experts, top_k, ladder):
-        forced = gp.expert_logits(base, step, n_experts, top_k, ladder, logits.dtype)
-        return torch.where(mask.unsqueeze(-1), forced, logits)
-
-    def snap(self, h, seeds, codebook, out):
-        return snap_rows(h, seeds, codebook, out=tuple(out))
-
-    @staticmethod
-    def pick_seeds(base, step, prev_k):
-        return gp.decode_pick_seeds(base, step, prev_k)
-
-
-def backend_of(name) -> object:
-    if name == "pocrand":
-        return PocrandBackend()
-    if name == "reference":
-        return refg.BACKEND
-    return name  # a backend object
-
-
-# --- the model wrapping ----------------------------------------------------------------------
-# A minimal local version of the model wrapping: forward hooks on the transformers model's token
-# embedding, decoder layers and final norm, and a replaced forward on each MoE router. Rows are
-# b * seq + s for transformers' [batch, seq, hidden]. pocrand_ext.poc_graph.attach (wrappers that
-# ride torch.compile and CUDA graphs) is meant to take its place behind _attach.
-
-def _route_select(gate, logits):
-    """The router's own selection after its logits, as transformers 5.x writes it (softmax in
-    float32, top-k, renormalised unless norm_topk_prob is False; Qwen routers cast the weights
-    back to the logits' dtype). _attach checks it against the router's forward first."""
-    probs = F.softmax(logits, dim=-1, dtype=torch.float)
-    top, idx = torch.topk(probs, gate.top_k, dim=-1)
-    if getattr(gate, "norm_topk_prob", True):
-        top = top / top.sum(dim=-1, keepdim=True)
-    if hasattr(gate, "norm_topk_prob"):
-        top = top.to(logits.dtype)
-    return logits, top, idx
-
-
-def _gate_logits(gate, hidden_states):
-    return F.linear(hidden_states.reshape(-1, gate.weight.shape[1]), gate.weight,
-                    getattr(gate, "bias", None))
-
-
-def _check_router(gate):
-    """RuntimeError unless _route_select reproduces the router's own forward bit for bit."""
-    w = gate.weight
-    x = torch.randn(5, w.shape[1], generator=torch.Generator().manual_seed(1)).to(w.device, w.dtype)
-    with torch.no_grad():
-        want = type(gate).forward(gate, x)
-        got = _route_select(gate, _gate_logits(gate, x))
-    if not all(torch.equal(a, b) for a, b in zip(want, got)):
-        raise RuntimeError(f"{type(gate).__name__}: its selection is not the one the round "
-                           "restates (transformers changed it); extend round_decode._route_select")
-
-
-class _Handle:
-    def __init__(self):
-        self.hooks, self.gates = [], []
-
-    def remove(self):
-        for h in self.hooks:
-            h.remove()
-        for g in self.gates:
-            g.__dict__.pop("forward", None)
-        self.hooks, self.gates = [], []
-
-
-def _attach(model: torch.nn.Module, state: PoCState, backend) -> _Handle:
-    st, be, handle = state, backend_of(backend), _Handle()
-
-    def rows(t):
-        return t.reshape(-1, t.shape[-1])
-
-    def on_embed(module, args, out):
-        x = rows(out)
-        n = x.shape[0]
-        return be.embed(x, st.embed_base[:n], st.embed_step[:n], st.embed_prev_k[:n],
-                        st.embeds[:n], st.mask[:n]).view(out.shape)
-
-    def on_layer(i):
-        def hook(module, args, out):
-            def apply(t):
-                x = rows(t)
-                n = x.shape[0]
-                return be.reflect(x, st.table[i], st.row_group[:n], st.mask[:n]).view(t.shape)
-            if isinstance(out, tuple):  # (hidden, residual, ...): both reflected
-                return tuple(apply(o) if j < 2 and o is not None else o for j, o in enumerate(out))
-            return apply(out)
-        return hook
-
-    def on_norm(module, args, out):
-        h = rows(out[0] if isinstance(out, tuple) else out)
-        n = h.shape[0]
-        seeds = be.pick_seeds(st.embed_base[:n], st.embed_step[:n], st.embed_prev_k[:n])
-        be.snap(h, seeds, st.codebook, (st.snap_k[:n], st.snap_bad[:n], st.snap_scores[:n],
-                                        st.snap_q[:n]))
-        return out
-
-    def routed(gate, ordinal, n_experts):
-        def forward(hidden_states):
-            logits = _gate_logits(gate, hidden_states)
-            n = logits.shape[0]
-            logits = be.route(logits, st.route_base[ordinal, :n], st.route_step[:n], st.mask[:n],
-                              n_experts, gate.top_k, st.ladder)
-            return _route_select(gate, logits)
-        return forward
-
-    handle.hooks.append(model.embed_tokens.register_forward_hook(on_embed))
-    for i, layer in enumerate(model.layers):
-        handle.hooks.append(layer.register_forward_hook(on_layer(i)))
-    handle.hooks.append(model.norm.register_forward_hook(on_norm))
-    for ordinal, gate in enumerate(seeded_gates(model)):
-        _check_router(gate)
-        gate.forward = routed(gate, ordinal, gate.weight.shape[0])
-        handle.gates.append(gate)
-    return handle
+def backend_name(backend) -> str:
+    if isinstance(backend, str):
+        return backend
+    if backend is refg.BACKEND:
+        return "reference"
+    return "pocrand" if isinstance(backend, PocrandBackend) else getattr(backend, "name", "backend")
 
 
 # --- one side of the round -------------------------------------------------------------------
@@ -377,98 +215,118 @@ def _cache_of(out):
     return cache if cache is not None else getattr(out, "past_key_values", None)
 
 
+def _round_seeds(cfg: DecodeRoundConfig, ns: list, n_gates: int, device, reference: bool):
+    """(base [N], route [n_gates, N], pick0 [N], staged inputs [N, seq_len, hidden]) of the
+    nonces ns: pocrand's protocol layer, or with reference the plugin's expressions."""
+    dtype, hidden, S = DTYPES[cfg.dtype], cfg.hidden, cfg.seq_len
+    if reference:
+        base, route, pick0 = (t.to(device) for t in refg.ref_round_seeds(
+            cfg.block_hash, cfg.public_key, ns, n_gates, cfg.sphere_dim))
+        x = ref2.generate_inputs(cfg.block_hash, cfg.public_key, ns, hidden, S, device, dtype)
+        return base, route, pick0, x
+    base = gp.base_seeds(cfg.block_hash, cfg.public_key, ns, device)
+    route = gp.route_base_seeds(cfg.block_hash, ns, n_gates, device).T.contiguous()
+    pick0 = gp.decode_pick_strings_seeds(
+        [gp.decode_pick_string(cfg.block_hash, cfg.public_key, n, cfg.sphere_dim, 0) for n in ns],
+        device)
+    x = generate_inputs(cfg.block_hash, cfg.public_key, ns, hidden, S, device, dtype)
+    return base, route, pick0, x
+
+
 def run_side(model: torch.nn.Module, cfg: DecodeRoundConfig, device, backend="pocrand",
              claimed: torch.Tensor | None = None, validator_batch: int | None = None,
-             chat_rows: int = 0) -> SideResult:
+             chat_rows: int = 0, copy_model: bool = True) -> SideResult:
     """One side on `device`: the prover (claimed None: its own k chains) or the validator
-    (claimed [N, T + 1]: the claimed k_{t-1} seeds step t). `model` is copied to the device."""
+    (claimed [N, T + 1]: the claimed k_{t-1} seeds step t). `model` is copied to the device
+    (copy_model False: used as it is, already on the device, e.g. a tensor-parallel shard).
+
+    The PoC transforms are pocrand_ext.poc_graph's: a PoCState written in place between forwards
+    and attach's wrappers (detached at the end). Rows are b * seq + s. The prefill's last row of
+    each PoC sequence snaps with the string-seeded pick of step 0 (state.prefill_pick), which is
+    k_0; every decode row snaps with step_seed(t, k_{t-1}, 0x91) in the same wrapper."""
     device = torch.device(device)
     be = backend_of(backend)
-    reference = getattr(be, "name", "") == "reference"
-    model = copy.deepcopy(model).to(device)
-    dtype, hidden, T = DTYPES[cfg.dtype], cfg.hidden, cfg.steps
-    cb = codebook(cfg.sphere_dim).to(device)
-    gates = seeded_gates(model)
+    reference = be is refg.BACKEND
+    if copy_model:
+        model = copy.deepcopy(model).to(device)
+    dtype, hidden, T, S = DTYPES[cfg.dtype], cfg.hidden, cfg.steps, cfg.seq_len
+    n_gates = len(seeded_gates(model))
     order = {n: i for i, n in enumerate(nonces(cfg))}
     k_all = torch.full((cfg.batch, T + 1), -1, dtype=torch.int64)
     s_all = torch.zeros(cfg.batch, T + 1, CODEBOOK_POINTS, dtype=torch.float32)
     cache_kw = _cache_kwarg(model)
+    forwards = layouts(cfg, validator_batch, chat_rows)
+    state = PoCState(max_rows=max(len(e) for e in forwards) * S, hidden=hidden,
+                     n_layers=cfg.layers, slots=2, codebook=codebook(cfg.sphere_dim),
+                     n_gates=n_gates, device=device, dtype=dtype)
     if reference:
-        table = refg.ref_reflection_table(cfg.block_hash, cfg.layers, hidden, device, dtype)
+        state.set_slot(1, refg.ref_reflection_table(cfg.block_hash, cfg.layers, hidden, device,
+                                                    dtype)[:, 1])
     else:
-        table = torch.zeros(cfg.layers, 2, hidden, dtype=dtype, device=device)
-        table[:, 1] = layer_vectors(cfg.block_hash, cfg.layers, hidden, device, dtype)
-    for f, entries in enumerate(layouts(cfg, validator_batch, chat_rows)):
-        poc = [j for j, e in enumerate(entries) if e is not None]
-        ns = [entries[j] for j in poc]
-        B, S = len(entries), cfg.seq_len
-        state = make_state(B * S, table, len(gates), cb)
-        if reference:
-            base, route, pick0 = (t.to(device) for t in refg.ref_round_seeds(
-                cfg.block_hash, cfg.public_key, ns, len(gates), cfg.sphere_dim))
-            x = ref2.generate_inputs(cfg.block_hash, cfg.public_key, ns, hidden, S, device, dtype)
-        else:
-            base = gp.base_seeds(cfg.block_hash, cfg.public_key, ns, device)
-            route = gp.route_base_seeds(cfg.block_hash, ns, len(gates), device).T.contiguous()
-            pick0 = gp.decode_pick_strings_seeds(
-                [gp.decode_pick_string(cfg.block_hash, cfg.public_key, n, cfg.sphere_dim, 0)
-                 for n in ns], device)
-            x = generate_inputs(cfg.block_hash, cfg.public_key, ns, hidden, S, device, dtype)
-        poc_t = torch.tensor(poc, dtype=torch.int64, device=device)
-        gen = torch.Generator().manual_seed(cfg.weights_seed + 1000 + f)  # chat tokens
+        state.set_block_slot(1, cfg.block_hash)
+    handle = attach(model, state, backend=be)
+    try:
+        for f, entries in enumerate(forwards):
+            poc = [j for j, e in enumerate(entries) if e is not None]
+            ns = [entries[j] for j in poc]
+            B = len(entries)
+            base, route, pick0, x = _round_seeds(cfg, ns, n_gates, device, reference)
+            poc_t = torch.tensor(poc, dtype=torch.int64, device=device)
+            gen = torch.Generator().manual_seed(cfg.weights_seed + 1000 + f)  # chat tokens
 
-        def stage(rows_per_seq, step, prev):
-            """Write the buffers for a forward of B sequences x rows_per_seq rows."""
-            n = B * rows_per_seq
-            grid = torch.zeros(B, rows_per_seq, dtype=torch.int64, device=device)
-            def per_row(vals):  # [len(poc)] -> [n]: the PoC sequences' rows, zeros elsewhere
-                g = grid.clone()
-                g[poc_t] = vals.view(-1, 1).expand(-1, rows_per_seq)
-                return g.view(-1)
-            state.mask[:n].copy_(per_row(torch.ones(len(poc), dtype=torch.int64, device=device)) > 0)
-            state.row_group[:n].copy_(per_row(torch.ones(len(poc), dtype=torch.int64, device=device)))
-            state.embed_base[:n].copy_(per_row(base))
-            state.embed_step[:n].fill_(step)
-            state.route_step[:n].fill_(step)
-            state.embed_prev_k[:n].fill_(-1)
-            if prev is not None:
-                state.embed_prev_k[:n].copy_(per_row(prev + 1) - 1)
-            for g in range(len(gates)):
-                state.route_base[g, :n].copy_(per_row(route[g]))
-            state.embeds[:n].zero_()
+            def per_row(vals, rows_per_seq):
+                """[len(poc), ...] -> [B * rows_per_seq, ...]: every row of a PoC sequence gets
+                its nonce's value, the chat sequences' rows zeros."""
+                g = torch.zeros(B, rows_per_seq, *vals.shape[1:], dtype=vals.dtype, device=device)
+                g[poc_t] = vals.unsqueeze(1).expand(-1, rows_per_seq, *vals.shape[1:])
+                return g.view(B * rows_per_seq, *vals.shape[1:])
 
-        def token_ids(rows_per_seq):
-            ids = torch.randint(0, cfg.vocab, (B, rows_per_seq), generator=gen).to(device)
-            ids[poc_t] = 0  # PoC sequences carry a dummy id; the embedding is replaced
-            return ids
+            def stage(rows_per_seq, step):
+                """The mask, reflection slots and routing of B sequences x rows_per_seq rows."""
+                ones = torch.ones(len(poc), dtype=torch.int64, device=device)
+                state.set_mask(per_row(ones, rows_per_seq) > 0)
+                state.set_row_group(per_row(ones, rows_per_seq))
+                state.set_routing(per_row(route.T.contiguous(), rows_per_seq),
+                                  torch.full((B * rows_per_seq,), step, dtype=torch.int64,
+                                             device=device))
 
-        handle = _attach(model, state, be)
-        try:
+            def token_ids(rows_per_seq):
+                ids = torch.randint(0, cfg.vocab, (B, rows_per_seq), generator=gen).to(device)
+                ids[poc_t] = 0  # PoC sequences carry a dummy id; the embedding is replaced
+                return ids
+
+            rows_out = [order[n] for n in ns]
             with torch.no_grad():
-                stage(S, 0, None)
-                state.embeds[:B * S].view(B, S, hidden)[poc_t] = x
+                stage(S, 0)
+                state.set_decode_chain()                        # no decode rows
+                state.set_embeds(_staged(x, poc_t, B, S))
+                state.set_prefill_pick(per_row(pick0, S))
                 out = model(input_ids=token_ids(S), use_cache=True)
                 cache = _cache_of(out)
-                h0 = out.last_hidden_state[poc_t, -1, :].contiguous()
-                k0 = torch.empty(len(ns), dtype=torch.int64, device=device)
-                bufs = (k0, torch.empty(len(ns), dtype=torch.bool, device=device),
-                        torch.empty(len(ns), CODEBOOK_POINTS, dtype=torch.float32, device=device),
-                        torch.empty(len(ns), cfg.sphere_dim, dtype=torch.float32, device=device))
-                be.snap(h0, pick0, state.codebook, bufs)
-                rows_out = [order[n] for n in ns]
-                k_all[rows_out, 0] = k0.cpu()
-                s_all[rows_out, 0] = bufs[2].cpu()
+                last = poc_t * S + (S - 1)                      # the PoC sequences' last rows
+                k_all[rows_out, 0] = state.snap_k[last].cpu()
+                s_all[rows_out, 0] = state.snap_scores[last].cpu()
                 for t in range(1, T + 1):
                     prev = (claimed[rows_out, t - 1].to(device) if claimed is not None
                             else k_all[rows_out, t - 1].to(device))
-                    stage(1, t, prev)
+                    stage(1, t)
+                    state.set_decode_chain(per_row(base, 1),
+                                           torch.full((B,), t, dtype=torch.int64, device=device),
+                                           per_row(prev + 1, 1) - 1)   # chat rows: -1
                     out = model(input_ids=token_ids(1), use_cache=True, **{cache_kw: cache})
                     cache = _cache_of(out)
-                    k_all[rows_out, t] = state.snap_k[:B][poc_t].cpu()
-                    s_all[rows_out, t] = state.snap_scores[:B][poc_t].cpu()
-        finally:
-            handle.remove()
+                    k_all[rows_out, t] = state.snap_k[poc_t].cpu()
+                    s_all[rows_out, t] = state.snap_scores[poc_t].cpu()
+    finally:
+        handle.detach()
     return SideResult(k_all, s_all)
+
+
+def _staged(x: torch.Tensor, poc_t: torch.Tensor, B: int, S: int) -> torch.Tensor:
+    """[B * S, hidden]: the staged inputs x [len(poc), S, hidden] in the PoC sequences' rows."""
+    e = torch.zeros(B, S, x.shape[-1], dtype=x.dtype, device=x.device)
+    e[poc_t] = x
+    return e.view(B * S, -1)
 
 
 # --- the scenarios ---------------------------------------------------------------------------
@@ -507,7 +365,7 @@ def run_scenario(cfg: DecodeRoundConfig, scenario: str, prover: str = "cpu",
     if scenario not in SCENARIOS:
         raise ValueError(f"scenario must be one of {', '.join(SCENARIOS)}, got {scenario!r}")
     model = build_model(cfg) if model is None else model
-    name = getattr(backend_of(backend), "name", "backend")
+    name = backend_name(backend)
     if scenario == "batch":
         p = run_side(model, cfg, prover, backend)
         v = run_side(model, cfg, prover, backend, claimed=p.k,

@@ -2,6 +2,10 @@
 
     torchrun --nproc-per-node 2 scripts/tp_check.py                       # two GPUs, NCCL
     torchrun --nproc-per-node 2 scripts/tp_check.py --device cpu          # two CPU processes, gloo
+    torchrun --nproc-per-node 2 scripts/tp_check.py --check model         # the model check only
+
+(Run from a checkout whose pocrand_ext is the one to check: PYTHONPATH=. if another is
+installed, since a script's own folder, not the working directory, leads sys.path.)
 
 Tensor-parallel ranks each hold a full copy of the residual stream and apply the PoC transforms
 to it themselves; a rank whose transform bits differ makes the copies diverge. Two checks:
@@ -11,14 +15,15 @@ to it themselves; a rank whose transform bits differ makes the copies diverge. T
    roundings), the embedding synthesis, the router override and the snap on its own device.
    A SHA-256 digest of every output is all-gathered and must be equal on every rank; on a GPU
    each rank also recomputes everything on its CPU and must match it.
-2. model: a small random-init transformers model is sharded by its own tp_plan (its colwise and
-   rowwise Linear layers, through torch.distributed.tensor.parallel), the PoC wrappers are
-   attached, and a prefill plus a few decode steps are run. The snapped indices and scores must
-   be bit-identical across ranks, and agree with an unsharded run of the same model on one
-   device within the round's threshold (a sharded matmul sums in another order, so the hidden
-   states, not the transforms, may differ in the last bits).
+2. model (scripts/tp_model.py): a small random-init transformers Mixtral is sharded by its own
+   tp_plan (its colwise and rowwise Linear layers, through torch.distributed.tensor.parallel;
+   the packed MoE experts stay replicated), the PoC wrappers are attached (poc_graph.attach),
+   and a prefill plus a few decode steps are run by round_decode's driver. The snapped indices
+   and scores must be bit-identical across ranks, and agree with an unsharded run of the same
+   model on the same device within the round's threshold tau (a sharded matmul sums in another
+   order, so the hidden states, not the transforms, may differ in the last bits).
 
-Prints one line per output and exits 1 on any difference.
+Prints one line per op output, a summary line per check, and exits 1 on any difference.
 """
 from __future__ import annotations
 
@@ -35,6 +40,8 @@ from pocrand_ext.overrides import embed_synth, router_override
 from pocrand_ext.reflect import reflect_rows_pair
 from pocrand_ext.snap import snap
 from pocrand_ext.protocols import gonka_poc, pocv2
+
+import tp_model
 
 BLOCK_HASH, PUBLIC_KEY = "tp-check-block", "tp-check-key"
 
@@ -121,6 +128,7 @@ def check_ops(args, dev: torch.device, rank: int, world: int) -> bool:
             same = len(set(values)) == 1
             ok &= same
             print(f"{'ok  ' if same else 'DIFF'} {name}: {' '.join(values)}")
+        print(f"ops: {len(mine)} outputs{', every rank equal' if ok else ', ranks DIFFER'}")
     return ok
 
 
@@ -137,8 +145,10 @@ def main(argv=None) -> int:
     ap.add_argument("--backend", choices=["nccl", "gloo"], default=None,
                     help="default: nccl on CUDA, gloo on the CPU; gloo with --device cuda lets "
                          "ranks share one GPU (a check of processes, not of cards)")
+    ap.add_argument("--check", choices=["ops", "model", "all"], default="all")
+    tp_model.add_arguments(ap)
     ap.add_argument("--corrupt-rank", type=int, default=None, metavar="R",
-                    help="flip one bit of rank R's first output (to see the check fail)")
+                    help="flip one bit of rank R's first output of each check (to see it fail)")
     args = ap.parse_args(argv)
     if "RANK" not in os.environ:
         ap.error("launch with torchrun --nproc-per-node N (N >= 2)")
@@ -164,7 +174,11 @@ def main(argv=None) -> int:
     dist.all_gather_object(names, name)
     if rank == 0:
         print(f"{world} ranks ({backend}): {', '.join(names)}; torch {torch.__version__}")
-    ok = check_ops(args, dev, rank, world)
+    ok = True
+    if args.check in ("ops", "all"):
+        ok &= check_ops(args, dev, rank, world)
+    if args.check in ("model", "all"):
+        ok &= tp_model.check_model(args, dev, rank, world, digest)
     flags = [None] * world
     dist.all_gather_object(flags, ok)
     dist.destroy_process_group()

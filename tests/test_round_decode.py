@@ -17,7 +17,9 @@ from conftest import assert_bits_equal, requires_cuda
 from pocrand_ext import __main__ as cli
 from pocrand_ext import reference_gonka as refg
 from pocrand_ext import round_decode as rd
+from pocrand_ext.poc_graph import PocrandBackend
 from pocrand_ext.protocols import gonka_poc as gp
+from pocrand_ext.protocols.pocv2 import householder_vectors
 from pocrand_ext.reflect import reflect_rows
 from pocrand_ext.snap import load_codebook
 
@@ -72,12 +74,17 @@ def test_reference_teacher_forcing_reproduces_its_prover(model):
     assert res.disagreements == 0 and torch.equal(res.validator.k, res.prover.k)
 
 
-class Recording(rd.PocrandBackend):
+class Recording(PocrandBackend):
     """pocrand's backend, recording what the decode steps' wrappers are given."""
 
     def __init__(self):
         super().__init__()
-        self.embeds, self.picks, self.routes = [], [], []
+        self.embeds, self.picks, self.routes, self.reflects = [], [], [], []
+
+    def reflect(self, x, table, row_group, mask):
+        y = super().reflect(x, table, row_group, mask)
+        self.reflects.append((x.clone(), table.clone(), row_group.clone(), mask.clone(), y.clone()))
+        return y
 
     def embed(self, out, base, step, prev_k, embeds, mask):
         y = super().embed(out, base, step, prev_k, embeds, mask)
@@ -128,30 +135,20 @@ def test_the_chain_feeds_k_of_the_previous_step(model, honest):
 
 def test_a_forward_applies_the_transforms_to_poc_rows_only(model):
     """In a validator batch with chat rows: PoC rows get the decode embedding, the seeded
-    experts (the reference's forced logits, top_k of them) and every layer's reflection; chat
-    rows keep their token embedding, their router's own logits and their layer outputs."""
+    experts (the reference's forced logits, and the router's own top-k picks their top_k) and
+    every layer's reflection; chat rows keep their token embedding, their router's own logits
+    and their layer outputs."""
     rec = Recording()
-    layers_in, layers_out = [], []
-    real_attach = rd._attach
-
-    def attach(m, state, backend):
-        handle = real_attach(m, state, backend)
-        for i, layer in enumerate(m.layers):
-            handle.hooks.append(layer.register_forward_hook(
-                lambda mod, a, o: layers_in.append(o.clone()), prepend=True))
-            handle.hooks.append(layer.register_forward_hook(
-                lambda mod, a, o, i=i: layers_out.append((i, o.clone(), state.table[i].clone(),
-                                                          state.row_group.clone(),
-                                                          state.mask.clone()))))
-        return handle
-
     cfg = dataclasses.replace(CFG, batch=3, steps=2)
-    rd._attach = attach
-    try:
-        prover = rd.run_side(model, cfg, "cpu", "pocrand")
-        rd.run_side(model, cfg, "cpu", rec, claimed=prover.k, validator_batch=3, chat_rows=2)
-    finally:
-        rd._attach = real_attach
+    prover = rd.run_side(model, cfg, "cpu", "pocrand")
+    m = copy.deepcopy(model)
+    layers_out, gates_out = [], []
+    for layer in m.layers:
+        layer.register_forward_hook(lambda mod, a, o: layers_out.append(o.clone()))
+    for gate in rd.seeded_gates(m):
+        gate.register_forward_hook(lambda mod, a, o: gates_out.append(o[2].clone()))
+    rd.run_side(m, cfg, "cpu", rec, claimed=prover.k, validator_batch=3, chat_rows=2,
+                copy_model=False)
     steps = decode_calls(rec.embeds)
     assert sorted(steps) == [1, 2]
     for t, (step, prev, mask, base, out, y) in steps.items():
@@ -161,34 +158,41 @@ def test_a_forward_applies_the_transforms_to_poc_rows_only(model):
         assert_bits_equal(y[poc], gp.decode_embeddings(base[poc], t, prev[poc], cfg.hidden,
                                                         torch.float32))
         assert_bits_equal(y[~mask], out[~mask])
-    for step, mask, base, logits, y in rec.routes:
+    assert len(rec.routes) == len(gates_out) == 3 * cfg.layers  # prefill and two steps
+    for (step, mask, base, logits, y), idx in zip(rec.routes, gates_out):
         forced = refg.ref_forced(base[mask], step[mask], cfg.experts, cfg.top_k)
         assert_bits_equal(y[mask], forced)
         assert_bits_equal(y[~mask], logits[~mask])
-    assert len(rec.routes) == 3 * cfg.layers     # prefill and two steps, one gate a layer
-    assert len(layers_out) == len(layers_in) > 0
-    for (i, out, table, row_group, mask), before in zip(layers_out, layers_in):
-        x = before.reshape(-1, cfg.hidden)
-        n = x.shape[0]
-        assert_bits_equal(out.reshape(-1, cfg.hidden),
-                          reflect_rows(x, table, row_group[:n], mask[:n], "stepwise"))
-        assert not torch.equal(out.reshape(-1, cfg.hidden)[mask[:n]], x[mask[:n]])
+        # the router's own selection ran on the forced logits: the ladder's top_k experts
+        want = torch.topk(forced, cfg.top_k, dim=-1).indices
+        assert torch.equal(idx[mask].sort(-1).values, want.sort(-1).values)
+    assert len(layers_out) == len(rec.reflects) == 3 * cfg.layers
+    vectors = householder_vectors(cfg.block_hash, cfg.layers, cfg.hidden)
+    for i, (out, (x, table, row_group, mask, y)) in enumerate(zip(layers_out, rec.reflects)):
+        assert not table[0].any()                           # slot 0: zeros; slot 1: the block's
+        assert_bits_equal(table[1], vectors[i % cfg.layers])
+        n = x.reshape(-1, cfg.hidden).shape[0]
+        assert_bits_equal(out.reshape(y.shape), y)          # the layer returns the reflection
+        assert_bits_equal(y.reshape(-1, cfg.hidden),
+                          reflect_rows(x.reshape(-1, cfg.hidden), table, row_group[:n],
+                                       mask[:n], "stepwise"))
+        xr, yr = x.reshape(-1, cfg.hidden), y.reshape(-1, cfg.hidden)
+        assert not torch.equal(yr[mask[:n]], xr[mask[:n]])
+        assert_bits_equal(yr[~mask[:n]], xr[~mask[:n]])
 
 
-def test_the_router_restatement_is_checked(model):
+def test_the_routers_run_their_own_selection_after_the_seam(model):
+    """attach wraps each transformers router's one logits call (the seam) and leaves its
+    softmax, top-k and weights to the router's own forward (nothing restated): with the seam
+    passing the logits on, the re-compiled forward is the router's, bit for bit."""
+    from pocrand_ext.poc_graph.router_seam import seamed_forward
     gate = rd.seeded_gates(copy.deepcopy(model))[0]
-    rd._check_router(gate)          # the selection matches transformers' own forward
-    # a router whose rule differs is refused
-    original = type(gate).forward
-    type(gate).forward = lambda self, x: tuple(o + 1 if o.dtype.is_floating_point else o
-                                               for o in original(self, x))
-    try:
-        with pytest.raises(RuntimeError, match="extend round_decode._route_select"):
-            rd._check_router(gate)
-    finally:
-        type(gate).forward = original
-
-
+    cls = type(gate)
+    x = torch.randn(5, CFG.hidden, generator=torch.Generator().manual_seed(1))
+    gate.__dict__["_pocrand_seam"] = type("Seam", (), {"route": staticmethod(lambda t: t)})()
+    with torch.no_grad():
+        assert all(torch.equal(a, b) for a, b in zip(seamed_forward(cls)(gate, x),
+                                                       cls.forward(gate, x)))
 def test_fraud_shows_more_disagreement_than_honest(model, honest):
     fraud = rd.run_scenario(CFG, "fraud", "cpu", "cpu", "pocrand", model)
     assert fraud.disagreements > honest.disagreements and fraud.flagged > 0 and fraud.fraud

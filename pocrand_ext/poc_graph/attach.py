@@ -102,6 +102,10 @@ class _GateSeam(_Seam):
 
 
 class _SnapSeam(_Seam):
+    def __init__(self, state, backend, layout):
+        super().__init__(state, backend, layout)
+        self.pick_seeds = getattr(backend, "pick_seeds", None) or _pick_seeds
+
     def apply(self, out):
         h = out[0] if isinstance(out, tuple) else out
         r = self.rows(h)
@@ -109,11 +113,15 @@ class _SnapSeam(_Seam):
             raise ValueError(f"the final norm's output must be [rows, hidden], got {list(h.shape)}")
         st, n = self.state, r.shape[0]
         prev = st.embed_prev_k[:n]
-        seeds = torch.where(prev >= 0, decode.step_seeds(st.embed_base[:n], st.embed_step[:n],
-                                                         prev, _gp.SALT_PICK),
+        seeds = torch.where(prev >= 0, self.pick_seeds(st.embed_base[:n], st.embed_step[:n], prev),
                             st.prefill_pick[:n])
         self.backend.snap(r, seeds, st.codebook, st.snap_outputs(n))
         return out
+
+
+def _pick_seeds(base, step, prev_k):
+    """The snap's pick seeds of decode rows, step_seed(step, prev_k, 0x91) (SPEC.md 10.7)."""
+    return decode.step_seeds(base, step, prev_k, _gp.SALT_PICK)
 
 
 def _subclass(cls, kind: str):

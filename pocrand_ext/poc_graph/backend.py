@@ -9,7 +9,9 @@ embeds and row_group are the state's buffers sliced to the n rows of the call):
     snap(h, seeds, codebook, out) -> None                  # h [n, hidden]; writes out = (k, bad, scores, q)
 
 and optionally reflect_pair(hidden, residual, table, row_group, mask) -> (hidden', residual')
-for a layer's two outputs in one call. Every callable must run inside
+for a layer's two outputs in one call, and pick_seeds(base, step, prev_k) -> int64 [n], the
+snap's pick seeds of decode rows (default: pocrand's step_seed(step, prev_k, 0x91); rows with
+prev_k < 0 take the state's prefill_pick either way). Every callable must run inside
 torch.compile(fullgraph=True) and CUDA-graph capture: no host reads, no value-sized allocation.
 """
 from __future__ import annotations
@@ -41,7 +43,8 @@ def _rows3(x: torch.Tensor) -> torch.Tensor:
 
 class PocrandBackend:
     """pocrand's ops: reflect_rows(_pair) in `rounding` ("stepwise": the plugin's roundings,
-    "once": SPEC.md 9.3), overrides.embed_synth and overrides.router_override, snap(out=...).
+    "once": SPEC.md 9.3), overrides.embed_synth and overrides.router_override, snap(out=...)
+    and its pick seeds step_seed(step, prev_k, 0x91).
     Bits identical on every device and batch size."""
 
     def __init__(self, rounding: str = "stepwise"):
@@ -67,6 +70,9 @@ class PocrandBackend:
 
     def snap(self, h, seeds, codebook, out):
         _snap(h, seeds, codebook, out=out)
+
+    def pick_seeds(self, base, step, prev_k):
+        return _gp.decode_pick_seeds(base, step, prev_k)
 
 
 def resolve_backend(backend, rounding: str):
