@@ -88,6 +88,9 @@ SKIP = {
                                                             "(.ci/run builds it)",
     ("docs/integration.md", "pip install --no-build-isolation -e /path/to/pocrand"):
         "builds and installs the extension (.ci/run builds it)",
+    ("docs/integration.md", "torchrun --nproc-per-node 2 scripts/tp_check.py"):
+        "launches two ranks (one a GPU in its first line): tests/test_scripts.py runs the "
+        "--device cpu form, both checks, on two gloo ranks",
 }
 
 
