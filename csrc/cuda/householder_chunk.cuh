@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <type_traits>
+
 #include "../core/pocrand_core.h"
 #include "device_common.cuh"
 
@@ -62,6 +64,15 @@ struct ArithProduct {
   }
 };
 
+// Whether a product also computes two terms at once (product.pair(x0, x1, v0, v1), a float2 equal
+// to the two single products): the stepwise product rounds them by one conversion instruction.
+// Such a product must give +0.0 for two zero elements (x and v beyond the row are loaded as
+// zeros), which chunk_dot then takes for the padding.
+template <typename Product, typename = void>
+struct ProductHasPair : std::false_type {};
+template <typename Product>
+struct ProductHasPair<Product, decltype(void(&Product::pair))> : std::true_type {};
+
 // The sum of product(x[i], v[i]) (by default x[i] * v[i]) over the chunk held by this warp (core
 // section 7 tree), in every lane. The specialised copy of the tree (tree_sum.cuh): it equals
 //   chunk_tree<32, 1, TreeResult::kEveryLane>(products, chunk start + lane, n)
@@ -84,8 +95,19 @@ __device__ __forceinline__ float chunk_dot(const uint4 (&x)[ChunkShape<E>::kPerL
     memcpy(xb, &x[m], 16);
     memcpy(vb, &v[m], 16);
     const bool in_row = base + lane + 32 * m < vectors;  // else +0.0 padding
+    if constexpr (ProductHasPair<Product>::value && V % 2 == 0) {
+      // No select here: a pair product is one whose value at two zeros is +0.0, the padding's
+      // value, and load_chunk loads zeros beyond the row.
 #pragma unroll
-    for (int e = 0; e < V; ++e) t[m][e] = in_row ? product(xb[e], vb[e]) : 0.0f;
+      for (int e = 0; e < V; e += 2) {
+        const float2 p = product.pair(xb[e], xb[e + 1], vb[e], vb[e + 1]);
+        t[m][e] = p.x;
+        t[m][e + 1] = p.y;
+      }
+    } else {
+#pragma unroll
+      for (int e = 0; e < V; ++e) t[m][e] = in_row ? product(xb[e], vb[e]) : 0.0f;
+    }
   }
   // widths 512 .. 32V: vectors m and m + h of this lane
 #pragma unroll
