@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <type_traits>
 
 #include "../core/pocrand_core.h"
 #include "device_common.cuh"
@@ -40,9 +41,10 @@ struct ReflectProduct {
     const float xi = E::arith(x), vi = E::arith(v);
     return Stepwise ? stepwise_product_fast<E>(xi, vi) : pr_mul(xi, vi);
   }
-  __device__ __forceinline__ float2 pair(typename E::Bits x0, typename E::Bits x1,
-                                         typename E::Bits v0, typename E::Bits v1) const {
-    const float p0 = pr_mul(E::arith(x0), E::arith(v0)), p1 = pr_mul(E::arith(x1), E::arith(v1));
+  // Two consecutive 16-bit elements of x and of v, each pair in a 32-bit word (chunk_dot's pair).
+  __device__ __forceinline__ float2 pair(uint32_t xw, uint32_t vw) const {
+    const float2 x = widen2<E>(xw), v = widen2<E>(vw);
+    const float p0 = pr_mul(x.x, v.x), p1 = pr_mul(x.y, v.y);
     return Stepwise ? st_fast2<E>(p0, p1) : make_float2(p0, p1);
   }
 };
@@ -63,22 +65,30 @@ template <typename E, bool Stepwise, bool Fast>
 __device__ __forceinline__ uint4 reflected_vector(const uint4& x, const uint4& v, float c) {
   using Bits = typename E::Bits;
   constexpr int kVec = ChunkShape<E>::kVec;
-  Bits xb[kVec], vb[kVec];
-  memcpy(xb, &x, 16);
-  memcpy(vb, &v, 16);
   float u[kVec];
+  if constexpr (sizeof(Bits) == 2) {  // two elements a 32-bit word
+    uint32_t xw[kVec / 2], vw[kVec / 2];
+    memcpy(xw, &x, 16);
+    memcpy(vw, &v, 16);
 #pragma unroll
-  for (int e = 0; e < kVec; e += 2) {  // kVec is even (4 or 8)
-    const float x0 = E::arith(xb[e]), x1 = E::arith(xb[e + 1]);
-    const float v0 = E::arith(vb[e]), v1 = E::arith(vb[e + 1]);
-    if constexpr (Stepwise) {  // both products rounded by one conversion
-      const float2 y = stepwise_update_unrounded2<E>(x0, x1, c, v0, v1);
-      u[e] = y.x;
-      u[e + 1] = y.y;
-    } else {
-      u[e] = householder_update(x0, c, v0);
-      u[e + 1] = householder_update(x1, c, v1);
+    for (int k = 0; k < kVec / 2; ++k) {
+      const float2 xs = widen2<E>(xw[k]), vs = widen2<E>(vw[k]);
+      if constexpr (Stepwise) {  // both products rounded by one conversion
+        const float2 y = stepwise_update_unrounded2<E>(xs.x, xs.y, c, vs.x, vs.y);
+        u[2 * k] = y.x;
+        u[2 * k + 1] = y.y;
+      } else {
+        u[2 * k] = householder_update(xs.x, c, vs.x);
+        u[2 * k + 1] = householder_update(xs.y, c, vs.y);
+      }
     }
+  } else {
+    Bits xb[kVec], vb[kVec];
+    memcpy(xb, &x, 16);
+    memcpy(vb, &v, 16);
+#pragma unroll
+    for (int e = 0; e < kVec; ++e)
+      u[e] = reflect_unrounded<E, Stepwise>(E::arith(xb[e]), c, E::arith(vb[e]));
   }
   uint4 y;
   if constexpr (Fast && sizeof(Bits) == 2) {
@@ -148,12 +158,22 @@ __device__ __forceinline__ ReflectUnit<Bits> reflect_unit(const ReflectUnits& un
 // The launch bounds name one block a multiprocessor for float32 (the Householder chunk kernel's
 // choice: the registers then allow the four row arrays below without spills) and two for 16-bit
 // elements, whose arrays are half as large: 128 registers a thread, so that two blocks of rows up
-// to 8192 elements are in flight on each multiprocessor (one block of 7 warps alone left the
-// memory system idle while it summed). Blocks of 16 warps get at most 128 registers a thread,
+// to 8192 elements are in flight on each multiprocessor (unbounded, ptxas took 151 for the
+// stepwise kernel, which left one block of 7 or 8 warps). bf16 before sm_80, rounded in software,
+// keeps one. Blocks of 16 warps get at most 128 registers a thread,
 // too few for four (ptxas spilled on sm_100 and sm_120): they load the unit's v when its turn
 // comes (from L2: a table row is read by many units) instead of ahead.
+template <typename E, int kWarps>
+constexpr int reflect_chunk_min_blocks() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+  // No bf16 conversion instruction: the software rounding needs more than 128 registers (spills).
+  if (std::is_same<E, BF16>::value) return 1;
+#endif
+  return kWarps <= 8 && sizeof(typename E::Bits) == 2 ? 2 : 1;
+}
+
 template <typename E, bool Stepwise, int kWarps>
-__global__ void __launch_bounds__(kWarps * 32, (kWarps <= 8 && sizeof(typename E::Bits) == 2) ? 2 : 1)
+__global__ void __launch_bounds__(kWarps * 32, (reflect_chunk_min_blocks<E, kWarps>()))
 reflect_rows_chunk_kernel(const __grid_constant__ ReflectUnits units, int hidden,
                           const typename E::Bits* table, int64_t slots, const int64_t* row_group,
                           const bool* mask) {

@@ -44,6 +44,18 @@ template <> __device__ __forceinline__ float st_fast<BF16>(float a) {
 #endif
 }
 
+// Two 16-bit elements of a 32-bit word widened exactly (the low half first): E::arith of each,
+// with integer operations on the word itself for bf16 (extracting each half first costs one more).
+template <typename E> __device__ __forceinline__ float2 widen2(uint32_t w);
+template <> __device__ __forceinline__ float2 widen2<F16>(uint32_t w) {
+  __half2 h;
+  memcpy(&h, &w, 4);
+  return __half22float2(h);
+}
+template <> __device__ __forceinline__ float2 widen2<BF16>(uint32_t w) {
+  return make_float2(pr_from_bits(w << 16), pr_from_bits(w & 0xffff0000u));
+}
+
 // st_fast of two values at once (one conversion instruction for both where the device has it).
 template <typename E> __device__ __forceinline__ float2 st_fast2(float a, float b) {
   return make_float2(st_fast<E>(a), st_fast<E>(b));

@@ -133,7 +133,8 @@ __global__ void step_kernel(const StepIn* in, StepOut* out, int n) {
   const float x0 = E::arith(s.x0), x1 = E::arith(s.x1), v0 = E::arith(s.v0), v1 = E::arith(s.v1);
   const float c = E::arith(s.c);
   StepOut o;
-  const float2 pp = ReflectProduct<E, true>{}.pair(s.x0, s.x1, s.v0, s.v1);
+  const float2 pp = ReflectProduct<E, true>{}.pair(uint32_t{s.x0} | uint32_t{s.x1} << 16,
+                                                   uint32_t{s.v0} | uint32_t{s.v1} << 16);
   o.p0 = pr_bits(stepwise_product_fast<E>(x0, v0));
   o.pair0 = pr_bits(pp.x);
   o.pair1 = pr_bits(pp.y);
