@@ -186,8 +186,8 @@ reflect_rows_chunk_kernel(const __grid_constant__ ReflectUnits units, int hidden
   const int base = warp * (kChunk / ChunkShape<E>::kVec);  // this warp's first vector
   const int64_t step = gridDim.x;
   constexpr bool kPrefetchV = kWarps <= 8;
-  // Two sets of row registers, the current unit's and the next one's, which swap roles from unit
-  // to unit (the loop below is unrolled twice so that no register is copied between them).
+  // The current unit's rows (a) and the next one's (b), moved into a after each unit. (Swapping
+  // the roles instead, the loop unrolled twice, saves those moves but needed ~185 registers.)
   uint4 xa[P], va[P], xb[P], vb[P];
   // Unit u's x (unless it is copied in place: nothing to move) and v (if it is reflected).
   auto load = [&](int64_t u, UnitSlot slot, ReflectUnit<Bits>& w, uint4 (&xs)[P], uint4 (&vs)[P]) {
