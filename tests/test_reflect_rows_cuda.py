@@ -201,3 +201,45 @@ def test_graph_replay_at_the_chunk_kernel_shapes(mode):
         torch.cuda.synchronize()
         for got, src in zip(out, (x, r)):
             assert_bits_equal(got, pr.reflect_rows(src.cpu(), table.cpu(), ng.cpu(), nm.cpu(), mode))
+
+
+def overflow_rows(n: int, hidden: int, dt: torch.dtype):
+    """x, table, row_group, mask on the CPU whose reflected rows overflow: row r is a_r · v (its
+    slot's unit row) with a_r from 0.05 to 0.95 of the dtype's largest value, and one element, at
+    v's largest entry, set to -0.98 of that value against v's sign. The row's coefficient c = 2·dot
+    is then finite in the first rows while that element's output, x - c·v, overflows to ±Inf (the
+    GPU kernels store such rows by the hardware conversion alone), and infinite in the last ones
+    (their outputs ±Inf or NaN, stored with NaN made canonical)."""
+    big = torch.finfo(dt).max
+    table = table_of(hidden, dt)
+    g = torch.tensor([1 + i % (SLOTS - 1) for i in range(n)])
+    m = torch.ones(n, dtype=torch.bool)
+    v = table.double()[g]
+    a = torch.linspace(0.05, 0.95, n, dtype=torch.float64)[:, None] * big
+    x = a * v
+    i = v.abs().argmax(dim=1)
+    x[torch.arange(n), i] = -0.98 * big * torch.sign(v[torch.arange(n), i])
+    return x.to(dt), table, g, m
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", list(DTYPES))
+@pytest.mark.parametrize("hidden", [1001, 3072, 7168])
+def test_overflowing_rows_equal_cpu(hidden, dtype, mode):
+    """Rows whose outputs overflow to ±Inf under a finite coefficient, and rows whose coefficient
+    itself overflows, equal the CPU kernel bit for bit in every form (the chunk kernel at 3072 and
+    7168, the generic one at 1001)."""
+    dt = DTYPES[dtype]
+    n = 64
+    x, table, g, m = overflow_rows(n, hidden, dt)
+    want = pr.reflect_rows(x, table, g, m, mode)
+    # not vacuous: a row with a finite coefficient (2·dot well below the largest value of the type
+    # c is delivered in) has an infinite output
+    c_big = torch.finfo(dt if mode == "stepwise" else torch.float32).max
+    c = 2 * (x.double() * table.double()[g]).sum(dim=1)
+    finite_c = c.abs() < 0.9 * c_big
+    assert (finite_c & torch.isinf(want.double()).any(dim=1)).any()
+    if not (mode == "once" and dt == torch.float16):  # there c is float32 and cannot overflow
+        assert (c.abs() > 1.1 * c_big).any()  # and a row whose coefficient is infinite
+    r = x.flip(0).contiguous()  # the pair's second tensor: other rows, other slots' outputs
+    check_every_form(x.cuda(), r.cuda(), table.cuda(), g.cuda(), m.cuda(), mode, mixed=False)

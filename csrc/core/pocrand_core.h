@@ -318,16 +318,13 @@ POCRAND_HD float normal_element(uint32_t i, uint32_t n, uint32_t seed) {
 //    ulp of 0.5), ties to even, so its bits minus those of 0.5 are k = RNE(|f| * 2^24), the
 //    subnormal's mantissa (k = 1024 is exactly the smallest normal, 0x0400);
 //  - |f| >= 65520 rounds to Inf; NaN becomes sign | 0x7e00.
-POCRAND_HD uint16_t float_to_half_bits(float f) {
+// The portable formulations are the definition (the CPU computes them); on the device the
+// conversions below take the hardware's cvt.rn instead, which tests/cpp/storage_round_gpu.cu
+// proves equal to these for every float32 bit pattern (scripts/exhaustive_check.py compares the
+// CPU's and the GPU's too).
+POCRAND_HD uint16_t float_to_half_bits_portable(float f) {
   const uint32_t u = pr_bits(f);
   const uint32_t a = u & 0x7fffffffu;
-#if defined(__CUDA_ARCH__)
-  // The device's cvt.rn.f16.f32 is this same function (IEEE round-to-nearest-even, subnormals
-  // kept) in one instruction; only NaN needs our bits. scripts/exhaustive_check.py compares it
-  // with the host formulation below on all 2^32 inputs.
-  const uint16_t h = __half_as_ushort(__float2half_rn(f));
-  return a > 0x7f800000u ? static_cast<uint16_t>(((u >> 16) & 0x8000u) | 0x7e00u) : h;
-#endif
   const uint32_t m = a - 0x38000000u;
   const uint32_t normal = (m + 0x0fffu + ((m >> 13) & 1u)) >> 13;
   const uint32_t subnormal = pr_bits(pr_add(pr_from_bits(a), 0.5f)) - 0x3f000000u;
@@ -337,13 +334,33 @@ POCRAND_HD uint16_t float_to_half_bits(float f) {
   return static_cast<uint16_t>(((u >> 16) & 0x8000u) | mag);
 }
 
-POCRAND_HD uint16_t float_to_bf16_bits(float f) {
+POCRAND_HD uint16_t float_to_bf16_bits_portable(float f) {
   const uint32_t u = pr_bits(f);
   if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0u;  // NaN
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  return __bfloat16_as_ushort(__float2bfloat16_rn(f));  // cvt.rn.bf16.f32: the same RNE rounding
-#endif
   return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+POCRAND_HD uint16_t float_to_half_bits(float f) {
+#if defined(__CUDA_ARCH__)
+  // The device's cvt.rn.f16.f32 is the same function (IEEE round-to-nearest-even, subnormals
+  // kept) in one instruction; only NaN needs our bits.
+  const uint32_t u = pr_bits(f);
+  const uint16_t h = __half_as_ushort(__float2half_rn(f));
+  return (u & 0x7fffffffu) > 0x7f800000u ? static_cast<uint16_t>(((u >> 16) & 0x8000u) | 0x7e00u)
+                                         : h;
+#else
+  return float_to_half_bits_portable(f);
+#endif
+}
+
+POCRAND_HD uint16_t float_to_bf16_bits(float f) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const uint32_t u = pr_bits(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0u;  // NaN
+  return __bfloat16_as_ushort(__float2bfloat16_rn(f));  // cvt.rn.bf16.f32: the same RNE rounding
+#else
+  return float_to_bf16_bits_portable(f);
+#endif
 }
 
 // Widening fp16 / bf16 -> float32 is exact; written with bit operations so that no library

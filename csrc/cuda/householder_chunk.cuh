@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <type_traits>
+
 #include "../core/pocrand_core.h"
 #include "device_common.cuh"
 
@@ -62,6 +64,17 @@ struct ArithProduct {
   }
 };
 
+// Whether a product of 16-bit elements also computes two terms at once: product.pair(xw, vw), with
+// xw and vw two consecutive elements each in a 32-bit word (the lower element in the low half), is
+// a float2 equal to the two single products. The stepwise product rounds them by one conversion
+// instruction, and bf16 widens them from the word directly. Such a product must give +0.0 for
+// two zero elements (x and v beyond the row are loaded as zeros), which chunk_dot then takes for
+// the padding.
+template <typename Product, typename = void>
+struct ProductHasPair : std::false_type {};
+template <typename Product>
+struct ProductHasPair<Product, decltype(void(&Product::pair))> : std::true_type {};
+
 // The sum of product(x[i], v[i]) (by default x[i] * v[i]) over the chunk held by this warp (core
 // section 7 tree), in every lane. The specialised copy of the tree (tree_sum.cuh): it equals
 //   chunk_tree<32, 1, TreeResult::kEveryLane>(products, chunk start + lane, n)
@@ -84,8 +97,22 @@ __device__ __forceinline__ float chunk_dot(const uint4 (&x)[ChunkShape<E>::kPerL
     memcpy(xb, &x[m], 16);
     memcpy(vb, &v[m], 16);
     const bool in_row = base + lane + 32 * m < vectors;  // else +0.0 padding
+    if constexpr (ProductHasPair<Product>::value && sizeof(Bits) == 2) {
+      // No select here: a pair product is one whose value at two zeros is +0.0, the padding's
+      // value, and load_chunk loads zeros beyond the row.
+      uint32_t xw[V / 2], vw[V / 2];
+      memcpy(xw, &x[m], 16);
+      memcpy(vw, &v[m], 16);
 #pragma unroll
-    for (int e = 0; e < V; ++e) t[m][e] = in_row ? product(xb[e], vb[e]) : 0.0f;
+      for (int k = 0; k < V / 2; ++k) {
+        const float2 p = product.pair(xw[k], vw[k]);
+        t[m][2 * k] = p.x;
+        t[m][2 * k + 1] = p.y;
+      }
+    } else {
+#pragma unroll
+      for (int e = 0; e < V; ++e) t[m][e] = in_row ? product(xb[e], vb[e]) : 0.0f;
+    }
   }
   // widths 512 .. 32V: vectors m and m + h of this lane
 #pragma unroll

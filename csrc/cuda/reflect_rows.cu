@@ -26,15 +26,14 @@ constexpr int64_t kReflectMaxBlocks = 8192;  // blocks of a launch; each owns it
 
 int64_t reflect_blocks(int64_t units) { return std::max<int64_t>(1, std::min(units, kReflectMaxBlocks)); }
 
-// The dot's terms: x[i] * v[i] in binary32 ("once") or rounded to the storage type (stepwise).
+// The dot's terms: x[i] * v[i] in binary32 ("once") or delivered in the storage type (stepwise),
+// by the chunk kernel's product (storage_round.cuh's hardware rounding; a NaN term makes the row's
+// coefficient non-finite, and its outputs are then stored with NaN made canonical).
 template <typename E, bool Stepwise>
 struct ReflectTerms {
   const typename E::Bits* x;
   const typename E::Bits* v;
-  __device__ float operator()(int64_t i) const {
-    const float xi = E::widen(x[i]), vi = E::widen(v[i]);
-    return Stepwise ? stepwise_product(xi, vi, kStorageOf<E>) : pr_mul(xi, vi);
-  }
+  __device__ float operator()(int64_t i) const { return ReflectProduct<E, Stepwise>{}(x[i], v[i]); }
 };
 
 template <typename E, bool Stepwise>
@@ -43,7 +42,6 @@ __global__ void reflect_rows_kernel(ReflectSet s0, ReflectSet s1, int count, int
                                     int64_t slots, const int64_t* row_group, const bool* mask,
                                     float* scratch, int64_t scratch_per_block) {
   using Bits = typename E::Bits;
-  constexpr int st = kStorageOf<E>;
   const int64_t per_set = rows * copies;
   const int64_t units = per_set * count;
   float* my_scratch = scratch ? scratch + blockIdx.x * scratch_per_block : nullptr;
@@ -61,11 +59,15 @@ __global__ void reflect_rows_kernel(ReflectSet s0, ReflectSet s1, int count, int
     }
     const Bits* v = table + g * hidden;
     const float dot = block_tree_sum(ReflectTerms<E, Stepwise>{x, v}, hidden, my_scratch);
-    const float c = Stepwise ? stepwise_coefficient(dot, st) : householder_coefficient(dot);
-    for (int64_t i = threadIdx.x; i < hidden; i += blockDim.x) {
-      const float xi = E::widen(x[i]), vi = E::widen(v[i]);
-      out[i] = E::encode(Stepwise ? stepwise_update(xi, c, vi, st)
-                                  : canonicalize_nan(householder_update(xi, c, vi)));
+    const float c = Stepwise ? stepwise_coefficient_fast<E>(dot) : householder_coefficient(dot);
+    // The store rounds the last step (storage_round.cuh); with c finite no output is NaN.
+    if (no_nan_outputs(c)) {  // the same in every thread
+      for (int64_t i = threadIdx.x; i < hidden; i += blockDim.x)
+        out[i] = encode_fast<E>(reflect_unrounded<E, Stepwise>(E::arith(x[i]), c, E::arith(v[i])));
+    } else {
+      for (int64_t i = threadIdx.x; i < hidden; i += blockDim.x)
+        out[i] = E::encode(
+            canonicalize_nan(reflect_unrounded<E, Stepwise>(E::arith(x[i]), c, E::arith(v[i]))));
     }
     __syncthreads();  // the scratch is free for the next unit
   }

@@ -17,51 +17,91 @@
 
 #include <algorithm>
 #include <atomic>
+#include <type_traits>
 
 #include "../core/pocrand_core.h"
 #include "device_common.cuh"
 #include "householder_chunk.cuh"
 #include "kernels.h"
+#include "storage_round.cuh"
 #include "tree_sum.cuh"
 
 namespace pocrand {
 namespace cuda {
 namespace {
 
-template <typename E> constexpr int kStorageOf = kStorageFloat32;
-template <> constexpr int kStorageOf<F16> = kStorageFloat16;
-template <> constexpr int kStorageOf<BF16> = kStorageBFloat16;
-
 // The dot's term of 10.10: x[i] * v[i] in binary32 ("once") or delivered in the storage type
-// (stepwise). `arith` is exact for every number; a NaN operand gives a NaN product, which the
-// stepwise rounding makes canonical and which makes the dot NaN in "once" (whose y is then made
-// canonical), so its payload never reaches an output.
+// (stepwise, by storage_round.cuh's hardware conversion, two terms an instruction in `pair`).
+// `arith` is exact for every number; a NaN operand gives a NaN product, which makes the dot NaN
+// and the row's coefficient non-finite, so its outputs are stored by the exact path below and
+// no payload reaches an output.
 template <typename E, bool Stepwise>
 struct ReflectProduct {
   __device__ __forceinline__ float operator()(typename E::Bits x, typename E::Bits v) const {
     const float xi = E::arith(x), vi = E::arith(v);
-    return Stepwise ? stepwise_product(xi, vi, kStorageOf<E>) : pr_mul(xi, vi);
+    return Stepwise ? stepwise_product_fast<E>(xi, vi) : pr_mul(xi, vi);
+  }
+  // Two consecutive 16-bit elements of x and of v, each pair in a 32-bit word (chunk_dot's pair).
+  __device__ __forceinline__ float2 pair(uint32_t xw, uint32_t vw) const {
+    const float2 x = widen2<E>(xw), v = widen2<E>(vw);
+    const float p0 = pr_mul(x.x, v.x), p1 = pr_mul(x.y, v.y);
+    return Stepwise ? st_fast2<E>(p0, p1) : make_float2(p0, p1);
   }
 };
 
-// One 16-byte vector of x reflected by the same vector of v with coefficient c (10.10's update,
-// each NaN made canonical before it is stored, as in the generic kernel).
+// 10.10's last step for one element before the store's rounding: x - c*v ("once", 9.3) or
+// x - st(c*v) (stepwise; the store then rounds, which is the last st). The chunk kernel does two
+// elements at a time (stepwise_update_unrounded2), the same values.
 template <typename E, bool Stepwise>
+__device__ __forceinline__ float reflect_unrounded(float x, float c, float v) {
+  return Stepwise ? stepwise_update_unrounded<E>(x, c, v) : householder_update(x, c, v);
+}
+
+// One 16-byte vector of x reflected by the same vector of v with coefficient c, stored as 10.10
+// says. Fast: c is finite (no_nan_outputs), so no output is NaN and the hardware conversion is
+// the store, two elements an instruction; otherwise each NaN is made canonical first (the
+// core's encode, as in the generic kernel).
+template <typename E, bool Stepwise, bool Fast>
 __device__ __forceinline__ uint4 reflected_vector(const uint4& x, const uint4& v, float c) {
   using Bits = typename E::Bits;
   constexpr int kVec = ChunkShape<E>::kVec;
-  constexpr int st = kStorageOf<E>;
-  Bits xb[kVec], vb[kVec], yb[kVec];
-  memcpy(xb, &x, 16);
-  memcpy(vb, &v, 16);
+  float u[kVec];
+  if constexpr (sizeof(Bits) == 2) {  // two elements a 32-bit word
+    uint32_t xw[kVec / 2], vw[kVec / 2];
+    memcpy(xw, &x, 16);
+    memcpy(vw, &v, 16);
 #pragma unroll
-  for (int e = 0; e < kVec; ++e) {
-    const float xi = E::arith(xb[e]), vi = E::arith(vb[e]);
-    yb[e] = E::encode(Stepwise ? stepwise_update(xi, c, vi, st)
-                               : canonicalize_nan(householder_update(xi, c, vi)));
+    for (int k = 0; k < kVec / 2; ++k) {
+      const float2 xs = widen2<E>(xw[k]), vs = widen2<E>(vw[k]);
+      if constexpr (Stepwise) {  // both products rounded by one conversion
+        const float2 y = stepwise_update_unrounded2<E>(xs.x, xs.y, c, vs.x, vs.y);
+        u[2 * k] = y.x;
+        u[2 * k + 1] = y.y;
+      } else {
+        u[2 * k] = householder_update(xs.x, c, vs.x);
+        u[2 * k + 1] = householder_update(xs.y, c, vs.y);
+      }
+    }
+  } else {
+    Bits xb[kVec], vb[kVec];
+    memcpy(xb, &x, 16);
+    memcpy(vb, &v, 16);
+#pragma unroll
+    for (int e = 0; e < kVec; ++e)
+      u[e] = reflect_unrounded<E, Stepwise>(E::arith(xb[e]), c, E::arith(vb[e]));
   }
   uint4 y;
-  memcpy(&y, yb, 16);
+  if constexpr (Fast && sizeof(Bits) == 2) {
+    uint32_t w[kVec / 2];
+#pragma unroll
+    for (int k = 0; k < kVec / 2; ++k) w[k] = pack_fast<E>(u[2 * k], u[2 * k + 1]);
+    memcpy(&y, w, 16);
+  } else {
+    Bits yb[kVec];
+#pragma unroll
+    for (int e = 0; e < kVec; ++e) yb[e] = Fast ? E::encode(u[e]) : E::encode(canonicalize_nan(u[e]));
+    memcpy(&y, yb, 16);
+  }
   return y;
 }
 
@@ -83,27 +123,57 @@ struct ReflectUnit {
   const Bits* v;
 };
 
+// Unit u's mask entry and slot as loaded, not yet looked at: the kernel loads them a unit before
+// the unit's rows, so that the rows' loads wait for no load of their own (the two in a chain took
+// two memory latencies a unit, more than a unit's work when a block has few units).
+struct UnitSlot {
+  int64_t g;
+  bool m;
+};
+
+__device__ __forceinline__ int64_t unit_local(const ReflectUnits& units, int64_t u) {
+  return u < units.per_set ? u : u - units.per_set;
+}
+
+__device__ __forceinline__ UnitSlot unit_slot(const ReflectUnits& units, int64_t u,
+                                              const int64_t* row_group, const bool* mask) {
+  if (u >= units.total) return {-1, false};
+  const int64_t local = unit_local(units, u);
+  const int64_t r = units.copies == 1 ? local : local / units.copies;  // a 64-bit division is slow
+  return {row_group[r], mask[r]};
+}
+
 template <typename Bits>
 __device__ __forceinline__ ReflectUnit<Bits> reflect_unit(const ReflectUnits& units, int64_t u,
                                                           int64_t hidden, const Bits* table,
-                                                          int64_t slots, const int64_t* row_group,
-                                                          const bool* mask) {
+                                                          int64_t slots, UnitSlot slot) {
   const int s = u < units.per_set ? 0 : 1;
-  const int64_t local = s == 0 ? u : u - units.per_set;
-  const int64_t r = local / units.copies;
-  const int64_t g = row_group[r];
-  const bool reflect = mask[r] && g >= 0 && g < slots;
+  const int64_t local = unit_local(units, u);
+  const bool reflect = slot.m && slot.g >= 0 && slot.g < slots;
   return {static_cast<const Bits*>(units.set[s].x) + local * hidden,
           static_cast<Bits*>(units.set[s].out) + local * hidden,
-          reflect ? table + g * hidden : nullptr};
+          reflect ? table + slot.g * hidden : nullptr};
 }
 
-// The launch bounds name one block a multiprocessor (the Householder chunk kernel's choice): the
-// registers then allow the four row arrays below without spills. Blocks of 16 warps get at most
-// 128 registers a thread, too few for four (ptxas spilled on sm_100 and sm_120): they load the
-// unit's v when its turn comes (from L2: a table row is read by many units) instead of ahead.
+// The launch bounds name one block a multiprocessor for float32 (the Householder chunk kernel's
+// choice: the registers then allow the four row arrays below without spills) and two for 16-bit
+// elements, whose arrays are half as large: 128 registers a thread, so that two blocks of rows up
+// to 8192 elements are in flight on each multiprocessor (unbounded, ptxas took 151 for the
+// stepwise kernel, which left one block of 7 or 8 warps). bf16 before sm_80, rounded in software,
+// keeps one. Blocks of 16 warps get at most 128 registers a thread,
+// too few for four (ptxas spilled on sm_100 and sm_120): they load the unit's v when its turn
+// comes (from L2: a table row is read by many units) instead of ahead.
+template <typename E, int kWarps>
+constexpr int reflect_chunk_min_blocks() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+  // No bf16 conversion instruction: the software rounding needs more than 128 registers (spills).
+  if (std::is_same<E, BF16>::value) return 1;
+#endif
+  return kWarps <= 8 && sizeof(typename E::Bits) == 2 ? 2 : 1;
+}
+
 template <typename E, bool Stepwise, int kWarps>
-__global__ void __launch_bounds__(kWarps * 32, 1)
+__global__ void __launch_bounds__(kWarps * 32, (reflect_chunk_min_blocks<E, kWarps>()))
 reflect_rows_chunk_kernel(const __grid_constant__ ReflectUnits units, int hidden,
                           const typename E::Bits* table, int64_t slots, const int64_t* row_group,
                           const bool* mask) {
@@ -116,20 +186,21 @@ reflect_rows_chunk_kernel(const __grid_constant__ ReflectUnits units, int hidden
   const int base = warp * (kChunk / ChunkShape<E>::kVec);  // this warp's first vector
   const int64_t step = gridDim.x;
   constexpr bool kPrefetchV = kWarps <= 8;
-  uint4 xc[P], vc[P], xn[P], vn[P];
+  // The current unit's rows (a) and the next one's (b), moved into a after each unit. (Swapping
+  // the roles instead, the loop unrolled twice, saves those moves but needed ~185 registers.)
+  uint4 xa[P], va[P], xb[P], vb[P];
   // Unit u's x (unless it is copied in place: nothing to move) and v (if it is reflected).
-  auto load = [&](int64_t u, ReflectUnit<Bits>& w, uint4 (&xs)[P], uint4 (&vs)[P]) {
+  auto load = [&](int64_t u, UnitSlot slot, ReflectUnit<Bits>& w, uint4 (&xs)[P], uint4 (&vs)[P]) {
     if (u >= units.total) return;
-    w = reflect_unit(units, u, hidden, table, slots, row_group, mask);
+    w = reflect_unit(units, u, hidden, table, slots, slot);
     if (w.v != nullptr || w.out != w.x) load_chunk<E>(w.x, base, vectors, xs);
     if (kPrefetchV && w.v != nullptr) load_chunk<E>(w.v, base, vectors, vs);
   };
-  ReflectUnit<Bits> cur{}, next{};
-  int64_t u = blockIdx.x;
-  load(u, cur, xc, vc);
   int parity = 0;
-  for (; u < units.total; u += step) {
-    load(u + step, next, xn, vn);  // in flight during this unit's sum and stores
+  // Unit u (loaded into xc, vc) reflected or copied, the next unit loaded into xn, vn meanwhile.
+  auto unit = [&](int64_t u, const ReflectUnit<Bits>& cur, uint4 (&xc)[P], uint4 (&vc)[P],
+                  UnitSlot next_slot, ReflectUnit<Bits>& next, uint4 (&xn)[P], uint4 (&vn)[P]) {
+    load(u + step, next_slot, next, xn, vn);  // in flight during this unit's sum and stores
     uint4* out = reinterpret_cast<uint4*>(cur.out);
     if (cur.v != nullptr) {  // uniform over the block: the barrier below is reached by all
       if constexpr (!kPrefetchV) load_chunk<E>(cur.v, base, vectors, vc);
@@ -144,12 +215,19 @@ reflect_rows_chunk_kernel(const __grid_constant__ ReflectUnits units, int hidden
                                                        lane, chunks);
         parity ^= 1;
       }
-      const float c = Stepwise ? stepwise_coefficient(dot, kStorageOf<E>)
-                               : householder_coefficient(dot);
+      const float c = Stepwise ? stepwise_coefficient_fast<E>(dot) : householder_coefficient(dot);
+      if (no_nan_outputs(c)) {  // the same in every thread (c is the row's)
 #pragma unroll
-      for (int m = 0; m < P; ++m) {
-        const int q = base + lane + 32 * m;
-        if (q < vectors) out[q] = reflected_vector<E, Stepwise>(xc[m], vc[m], c);
+        for (int m = 0; m < P; ++m) {
+          const int q = base + lane + 32 * m;
+          if (q < vectors) out[q] = reflected_vector<E, Stepwise, true>(xc[m], vc[m], c);
+        }
+      } else {
+#pragma unroll
+        for (int m = 0; m < P; ++m) {
+          const int q = base + lane + 32 * m;
+          if (q < vectors) out[q] = reflected_vector<E, Stepwise, false>(xc[m], vc[m], c);
+        }
       }
     } else if (cur.out != cur.x) {  // copied bit for bit
 #pragma unroll
@@ -158,12 +236,21 @@ reflect_rows_chunk_kernel(const __grid_constant__ ReflectUnits units, int hidden
         if (q < vectors) out[q] = xc[m];
       }
     }
+  };
+  ReflectUnit<Bits> ua{}, ub{};
+  int64_t u = blockIdx.x;
+  UnitSlot next_slot = unit_slot(units, u + step, row_group, mask);
+  load(u, unit_slot(units, u, row_group, mask), ua, xa, va);
+  for (; u < units.total; u += step) {
+    const UnitSlot after = unit_slot(units, u + 2 * step, row_group, mask);  // used a unit later
+    unit(u, ua, xa, va, next_slot, ub, xb, vb);
+    next_slot = after;
 #pragma unroll
     for (int m = 0; m < P; ++m) {
-      xc[m] = xn[m];
-      if constexpr (kPrefetchV) vc[m] = vn[m];
+      xa[m] = xb[m];
+      if constexpr (kPrefetchV) va[m] = vb[m];
     }
-    cur = next;
+    ua = ub;
   }
 }
 
