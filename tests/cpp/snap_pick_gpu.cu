@@ -13,19 +13,11 @@
 #include <cstdlib>
 #include <vector>
 
+#include "gpu_check.cuh"
 #include "../../csrc/cuda/snap_pick.cuh"
 
 using namespace pocrand;
 using namespace pocrand::cuda;
-
-#define CHECK_CUDA(call)                                                              \
-  do {                                                                                \
-    const cudaError_t e_ = (call);                                                    \
-    if (e_ != cudaSuccess) {                                                          \
-      std::fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, cudaGetErrorString(e_)); \
-      std::exit(1);                                                                   \
-    }                                                                                 \
-  } while (0)
 
 // One row a block, as snap_kernel runs the pick (rows differ by seed).
 template <int J, int ListMax>
@@ -125,11 +117,7 @@ void run_dims(const std::vector<int>& dims, int lo_dim, int hi_dim,
 }
 
 int main() {
-  int devices = 0;
-  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    std::printf("snap_pick_gpu: no CUDA device, skipped\n");
-    return 77;
-  }
+  if (no_gpu("snap_pick_gpu")) return kSkippedNoGpu;
   std::vector<uint32_t> seeds = {0u, 1u, 2u, 0x7fffffffu, 0x80000000u, 0xffffffffu};
   for (uint32_t i = 0; i < 10; ++i) seeds.push_back(murmur3(i, 0x5eed5eedu));
   const std::vector<int> dims = {1, 2, 31, 32, 33, 255, 256, 257, 1000, 1024, 2047, 2048, 2049,

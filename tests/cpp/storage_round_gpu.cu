@@ -23,20 +23,12 @@
 #include <random>
 #include <vector>
 
+#include "gpu_check.cuh"
 #include "../../csrc/cuda/reflect_rows_chunk.cuh"
 #include "../../csrc/cuda/storage_round.cuh"
 
 using namespace pocrand;
 using namespace pocrand::cuda;
-
-#define CHECK_CUDA(call)                                                              \
-  do {                                                                                \
-    const cudaError_t e_ = (call);                                                    \
-    if (e_ != cudaSuccess) {                                                          \
-      std::fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, cudaGetErrorString(e_)); \
-      std::exit(1);                                                                   \
-    }                                                                                 \
-  } while (0)
 
 // ---- 1. every float32 bit pattern ----
 enum Check { kStF16, kEncF16, kPairF16, kCoreF16, kStBF16, kEncBF16, kPairBF16, kCoreBF16, kChecks };
@@ -228,11 +220,7 @@ int64_t check_steps(const char* name, bool half, std::mt19937& g, int64_t* check
 }
 
 int main() {
-  int devices = 0;
-  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    std::printf("storage_round_gpu: no CUDA device, skipped\n");
-    return 77;
-  }
+  if (no_gpu("storage_round_gpu")) return kSkippedNoGpu;
   int64_t failures = 0, checks = 0;
   // 1. all 2^32 patterns, in four launches
   Failures* dfails;

@@ -20,21 +20,13 @@
 #include <type_traits>
 #include <vector>
 
+#include "gpu_check.cuh"
 #include "../../csrc/cuda/householder_chunk.cuh"
 #include "../../csrc/cuda/reflect_rows_chunk.cuh"
 #include "../../csrc/cuda/tree_sum.cuh"
 
 using namespace pocrand;
 using namespace pocrand::cuda;
-
-#define CHECK_CUDA(call)                                                              \
-  do {                                                                                \
-    const cudaError_t e_ = (call);                                                    \
-    if (e_ != cudaSuccess) {                                                          \
-      std::fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, cudaGetErrorString(e_)); \
-      std::exit(1);                                                                   \
-    }                                                                                 \
-  } while (0)
 
 // ---- the kernels under test ----
 __global__ void block_tree_kernel(const float* x, int64_t n, float* scratch, float* out) {
@@ -173,11 +165,7 @@ void check_chunk_dot(const char* name, std::mt19937& g, int64_t* checks) {
 }
 
 int main() {
-  int devices = 0;
-  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-    std::printf("no CUDA device: skipped\n");
-    return 77;
-  }
+  if (no_gpu("tree_sum_gpu")) return kSkippedNoGpu;
   std::mt19937 g(20240607u);
   int64_t checks = 0;
   const int64_t lengths[] = {1,    2,    3,    31,   32,   33,   63,   64,    255,   256,
