@@ -10,9 +10,9 @@
 // Rules that keep CPU and GPU bit-identical:
 //   * floating point is IEEE-754 binary32, round-to-nearest-even, through add/sub/mul/div/sqrt only
 //     (pr_add ... pr_sqrt). On the device these are the _rn intrinsics, which are never contracted
-//     into FMA; they do NOT escape fast-math: under --use_fast_math (or --ftz=true) nvcc emits
-//     their .ftz forms, which flush subnormal inputs and results to zero. So the device code
-//     must be compiled with --ftz=false and without --use_fast_math (setup.py and CMakeLists.txt
+//     into FMA; they do NOT escape nvcc's fast-math mode: with it (or with flush-to-zero on) nvcc
+//     emits their .ftz forms, which flush subnormal inputs and results to zero. So the device code
+//     must be compiled with --ftz=false and never in fast-math mode (setup.py and CMakeLists.txt
 //     pass --ftz=false -fmad=false --prec-div=true --prec-sqrt=true; tests/test_fp_flags.py
 //     checks them, and known answers with subnormal products fail a flushing build). On the
 //     host the file must be compiled with -ffp-contract=off (setup.py and CMakeLists.txt do) and
