@@ -106,7 +106,8 @@ def embed_synth(out, base, step, prev_k, embeds, mask, hidden: int, salt: int, m
 
 def warmup(state, dtype) -> None:
     """Run each op once on small tensors before any CUDA graph is captured (pocrand's ops need
-    no compilation, but the first call loads and checks them): the router per (n_experts,
+    no compilation, but the first call loads and checks them; nothing waits on the device, as
+    argument errors are raised on the host before any launch): the router per (n_experts,
     top_k) in `state.router_meta` for dtype and float32, the reflection on [2, hidden] and
     [2, 4, hidden], the embedding synthesis. Reads state.device, state.hidden_size and, when
     present, state.router_meta, state.table and state.embeds."""
@@ -128,5 +129,3 @@ def warmup(state, dtype) -> None:
     embed_synth(torch.zeros(2, h, dtype=dtype, device=dev), ints, ints, ints,
                 torch.zeros(2, h, dtype=edt, device=dev), mask, h, _gp.SALT_EMBED, _gp.MIX_A,
                 _gp.MIX_B)
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
