@@ -322,10 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def check_round_config(cfg: RoundConfig) -> None:
-    """ValueError naming the flag when the model flags cannot make a Llama (checked before
-    transformers sees them, so that a bad flag is one line, not a traceback)."""
-    for flag in ("hidden", "layers", "heads", "vocab", "batch", "seq_len", "k"):
+def check_model_flags(cfg, positive) -> None:
+    """ValueError naming the flag: the flags in `positive` (and --kv-heads, --intermediate when
+    given) below 1, or heads that cannot make the model's attention. Both rounds' models share
+    these rules."""
+    for flag in positive:
         if getattr(cfg, flag) < 1:
             raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(cfg, flag)}")
     for flag in ("kv_heads", "intermediate"):
@@ -337,6 +338,12 @@ def check_round_config(cfg: RoundConfig) -> None:
     kv = cfg.kv_heads or cfg.heads
     if cfg.heads % kv:
         raise ValueError(f"--heads {cfg.heads} must be a multiple of --kv-heads {kv}")
+
+
+def check_round_config(cfg: RoundConfig) -> None:
+    """ValueError naming the flag when the model flags cannot make a Llama (checked before
+    transformers sees them, so that a bad flag is one line, not a traceback)."""
+    check_model_flags(cfg, ("hidden", "layers", "heads", "vocab", "batch", "seq_len", "k"))
     if cfg.k > cfg.hidden:
         raise ValueError(f"--k {cfg.k} must be <= --hidden {cfg.hidden}")
 
@@ -361,23 +368,12 @@ DECODE_ONLY = ("model", "experts", "top_k", "steps", "sphere_dim", "tau", "valid
 
 def check_decode_config(cfg: DecodeRoundConfig) -> None:
     """ValueError naming the flag when the decode round's flags cannot make a round."""
-    for flag in ("hidden", "layers", "heads", "vocab", "batch", "seq_len", "experts", "top_k",
-                 "steps", "validator_batch"):
-        if getattr(cfg, flag) < 1:
-            raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(cfg, flag)}")
-    for flag in ("kv_heads", "intermediate"):
-        if getattr(cfg, flag) is not None and getattr(cfg, flag) < 1:
-            raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(cfg, flag)}")
+    check_model_flags(cfg, ("hidden", "layers", "heads", "vocab", "batch", "seq_len", "experts",
+                            "top_k", "steps", "validator_batch"))
     if cfg.chat_rows < 0:
         raise ValueError(f"--chat-rows must be >= 0, got {cfg.chat_rows}")
     if cfg.model not in DECODE_MODELS:
         raise ValueError(f"--model must be one of {', '.join(DECODE_MODELS)}, got {cfg.model!r}")
-    if cfg.hidden % cfg.heads or (cfg.hidden // cfg.heads) % 2:
-        raise ValueError(f"--hidden {cfg.hidden} must be --heads {cfg.heads} times an even head "
-                         f"size (rotary embeddings rotate pairs)")
-    kv = cfg.kv_heads or cfg.heads
-    if cfg.heads % kv:
-        raise ValueError(f"--heads {cfg.heads} must be a multiple of --kv-heads {kv}")
     if cfg.top_k > cfg.experts:
         raise ValueError(f"--top-k {cfg.top_k} must be <= --experts {cfg.experts}")
     if cfg.sphere_dim not in CODEBOOK_SHA256:
