@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "gpu_check.cuh"
+#include "spec_pick.h"
 #include "../../csrc/cuda/snap_pick.cuh"
 
 using namespace pocrand;
@@ -34,23 +35,6 @@ __global__ void __launch_bounds__(1024) pick_kernel(const uint32_t* seeds, int d
   const uint32_t T = snap_pick_threshold<J, ListMax>(score, n, k, lo, sh);
   snap_pick_compact<J>(score, n, first, k, T, sh, idx);
   for (int m = threadIdx.x; m < k; m += blockDim.x) out[blockIdx.x * static_cast<int64_t>(k) + m] = idx[m];
-}
-
-// SPEC.md 9.4: T the k-th smallest score, then the indices below T in index order, T's last.
-std::vector<int64_t> spec_pick(const std::vector<uint32_t>& s, int k, uint32_t* T_out) {
-  const int dim = static_cast<int>(s.size());
-  std::vector<uint32_t> sorted = s;
-  std::nth_element(sorted.begin(), sorted.begin() + (k - 1), sorted.end());
-  const uint32_t T = sorted[k - 1];
-  std::vector<int64_t> out;
-  int64_t at_T = -1;
-  for (int i = 0; i < dim; ++i) {
-    if (s[i] < T) out.push_back(i);
-    if (s[i] == T) at_T = i;
-  }
-  out.push_back(at_T);
-  *T_out = T;
-  return out;
 }
 
 struct Paths {  // how often each branch of snap_pick_threshold ran (from the host's scores)
