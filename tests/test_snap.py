@@ -269,9 +269,12 @@ def test_load_codebook_from_path_env_and_tensor(tmp_path, monkeypatch):
 
 
 # ---- GPU (run on the device) ----
-# The CUDA kernel (csrc/cuda/snap.cu) takes blocks of 256 threads holding 8, 16 or 28 pick scores
-# each up to H = 2048, 4096 and 7168, up to 1024 threads of 16 up to H = 16384, and the older
-# kernel that re-hashes every index in each pass beyond; the shapes below straddle each limit.
+# The CUDA kernels (csrc/cuda/snap.cu): the row kernel (four warps a row) for H <= 16384 stored as
+# whole 16-byte vectors and d <= 512; otherwise blocks of 256 threads holding 8, 16 or 28 pick
+# scores each up to H = 2048, 4096 and 7168, up to 1024 threads of 16 up to H = 16384, and the
+# kernel that re-hashes every index in each pass beyond. The shapes below straddle each limit:
+# d = 1024 and the odd H (257, 2049, 4097, 7169, 16385: not a whole number of vectors) take the
+# block kernels, the others the row kernel.
 GPU_HIDDEN = [256, 257, 1000, 2048, 2049, 3072, 4096, 4097, 7168, 7169, 8192, 16384, 16385]
 
 

@@ -2,16 +2,17 @@
 // tree, the pick is 9.4's and every element step the core's, so the bits equal the CPU's whatever
 // the batch, grid, kernel or device. Three kernels, by shape:
 //
-// snap_warp_kernel — rows of H <= 16384 elements stored as whole 16-byte vectors, d <= 512 (the
-// network's shape: 1024 x 7168 bf16, d = 256). One warp a row, no barrier, so every row of a
-// decode batch is in flight at once:
-//   1. the row is read chunk by chunk (the next chunk's loads in flight), each 1024-term chunk's
-//      sum of squares by householder_chunk.cuh's chunk_dot, the chunk sums' level by
-//      warp_small_sum; meanwhile each index is hashed once and the candidates of the pick kept
-//      (snap_warp_pick.cuh);
-//   2. a bad row (norm NaN or Inf) writes its zeros; the others select the pick from the
-//      candidates, gather the d picked values, and sum the norm of the picked values and each of
-//      the P scores by warp_chunk_sum (d <= 1024: one chunk); lane 0 keeps the argmax.
+// snap_row_kernel — rows of H <= 16384 elements stored as whole 16-byte vectors, d <= 512 (the
+// network's shape: 1024 x 7168 bf16, d = 256). A block of four warps a row, eight rows a
+// multiprocessor, so that a decode batch of 1024 rows is in flight at once; seven barriers a row:
+//   1. warp w hashes its quarter of the indices once, listing the pick's candidates
+//      (snap_warp_pick.cuh), and between its steps reads chunks w, w + 4, ... of the row
+//      (chunk_dot: each chunk's sum of squares in registers and shuffles; the 32 warps of a
+//      multiprocessor cover each other's load latency);
+//   2. warp 0 sums the chunk sums' level (warp_small_sum) and selects the pick from the lists;
+//   3. a bad row (norm NaN or Inf) writes its zeros; the others gather the d picked values,
+//      warp 0 sums their norm, and the warps sum the P scores (warp_chunk_sum, d <= 1024: one
+//      chunk, four at once); thread 0 keeps the argmax in index order.
 //
 // snap_kernel — other rows of H <= kSnapRegisterMaxH: one block a row, blocks of ceil(H / J)
 // threads rounded up to whole warps, thread t holding the pick scores of indices t J .. t J + J - 1
@@ -20,7 +21,7 @@
 //   1. the row's sum of squares: chunk c of section 7 by warp c (warp_chunk_sum), the chunk sums
 //      in shared memory, their level by warp 0 (block_tree_sum's order, without global scratch);
 //   2. each thread hashes its indices once (the warps without a chunk at once), then T;
-//   3. as the warp kernel's step 2, by the block.
+//   3. as the row kernel's step 3, by the block.
 // Longer rows (snap_kernel_rehash) take pick_row.cuh's block_pick_row in 1024-thread blocks,
 // which hashes each index again in each of its five passes, and block_tree_sum with global scratch.
 #include <algorithm>
@@ -161,121 +162,157 @@ struct SquareProduct<F32> {  // chunk_dot takes `pair` for 16-bit elements only
   __device__ __forceinline__ float operator()(float x, float) const { return square(x); }
 };
 
-constexpr int kSnapWarps = 4;        // rows (warps) a block: 40 KiB of shared memory
-constexpr int kSnapWarpGroups = 8;   // pick scores hashed at once by a lane
-constexpr int kSnapWarpScores = 4;   // codebook scores summed at once
+constexpr int kRowWarps = 4;       // warps a row (a block): one list of candidates each
+constexpr int kRowScores = 4;      // codebook scores summed at once by a warp
 
-struct SnapWarpShared {  // one warp's
-  SnapWarpPickShared pick;
+struct SnapRowShared {
+  SnapPickLists<kRowWarps> pick;
+  float chunk_sum[kSnapWarpMaxDim / kChunk];
   uint16_t idx[kSnapWarpMaxPick];
   float q[kSnapWarpMaxPick];
+  float s[kSnapMax];
+  float sum_sq, d2;
 };
 
+// A sum over the d <= kSnapWarpMaxPick picked terms by one warp (section 7, one chunk; the
+// result in lane 0): chunk_tree over the 256 or 512 terms that can be nonzero, the rest of the
+// chunk being padding (chunk_tree adds it as + 0.0: the same bits as warp_chunk_sum's 32 terms a
+// lane, with a quarter or half of the work).
+template <typename Terms>
+__device__ __forceinline__ float picked_sum(const Terms& terms, int d) {
+  static_assert(kSnapWarpMaxPick == 512, "two layouts: 8 and 16 terms a lane");
+  const int lane = threadIdx.x & 31;
+  return d <= 256 ? chunk_tree<8, 1>(terms, lane, d) : chunk_tree<16, 1>(terms, lane, d);
+}
+
 // H a multiple of the vector's elements, h 16-byte aligned, H <= kSnapWarpMaxDim,
-// d <= kSnapWarpMaxPick; lim = snap_warp_pick_lim(H, d).
+// d <= kSnapWarpMaxPick; lim = snap_warp_pick_lim(H, d). Every thread of the block runs every
+// step (the barriers), each warp its share.
 template <typename E>
-__global__ void __launch_bounds__(kSnapWarps * 32)
-snap_warp_kernel(const typename E::Bits* h, const int64_t* seeds, const float* codebook,
-                 int64_t rows, int H, int P, int d, uint32_t lim, int64_t* k_out, bool* bad_out,
-                 float* scores_out, float* q_out) {
+__global__ void __launch_bounds__(kRowWarps * 32, 8)
+snap_row_kernel(const typename E::Bits* h, const int64_t* seeds, const float* codebook,
+                int64_t rows, int H, int P, int d, uint32_t lim, int64_t* k_out, bool* bad_out,
+                float* scores_out, float* q_out) {
   using Shape = ChunkShape<E>;
   constexpr int kPer = Shape::kPerLane;
   constexpr int kChunkVectors = 32 * kPer;
-  __shared__ SnapWarpShared shared[kSnapWarps];
+  __shared__ SnapRowShared sh;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  SnapWarpShared& sh = shared[warp];
   const int vectors = H / Shape::kVec;
   const int chunks = (H + kChunk - 1) / kChunk;
-  for (int64_t row = static_cast<int64_t>(blockIdx.x) * kSnapWarps + warp; row < rows;
-       row += static_cast<int64_t>(gridDim.x) * kSnapWarps) {
+  int lo, hi;  // this warp's indices to list
+  snap_list_range<kRowWarps>(H, warp, lo, hi);
+  const int steps = (hi - lo + 32 * kSnapListRun - 1) / (32 * kSnapListRun);
+  const int my_chunks = chunks > warp ? (chunks - warp + kRowWarps - 1) / kRowWarps : 0;
+  // steps listed while each of this warp's chunks is in flight; the rest after the last
+  const int steps_per_chunk = my_chunks > 0 ? (steps + my_chunks - 1) / my_chunks : steps;
+  for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const auto* hr = h + row * H;
     const auto seed = static_cast<uint32_t>(seeds[row]);
-    uint4 cur[kPer], next[kPer];
-    load_chunk<E>(hr, 0, vectors, cur);
-    float chunk_sum = 0.0f;  // lane c: chunk c's sum
-    int count = 0;           // candidates listed (the same in every lane)
-    for (int c = 0; c < chunks; ++c) {
-      if (c + 1 < chunks) load_chunk<E>(hr, (c + 1) * kChunkVectors, vectors, next);
-      // while the loads are in flight: the chunk's indices, kSnapWarpGroups groups of 32 at once
-      const int end = min(H, (c + 1) * kChunk);
-      for (int base = c * kChunk; base < end; base += 32 * kSnapWarpGroups)
-        snap_warp_candidates<kSnapWarpGroups>(seed, base, H, lim, sh.pick, count);
-      const float s = chunk_dot<E>(cur, cur, c * kChunkVectors, vectors, SquareProduct<E>{});
-      if (lane == c) chunk_sum = s;
-#pragma unroll
-      for (int m = 0; m < kPer; ++m) cur[m] = next[m];
+    int count = 0, done = 0;  // candidates listed, steps hashed (the same in every lane)
+    const auto list_steps = [&](int until) {
+      until = min(steps, until);
+      snap_warp_list_steps(seed, lo, hi, done, until, lim, sh.pick.entry[warp],
+                           SnapPickLists<kRowWarps>::kCap, count);
+      done = max(done, until);
+    };
+    // 1. the candidates of this warp's range, a share of its steps before each of its chunks
+    //    warp, warp + kRowWarps, ... (the chunk's sum of squares by chunk_dot)
+    for (int n = 0; n < my_chunks; ++n) {
+      const int c = warp + n * kRowWarps;
+      list_steps((n + 1) * steps_per_chunk);
+      uint4 x[kPer];
+      load_chunk<E>(hr, c * kChunkVectors, vectors, x);
+      const float v = chunk_dot<E>(x, x, c * kChunkVectors, vectors, SquareProduct<E>{});
+      if (lane == 0) sh.chunk_sum[c] = v;
     }
-    // section 7's next level over the chunk sums (chunks <= 16); one chunk is the row's sum
-    const float sum_sq = chunks == 1 ? __shfl_sync(0xffffffffu, chunk_sum, 0)
-                                     : warp_small_sum(chunk_sum, chunks);
+    list_steps(steps);
+    if (lane == 0) sh.pick.count[warp] = count;
+    __syncthreads();
+    // 2. warp 0: section 7's next level over the chunk sums (one chunk is the row's sum), then
+    //    the pick, whether or not the row is bad (the barrier after it publishes sum_sq)
+    if (warp == 0) {
+      const float v = chunks == 1 ? sh.chunk_sum[0]
+                                  : warp_small_sum(lane < chunks ? sh.chunk_sum[lane] : 0.0f, chunks);
+      if (lane == 0) sh.sum_sq = v;
+      snap_warp_pick(seed, H, d, lim, sh.pick, sh.idx);
+    }
+    __syncthreads();
+    const float sum_sq = sh.sum_sq;
     float* sr = scores_out + row * P;
     float* qr = q_out + row * d;
-    if (snap_row_bad(pr_sqrt(sum_sq))) {  // the same in every lane
-      for (int j = lane; j < P; j += 32) sr[j] = 0.0f;
-      for (int m = lane; m < d; m += 32) qr[m] = 0.0f;
-      if (lane == 0) {
+    if (snap_row_bad(pr_sqrt(sum_sq))) {  // the same in every thread
+      for (int j = threadIdx.x; j < P; j += blockDim.x) sr[j] = 0.0f;
+      for (int m = threadIdx.x; m < d; m += blockDim.x) qr[m] = 0.0f;
+      if (threadIdx.x == 0) {
         k_out[row] = kSnapBadK;
         bad_out[row] = true;
       }
-      __syncwarp();  // the list is rewritten by the next row
+      __syncthreads();  // shared memory is rewritten by the next row
       continue;
     }
-    snap_warp_pick(seed, H, d, lim, count, sh.pick, sh.idx);
+    // 3. g = the picked values / d1; d2 by warp 0; q = g / d2
     const float d1 = artifact_divisor(sum_sq);
     {  // the gathers first (all in flight at once), then the divisions
-      typename E::Bits g[kSnapWarpMaxPick / 32];
+      constexpr int kPerThread = kSnapWarpMaxPick / (kRowWarps * 32);
+      typename E::Bits g[kPerThread];
 #pragma unroll
-      for (int t = 0; t < kSnapWarpMaxPick / 32; ++t)
-        if (lane + 32 * t < d) g[t] = hr[sh.idx[lane + 32 * t]];
+      for (int t = 0; t < kPerThread; ++t) {
+        const int m = threadIdx.x + kRowWarps * 32 * t;
+        if (m < d) g[t] = hr[sh.idx[m]];
+      }
 #pragma unroll
-      for (int t = 0; t < kSnapWarpMaxPick / 32; ++t)
-        if (lane + 32 * t < d) sh.q[lane + 32 * t] = pr_div(E::widen(g[t]), d1);
+      for (int t = 0; t < kPerThread; ++t) {
+        const int m = threadIdx.x + kRowWarps * 32 * t;
+        if (m < d) sh.q[m] = pr_div(E::widen(g[t]), d1);
+      }
     }
-    __syncwarp();
-    const float g_sum_sq = warp_chunk_sum(RowTerms<F32, true>{sh.q}, d, 0);  // lane 0
-    const float d2 = artifact_divisor(__shfl_sync(0xffffffffu, g_sum_sq, 0));
-    __syncwarp();
-    for (int m = lane; m < d; m += 32) {
+    __syncthreads();
+    if (warp == 0) {
+      const float g_sum_sq = picked_sum(RowTerms<F32, true>{sh.q}, d);  // lane 0
+      if (lane == 0) sh.d2 = artifact_divisor(g_sum_sq);
+    }
+    __syncthreads();
+    const float d2 = sh.d2;
+    for (int m = threadIdx.x; m < d; m += blockDim.x) {
       const float v = pr_div(sh.q[m], d2);
-      sh.q[m] = v;
       qr[m] = v;
+      sh.q[m] = v;  // each element rewritten by the thread that reads it
     }
-    __syncwarp();
-    int best = 0;
-    float best_score = 0.0f;
-    for (int j0 = 0; j0 < P; j0 += kSnapWarpScores) {  // a few independent sums at once
-      float v[kSnapWarpScores];
+    __syncthreads();
+    // 4. scores j = warp, warp + kRowWarps, ..., kRowScores sums at once; the argmax by thread 0
+    for (int j0 = warp * kRowScores; j0 < P; j0 += kRowWarps * kRowScores) {
+      float v[kRowScores];
 #pragma unroll
-      for (int u = 0; u < kSnapWarpScores; ++u) {
+      for (int u = 0; u < kRowScores; ++u) {
         const int j = min(j0 + u, P - 1);  // past P: a repeat, not used
-        v[u] = warp_chunk_sum(ProductTerms<F32, F32>{sh.q, codebook + static_cast<int64_t>(j) * d},
-                              d, 0);
+        v[u] = picked_sum(ProductTerms<F32, F32>{sh.q, codebook + static_cast<int64_t>(j) * d}, d);
       }
       if (lane == 0) {
 #pragma unroll
-        for (int u = 0; u < kSnapWarpScores; ++u) {
-          const int j = j0 + u;
-          const float vj = canonicalize_nan(v[u]);
-          if (j < P) {
-            sr[j] = vj;
-            if (j == 0 || snap_better(vj, best_score)) {
-              best = j;
-              best_score = vj;
-            }
+        for (int u = 0; u < kRowScores; ++u) {
+          if (j0 + u < P) {
+            const float vj = canonicalize_nan(v[u]);
+            sh.s[j0 + u] = vj;
+            sr[j0 + u] = vj;
           }
         }
       }
     }
-    if (lane == 0) {
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      int best = 0;
+      for (int j = 1; j < P; ++j)
+        if (snap_better(sh.s[j], sh.s[best])) best = j;
       k_out[row] = best;
       bad_out[row] = false;
     }
-    __syncwarp();  // idx, q and the list are rewritten by the next row
+    __syncthreads();  // shared memory is rewritten by the next row
   }
 }
 
 template <typename E>
-bool snap_warp_applies(const void* h, int64_t H, int64_t d) {
+bool snap_row_applies(const void* h, int64_t H, int64_t d) {
   constexpr int64_t vec = ChunkShape<E>::kVec;
   return H <= kSnapWarpMaxDim && d <= kSnapWarpMaxPick && H % vec == 0 &&
          reinterpret_cast<uintptr_t>(h) % 16 == 0;
@@ -337,12 +374,11 @@ cudaError_t launch_snap(const void* h, FloatType type, const int64_t* seeds, con
   const int p = static_cast<int>(P), dd = static_cast<int>(d);
   with_element_type(type, [&](auto e) {
     using E = decltype(e);
-    // The warp kernel where it applies. Otherwise J scores a thread: the smallest of 8, 16, 28
+    // The row kernel where it applies. Otherwise J scores a thread: the smallest of 8, 16, 28
     // that keeps the block at 256 threads (four rows a multiprocessor), then up to 1024 threads
     // of 16 (H = 8192: 512 threads); ptxas fits each in 64 registers without spilling.
-    if (snap_warp_applies<E>(h, H, d)) {
-      const int64_t blocks = std::min<int64_t>((rows + kSnapWarps - 1) / kSnapWarps, kMaxGridX);
-      snap_warp_kernel<E><<<static_cast<unsigned>(blocks), kSnapWarps * 32, 0, stream>>>(
+    if (snap_row_applies<E>(h, H, d)) {
+      snap_row_kernel<E><<<static_cast<unsigned>(snap_blocks(rows)), kRowWarps * 32, 0, stream>>>(
           static_cast<const typename E::Bits*>(h), seeds, codebook, rows, static_cast<int>(H), p,
           dd, snap_warp_pick_lim(H, d), k, bad, scores, q);
     } else if (H <= 256 * 8) {

@@ -1,23 +1,22 @@
-// snap_warp_pick.cuh — pick(seed, dim, k) of core 9.4 by one warp, for the warp-a-row snap kernel
-// (snap.cu, snap_warp_kernel). Integer work only: no float arithmetic, so the result is 9.4's
-// whatever the order of the counting. snap_pick.cuh (a block a row) and pick_row.cuh keep their
-// own selections; every one returns the same out, as 9.4 defines it by the scores alone.
-//
-// Why a warp a row: a block a row pays a barrier at every step of the selection and leaves
-// most of its warps idle in the steps that one warp does; a warp needs no barrier (__syncwarp
-// only) and 1024 rows are then in flight on the device at once.
+// snap_warp_pick.cuh — pick(seed, dim, k) of core 9.4 for the snap's row kernel (snap.cu,
+// snap_row_kernel): the candidates listed by the row's warps, T and the pick by one warp. Integer
+// work only: no float arithmetic, so the result is 9.4's whatever the order of the counting.
+// snap_pick.cuh (the block kernel) and pick_row.cuh keep their own selections; every one returns
+// the same out, as 9.4 defines it by the scores alone.
 //
 // The selection is a filter, then a count:
 //   1. candidates: while the row is read, every index i < dim is hashed once and the scores at
-//      or below a bound `lim` are appended, in index order, to the warp's list (a ballot and a
-//      prefix count: no atomics). lim is chosen on the host (snap_warp_pick_lim) so that about
-//      k + 8 sqrt(k) + 32 scores are expected below it;
-//   2. when the list holds between k and kSnapWarpCandidates scores, T (the k-th smallest of
-//      the row) is the k-th smallest of the list, found digit by digit over the list alone, and
-//      the pick is compacted from the list. When it holds fewer than k (T lies above lim) or
-//      overflowed, every index is hashed again instead, for the count and for the compaction
-//      (snap_warp_rehash_pick): slower, the same out. tests/cpp/snap_warp_pick_gpu.cu forces
-//      both branches with other bounds.
+//      or below a bound `lim` are appended, in index order, to a list (each lane hashes a run
+//      of consecutive indices; a prefix count over the lanes places its candidates: no
+//      atomics). Lists warps share a row, warp w listing the w-th quarter (for four) of the
+//      indices in list w, so the lists one after another are in index order. lim is
+//      chosen on the host (snap_warp_pick_lim) so that about k + 8 sqrt(k) + 32 scores are
+//      expected below it;
+//   2. when the lists hold between k and their capacity, T (the k-th smallest of the row) is
+//      the k-th smallest of the lists, found digit by digit over them alone, and the pick is
+//      compacted from them. When they hold fewer than k (T lies above lim) or one overflowed,
+//      every index is hashed again instead, for the count and for the compaction: slower, the
+//      same out. tests/cpp/snap_warp_pick_gpu.cu forces both branches with other bounds.
 #pragma once
 
 #include <math.h>
@@ -29,15 +28,24 @@ namespace pocrand {
 namespace cuda {
 namespace {
 
-constexpr int kSnapWarpCandidates = 1024;  // the list's capacity (indices fit 16 bits: dim <= 2^16)
-constexpr int kSnapWarpMaxDim = 16384;     // the longest row of the warp kernel
+constexpr int kSnapWarpCandidates = 1024;  // the lists' capacity
+constexpr int kSnapWarpMaxDim = 16384;     // the longest row of the row kernel
 constexpr int kSnapWarpMaxPick = 512;      // the largest k (expected candidates 725 + 12 sigma < 1024)
 
-struct SnapWarpPickShared {  // one warp's
-  uint32_t score[kSnapWarpCandidates];
-  uint16_t index[kSnapWarpCandidates];
+constexpr int kSnapListRun = 8;            // consecutive indices a lane hashes in one step
+
+// Lists lists of the candidates of one row and the counters of its selection. An entry is a
+// score (low 32 bits) and its index (high bits): one 8-byte store a candidate.
+template <int Lists>
+struct SnapPickLists {
+  static constexpr int kCap = kSnapWarpCandidates / Lists;  // a list's capacity
+  uint64_t entry[Lists][kCap];
   unsigned int hist[256];
+  int count[Lists];  // may pass kCap: the list overflowed
 };
+
+__device__ __forceinline__ uint32_t entry_score(uint64_t e) { return static_cast<uint32_t>(e); }
+__device__ __forceinline__ int entry_index(uint64_t e) { return static_cast<int>(e >> 32); }
 
 // The bound of step 1: scores <= lim are candidates. Every score when dim fits the list.
 __host__ inline uint32_t snap_warp_pick_lim(int64_t dim, int64_t k) {
@@ -47,33 +55,71 @@ __host__ inline uint32_t snap_warp_pick_lim(int64_t dim, int64_t k) {
   return lim >= 4294967295.0 ? 0xffffffffu : static_cast<uint32_t>(lim);
 }
 
+// The indices [lo, hi) that warp w of Lists lists: whole steps of 32 kSnapListRun indices, the
+// last range shorter or empty. The host's replay in tests/cpp/snap_warp_pick_gpu.cu uses it too.
+template <int Lists>
+__host__ __device__ inline int snap_list_quarter(int dim) {
+  constexpr int kStep = 32 * kSnapListRun;
+  return (dim + kStep * Lists - 1) / (kStep * Lists) * kStep;
+}
+template <int Lists>
+__device__ __forceinline__ void snap_list_range(int dim, int w, int& lo, int& hi) {
+  const int quarter = snap_list_quarter<Lists>(dim);
+  lo = min(dim, w * quarter);
+  hi = min(dim, lo + quarter);
+}
+
 __device__ __forceinline__ unsigned lanes_below() {
   return (1u << (threadIdx.x & 31)) - 1u;
 }
 
-// Step 1 for the indices base + 32 g + lane, g < G (base a multiple of 32, every lane calling
-// with the same base): appends the candidates, if any, after the `count` already listed (count:
-// the same in every lane; it may pass the capacity, then the list is incomplete and is not
-// used). The G hashes are independent, so they are computed together, then listed in order.
-template <int G>
-__device__ __forceinline__ void snap_warp_candidates(uint32_t seed, int base, int dim,
-                                                     uint32_t lim, SnapWarpPickShared& sh,
+// Step 1 for the 32 kSnapListRun indices from base (every lane of the warp calling with the same
+// base): lane l hashes the run base + kSnapListRun l + g, g < kSnapListRun, and appends its
+// candidates after those of the lanes before it and the `count` already in the list (count: the
+// same in every lane; it may pass cap, then the list is incomplete and is not used). Checked:
+// indices at or beyond `end` are not candidates (the last step of a range).
+template <bool Checked>
+__device__ __forceinline__ void snap_warp_candidates(uint32_t seed, int base, int end,
+                                                     uint32_t lim, uint64_t* list, int cap,
                                                      int& count) {
   const int lane = static_cast<int>(threadIdx.x & 31);
-  uint32_t s[G];
+  const int first = base + kSnapListRun * lane;
+  uint32_t s[kSnapListRun];
+  unsigned take = 0;
 #pragma unroll
-  for (int g = 0; g < G; ++g) s[g] = pick_score(static_cast<uint32_t>(base + 32 * g + lane), seed);
+  for (int g = 0; g < kSnapListRun; ++g) {
+    s[g] = pick_score(static_cast<uint32_t>(first + g), seed);
+    const bool in = (!Checked || first + g < end) && s[g] <= lim;
+    take |= (in ? 1u : 0u) << g;
+  }
+  const int mine = __popc(take);
+  int incl = mine;  // inclusive prefix count over the lanes
 #pragma unroll
-  for (int g = 0; g < G; ++g) {
-    const int i = base + 32 * g + lane;
-    const bool take = i < dim && s[g] <= lim;
-    const unsigned m = __ballot_sync(0xffffffffu, take);
-    const int pos = count + __popc(m & lanes_below());
-    if (take && pos < kSnapWarpCandidates) {
-      sh.score[pos] = s[g];
-      sh.index[pos] = static_cast<uint16_t>(i);
+  for (int o = 1; o < 32; o <<= 1) {
+    const int y = __shfl_up_sync(0xffffffffu, incl, o);
+    if (lane >= o) incl += y;
+  }
+  int pos = count + incl - mine;
+#pragma unroll
+  for (int g = 0; g < kSnapListRun; ++g) {
+    if (take & (1u << g)) {
+      if (pos < cap)
+        list[pos] = static_cast<uint64_t>(s[g]) | (static_cast<uint64_t>(first + g) << 32);
+      ++pos;
     }
-    count += __popc(m);
+  }
+  count += __shfl_sync(0xffffffffu, incl, 31);
+}
+
+// Step 1 for the indices [lo, hi) of this warp's range (lo a multiple of 32 kSnapListRun).
+__device__ __forceinline__ void snap_warp_list_steps(uint32_t seed, int lo, int hi, int from,
+                                                     int until, uint32_t lim, uint64_t* list,
+                                                     int cap, int& count) {
+  constexpr int kStep = 32 * kSnapListRun;
+  for (int step = from; step < until; ++step) {
+    const int base = lo + step * kStep;
+    if (base + kStep <= hi) snap_warp_candidates<false>(seed, base, hi, lim, list, cap, count);
+    else snap_warp_candidates<true>(seed, base, hi, lim, list, cap, count);
   }
 }
 
@@ -85,7 +131,7 @@ __device__ __forceinline__ void snap_warp_candidates(uint32_t seed, int base, in
 // tests/cpp/snap_warp_pick_gpu.cu runs both).
 template <bool EarlyEnd, typename Value>
 __device__ __forceinline__ uint32_t snap_warp_kth(const Value& value, int n, int rank, int bits,
-                                                  SnapWarpPickShared& sh) {
+                                                  unsigned int* hist) {
   const int lane = threadIdx.x & 31;
   uint32_t prefix = 0, mask = 0;
   int lo = bits;
@@ -94,19 +140,19 @@ __device__ __forceinline__ uint32_t snap_warp_kth(const Value& value, int n, int
     lo -= width;
     const uint32_t digits = (1u << width) - 1u;
 #pragma unroll
-    for (int b = 0; b < 8; ++b) sh.hist[lane * 8 + b] = 0;
+    for (int b = 0; b < 8; ++b) hist[lane * 8 + b] = 0;
     __syncwarp();
 #pragma unroll 4
     for (int i = lane; i < n; i += 32) {
       const uint32_t v = value(i);
-      if ((v & mask) == prefix) atomicAdd(&sh.hist[(v >> lo) & digits], 1u);
+      if ((v & mask) == prefix) atomicAdd(&hist[(v >> lo) & digits], 1u);
     }
     __syncwarp();
     unsigned c[8];
     int own = 0;
 #pragma unroll
     for (int b = 0; b < 8; ++b) {
-      c[b] = sh.hist[lane * 8 + b];
+      c[b] = hist[lane * 8 + b];
       own += static_cast<int>(c[b]);
     }
     int incl = own;
@@ -161,22 +207,49 @@ __device__ __forceinline__ void snap_warp_compact(const Entry& entry, int n, int
   __syncwarp();
 }
 
-// Step 2: the pick from the list of `count` candidates (step 1 done for every index), or, when
-// the list cannot hold the answer, from every index hashed again. `lim` is step 1's bound.
-// Returns whether the list was used. Ends with __syncwarp.
-template <bool EarlyEnd = true, typename Index>
+// Step 2, by one warp once the lists are complete: the pick from the lists, or, when they cannot
+// hold the answer, from every index hashed again. `lim` is step 1's bound. Returns whether the
+// lists were used. Ends with __syncwarp.
+template <bool EarlyEnd = true, int Lists, typename Index>
 __device__ __forceinline__ bool snap_warp_pick(uint32_t seed, int dim, int k, uint32_t lim,
-                                               int count, SnapWarpPickShared& sh, Index* out) {
-  __syncwarp();  // the list is complete
-  if (count >= k && count <= kSnapWarpCandidates) {
+                                               SnapPickLists<Lists>& sh, Index* out) {
+  using L = SnapPickLists<Lists>;
+  int total = 0, start[Lists];
+  bool complete = true;
+#pragma unroll
+  for (int w = 0; w < Lists; ++w) {
+    start[w] = total;
+    total += sh.count[w];
+    complete = complete && sh.count[w] <= L::kCap;
+  }
+  if (complete && total >= k) {
+    // candidate i of the row: list w, entry i - start[w], for the last w with start[w] <= i
+    const auto at = [&](int i, int& w, int& e) {
+      w = 0;
+#pragma unroll
+      for (int v = 1; v < Lists; ++v) w += i >= start[v] ? 1 : 0;
+      e = i - start[w];
+    };
     const int bits = lim == 0 ? 1 : 32 - __clz(lim);  // every candidate is below 2^bits
-    const uint32_t T = snap_warp_kth<EarlyEnd>([&](int i) { return sh.score[i]; }, count, k, bits, sh);
-    snap_warp_compact([&](int i, uint32_t& s, int& idx) { s = sh.score[i]; idx = sh.index[i]; },
-                      count, k, T, out);
+    const auto value = [&](int i) {
+      int w, e;
+      at(i, w, e);
+      return entry_score(sh.entry[w][e]);
+    };
+    const uint32_t T = snap_warp_kth<EarlyEnd>(value, total, k, bits, sh.hist);
+    snap_warp_compact(
+        [&](int i, uint32_t& s, int& idx) {
+          int w, e;
+          at(i, w, e);
+          const uint64_t x = sh.entry[w][e];
+          s = entry_score(x);
+          idx = entry_index(x);
+        },
+        total, k, T, out);
     return true;
   }
   const auto score = [&](int i) { return pick_score(static_cast<uint32_t>(i), seed); };
-  const uint32_t T = snap_warp_kth<EarlyEnd>(score, dim, k, 32, sh);
+  const uint32_t T = snap_warp_kth<EarlyEnd>(score, dim, k, 32, sh.hist);
   snap_warp_compact([&](int i, uint32_t& s, int& idx) { s = score(i); idx = i; }, dim, k, T, out);
   return false;
 }

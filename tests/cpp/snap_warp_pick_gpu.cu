@@ -1,10 +1,10 @@
-// snap_warp_pick_gpu.cu — the warp-a-row snap kernel's pick (csrc/cuda/snap_warp_pick.cuh)
+// snap_warp_pick_gpu.cu — the snap row kernel's pick (csrc/cuda/snap_warp_pick.cuh)
 // against SPEC.md 9.4 restated on the host (needs a GPU; without one it exits 77, which CTest
 // reports as skipped). The snap's GPU tests compare whole rows with the CPU kernel, but with the
 // kernel's own bound the fallbacks never run: here the bound is also forced, to 0 (fewer than k
 // candidates: every index hashed again), to every score (the list overflows beyond 1024) and to a
 // quarter of the kernel's (often fewer than k), for dims up to the kernel's 16384, k from 1 to
-// 512 and edge seeds, with the selection's early end on and off. Each branch (the list, both fallbacks, the selection's early end and its
+// 512 and edge seeds, with the selection's early end on and off, in four lists (the kernel's) and one. Each branch (the list, both fallbacks, the selection's early end and its
 // count down to bit 0) must have been taken in some case, or the program fails.
 //   nvcc -std=c++17 -O3 -arch=sm_90 -I csrc tests/cpp/snap_warp_pick_gpu.cu -o snap_warp_pick_gpu && ./snap_warp_pick_gpu
 #include <algorithm>
@@ -19,19 +19,43 @@
 using namespace pocrand;
 using namespace pocrand::cuda;
 
-// One row a warp, as snap_warp_kernel runs the pick; used[row] = whether the list was used.
-template <bool EarlyEnd>
-__global__ void __launch_bounds__(32) pick_kernel(const uint32_t* seeds, int dim, int k,
-                                                  uint32_t lim, int64_t* out, int* used) {
-  __shared__ SnapWarpPickShared sh;
+// One row a block of Lists warps, as snap_row_kernel runs the pick: warp w lists its range of
+// the indices, then warp 0 picks; used[row] = whether the lists were used.
+template <bool EarlyEnd, int Lists>
+__global__ void __launch_bounds__(32 * Lists) pick_kernel(const uint32_t* seeds, int dim, int k,
+                                                          uint32_t lim, int64_t* out, int* used) {
+  __shared__ SnapPickLists<Lists> sh;
   __shared__ uint16_t idx[kSnapWarpMaxPick];
   const uint32_t seed = seeds[blockIdx.x];
-  int count = 0;
-  for (int base = 0; base < dim; base += 32 * 4)
-    snap_warp_candidates<4>(seed, base, dim, lim, sh, count);
-  const bool list = snap_warp_pick<EarlyEnd>(seed, dim, k, lim, count, sh, idx);
-  for (int m = threadIdx.x; m < k; m += 32) out[blockIdx.x * static_cast<int64_t>(k) + m] = idx[m];
-  if (threadIdx.x == 0) used[blockIdx.x] = list ? 1 : 0;
+  const int warp = threadIdx.x / 32;
+  int lo, hi, count = 0;
+  snap_list_range<Lists>(dim, warp, lo, hi);
+  const int steps = (hi - lo + 32 * kSnapListRun - 1) / (32 * kSnapListRun);
+  snap_warp_list_steps(seed, lo, hi, 0, steps, lim, sh.entry[warp], SnapPickLists<Lists>::kCap,
+                       count);
+  if (threadIdx.x % 32 == 0) sh.count[warp] = count;
+  __syncthreads();
+  if (warp == 0) {
+    const bool list = snap_warp_pick<EarlyEnd>(seed, dim, k, lim, sh, idx);
+    for (int m = threadIdx.x; m < k; m += 32) out[blockIdx.x * static_cast<int64_t>(k) + m] = idx[m];
+    if (threadIdx.x == 0) used[blockIdx.x] = list ? 1 : 0;
+  }
+}
+
+// Whether the lists can hold the answer, replayed on the host: every list within its capacity
+// and at least k candidates in all.
+template <int Lists>
+bool lists_hold(const std::vector<uint32_t>& s, int k, uint32_t lim) {
+  const int dim = static_cast<int>(s.size());
+  const int quarter = snap_list_quarter<Lists>(dim);
+  long total = 0;
+  for (int w = 0; w < Lists; ++w) {
+    long n = 0;
+    for (int i = std::min(dim, w * quarter); i < std::min(dim, (w + 1) * quarter); ++i) n += s[i] <= lim;
+    if (n > SnapPickLists<Lists>::kCap) return false;
+    total += n;
+  }
+  return total >= k;
 }
 
 struct Paths {  // how often each branch ran (the fallbacks from the host's count and the kernel)
@@ -59,7 +83,7 @@ bool ends_early(const std::vector<uint32_t>& values, int k, int bits) {
   return false;
 }
 
-template <bool EarlyEnd>
+template <bool EarlyEnd, int Lists>
 void run(int dim, int k, uint32_t lim, const std::vector<uint32_t>& seeds, Paths& paths) {
   const int rows = static_cast<int>(seeds.size());
   uint32_t* d_seeds;
@@ -70,7 +94,7 @@ void run(int dim, int k, uint32_t lim, const std::vector<uint32_t>& seeds, Paths
   CHECK_CUDA(cudaMalloc(&d_used, rows * sizeof(int)));
   CHECK_CUDA(cudaMemcpy(d_seeds, seeds.data(), rows * sizeof(uint32_t), cudaMemcpyHostToDevice));
   CHECK_CUDA(cudaMemset(d_out, 0xff, static_cast<size_t>(rows) * k * sizeof(int64_t)));
-  pick_kernel<EarlyEnd><<<rows, 32>>>(d_seeds, dim, k, lim, d_out, d_used);
+  pick_kernel<EarlyEnd, Lists><<<rows, 32 * Lists>>>(d_seeds, dim, k, lim, d_out, d_used);
   CHECK_CUDA(cudaGetLastError());
   std::vector<int64_t> got(static_cast<size_t>(rows) * k);
   std::vector<int> used(rows);
@@ -89,12 +113,12 @@ void run(int dim, int k, uint32_t lim, const std::vector<uint32_t>& seeds, Paths
     const std::vector<int64_t> want = spec_pick(s, k, &T);
     ++paths.cases;
     const long n = static_cast<long>(listed.size());
-    const bool list = n >= k && n <= kSnapWarpCandidates;
+    const bool list = lists_hold<Lists>(s, k, lim);
     if (!std::equal(want.begin(), want.end(), got.begin() + static_cast<int64_t>(r) * k) ||
         used[r] != (list ? 1 : 0)) {
       if (++paths.failed <= 10)
-        std::fprintf(stderr, "FAIL dim=%d k=%d lim=%u seed=%u (list %d, expected %d)\n", dim, k,
-                     lim, seeds[r], used[r], list ? 1 : 0);
+        std::fprintf(stderr, "FAIL lists=%d dim=%d k=%d lim=%u seed=%u (list %d, expected %d)\n",
+                     Lists, dim, k, lim, seeds[r], used[r], list ? 1 : 0);
     }
     if (list) ++paths.list;
     else if (n < k) ++paths.too_few;
@@ -117,8 +141,10 @@ int main() {
       if (k > dim || k > kSnapWarpMaxPick) continue;
       const uint32_t lim = snap_warp_pick_lim(dim, k);
       for (uint32_t l : {lim, 0u, 0xffffffffu, lim / 4}) {
-        run<true>(dim, k, l, seeds, paths);
-        run<false>(dim, k, l, seeds, paths);
+        run<true, 4>(dim, k, l, seeds, paths);  // the row kernel's four lists
+        run<false, 4>(dim, k, l, seeds, paths);
+        run<true, 1>(dim, k, l, seeds, paths);  // one list of the whole capacity
+        run<false, 1>(dim, k, l, seeds, paths);
       }
     }
   }
