@@ -4,12 +4,13 @@
 //
 // snap_row_kernel — rows of H <= 16384 elements stored as whole 16-byte vectors, d <= 512 (the
 // network's shape: 1024 x 7168 bf16, d = 256). A block of four warps a row, eight rows a
-// multiprocessor, so that a decode batch of 1024 rows is in flight at once; seven barriers a row:
+// multiprocessor, so that a decode batch of 1024 rows is in flight at once; about a dozen barriers a row:
 //   1. warp w hashes its quarter of the indices once, listing the pick's candidates
 //      (snap_warp_pick.cuh), and between its steps reads chunks w, w + 4, ... of the row
 //      (chunk_dot: each chunk's sum of squares in registers and shuffles; the 32 warps of a
 //      multiprocessor cover each other's load latency);
-//   2. warp 0 sums the chunk sums' level (warp_small_sum) and selects the pick from the lists;
+//   2. warp 0 sums the chunk sums' level (warp_small_sum); the warps select the pick from their
+//      lists (a counting pass a barrier, snap_block_pick);
 //   3. a bad row (norm NaN or Inf) writes its zeros; the others gather the d picked values,
 //      warp 0 sums their norm, and the warps sum the P scores (warp_chunk_sum, d <= 1024: one
 //      chunk, four at once); thread 0 keeps the argmax in index order.
@@ -228,16 +229,16 @@ snap_row_kernel(const typename E::Bits* h, const int64_t* seeds, const float* co
     }
     list_steps(steps);
     if (lane == 0) sh.pick.count[warp] = count;
+    for (int b = threadIdx.x; b < 256; b += blockDim.x) sh.pick.hist[0][b] = 0;
     __syncthreads();
-    // 2. warp 0: section 7's next level over the chunk sums (one chunk is the row's sum), then
-    //    the pick, whether or not the row is bad (the barrier after it publishes sum_sq)
+    // 2. warp 0: section 7's next level over the chunk sums (one chunk is the row's sum); the
+    //    block: the pick, whether or not the row is bad (its barriers publish sum_sq)
     if (warp == 0) {
       const float v = chunks == 1 ? sh.chunk_sum[0]
                                   : warp_small_sum(lane < chunks ? sh.chunk_sum[lane] : 0.0f, chunks);
       if (lane == 0) sh.sum_sq = v;
-      snap_warp_pick(seed, H, d, lim, sh.pick, sh.idx);
     }
-    __syncthreads();
+    snap_block_pick(seed, H, d, lim, sh.pick, sh.idx);
     const float sum_sq = sh.sum_sq;
     float* sr = scores_out + row * P;
     float* qr = q_out + row * d;

@@ -40,8 +40,10 @@ template <int Lists>
 struct SnapPickLists {
   static constexpr int kCap = kSnapWarpCandidates / Lists;  // a list's capacity
   uint64_t entry[Lists][kCap];
-  unsigned int hist[256];
+  unsigned int hist[3][256];  // the block's passes rotate over three (snap_block_pick)
   int count[Lists];  // may pass kCap: the list overflowed
+  int below[Lists];  // entries below T
+  uint32_t T;
 };
 
 __device__ __forceinline__ uint32_t entry_score(uint64_t e) { return static_cast<uint32_t>(e); }
@@ -123,6 +125,36 @@ __device__ __forceinline__ void snap_warp_list_steps(uint32_t seed, int lo, int 
   }
 }
 
+// The digit of a pass's 256 counters where the rank-th counted score falls, the count of that
+// digit, and rank made relative to it (rank <= the counters' total). Every lane of the warp
+// calling gets the same results; lane l reads counters 8 l .. 8 l + 7.
+__device__ __forceinline__ void snap_digit_of(const unsigned int* hist, int& rank, uint32_t& digit,
+                                              unsigned& in_digit) {
+  const int lane = threadIdx.x & 31;
+  unsigned c[8];
+  int own = 0;
+#pragma unroll
+  for (int b = 0; b < 8; ++b) {
+    c[b] = hist[lane * 8 + b];
+    own += static_cast<int>(c[b]);
+  }
+  int incl = own;
+#pragma unroll
+  for (int o = 1; o < 32; o <<= 1) {
+    const int y = __shfl_up_sync(0xffffffffu, incl, o);
+    if (lane >= o) incl += y;
+  }
+  const bool here = incl - own < rank && rank <= incl;  // exactly one lane
+  int r = rank - (incl - own), b = 0;
+  if (here) {
+    while (r > static_cast<int>(c[b])) r -= static_cast<int>(c[b++]);
+  }
+  const int src = __ffs(__ballot_sync(0xffffffffu, here)) - 1;
+  digit = static_cast<uint32_t>(__shfl_sync(0xffffffffu, lane * 8 + b, src));
+  in_digit = __shfl_sync(0xffffffffu, here ? c[b] : 0u, src);
+  rank = __shfl_sync(0xffffffffu, r, src);
+}
+
 // The rank-th smallest (1-based, rank <= n) of the n distinct scores value(0 .. n-1), 8 bits at
 // a time from bit `bits` - 1 down (every score is below 2^bits): count the scores that share the
 // digits found so far by their next digit (shared-memory atomics; a count does not depend on the
@@ -148,28 +180,9 @@ __device__ __forceinline__ uint32_t snap_warp_kth(const Value& value, int n, int
       if ((v & mask) == prefix) atomicAdd(&hist[(v >> lo) & digits], 1u);
     }
     __syncwarp();
-    unsigned c[8];
-    int own = 0;
-#pragma unroll
-    for (int b = 0; b < 8; ++b) {
-      c[b] = hist[lane * 8 + b];
-      own += static_cast<int>(c[b]);
-    }
-    int incl = own;
-#pragma unroll
-    for (int o = 1; o < 32; o <<= 1) {
-      const int y = __shfl_up_sync(0xffffffffu, incl, o);
-      if (lane >= o) incl += y;
-    }
-    const bool here = incl - own < rank && rank <= incl;  // exactly one lane
-    int r = rank - (incl - own), b = 0;
-    if (here) {
-      while (r > static_cast<int>(c[b])) r -= static_cast<int>(c[b++]);
-    }
-    const int src = __ffs(__ballot_sync(0xffffffffu, here)) - 1;
-    const uint32_t digit = static_cast<uint32_t>(__shfl_sync(0xffffffffu, lane * 8 + b, src));
-    const unsigned in_digit = __shfl_sync(0xffffffffu, here ? c[b] : 0u, src);
-    rank = __shfl_sync(0xffffffffu, r, src);
+    uint32_t digit;
+    unsigned in_digit;
+    snap_digit_of(hist, rank, digit, in_digit);
     prefix |= digit << lo;
     mask |= digits << lo;
     __syncwarp();  // hist is rewritten by the next pass
@@ -187,11 +200,12 @@ __device__ __forceinline__ uint32_t snap_warp_kth(const Value& value, int n, int
   return prefix;
 }
 
-// out[0 .. k): the indices whose score is below T in ascending index order, then T's index (9.4),
-// from entry(i) = (score, index) for i < n in ascending index order. Ends with __syncwarp.
+// The entries entry(i) = (score, index), i < n, in ascending index order, whose score is below T
+// to out_below[0 ..) in that order, and the one whose score is T (if it is among them) to *out_T
+// (9.4's out is out_below = out, out_T = out + k - 1). Ends with __syncwarp.
 template <typename Entry, typename Index>
-__device__ __forceinline__ void snap_warp_compact(const Entry& entry, int n, int k, uint32_t T,
-                                                  Index* out) {
+__device__ __forceinline__ void snap_warp_compact(const Entry& entry, int n, uint32_t T,
+                                                  Index* out_below, Index* out_T) {
   int placed = 0;
   for (int base = 0; base < n; base += 32) {
     const int i = base + static_cast<int>(threadIdx.x & 31);
@@ -200,58 +214,101 @@ __device__ __forceinline__ void snap_warp_compact(const Entry& entry, int n, int
     if (i < n) entry(i, s, idx);
     const bool below = i < n && s < T;
     const unsigned m = __ballot_sync(0xffffffffu, below);
-    if (below) out[placed + __popc(m & lanes_below())] = static_cast<Index>(idx);
-    if (i < n && s == T) out[k - 1] = static_cast<Index>(idx);
+    if (below) out_below[placed + __popc(m & lanes_below())] = static_cast<Index>(idx);
+    if (i < n && s == T) *out_T = static_cast<Index>(idx);
     placed += __popc(m);
   }
   __syncwarp();
 }
 
-// Step 2, by one warp once the lists are complete: the pick from the lists, or, when they cannot
-// hold the answer, from every index hashed again. `lim` is step 1's bound. Returns whether the
-// lists were used. Ends with __syncwarp.
+// The pick from every index hashed again (when the lists cannot hold it), by one warp. Ends
+// with __syncwarp.
+template <bool EarlyEnd, typename Index>
+__device__ __forceinline__ void snap_warp_rehash_pick(uint32_t seed, int dim, int k,
+                                                      unsigned int* hist, Index* out) {
+  const auto score = [&](int i) { return pick_score(static_cast<uint32_t>(i), seed); };
+  const uint32_t T = snap_warp_kth<EarlyEnd>(score, dim, k, 32, hist);
+  snap_warp_compact([&](int i, uint32_t& s, int& idx) { s = score(i); idx = i; }, dim, T, out,
+                    out + (k - 1));
+}
+
+// Step 2, by the whole block (Lists warps, every thread calling) once the lists and their counts
+// are complete (a barrier after step 1), and hist[0] is zero: the pick from the lists,
+// or, when they cannot hold it, warp 0's from every index hashed again. `lim` is step 1's bound.
+// Each warp counts its own list into the pass's shared counters and reads the digit from them
+// (every warp the same), so a pass is one barrier; the passes rotate over three counter arrays,
+// each zeroed one pass before it is counted into and two after it was read. Returns whether the
+// lists were used (the same in every thread). Ends with a barrier.
 template <bool EarlyEnd = true, int Lists, typename Index>
-__device__ __forceinline__ bool snap_warp_pick(uint32_t seed, int dim, int k, uint32_t lim,
-                                               SnapPickLists<Lists>& sh, Index* out) {
+__device__ __forceinline__ bool snap_block_pick(uint32_t seed, int dim, int k, uint32_t lim,
+                                                SnapPickLists<Lists>& sh, Index* out) {
   using L = SnapPickLists<Lists>;
-  int total = 0, start[Lists];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  int total = 0;
   bool complete = true;
 #pragma unroll
   for (int w = 0; w < Lists; ++w) {
-    start[w] = total;
     total += sh.count[w];
     complete = complete && sh.count[w] <= L::kCap;
   }
-  if (complete && total >= k) {
-    // candidate i of the row: list w, entry i - start[w], for the last w with start[w] <= i
-    const auto at = [&](int i, int& w, int& e) {
-      w = 0;
-#pragma unroll
-      for (int v = 1; v < Lists; ++v) w += i >= start[v] ? 1 : 0;
-      e = i - start[w];
-    };
-    const int bits = lim == 0 ? 1 : 32 - __clz(lim);  // every candidate is below 2^bits
-    const auto value = [&](int i) {
-      int w, e;
-      at(i, w, e);
-      return entry_score(sh.entry[w][e]);
-    };
-    const uint32_t T = snap_warp_kth<EarlyEnd>(value, total, k, bits, sh.hist);
-    snap_warp_compact(
-        [&](int i, uint32_t& s, int& idx) {
-          int w, e;
-          at(i, w, e);
-          const uint64_t x = sh.entry[w][e];
-          s = entry_score(x);
-          idx = entry_index(x);
-        },
-        total, k, T, out);
-    return true;
+  if (!complete || total < k) {  // the same in every thread
+    if (warp == 0) snap_warp_rehash_pick<EarlyEnd>(seed, dim, k, sh.hist[2], out);
+    __syncthreads();
+    return false;
   }
-  const auto score = [&](int i) { return pick_score(static_cast<uint32_t>(i), seed); };
-  const uint32_t T = snap_warp_kth<EarlyEnd>(score, dim, k, 32, sh.hist);
-  snap_warp_compact([&](int i, uint32_t& s, int& idx) { s = score(i); idx = i; }, dim, k, T, out);
-  return false;
+  const uint64_t* list = sh.entry[warp];
+  const int n = sh.count[warp];
+  uint32_t prefix = 0, mask = 0;
+  int rank = k, lo = lim == 0 ? 1 : 32 - __clz(lim);  // every candidate is below 2^lo
+  bool found = false;
+  for (int pass = 0; lo > 0; ++pass) {
+    const int width = lo >= 8 ? 8 : lo;
+    lo -= width;
+    const uint32_t digits = (1u << width) - 1u;
+    unsigned int* hist = sh.hist[pass % 3];
+    for (int b = threadIdx.x; b < 256; b += blockDim.x) sh.hist[(pass + 1) % 3][b] = 0;
+#pragma unroll 4
+    for (int i = lane; i < n; i += 32) {
+      const uint32_t v = entry_score(list[i]);
+      if ((v & mask) == prefix) atomicAdd(&hist[(v >> lo) & digits], 1u);
+    }
+    __syncthreads();
+    uint32_t digit;
+    unsigned in_digit;
+    snap_digit_of(hist, rank, digit, in_digit);
+    prefix |= digit << lo;
+    mask |= digits << lo;
+    if (EarlyEnd && in_digit == 1u && lo > 0) {  // T is the one candidate with these digits
+      for (int i = lane; i < n; i += 32) {
+        const uint32_t v = entry_score(list[i]);
+        if ((v & mask) == prefix) sh.T = v;
+      }
+      found = true;
+      break;
+    }
+  }
+  __syncthreads();
+  const uint32_t T = found ? sh.T : prefix;
+  // the entries below T, list by list in index order; T's entry last
+  int mine = 0;
+  for (int base = 0; base < n; base += 32) {
+    const int i = base + lane;
+    mine += __popc(__ballot_sync(0xffffffffu, i < n && entry_score(list[min(i, n - 1)]) < T));
+  }
+  if (lane == 0) sh.below[warp] = mine;
+  __syncthreads();
+  int placed = 0;
+#pragma unroll
+  for (int w = 0; w < Lists; ++w) placed += w < warp ? sh.below[w] : 0;
+  snap_warp_compact(
+      [&](int i, uint32_t& s, int& idx) {
+        const uint64_t x = list[i];
+        s = entry_score(x);
+        idx = entry_index(x);
+      },
+      n, T, out + placed, out + (k - 1));
+  __syncthreads();
+  return true;
 }
 
 }  // namespace

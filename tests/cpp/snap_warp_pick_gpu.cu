@@ -4,8 +4,9 @@
 // kernel's own bound the fallbacks never run: here the bound is also forced, to 0 (fewer than k
 // candidates: every index hashed again), to every score (the list overflows beyond 1024) and to a
 // quarter of the kernel's (often fewer than k), for dims up to the kernel's 16384, k from 1 to
-// 512 and edge seeds, with the selection's early end on and off, in four lists (the kernel's) and one. Each branch (the list, both fallbacks, the selection's early end and its
-// count down to bit 0) must have been taken in some case, or the program fails.
+// 512 and edge seeds, with the selection's early end on and off, in four lists (the kernel's) and
+// in one. Each branch (the lists, both fallbacks, the selection's early end and its count down to
+// bit 0) must have been taken in some case, or the program fails.
 //   nvcc -std=c++17 -O3 -arch=sm_90 -I csrc tests/cpp/snap_warp_pick_gpu.cu -o snap_warp_pick_gpu && ./snap_warp_pick_gpu
 #include <algorithm>
 #include <cstdio>
@@ -20,7 +21,7 @@ using namespace pocrand;
 using namespace pocrand::cuda;
 
 // One row a block of Lists warps, as snap_row_kernel runs the pick: warp w lists its range of
-// the indices, then warp 0 picks; used[row] = whether the lists were used.
+// the indices, then the block picks; used[row] = whether the lists were used.
 template <bool EarlyEnd, int Lists>
 __global__ void __launch_bounds__(32 * Lists) pick_kernel(const uint32_t* seeds, int dim, int k,
                                                           uint32_t lim, int64_t* out, int* used) {
@@ -34,12 +35,11 @@ __global__ void __launch_bounds__(32 * Lists) pick_kernel(const uint32_t* seeds,
   snap_warp_list_steps(seed, lo, hi, 0, steps, lim, sh.entry[warp], SnapPickLists<Lists>::kCap,
                        count);
   if (threadIdx.x % 32 == 0) sh.count[warp] = count;
+  for (int b = threadIdx.x; b < 256; b += blockDim.x) sh.hist[0][b] = 0;
   __syncthreads();
-  if (warp == 0) {
-    const bool list = snap_warp_pick<EarlyEnd>(seed, dim, k, lim, sh, idx);
-    for (int m = threadIdx.x; m < k; m += 32) out[blockIdx.x * static_cast<int64_t>(k) + m] = idx[m];
-    if (threadIdx.x == 0) used[blockIdx.x] = list ? 1 : 0;
-  }
+  const bool list = snap_block_pick<EarlyEnd>(seed, dim, k, lim, sh, idx);
+  for (int m = threadIdx.x; m < k; m += blockDim.x) out[blockIdx.x * static_cast<int64_t>(k) + m] = idx[m];
+  if (threadIdx.x == 0) used[blockIdx.x] = list ? 1 : 0;
 }
 
 // Whether the lists can hold the answer, replayed on the host: every list within its capacity
