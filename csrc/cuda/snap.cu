@@ -205,7 +205,7 @@ snap_row_kernel(const typename E::Bits* h, const int64_t* seeds, const float* co
   snap_list_range<kRowWarps>(H, warp, lo, hi);
   const int steps = (hi - lo + 32 * kSnapListRun - 1) / (32 * kSnapListRun);
   const int my_chunks = chunks > warp ? (chunks - warp + kRowWarps - 1) / kRowWarps : 0;
-  // steps listed while each of this warp's chunks is in flight; the rest after the last
+  // a share of the listing steps before each of this warp's chunks, the rest after the last
   const int steps_per_chunk = my_chunks > 0 ? (steps + my_chunks - 1) / my_chunks : steps;
   for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
     const auto* hr = h + row * H;
