@@ -132,11 +132,13 @@ def ulp_distance(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
 
 
 @pytest.mark.parametrize("dtype,max_ulp,min_same", [(torch.float16, 1, 0.999), (torch.bfloat16, 1, 0.9999),
-                                                    (torch.float32, 3, 0.85)])
+                                                    (torch.float32, 3, 0.5)])
 def test_decode_embeddings_near_the_plugin_expression(dtype, max_ulp, min_same):
-    """64 rows x 7168 against the expression on torch's CPU log/sin/cos (measured with torch 2.13:
-    fp16 99.9985% and bf16 99.99978% of elements identical, the rest 1 ulp; fp32 91.2% identical,
-    at most 3 ulp). The share thresholds leave room for another libm."""
+    """64 rows x 7168 against the expression on torch's CPU log/sin/cos. Measured with torch 2.13,
+    whose CPU functions take another path on each vector unit: fp16 99.9985% (an earlier x86-64
+    host) and 99.9976% (an AVX-512 one) of elements identical, bf16 99.99978% on both, the rest
+    1 ulp; fp32 91.2% and 79.7% identical, at most 3 ulp on both. The ulp bounds are the promise; the share
+    thresholds leave room for another libm (torch's fp32 bits move with the CPU, pocrand's not)."""
     base, prev, steps = rows(4, 64)
     want = ref_normal(ref_step_seeds(base, steps, prev, 0x0D), 7168).to(dtype)
     got = gp.decode_embeddings(base, steps, prev, 7168, dtype)
