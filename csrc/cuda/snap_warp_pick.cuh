@@ -1,5 +1,5 @@
 // snap_warp_pick.cuh — pick(seed, dim, k) of core 9.4 for the snap's row kernel (snap.cu,
-// snap_row_kernel): the candidates listed by the row's warps, T and the pick by one warp. Integer
+// snap_row_kernel): the candidates listed by the row's warps, T and the pick by the block. Integer
 // work only: no float arithmetic, so the result is 9.4's whatever the order of the counting.
 // snap_pick.cuh (the block kernel) and pick_row.cuh keep their own selections; every one returns
 // the same out, as 9.4 defines it by the scores alone.
@@ -13,10 +13,11 @@
 //      chosen on the host (snap_warp_pick_lim) so that about k + 8 sqrt(k) + 32 scores are
 //      expected below it;
 //   2. when the lists hold between k and their capacity, T (the k-th smallest of the row) is
-//      the k-th smallest of the lists, found digit by digit over them alone, and the pick is
-//      compacted from them. When they hold fewer than k (T lies above lim) or one overflowed,
-//      every index is hashed again instead, for the count and for the compaction: slower, the
-//      same out. tests/cpp/snap_warp_pick_gpu.cu forces both branches with other bounds.
+//      the k-th smallest of the lists, found digit by digit over them alone (each warp counting
+//      its own list), and each warp compacts its list into the pick. When they hold fewer than k
+//      (T lies above lim) or one overflowed, warp 0 hashes every index again instead, for the
+//      count and for the compaction: slower, the same out. tests/cpp/snap_warp_pick_gpu.cu
+//      forces both branches with other bounds.
 #pragma once
 
 #include <math.h>
