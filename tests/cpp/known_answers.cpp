@@ -32,6 +32,7 @@
 #include "../../csrc/cpu/fp_env.h"
 #include "flush_mode.h"
 #include "json_args.h"
+#include "spec_pick.h"
 
 using namespace pocrand;
 using Bytes = std::vector<uint8_t>;
@@ -173,17 +174,8 @@ static void reflect(std::vector<float>& y, const std::vector<float>& v, const st
 static std::vector<int64_t> pick(uint32_t seed, int64_t dim, int64_t k) {  // 9.4
   std::vector<uint32_t> s(dim);
   for (int64_t i = 0; i < dim; ++i) s[i] = pick_score(static_cast<uint32_t>(i), seed);
-  std::vector<uint32_t> sorted = s;
-  std::nth_element(sorted.begin(), sorted.begin() + (k - 1), sorted.end());
-  const uint32_t T = sorted[k - 1];
-  std::vector<int64_t> out;
-  int64_t at_T = -1;
-  for (int64_t i = 0; i < dim; ++i) {
-    if (s[i] < T) out.push_back(i);
-    if (s[i] == T) at_T = i;
-  }
-  out.push_back(at_T);
-  return out;
+  uint32_t T;
+  return spec_pick(s, static_cast<int>(k), &T);
 }
 
 static void haar(std::vector<float>& y, const std::string& prefix, int64_t nonce,

@@ -1,6 +1,7 @@
-// spec_pick.h — SPEC.md 9.4 restated on the host for the GPU pick checks (snap_pick_gpu.cu,
-// snap_warp_pick_gpu.cu): from the row's scores alone, by a full selection, independent of the
-// kernels' digit counts.
+// spec_pick.h — SPEC.md 9.4 restated on the host, from a row's scores alone, by a full selection
+// independent of the kernels' digit counts: the torch-free known-answer driver's pick
+// (known_answers.cpp) and the GPU pick checks' reference (snap_pick_gpu.cu,
+// snap_warp_pick_gpu.cu).
 #pragma once
 
 #include <algorithm>
