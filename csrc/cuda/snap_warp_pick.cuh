@@ -156,43 +156,47 @@ __device__ __forceinline__ void snap_digit_of(const unsigned int* hist, int& ran
   rank = __shfl_sync(0xffffffffu, r, src);
 }
 
-// The rank-th smallest (1-based, rank <= n) of the n distinct scores value(0 .. n-1), 8 bits at
-// a time from bit `bits` - 1 down (every score is below 2^bits): count the scores that share the
-// digits found so far by their next digit (shared-memory atomics; a count does not depend on the
-// order of the additions); the digit where the rank-th falls is T's. When that digit holds one
-// score, that score is T (EarlyEnd = false counts every digit instead: the same T;
+// f(v) for each of the scores v = value(i), i < n, whose digits under mask equal prefix, this
+// lane taking i = lane, lane + 32, ...: a digit pass's count and the early end's search, over
+// every index (the rehash) or over one warp's list (the block's selection).
+template <typename Value, typename F>
+__device__ __forceinline__ void snap_each_with_prefix(const Value& value, int n, uint32_t prefix,
+                                                      uint32_t mask, const F& f) {
+#pragma unroll 4
+  for (int i = static_cast<int>(threadIdx.x & 31); i < n; i += 32) {
+    const uint32_t v = value(i);
+    if ((v & mask) == prefix) f(v);
+  }
+}
+
+// The rank-th smallest (1-based, rank <= n) of the n distinct 32-bit scores value(0 .. n-1), by
+// one warp, 8 bits at a time from the top: count the scores that share the digits found so far
+// by their next digit (shared-memory atomics; a count does not depend on the order of the
+// additions); the digit where the rank-th falls is T's. When that digit holds one score, that
+// score is T (EarlyEnd = false counts every digit instead: the same T;
 // tests/cpp/snap_warp_pick_gpu.cu runs both).
 template <bool EarlyEnd, typename Value>
-__device__ __forceinline__ uint32_t snap_warp_kth(const Value& value, int n, int rank, int bits,
+__device__ __forceinline__ uint32_t snap_warp_kth(const Value& value, int n, int rank,
                                                   unsigned int* hist) {
   const int lane = threadIdx.x & 31;
   uint32_t prefix = 0, mask = 0;
-  int lo = bits;
-  while (lo > 0) {
-    const int width = lo >= 8 ? 8 : lo;
-    lo -= width;
-    const uint32_t digits = (1u << width) - 1u;
+  for (int lo = 32; lo > 0;) {
+    lo -= 8;
 #pragma unroll
     for (int b = 0; b < 8; ++b) hist[lane * 8 + b] = 0;
     __syncwarp();
-#pragma unroll 4
-    for (int i = lane; i < n; i += 32) {
-      const uint32_t v = value(i);
-      if ((v & mask) == prefix) atomicAdd(&hist[(v >> lo) & digits], 1u);
-    }
+    snap_each_with_prefix(value, n, prefix, mask,
+                          [&](uint32_t v) { atomicAdd(&hist[(v >> lo) & 0xffu], 1u); });
     __syncwarp();
     uint32_t digit;
     unsigned in_digit;
     snap_digit_of(hist, rank, digit, in_digit);
     prefix |= digit << lo;
-    mask |= digits << lo;
+    mask |= 0xffu << lo;
     __syncwarp();  // hist is rewritten by the next pass
     if (EarlyEnd && in_digit == 1u && lo > 0) {  // T is the one score with these digits
       uint32_t found = 0;
-      for (int i = lane; i < n; i += 32) {
-        const uint32_t v = value(i);
-        if ((v & mask) == prefix) found = v;
-      }
+      snap_each_with_prefix(value, n, prefix, mask, [&](uint32_t v) { found = v; });
 #pragma unroll
       for (int o = 16; o >= 1; o /= 2) found |= __shfl_xor_sync(0xffffffffu, found, o);
       return found;  // one lane found it, the others hold 0
@@ -228,7 +232,7 @@ template <bool EarlyEnd, typename Index>
 __device__ __forceinline__ void snap_warp_rehash_pick(uint32_t seed, int dim, int k,
                                                       unsigned int* hist, Index* out) {
   const auto score = [&](int i) { return pick_score(static_cast<uint32_t>(i), seed); };
-  const uint32_t T = snap_warp_kth<EarlyEnd>(score, dim, k, 32, hist);
+  const uint32_t T = snap_warp_kth<EarlyEnd>(score, dim, k, hist);
   snap_warp_compact([&](int i, uint32_t& s, int& idx) { s = score(i); idx = i; }, dim, T, out,
                     out + (k - 1));
 }
@@ -259,6 +263,7 @@ __device__ __forceinline__ bool snap_block_pick(uint32_t seed, int dim, int k, u
   }
   const uint64_t* list = sh.entry[warp];
   const int n = sh.count[warp];
+  const auto score = [&](int i) { return entry_score(list[i]); };
   uint32_t prefix = 0, mask = 0;
   int rank = k, lo = lim == 0 ? 1 : 32 - __clz(lim);  // every candidate is below 2^lo
   bool found = false;
@@ -268,11 +273,8 @@ __device__ __forceinline__ bool snap_block_pick(uint32_t seed, int dim, int k, u
     const uint32_t digits = (1u << width) - 1u;
     unsigned int* hist = sh.hist[pass % 3];
     for (int b = threadIdx.x; b < 256; b += blockDim.x) sh.hist[(pass + 1) % 3][b] = 0;
-#pragma unroll 4
-    for (int i = lane; i < n; i += 32) {
-      const uint32_t v = entry_score(list[i]);
-      if ((v & mask) == prefix) atomicAdd(&hist[(v >> lo) & digits], 1u);
-    }
+    snap_each_with_prefix(score, n, prefix, mask,
+                          [&](uint32_t v) { atomicAdd(&hist[(v >> lo) & digits], 1u); });
     __syncthreads();
     uint32_t digit;
     unsigned in_digit;
@@ -280,10 +282,7 @@ __device__ __forceinline__ bool snap_block_pick(uint32_t seed, int dim, int k, u
     prefix |= digit << lo;
     mask |= digits << lo;
     if (EarlyEnd && in_digit == 1u && lo > 0) {  // T is the one candidate with these digits
-      for (int i = lane; i < n; i += 32) {
-        const uint32_t v = entry_score(list[i]);
-        if ((v & mask) == prefix) sh.T = v;
-      }
+      snap_each_with_prefix(score, n, prefix, mask, [&](uint32_t v) { sh.T = v; });
       found = true;
       break;
     }

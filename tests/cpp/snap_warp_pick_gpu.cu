@@ -63,7 +63,8 @@ struct Paths {  // how often each branch ran (the fallbacks from the host's coun
 };
 
 // Whether the selection over `values` for rank k ends early (a digit holding one score above
-// bit 0), replayed as snap_warp_kth counts: 8 bits at a time from bit `bits` - 1 down.
+// bit 0), replayed as the kernel counts: 8 bits at a time from bit `bits` - 1 down (32 for the
+// rehash's snap_warp_kth, the bound's bit length for snap_block_pick over the lists).
 bool ends_early(const std::vector<uint32_t>& values, int k, int bits) {
   uint32_t prefix = 0, mask = 0;
   int lo = bits, rank = k;
