@@ -45,14 +45,17 @@ struct ChunkShape {
 };
 
 // Vectors m of lane `lane` in the chunk starting at vector `base` of x (zero beyond `vectors`).
-template <typename E>
+// Streaming: loaded evict-first (ld.global.cs), for rows read once whose lines need not stay in
+// the caches (reflect_rows' inputs out of place).
+template <typename E, bool Streaming = false>
 __device__ __forceinline__ void load_chunk(const typename E::Bits* x, int base, int vectors,
                                            uint4 (&to)[ChunkShape<E>::kPerLane]) {
   const int lane = threadIdx.x & 31;
+  const uint4* row = reinterpret_cast<const uint4*>(x);
 #pragma unroll
   for (int m = 0; m < ChunkShape<E>::kPerLane; ++m) {
     const int q = base + lane + 32 * m;
-    to[m] = q < vectors ? reinterpret_cast<const uint4*>(x)[q] : make_uint4(0, 0, 0, 0);
+    to[m] = q >= vectors ? make_uint4(0, 0, 0, 0) : Streaming ? __ldcs(row + q) : row[q];
   }
 }
 

@@ -193,7 +193,11 @@ reflect_rows_chunk_kernel(const __grid_constant__ ReflectUnits units, int hidden
   auto load = [&](int64_t u, UnitSlot slot, ReflectUnit<Bits>& w, uint4 (&xs)[P], uint4 (&vs)[P]) {
     if (u >= units.total) return;
     w = reflect_unit(units, u, hidden, table, slots, slot);
-    if (w.v != nullptr || w.out != w.x) load_chunk<E>(w.x, base, vectors, xs);
+    // Out of place x is read once and dead after the op: loaded evict-first, which leaves the
+    // L2 to the outputs the next layer reads and to the table (1024×7168 bf16 pair, H200:
+    // 18.9 → 17.7 µs; in place, where the loaded lines are rewritten, plain loads were as fast).
+    if (w.out != w.x) load_chunk<E, true>(w.x, base, vectors, xs);
+    else if (w.v != nullptr) load_chunk<E>(w.x, base, vectors, xs);
     if (kPrefetchV && w.v != nullptr) load_chunk<E>(w.v, base, vectors, vs);
   };
   int parity = 0;
