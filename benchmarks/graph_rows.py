@@ -3,8 +3,9 @@ PoC transforms of a decode step as a captured forward runs them, each beside its
 same run on the same card:
  - reflect_rows_pair (bf16, stepwise and once, half the rows masked) at 1024 x 7168, 1024 x 3072
    and 8192 x 7168, beside the read+write floor of both tensors (this run's copy bandwidth) and
-   the plugin's torch expression (tests/reference_gonka.py) eager and torch.compile'd, and the
-   generic kernel on the same shape (forced by storage off 16-byte alignment) for comparison;
+   the plugin's torch expression (tests/reference_gonka.py) eager and torch.compile'd, the
+   generic kernel on the same shape (forced by storage off 16-byte alignment) for comparison,
+   and torch's copy_ of both tensors (the same bytes moved) for scale;
  - embedding synthesis 1024 x 7168 bf16 (pocrand_ext.overrides.embed_synth, when built) beside the
    write floor and the plugin's expression eager and compiled;
  - one decode step's PoC transforms at the MiniMax-M2 shape (62 layers x reflect_rows_pair + 62
@@ -197,9 +198,21 @@ def reflect_rows_rows(repeats: int, copy_bw: float):
                             "(the generic kernel)", shape=f"{n}x{hidden}", ours=ours, eager=eager,
                          compiled=comp, floor=floor, vs_floor=ratio(ours, floor),
                          target="(for comparison)", met=None, check="-"))
-        del data, shifted
+        # a plain copy of the same bytes (torch's copy_ of both tensors into buffers of their
+        # own), for scale: what merely moving them costs at this size in the same harness
+        copies = [(h, r, torch.empty_like(h), torch.empty_like(r)) for h, r, *_ in data]
+        ours = replay_ms(copy_both, copies, repeats, "torch copy_ of both tensors")
+        rows.append(dict(op="torch `copy_` of both tensors (the same bytes moved, no arithmetic)",
+                         shape=f"{n}x{hidden}", ours=ours, eager=None, compiled=None, floor=floor,
+                         vs_floor=ratio(ours, floor), target="(for scale)", met=None, check="-"))
+        del data, shifted, copies
         torch.cuda.empty_cache()
     return rows
+
+
+def copy_both(h, r, out_h, out_r):
+    out_h.copy_(h)
+    out_r.copy_(r)
 
 
 def unaligned(t: torch.Tensor) -> torch.Tensor:

@@ -94,3 +94,10 @@ def test_the_embedding_baseline_draws_where_it_should():
     ours = pr.step_normal(base, steps, prev, gp.SALT_EMBED, hidden, torch.bfloat16)
     # torch's log/sin/cos against pocrand's: equal to within bf16 rounding
     assert torch.allclose(got[drawn].float(), ours[drawn].float(), rtol=1e-2, atol=1e-2)
+
+
+def test_the_copy_baseline_moves_both_tensors():
+    h, r = torch.randn(4, 8), torch.randn(4, 8)
+    out_h, out_r = torch.zeros(4, 8), torch.zeros(4, 8)
+    graph_rows.copy_both(h, r, out_h, out_r)
+    assert torch.equal(out_h, h) and torch.equal(out_r, r)
