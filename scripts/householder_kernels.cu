@@ -23,17 +23,10 @@
 #include <type_traits>
 #include <vector>
 
+#include "../tests/cpp/gpu_check.cuh"  // CHECK_CUDA, as the torch-free GPU checks
+
 using namespace pocrand;
 using namespace pocrand::cuda;
-
-#define CHECK_CUDA(call)                                                                \
-  do {                                                                                  \
-    const cudaError_t e_ = (call);                                                      \
-    if (e_ != cudaSuccess) {                                                            \
-      std::printf("CUDA error %s at line %d\n", cudaGetErrorString(e_), __LINE__);      \
-      std::exit(2);                                                                     \
-    }                                                                                   \
-  } while (0)
 
 // Normal values of scale `scale`, rounded to E's storage.
 template <typename E>

@@ -12,7 +12,6 @@
 // - the generic kernel (any length and alignment): reads the row twice, the second time mostly
 //   from L2.
 #include <algorithm>
-#include <atomic>
 
 #include "device_common.cuh"
 #include "kernels.h"
@@ -209,43 +208,13 @@ householder_kernel(const __grid_constant__ RowSets rows, const typename E::Bits*
   }
 }
 
-// The current device's multiprocessor count (the chunk kernel's grid: the blocks that fit a
-// multiprocessor, each walking many rows).
-int multiprocessors() {
-  int device = 0, count = 0;
-  cudaGetDevice(&device);
-  cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device);
-  return count > 0 ? count : 1;
-}
-
-// The chunk kernel's blocks of `warps` warps that fit a multiprocessor of the current device (as
-// many as fit, each walking rows), asked once per device, element type and block size: the
-// query costs microseconds, on every one of a forward pass's 2L calls otherwise.
-template <typename E, int kWarps>
-int chunk_blocks_per_sm(int warps) {
-  constexpr int kDevices = 64;
-  static std::atomic<int> cache[kDevices][kWarps + 1] = {};  // 0: not asked yet
-  int device = 0;
-  cudaGetDevice(&device);
-  std::atomic<int>* slot = device < kDevices ? &cache[device][warps] : nullptr;
-  if (slot != nullptr) {
-    const int known = slot->load(std::memory_order_relaxed);
-    if (known > 0) return known;
-  }
-  int per_sm = 0;
-  cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, householder_chunk_kernel<E, kWarps>,
-                                                warps * 32, 0);
-  per_sm = std::max(per_sm, 1);
-  if (slot != nullptr) slot->store(per_sm, std::memory_order_relaxed);
-  return per_sm;
-}
-
 // The chunk kernel on rows of `warps` chunks, in blocks of at most kWarps warps.
 template <typename E, int kWarps>
 void launch_chunk(const RowSets& rows, const typename E::Bits* v, int64_t dim, cudaStream_t stream) {
   const int warps = static_cast<int>((dim + kChunk - 1) / kChunk);
   const auto blocks = static_cast<unsigned>(std::min<int64_t>(
-      rows.total(), int64_t{chunk_blocks_per_sm<E, kWarps>(warps)} * multiprocessors()));
+      rows.total(), int64_t{resident_blocks_per_sm<householder_chunk_kernel<E, kWarps>, kWarps>(warps)} *
+                        device_multiprocessors()));
   householder_chunk_kernel<E, kWarps><<<blocks, warps * 32, 0, stream>>>(rows, v, dim);
 }
 

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include <algorithm>
+#include <atomic>
 
 namespace pocrand {
 namespace cuda {
@@ -20,6 +21,36 @@ inline dim3 grid_for(int64_t items, int64_t rows, int threads = kThreads) {
 }
 
 inline size_t align_up(size_t x) { return (x + 255) & ~size_t{255}; }
+
+// The current device's multiprocessor count (the persistent kernels' grids: the blocks that fit
+// a multiprocessor, each walking many rows).
+inline int device_multiprocessors() {
+  int device = 0, count = 0;
+  cudaGetDevice(&device);
+  cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device);
+  return count > 0 ? count : 1;
+}
+
+// The blocks of Kernel launched with `warps` warps (0 <= warps <= MaxWarps, no dynamic shared
+// memory) that fit a multiprocessor of the current device, at least 1. Asked once per device and
+// block size: the query costs microseconds, on every one of a forward pass's 2 L calls otherwise.
+template <auto Kernel, int MaxWarps>
+int resident_blocks_per_sm(int warps) {
+  constexpr int kDevices = 64;
+  static std::atomic<int> cache[kDevices][MaxWarps + 1] = {};  // 0: not asked yet
+  int device = 0;
+  cudaGetDevice(&device);
+  std::atomic<int>* slot = device < kDevices ? &cache[device][warps] : nullptr;
+  if (slot != nullptr) {
+    const int known = slot->load(std::memory_order_relaxed);
+    if (known > 0) return known;
+  }
+  int per_sm = 0;
+  cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, Kernel, warps * 32, 0);
+  per_sm = std::max(per_sm, 1);
+  if (slot != nullptr) slot->store(per_sm, std::memory_order_relaxed);
+  return per_sm;
+}
 
 __device__ __forceinline__ int64_t global_thread() {
   return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;

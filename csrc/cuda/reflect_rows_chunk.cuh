@@ -16,13 +16,13 @@
 #include <string.h>
 
 #include <algorithm>
-#include <atomic>
 #include <type_traits>
 
 #include "../core/pocrand_core.h"
 #include "device_common.cuh"
 #include "householder_chunk.cuh"
 #include "kernels.h"
+#include "launch_util.cuh"
 #include "storage_round.cuh"
 #include "tree_sum.cuh"
 
@@ -258,43 +258,15 @@ reflect_rows_chunk_kernel(const __grid_constant__ ReflectUnits units, int hidden
   }
 }
 
-// The current device's multiprocessors and the blocks of one instantiation that fit one, asked
-// once per device and block size (the queries cost microseconds, on each of a decode step's
-// 2 L calls otherwise).
-inline int reflect_multiprocessors() {
-  int device = 0, count = 0;
-  cudaGetDevice(&device);
-  cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device);
-  return count > 0 ? count : 1;
-}
-
-template <typename E, bool Stepwise, int kWarps>
-int reflect_chunk_blocks_per_sm(int warps) {
-  constexpr int kDevices = 64;
-  static std::atomic<int> cache[kDevices][kWarps + 1] = {};  // 0: not asked yet
-  int device = 0;
-  cudaGetDevice(&device);
-  std::atomic<int>* slot = device < kDevices ? &cache[device][warps] : nullptr;
-  if (slot != nullptr) {
-    const int known = slot->load(std::memory_order_relaxed);
-    if (known > 0) return known;
-  }
-  int per_sm = 0;
-  cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-      &per_sm, reflect_rows_chunk_kernel<E, Stepwise, kWarps>, warps * 32, 0);
-  per_sm = std::max(per_sm, 1);
-  if (slot != nullptr) slot->store(per_sm, std::memory_order_relaxed);
-  return per_sm;
-}
-
 // The one-pass kernel over `units`, rows of hidden <= kWarps * kChunk elements, one warp a chunk.
 template <typename E, bool Stepwise, int kWarps>
 void launch_reflect_chunk(const ReflectUnits& units, int64_t hidden, const typename E::Bits* table,
                           int64_t slots, const int64_t* row_group, const bool* mask,
                           cudaStream_t stream) {
   const int warps = static_cast<int>((hidden + kChunk - 1) / kChunk);
-  const int64_t fit = int64_t{reflect_chunk_blocks_per_sm<E, Stepwise, kWarps>(warps)} *
-                      reflect_multiprocessors();
+  const int64_t fit =
+      int64_t{resident_blocks_per_sm<reflect_rows_chunk_kernel<E, Stepwise, kWarps>, kWarps>(warps)} *
+      device_multiprocessors();
   const auto blocks = static_cast<unsigned>(std::min(units.total, fit));
   reflect_rows_chunk_kernel<E, Stepwise, kWarps><<<blocks, warps * 32, 0, stream>>>(
       units, static_cast<int>(hidden), table, slots, row_group, mask);
