@@ -14,21 +14,14 @@
 #include "../core/pocrand_core.h"
 #include "../op_checks.h"
 #include "fp_mode.h"
+#include "storage.h"
+#include "sums.h"
 
 namespace pocrand {
 namespace {
 
 constexpr int64_t kGrain = 4096;  // elements per task: large enough to hide scheduling
 constexpr int kPairBlock = 256;   // Box-Muller pairs computed per vectorised block
-
-// The hot loops are compiled twice, for AVX2 and for the baseline ISA, and the loader picks one.
-// Vectorising changes nothing in the results: each lane does the same IEEE binary32 operations
-// (no FMA: -ffp-contract=off; AVX2 does not imply FMA).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define POCRAND_CPU_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define POCRAND_CPU_CLONES
-#endif
 
 std::vector<uint32_t> seeds_to_u32(const at::Tensor& seeds) {
   const int64_t* s = seeds.data_ptr<int64_t>();
@@ -61,23 +54,9 @@ void with_store(const at::Tensor& out, Fn&& fn) {
   }
 }
 
-// The stored element types as compile-time policies, for loops that must vectorise: widen a
-// stored value to float32 exactly, encode a float32 value (core section 6).
-struct F32Storage {
-  using Bits = float;
-  static float widen(float v) { return v; }
-  static float encode(float v) { return v; }
-};
-struct F16Storage {
-  using Bits = uint16_t;
-  static float widen(uint16_t v) { return half_bits_to_float(v); }
-  static uint16_t encode(float v) { return float_to_half_bits(v); }
-};
-struct BF16Storage {
-  using Bits = uint16_t;
-  static float widen(uint16_t v) { return bf16_bits_to_float(v); }
-  static uint16_t encode(float v) { return float_to_bf16_bits(v); }
-};
+using cpu::BF16Storage;
+using cpu::F16Storage;
+using cpu::F32Storage;
 
 template <typename Fn>
 void with_storage(at::ScalarType type, Fn&& fn) {
@@ -110,31 +89,9 @@ void widen_to_float(const at::Tensor& t, int64_t begin, int64_t end, float* dst)
   }
 }
 
-// sum() of core section 7 (the core's tree_sum), each level's chunks spread over threads; consumes
-// `v` (n >= 1).
-float fixed_order_sum(std::vector<float> v) {
-  const int64_t n = static_cast<int64_t>(v.size());
-  std::vector<float> levels(tree_scratch(n));
-  const auto parallel_chunks = [](int64_t count, const auto& body) {
-    ieee_parallel_for(0, count, 16, body);
-  };
-  return tree_sum([&](int64_t i) { return v[i]; }, n, levels.data(), parallel_chunks);
-}
-
-float fixed_order_norm(const float* x, int64_t n) {
-  std::vector<float> sq(n);
-  for (int64_t i = 0; i < n; ++i) sq[i] = square(x[i]);
-  return pr_sqrt(fixed_order_sum(std::move(sq)));
-}
-
-// sum() of core section 7 over term(0) .. term(n - 1) (n >= 1), on the calling thread: for
-// loops that are already parallel over rows. Terms are computed as each chunk is filled, so
-// products and squares need no array of their own.
-template <typename Term>
-float tree_sum_serial(const Term& term, int64_t n) {
-  std::vector<float> levels(tree_scratch(n));
-  return tree_sum(term, n, levels.data());
-}
+using cpu::fixed_order_norm;
+using cpu::fixed_order_sum;
+using cpu::tree_sum_serial;
 
 // A float32 value delivered in a stored type and widened back (core section 6, NaN made canonical
 // first): what a value becomes when a result is kept in that type between steps.
