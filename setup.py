@@ -122,7 +122,8 @@ class Build(BuildExtension):
 
 
 def extension():
-    sources = sorted(glob.glob("csrc/*.cpp")) + sorted(glob.glob("csrc/cpu/*.cpp"))
+    sources = (sorted(glob.glob("csrc/*.cpp")) + sorted(glob.glob("csrc/cpu/*.cpp"))
+               + sorted(glob.glob("csrc/bind/*.cpp")))
     if want_cuda():
         archs = cuda_arch_list()
         sources += sorted(glob.glob("csrc/cuda/*.cu")) + sorted(glob.glob("csrc/cuda/*.cpp"))

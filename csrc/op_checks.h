@@ -225,45 +225,6 @@ inline void check_artifact_nonces(const at::Tensor& hidden, at::IntArrayRef nonc
   check_between(k, 1, std::max<int64_t>(hidden.size(1), 1), "k");
 }
 
-// householder(x [R, dim], v [dim] or [R, dim]): same dtype and device, contiguous.
-inline void check_householder_args(const at::Tensor& x, const at::Tensor& v) {
-  TORCH_CHECK_VALUE(x.dim() == 2, "x must be 2-D [rows, dim], got " + num(x.dim()) + "-D");
-  check_float_dtype(x.scalar_type(), "x dtype");
-  check_count(x.size(1), "dim (x.shape[1])");
-  TORCH_CHECK_TYPE(v.scalar_type() == x.scalar_type(), "v must have x's dtype " +
-                   dtype_name(x.scalar_type()) + ", got " + dtype_name(v.scalar_type()));
-  const bool shared = v.dim() == 1 && v.size(0) == x.size(1);
-  const bool per_row = v.dim() == 2 && v.sizes() == x.sizes();
-  TORCH_CHECK_VALUE(shared || per_row, "v must be [dim] = [" + num(x.size(1)) + "] or x's shape " +
-              shape(x.sizes()) + ", got " + shape(v.sizes()));
-  TORCH_CHECK_VALUE(v.device() == x.device(), "x and v must be on one device, got " + x.device().str() +
-              " and " + v.device().str());
-  TORCH_CHECK_VALUE(x.is_contiguous(), "x must be contiguous");
-  TORCH_CHECK_VALUE(v.is_contiguous(), "v must be contiguous");
-}
-
-// householder_pair(hidden, residual, v): each a householder(x, v) with one shared v [dim].
-inline void check_householder_pair_args(const at::Tensor& hidden, const at::Tensor& residual,
-                                        const at::Tensor& v) {
-  check_householder_args(hidden, v);
-  check_householder_args(residual, v);
-  TORCH_CHECK_VALUE(v.dim() == 1, "the pair form takes one v [dim] for both tensors, got v of "
-                    "shape " + shape(v.sizes()));
-}
-
-// The in-place forms write x (hidden and residual) while reading v: none may overlap another.
-inline void check_householder_inplace_args(const at::Tensor& x, const at::Tensor& v) {
-  check_householder_args(x, v);
-  check_no_overlap(x, "x", v, "v");
-}
-
-inline void check_householder_pair_inplace_args(const at::Tensor& hidden,
-                                                const at::Tensor& residual, const at::Tensor& v) {
-  check_householder_pair_args(hidden, residual, v);
-  check_no_overlap(hidden, "hidden", residual, "residual");
-  check_no_overlap(hidden, "hidden", v, "v");
-  check_no_overlap(residual, "residual", v, "v");
-}
 
 // haar_rotate(x [B, k], seeds int64 [B, k - 1]).
 inline void check_haar_args(const at::Tensor& x, const at::Tensor& seeds) {

@@ -88,13 +88,6 @@ TORCH_LIBRARY(pocrand, m) {
   m.def("unit_vectors_nonces(str prefix, int[] ids, str suffix, int dim, ScalarType dtype, Device device) -> Tensor");
   // seeds: int64 [B] -> int64 [B, k]: pick(seed_b, dim, k) (9.4).
   m.def("pick(Tensor seeds, int dim, int k) -> Tensor");
-  // x [R, dim] (f32/f16/bf16), v [dim] or [R, dim] of x's dtype -> x's shape and dtype (9.3).
-  m.def("householder(Tensor x, Tensor v) -> Tensor");
-  // The same in place, and the pair form (a layer's hidden states and residual, both [R, dim],
-  // reflected by one v [dim] in one launch), out of place and in place.
-  m.def("householder_(Tensor(a!) x, Tensor v) -> ()");
-  m.def("householder_pair(Tensor hidden, Tensor residual, Tensor v) -> (Tensor, Tensor)");
-  m.def("householder_pair_(Tensor(a!) hidden, Tensor(b!) residual, Tensor v) -> ()");
   // x [B, k] (f32/f16/bf16), seeds int64 [B, k - 1] -> [B, k] in x's dtype (9.10).
   m.def("haar_rotate(Tensor x, Tensor seeds) -> Tensor");
   // hidden [B, H] (f32/f16/bf16), seeds int64 [B, k] (column 0 the pick seed, columns 1 .. k - 1
@@ -140,37 +133,9 @@ TORCH_LIBRARY(pocrand, m) {
   m.def("snap_into(Tensor h, Tensor seeds, Tensor codebook, Tensor(a!) k, Tensor(b!) bad, "
         "Tensor(c!) scores, Tensor(d!) q) -> ()");
 
-  // ---- the masked row-group reflection (SPEC.md 10.10) ----
-  // x [n, copies, hidden] (f32/f16/bf16), table [slots, hidden] of x's dtype, row_group int64
-  // [>= n], mask bool [>= n], rounding "once" or "stepwise" -> x's shape and dtype: row r reflected by
-  // table[row_group[r]] when mask[r] and 0 <= row_group[r] < slots, else copied bit for bit.
-  // Nothing is read back to the host (CUDA-graph capture, torch.compile(fullgraph=True)).
-  m.def("reflect_rows(Tensor x, Tensor table, Tensor row_group, Tensor mask, str rounding) -> Tensor");
-  m.def("reflect_rows_(Tensor(a!) x, Tensor table, Tensor row_group, Tensor mask, str rounding) -> ()");
-  // A layer's hidden states and residual (one shape) in one launch, out of place and in place.
-  m.def("reflect_rows_pair(Tensor hidden, Tensor residual, Tensor table, Tensor row_group, "
-        "Tensor mask, str rounding) -> (Tensor, Tensor)");
-  m.def("reflect_rows_pair_(Tensor(a!) hidden, Tensor(b!) residual, Tensor table, "
-        "Tensor row_group, Tensor mask, str rounding) -> ()");
+  // ---- the reflection (SPEC.md 9.3, 10.10): csrc/bind/reflect.cpp ----
 
-  // ---- the masked forward-pass overrides (SPEC.md 10.11, 10.12) ----
-  // Nothing is read back to the host (CUDA-graph capture, torch.compile(fullgraph=True)); the
-  // per-row buffers may be longer than x's rows (only the first n entries are read).
-  // x [n, hidden] (f32/f16/bf16, the embeddings computed), base_seeds, step, prev_k int64 [>= n],
-  // embeds [>= n, hidden] (f32/f16/bf16), mask bool [>= n], salt a u32 -> x's shape and dtype:
-  // row r is normal(step_seed(base, prev, step, salt), hidden) when mask[r] and prev_k[r] >= 0,
-  // embeds[r] delivered in x's dtype when mask[r] and prev_k[r] < 0, else x[r] bit for bit.
-  m.def("embed_synth(Tensor x, Tensor base_seeds, Tensor step, Tensor prev_k, Tensor embeds, "
-        "Tensor mask, int salt) -> Tensor");
-  m.def("embed_synth_(Tensor(a!) x, Tensor base_seeds, Tensor step, Tensor prev_k, Tensor embeds, "
-        "Tensor mask, int salt) -> ()");
-  // logits [n, n_experts] (f32/f16/bf16), route_seeds, step int64 [>= n], mask bool [>= n] ->
-  // logits' shape and dtype: row r is the forced-logits row (10.4) of route seed
-  // hash(u32(step[r]), u32(route_seeds[r])) when mask[r], else logits[r] bit for bit.
-  m.def("router_override(Tensor logits, Tensor route_seeds, Tensor step, Tensor mask, "
-        "int n_experts, int top_k, int ladder_base) -> Tensor");
-  m.def("router_override_(Tensor(a!) logits, Tensor route_seeds, Tensor step, Tensor mask, "
-        "int n_experts, int top_k, int ladder_base) -> ()");
+  // ---- the masked forward-pass overrides (SPEC.md 10.11, 10.12): csrc/bind/overrides.cpp ----
 }
 
 }  // namespace pocrand

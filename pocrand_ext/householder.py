@@ -1,11 +1,14 @@
 """apply_householder (SPEC.md 9.3, 9.8): x - 2 (x . v) v over the last dimension, products, dot
 (fixed order) and update in float32, rounded once to x's dtype; out of place, in place, and the
-pair form that reflects a layer's hidden states and residual in one launch."""
+pair form that reflects a layer's hidden states and residual in one launch. Each is the one
+reflection op (reflect.py, csrc/bind/reflect.cpp) with v as a one-row table (or one row per row
+of x), no mask and the "once" rounding."""
 from __future__ import annotations
 
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
+from .reflect import reflect_into
 from ._checks import (check_count, check_device, check_dtype, check_no_grad, check_no_overlap,
                       check_no_self_overlap, check_tensor)
 
@@ -34,8 +37,13 @@ def _rows(name: str, x, v, per_row_v: bool = True) -> tuple[int, int]:
     return rows, dim
 
 
-def _v(v: torch.Tensor, rows: int, dim: int) -> torch.Tensor:
-    return (v.reshape(dim) if v.dim() == 1 else v.reshape(rows, dim)).contiguous()
+def _table(v: torch.Tensor, rows: int, dim: int) -> torch.Tensor:
+    """v as the op's table: [1, dim] (every row) or [rows, dim] (one vector per row)."""
+    return (v.reshape(1, dim) if v.dim() == 1 else v.reshape(rows, dim)).contiguous()
+
+
+def _rows3(x: torch.Tensor, rows: int, dim: int) -> torch.Tensor:
+    return x.reshape(rows, 1, dim)
 
 
 def apply_householder(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -45,8 +53,10 @@ def apply_householder(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     rows, dim = _rows("x", x, v)
     if rows == 0:
         return x.clone()
-    y = torch.ops.pocrand.householder.default(x.reshape(rows, dim).contiguous(), _v(v, rows, dim))
-    return y.view(x.shape)
+    x3 = _rows3(x, rows, dim).contiguous()
+    out = torch.empty_like(x3)
+    reflect_into(out, x3, _table(v, rows, dim), None, None, "once")
+    return out.view(x.shape)
 
 
 def apply_householder_(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -58,7 +68,8 @@ def apply_householder_(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     if rows == 0:
         return x
     if x.is_contiguous():
-        torch.ops.pocrand.householder_.default(x.view(rows, dim), _v(v, rows, dim))
+        x3 = _rows3(x, rows, dim)
+        reflect_into(x3, x3, _table(v, rows, dim), None, None, "once")
     else:
         x.copy_(apply_householder(x, v))
     return x
@@ -71,14 +82,27 @@ def _pair(hidden, residual, v) -> tuple[int, int]:
             _rows("residual", residual, v, per_row_v=False)[0])
 
 
+def _reflect_pair(h_out, hidden, r_out, residual, rows, rows_r, v) -> None:
+    """hidden into h_out and residual into r_out: one launch when the row counts agree."""
+    dim = hidden.shape[-1]
+    table = _table(v, 1, dim)
+    if rows == rows_r and rows > 0:
+        reflect_into(h_out, hidden, table, None, None, "once", r_out, residual)
+        return
+    for out, x, n in ((h_out, hidden, rows), (r_out, residual, rows_r)):
+        if n > 0:
+            reflect_into(out, x, table, None, None, "once")
+
+
 def apply_householder_pair(hidden: torch.Tensor, residual: torch.Tensor, v: torch.Tensor):
     """(apply_householder(hidden, v), apply_householder(residual, v)) in one launch: a layer's
     two outputs, each row reflected by the layer's vector v [dim]."""
     rows, rows_r = _pair(hidden, residual, v)
     dim = hidden.shape[-1]
-    h, r = torch.ops.pocrand.householder_pair.default(hidden.reshape(rows, dim).contiguous(),
-                                                      residual.reshape(rows_r, dim).contiguous(),
-                                                      v.contiguous())
+    h3 = _rows3(hidden, rows, dim).contiguous()
+    r3 = _rows3(residual, rows_r, dim).contiguous()
+    h, r = torch.empty_like(h3), torch.empty_like(r3)
+    _reflect_pair(h, h3, r, r3, rows, rows_r, v)
     return h.view(hidden.shape), r.view(residual.shape)
 
 
@@ -92,30 +116,10 @@ def apply_householder_pair_(hidden: torch.Tensor, residual: torch.Tensor, v: tor
     check_no_overlap("residual", residual, "v", v)
     dim = hidden.shape[-1]
     if hidden.is_contiguous() and residual.is_contiguous():
-        torch.ops.pocrand.householder_pair_.default(hidden.view(rows, dim),
-                                                    residual.view(rows_r, dim), v.contiguous())
+        h3, r3 = _rows3(hidden, rows, dim), _rows3(residual, rows_r, dim)
+        _reflect_pair(h3, h3, r3, r3, rows, rows_r, v)
     else:
         h, r = apply_householder_pair(hidden, residual, v)
         hidden.copy_(h)
         residual.copy_(r)
     return hidden, residual
-
-
-@torch.library.register_fake("pocrand::householder")
-def _householder_fake(x, v):
-    return torch.empty_like(x)
-
-
-@torch.library.register_fake("pocrand::householder_")
-def _householder_inplace_fake(x, v):
-    return None
-
-
-@torch.library.register_fake("pocrand::householder_pair")
-def _householder_pair_fake(hidden, residual, v):
-    return torch.empty_like(hidden), torch.empty_like(residual)
-
-
-@torch.library.register_fake("pocrand::householder_pair_")
-def _householder_pair_inplace_fake(hidden, residual, v):
-    return None

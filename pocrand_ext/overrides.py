@@ -11,7 +11,9 @@ the device by its own mask entry.
 The per-row tensors (seeds, steps, previous indices, mask) may be longer than the rows (only the
 first n entries are read) and are never read back to the host: the ops run under
 torch.compile(fullgraph=True) and in CUDA-graph capture, with new values written into the same
-buffers between replays. Steps, seeds and previous indices are used mod 2^32 (any int64 value)."""
+buffers between replays. Steps, seeds and previous indices are used mod 2^32 (any int64 value).
+Each is one op (csrc/bind/overrides.cpp) that writes its `out`: a new tensor, or the input itself
+in place."""
 from __future__ import annotations
 
 import torch
@@ -81,9 +83,11 @@ def embed_synth(out: torch.Tensor, base_seeds: torch.Tensor, step: torch.Tensor,
     hidden) in out's dtype (step_normal's row); mask[r] and prev_k[r] < 0 -> embeds[r] in out's
     dtype (round to nearest even); otherwise out[r] bit for bit."""
     salt = _check_embed(out, base_seeds, step, prev_k, embeds, mask, salt)
-    return torch.ops.pocrand.embed_synth.default(out.contiguous(),
-                                                 *_embed_args(base_seeds, step, prev_k, embeds, mask),
-                                                 salt)
+    x = out.contiguous()
+    y = torch.empty_like(x)
+    torch.ops.pocrand.embed_synth.default(y, x, *_embed_args(base_seeds, step, prev_k, embeds, mask),
+                                          salt)
+    return y
 
 
 def embed_synth_(out: torch.Tensor, base_seeds: torch.Tensor, step: torch.Tensor,
@@ -97,8 +101,8 @@ def embed_synth_(out: torch.Tensor, base_seeds: torch.Tensor, step: torch.Tensor
                      ("embeds", embeds), ("mask", mask)):
         check_no_overlap("out", out, other, t)
     if out.is_contiguous():
-        torch.ops.pocrand.embed_synth_.default(out, *_embed_args(base_seeds, step, prev_k, embeds, mask),
-                                               salt)
+        torch.ops.pocrand.embed_synth.default(out, out,
+                                              *_embed_args(base_seeds, step, prev_k, embeds, mask), salt)
     else:
         out.copy_(embed_synth(out, base_seeds, step, prev_k, embeds, mask, salt))
     return out
@@ -132,8 +136,11 @@ def router_override(logits: torch.Tensor, route_seeds: torch.Tensor, step: torch
     start + top_k - 1 (mod E) get ladder_base + top_k .. ladder_base + 1, the others -10000) in
     logits' dtype; otherwise logits[r] bit for bit."""
     e, k, lad = _check_router(logits, route_seeds, step, mask, n_experts, top_k, ladder_base)
-    return torch.ops.pocrand.router_override.default(logits.contiguous(), route_seeds.contiguous(),
-                                                     step.contiguous(), mask.contiguous(), e, k, lad)
+    x = logits.contiguous()
+    y = torch.empty_like(x)
+    torch.ops.pocrand.router_override.default(y, x, route_seeds.contiguous(), step.contiguous(),
+                                              mask.contiguous(), e, k, lad)
+    return y
 
 
 def router_override_(logits: torch.Tensor, route_seeds: torch.Tensor, step: torch.Tensor,
@@ -146,29 +153,19 @@ def router_override_(logits: torch.Tensor, route_seeds: torch.Tensor, step: torc
     for other, t in (("route_seeds", route_seeds), ("step", step), ("mask", mask)):
         check_no_overlap("logits", logits, other, t)
     if logits.is_contiguous():
-        torch.ops.pocrand.router_override_.default(logits, route_seeds.contiguous(), step.contiguous(),
-                                                   mask.contiguous(), e, k, lad)
+        torch.ops.pocrand.router_override.default(logits, logits, route_seeds.contiguous(),
+                                                  step.contiguous(), mask.contiguous(), e, k, lad)
     else:
         logits.copy_(router_override(logits, route_seeds, step, mask, e, k, lad))
     return logits
 
 
-# Fake (meta) implementations: shapes only, for torch.compile and fake tensors.
+# Fake (meta) implementations, for torch.compile and fake tensors: each op writes its out.
 @torch.library.register_fake("pocrand::embed_synth")
-def _embed_synth_fake(x, base_seeds, step, prev_k, embeds, mask, salt):
-    return torch.empty_like(x)
-
-
-@torch.library.register_fake("pocrand::embed_synth_")
-def _embed_synth_inplace_fake(x, base_seeds, step, prev_k, embeds, mask, salt):
+def _embed_synth_fake(out, x, base_seeds, step, prev_k, embeds, mask, salt):
     return None
 
 
 @torch.library.register_fake("pocrand::router_override")
-def _router_override_fake(logits, route_seeds, step, mask, n_experts, top_k, ladder_base):
-    return torch.empty_like(logits)
-
-
-@torch.library.register_fake("pocrand::router_override_")
-def _router_override_inplace_fake(logits, route_seeds, step, mask, n_experts, top_k, ladder_base):
+def _router_override_fake(out, logits, route_seeds, step, mask, n_experts, top_k, ladder_base):
     return None

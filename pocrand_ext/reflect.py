@@ -4,7 +4,11 @@ copy of the row by the same vector), in one of two roundings: "once" (9.3's arit
 apply_householder) or "stepwise" (the deployed torch expression's roundings in x's dtype). Rows
 whose mask is False, or whose slot lies outside [0, slots), are copied bit for bit. Nothing is
 read back to the host: the ops run under torch.compile(fullgraph=True) and in CUDA-graph capture,
-with new mask and row_group values written into the same buffers between replays."""
+with new mask and row_group values written into the same buffers between replays.
+
+Every form is one op, torch.ops.pocrand.reflect_rows (csrc/bind/reflect.cpp), which writes its
+`out` (x itself in place); apply_householder (householder.py) is the same op with one slot and no
+mask."""
 from __future__ import annotations
 
 import torch
@@ -19,11 +23,14 @@ MODES = ("once", "stepwise")
 
 
 def _check(name: str, x, table, row_group, mask, mode) -> tuple[int, int, int]:
-    """(n, copies, hidden) of x after checking every argument; raises naming the argument."""
+    """(n, copies, hidden) of x after checking every argument; raises naming the argument.
+    row_group and mask may be None (every row reflected by a one-row table, or by table row r)."""
     check_no_grad(name, check_tensor(name, x))
     check_no_grad("table", check_tensor("table", table))
-    check_tensor("row_group", row_group)
-    check_tensor("mask", mask)
+    if row_group is not None:
+        check_tensor("row_group", row_group)
+    if mask is not None:
+        check_tensor("mask", mask)
     if not isinstance(mode, str):
         raise TypeError(f"mode must be a str, got {type(mode).__name__}")
     if mode not in MODES:
@@ -41,18 +48,24 @@ def _check(name: str, x, table, row_group, mask, mode) -> tuple[int, int, int]:
     if table.dim() != 2 or table.shape[0] < 1 or table.shape[1] != hidden:
         raise ValueError(f"table must be [slots, hidden] = [slots >= 1, {hidden}], got "
                          f"{list(table.shape)}")
-    if row_group.dtype != torch.int64:
-        raise TypeError(f"row_group must be int64, got {row_group.dtype}")
-    if row_group.dim() != 1 or row_group.shape[0] < n:
-        raise ValueError(f"row_group must be 1-D with at least {n} entries (one per row of "
-                         f"{name}), got {list(row_group.shape)}")
-    if mask.dtype != torch.bool:
-        raise TypeError(f"mask must be bool, got {mask.dtype}")
-    if mask.dim() != 1 or mask.shape[0] < n:
-        raise ValueError(f"mask must be 1-D with at least {n} entries (one per row of {name}), "
-                         f"got {list(mask.shape)}")
+    if row_group is None:
+        if table.shape[0] not in (1, n):
+            raise ValueError(f"without row_group, table must have 1 row (for every row) or {n} "
+                             f"(one per row of {name}), got {list(table.shape)}")
+    else:
+        if row_group.dtype != torch.int64:
+            raise TypeError(f"row_group must be int64, got {row_group.dtype}")
+        if row_group.dim() != 1 or row_group.shape[0] < n:
+            raise ValueError(f"row_group must be 1-D with at least {n} entries (one per row of "
+                             f"{name}), got {list(row_group.shape)}")
+    if mask is not None:
+        if mask.dtype != torch.bool:
+            raise TypeError(f"mask must be bool, got {mask.dtype}")
+        if mask.dim() != 1 or mask.shape[0] < n:
+            raise ValueError(f"mask must be 1-D with at least {n} entries (one per row of {name}), "
+                             f"got {list(mask.shape)}")
     for other, t in (("table", table), ("row_group", row_group), ("mask", mask)):
-        if t.device != x.device:
+        if t is not None and t.device != x.device:
             raise ValueError(f"{name} and {other} must be on one device, got {x.device} and "
                              f"{t.device}")
     check_device(x.device)
@@ -63,30 +76,49 @@ def _view3(x: torch.Tensor, n: int, copies: int, hidden: int) -> torch.Tensor:
     return x.reshape(n, copies, hidden)
 
 
-def reflect_rows(x: torch.Tensor, table: torch.Tensor, row_group: torch.Tensor,
-                 mask: torch.Tensor, mode: str = "once") -> torch.Tensor:
+def _c(t):
+    return None if t is None else t.contiguous()
+
+
+def reflect_into(out: torch.Tensor, x: torch.Tensor, table: torch.Tensor, row_group, mask,
+                 mode: str, residual_out: torch.Tensor | None = None,
+                 residual: torch.Tensor | None = None) -> None:
+    """The op itself on checked, contiguous [n, copies, hidden] tensors: out (x itself: in place)
+    and residual_out (residual itself) written."""
+    torch.ops.pocrand.reflect_rows.default(out, x, residual_out, residual, table.contiguous(),
+                                           _c(row_group), _c(mask), mode)
+
+
+def _inputs_apart(name: str, x, table, row_group, mask) -> None:
+    check_no_self_overlap(name, x)
+    for other, t in (("table", table), ("row_group", row_group), ("mask", mask)):
+        if t is not None:
+            check_no_overlap(name, x, other, t)
+
+
+def reflect_rows(x: torch.Tensor, table: torch.Tensor, row_group: torch.Tensor | None,
+                 mask: torch.Tensor | None, mode: str = "once") -> torch.Tensor:
     """A new tensor of x's shape and dtype: row r of x ([n, hidden] or [n, copies, hidden],
     float32/fp16/bf16) reflected by table[row_group[r]] (table [slots, hidden] of x's dtype,
     row_group int64 [>= n]) where mask[r] (bool [>= n]) holds and the slot is in [0, slots), in
-    the rounding `mode` ("once" or "stepwise"); every other row copied bit for bit."""
+    the rounding `mode` ("once" or "stepwise"); every other row copied bit for bit. row_group
+    None: a one-row table serves every row, an n-row table one row each; mask None: every row."""
     n, copies, hidden = _check("x", x, table, row_group, mask, mode)
-    y = torch.ops.pocrand.reflect_rows.default(
-        _view3(x, n, copies, hidden).contiguous(), table.contiguous(), row_group.contiguous(),
-        mask.contiguous(), mode)
-    return y.view(x.shape)
+    x3 = _view3(x, n, copies, hidden).contiguous()
+    out = torch.empty_like(x3)
+    reflect_into(out, x3, table, row_group, mask, mode)
+    return out.view(x.shape)
 
 
-def reflect_rows_(x: torch.Tensor, table: torch.Tensor, row_group: torch.Tensor,
-                  mask: torch.Tensor, mode: str = "once") -> torch.Tensor:
+def reflect_rows_(x: torch.Tensor, table: torch.Tensor, row_group: torch.Tensor | None,
+                  mask: torch.Tensor | None, mode: str = "once") -> torch.Tensor:
     """reflect_rows written into x itself (returns x). A strided x is computed through a
     contiguous copy and written back."""
     n, copies, hidden = _check("x", x, table, row_group, mask, mode)
-    check_no_self_overlap("x", x)
-    for other, t in (("table", table), ("row_group", row_group), ("mask", mask)):
-        check_no_overlap("x", x, other, t)
+    _inputs_apart("x", x, table, row_group, mask)
     if x.is_contiguous():
-        torch.ops.pocrand.reflect_rows_.default(_view3(x, n, copies, hidden), table.contiguous(),
-                                                row_group.contiguous(), mask.contiguous(), mode)
+        x3 = _view3(x, n, copies, hidden)
+        reflect_into(x3, x3, table, row_group, mask, mode)
     else:
         x.copy_(reflect_rows(x, table, row_group, mask, mode))
     return x
@@ -102,30 +134,29 @@ def _pair(hidden, residual, table, row_group, mask, mode) -> tuple[int, int, int
 
 
 def reflect_rows_pair(hidden: torch.Tensor, residual: torch.Tensor, table: torch.Tensor,
-                      row_group: torch.Tensor, mask: torch.Tensor, mode: str = "once"):
+                      row_group: torch.Tensor | None, mask: torch.Tensor | None,
+                      mode: str = "once"):
     """(reflect_rows(hidden, ...), reflect_rows(residual, ...)) in one launch: a layer's two
     outputs (one shape), each row reflected by its slot's vector."""
     n, copies, dim = _pair(hidden, residual, table, row_group, mask, mode)
-    h, r = torch.ops.pocrand.reflect_rows_pair.default(
-        _view3(hidden, n, copies, dim).contiguous(), _view3(residual, n, copies, dim).contiguous(),
-        table.contiguous(), row_group.contiguous(), mask.contiguous(), mode)
+    h3 = _view3(hidden, n, copies, dim).contiguous()
+    r3 = _view3(residual, n, copies, dim).contiguous()
+    h, r = torch.empty_like(h3), torch.empty_like(r3)
+    reflect_into(h, h3, table, row_group, mask, mode, r, r3)
     return h.view(hidden.shape), r.view(residual.shape)
 
 
 def reflect_rows_pair_(hidden: torch.Tensor, residual: torch.Tensor, table: torch.Tensor,
-                       row_group: torch.Tensor, mask: torch.Tensor, mode: str = "once"):
+                       row_group: torch.Tensor | None, mask: torch.Tensor | None,
+                       mode: str = "once"):
     """reflect_rows_pair written into hidden and residual themselves (returns them)."""
     n, copies, dim = _pair(hidden, residual, table, row_group, mask, mode)
-    check_no_self_overlap("hidden", hidden)
-    check_no_self_overlap("residual", residual)
+    _inputs_apart("hidden", hidden, table, row_group, mask)
+    _inputs_apart("residual", residual, table, row_group, mask)
     check_no_overlap("hidden", hidden, "residual", residual)
-    for name, x in (("hidden", hidden), ("residual", residual)):
-        for other, t in (("table", table), ("row_group", row_group), ("mask", mask)):
-            check_no_overlap(name, x, other, t)
     if hidden.is_contiguous() and residual.is_contiguous():
-        torch.ops.pocrand.reflect_rows_pair_.default(
-            _view3(hidden, n, copies, dim), _view3(residual, n, copies, dim), table.contiguous(),
-            row_group.contiguous(), mask.contiguous(), mode)
+        h3, r3 = _view3(hidden, n, copies, dim), _view3(residual, n, copies, dim)
+        reflect_into(h3, h3, table, row_group, mask, mode, r3, r3)
     else:
         h, r = reflect_rows_pair(hidden, residual, table, row_group, mask, mode)
         hidden.copy_(h)
@@ -134,20 +165,5 @@ def reflect_rows_pair_(hidden: torch.Tensor, residual: torch.Tensor, table: torc
 
 
 @torch.library.register_fake("pocrand::reflect_rows")
-def _reflect_rows_fake(x, table, row_group, mask, rounding):
-    return torch.empty_like(x)
-
-
-@torch.library.register_fake("pocrand::reflect_rows_")
-def _reflect_rows_inplace_fake(x, table, row_group, mask, rounding):
-    return None
-
-
-@torch.library.register_fake("pocrand::reflect_rows_pair")
-def _reflect_rows_pair_fake(hidden, residual, table, row_group, mask, rounding):
-    return torch.empty_like(hidden), torch.empty_like(residual)
-
-
-@torch.library.register_fake("pocrand::reflect_rows_pair_")
-def _reflect_rows_pair_inplace_fake(hidden, residual, table, row_group, mask, rounding):
+def _reflect_rows_fake(out, x, residual_out, residual, table, row_group, mask, rounding):
     return None

@@ -146,11 +146,12 @@ CASES = {
     "unit_vectors_nonces": lambda: ops.unit_vectors_nonces("bh_layer_", list(range(16)), "_householder",
                                                            4097, torch.float32, torch.device("cpu")),
     "pick": lambda: ops.pick(SEEDS[:4], 100003, 37),
-    "householder/tiny": lambda: ops.householder(tiny_logits(8, V), TARGET),
-    "householder_": lambda: inplace(ops.householder_, tiny_logits(8, V)),
-    "householder_pair": lambda: ops.householder_pair(tiny_logits(8, V), tiny_logits(3, V) * 7, TARGET),
-    "householder_pair_": lambda: inplace(ops.householder_pair_, tiny_logits(8, V), tiny_logits(3, V) * 7),
-    "householder/bf16": lambda: ops.householder(tiny_logits(8, V).to(torch.bfloat16), TARGET.to(torch.bfloat16)),
+    # the reflection, householder-shaped (one slot, no mask, "once"): out of place, in place, pair
+    "reflect_rows/householder": lambda: reflect(tiny_logits(8, V), TARGET),
+    "reflect_rows/householder_": lambda: reflect(tiny_logits(8, V), TARGET, in_place=True),
+    "reflect_rows/householder_pair": lambda: reflect(tiny_logits(8, V), TARGET, tiny_logits(8, V) * 7),
+    "reflect_rows/householder_pair_": lambda: reflect(tiny_logits(8, V), TARGET, tiny_logits(8, V) * 7, in_place=True),
+    "reflect_rows/householder_bf16": lambda: reflect(tiny_logits(8, V).to(torch.bfloat16), TARGET.to(torch.bfloat16)),
     "haar_rotate/tiny": lambda: ops.haar_rotate(tiny_logits(8, 40), torch.arange(8 * 39).view(8, 39)),
     "artifacts/tiny": lambda: ops.artifacts(tiny_logits(8, V), torch.arange(8 * 12).view(8, 12), 12),
     "artifacts_nonces": lambda: ops.artifacts_nonces(ops.normal(torch.tensor([3]), 8 * V, torch.float32)
@@ -163,25 +164,27 @@ CASES = {
     "snap/tiny": lambda: ops.snap(tiny_logits(8, V), torch.arange(8), ops.unit_vectors(
         torch.arange(16), 256, torch.float32) * 1e-20),
     "snap_into": lambda: snap_into(tiny_logits(8, V)),
-    "reflect_rows/tiny": lambda: ops.reflect_rows(tiny_logits(8, V).view(4, 2, V), TARGET.repeat(2, 1),
-                                                  torch.tensor([1, 0, 1, 1]), torch.tensor([True, True, False, True]), "once"),
-    "reflect_rows/stepwise": lambda: ops.reflect_rows(tiny_logits(8, V).view(8, 1, V).bfloat16(), TARGET.repeat(2, 1).bfloat16(),
-                                                      torch.arange(8) % 2, torch.ones(8, dtype=torch.bool), "stepwise"),
-    "reflect_rows_": lambda: reflect_inplace(ops.reflect_rows_, tiny_logits(8, V).view(8, 1, V)),
-    "reflect_rows_pair": lambda: ops.reflect_rows_pair(tiny_logits(8, V).view(8, 1, V), tiny_logits(8, V).view(8, 1, V) * 7,
-                                                       TARGET.repeat(2, 1), torch.arange(8) % 2,
-                                                       torch.ones(8, dtype=torch.bool), "once"),
-    "reflect_rows_pair_": lambda: reflect_inplace(ops.reflect_rows_pair_, tiny_logits(8, V).view(8, 1, V),
-                                                  tiny_logits(8, V).view(8, 1, V) * 7),
+    "reflect_rows/tiny": lambda: reflect(tiny_logits(8, V).view(4, 2, V), TARGET.repeat(2, 1), row_group=torch.tensor([1, 0, 1, 1]),
+                                         mask=torch.tensor([True, True, False, True])),
+    "reflect_rows/stepwise": lambda: reflect(tiny_logits(8, V).view(8, 1, V).bfloat16(), TARGET.repeat(2, 1).bfloat16(),
+                                             row_group=torch.arange(8) % 2, mask=torch.ones(8, dtype=torch.bool),
+                                             rounding="stepwise"),
+    "reflect_rows/stepwise_": lambda: reflect(tiny_logits(8, V).view(8, 1, V), TARGET.repeat(2, 1), row_group=torch.arange(8) % 2,
+                                              mask=torch.ones(8, dtype=torch.bool), rounding="stepwise", in_place=True),
+    "reflect_rows/pair": lambda: reflect(tiny_logits(8, V).view(8, 1, V), TARGET.repeat(2, 1), tiny_logits(8, V).view(8, 1, V) * 7,
+                                         row_group=torch.arange(8) % 2, mask=torch.ones(8, dtype=torch.bool)),
+    "reflect_rows/pair_stepwise_": lambda: reflect(tiny_logits(8, V).view(8, 1, V), TARGET.repeat(2, 1),
+                                                   tiny_logits(8, V).view(8, 1, V) * 7, row_group=torch.arange(8) % 2,
+                                                   mask=torch.ones(8, dtype=torch.bool), rounding="stepwise", in_place=True),
     # the masked overrides (SPEC.md 10.11, 10.12): decode, prefill and kept rows; subnormal
     # float32 rows kept and copied from embeds
-    "embed_synth": lambda: ops.embed_synth(ops.normal(torch.tensor([6]), 8 * V, torch.float16).view(8, V),
+    "embed_synth": lambda: out_of_place(ops.embed_synth, ops.normal(torch.tensor([6]), 8 * V, torch.float16).view(8, V),
                                            SEEDS, torch.arange(-4, 4), OVERRIDE_PREV,
                                            tiny_logits(8, V) * 1e17, OVERRIDE_MASK, 0x0D),
-    "embed_synth/f32": lambda: ops.embed_synth(tiny_logits(8, V), SEEDS, torch.arange(8), OVERRIDE_PREV,
+    "embed_synth/f32": lambda: out_of_place(ops.embed_synth, tiny_logits(8, V), SEEDS, torch.arange(8), OVERRIDE_PREV,
                                                SUBNORMAL_EMBEDS, OVERRIDE_MASK, 0x0D),
     "embed_synth_": lambda: synth_inplace(tiny_logits(8, V).bfloat16()),
-    "router_override": lambda: ops.router_override(tiny_logits(8, 256).half(), SEEDS, torch.arange(8),
+    "router_override": lambda: out_of_place(ops.router_override, tiny_logits(8, 256).half(), SEEDS, torch.arange(8),
                                                    OVERRIDE_MASK, 256, 8, 100),
     "router_override_": lambda: router_inplace(tiny_logits(8, 256)),
 }
@@ -193,19 +196,32 @@ SUBNORMAL_EMBEDS = tiny_logits(8, V) * 1e-18
 assert (SUBNORMAL_EMBEDS != 0).all() and (SUBNORMAL_EMBEDS.abs() < 2**-126).all()
 
 
+def out_of_place(op, x, *args):
+    """An op that writes its out, given a new one."""
+    out = torch.empty_like(x)
+    op(out, x, *args)
+    return out
+
+
 def synth_inplace(x):
-    ops.embed_synth_(x, SEEDS, torch.arange(8) * 5, OVERRIDE_PREV, tiny_logits(8, V), OVERRIDE_MASK, 0x0D)
+    ops.embed_synth(x, x, SEEDS, torch.arange(8) * 5, OVERRIDE_PREV, tiny_logits(8, V), OVERRIDE_MASK, 0x0D)
     return x
 
 
 def router_inplace(x):
-    ops.router_override_(x, SEEDS, torch.arange(8), OVERRIDE_MASK, 256, 8, -3)
+    ops.router_override(x, x, SEEDS, torch.arange(8), OVERRIDE_MASK, 256, 8, -3)
     return x
 
 
-def reflect_inplace(op, *xs):
-    op(*xs, TARGET.repeat(2, 1), torch.arange(8) % 2, torch.ones(8, dtype=torch.bool), "stepwise")
-    return xs
+def reflect(x, table, residual=None, row_group=None, mask=None, rounding="once", in_place=False):
+    """The reflection op on x ([rows, hidden] or [rows, copies, hidden]) and, given, residual:
+    into new tensors, or into x and residual themselves."""
+    x3 = x.view(x.shape[0], -1, x.shape[-1])
+    r3 = None if residual is None else residual.view(x3.shape)
+    out = x3 if in_place else torch.empty_like(x3)
+    r_out = r3 if in_place or r3 is None else torch.empty_like(r3)
+    ops.reflect_rows(out, x3, r_out, r3, table.view(-1, x.shape[-1]), row_group, mask, rounding)
+    return (out,) if residual is None else (out, r_out)
 
 
 def snap_into(h):
@@ -214,11 +230,6 @@ def snap_into(h):
     ops.snap_into(h, torch.arange(8), ops.unit_vectors(torch.arange(16), 256, torch.float32) * 1e-20,
                   *out)
     return out
-
-
-def inplace(op, *xs):
-    op(*xs, TARGET)
-    return xs
 
 
 def into(op, dtype):
@@ -307,12 +318,13 @@ def test_cpu_kernels_use_ieee_parallel_for():
 
 
 def test_cpu_ops_start_in_ieee_mode():
-    """fp_mode.h's first rule: every function registered from csrc/cpu starts with
+    """fp_mode.h's first rule: every CPU function registered from csrc/cpu or csrc/bind starts with
     `const IeeeFpMode ieee;`, so its serial parts (on the calling thread) run in the IEEE mode."""
-    sources = {p.name: p.read_text() for p in sorted((ROOT / "csrc" / "cpu").glob("*.[ch]*"))}
+    sources = {p.name: p.read_text() for folder in ("cpu", "bind")
+               for p in sorted((ROOT / "csrc" / folder).glob("*.[ch]*"))}
     registered = []
     for text in sources.values():
-        for block in re.findall(r"TORCH_LIBRARY_IMPL\(pocrand,.*?\n\}", text, re.S):
+        for block in re.findall(r"TORCH_LIBRARY_IMPL\(pocrand, (?:CPU|CompositeExplicitAutograd).*?\n\}", text, re.S):
             for line in re.findall(r"m\.impl\(.*", block):
                 fn = re.search(r"m\.impl\(\"\w+\",\s*(?:&|TORCH_FN\()?\s*([\w:]+)", line)
                 assert fn, f"cannot read the kernel of {line!r}: name it with &function"
@@ -321,6 +333,6 @@ def test_cpu_ops_start_in_ieee_mode():
     for fn in registered:
         bodies = [m for text in sources.values()
                   for m in re.finditer(rf"\b{fn}\([^;{{]*\)\s*\{{\s*\n([^\n]*)", text)]
-        assert bodies, f"no definition of {fn} in csrc/cpu"
+        assert bodies, f"no definition of {fn} in csrc/cpu or csrc/bind"
         for body in bodies:
             assert "IeeeFpMode" in body.group(1), f"{fn} does not start with an IeeeFpMode guard"

@@ -118,11 +118,15 @@ def test_pair_rejects_mismatched_tensors():
         pr.apply_householder_pair(torch.zeros(2, 8), torch.zeros(2, 8), torch.ones(2, 8))
 
 
-def test_opcheck_of_the_new_forms():
-    x, r = torch.randn(5, 64), torch.randn(3, 64)
-    v = pr.unit_vectors(["v"], 64)[0]
-    torch.library.opcheck(torch.ops.pocrand.householder_.default, (x.clone(), v))
-    torch.library.opcheck(torch.ops.pocrand.householder_pair.default, (x, r, v))
-    torch.library.opcheck(torch.ops.pocrand.householder_pair_.default, (x.clone(), r.clone(), v))
-    torch.library.opcheck(torch.ops.pocrand.householder_pair.default, (x.bfloat16(), r.bfloat16(),
-                                                                       v.bfloat16()))
+def test_opcheck_of_the_op_under_every_form():
+    """apply_householder's forms are the one reflection op: out of place, in place (out is x)
+    and the pair of two tensors, in float32 and bf16."""
+    x, r = torch.randn(5, 1, 64), torch.randn(5, 1, 64)
+    v = pr.unit_vectors(["v"], 64)
+    op = torch.ops.pocrand.reflect_rows.default
+    torch.library.opcheck(op, (torch.empty_like(x), x, None, None, v, None, None, "once"))
+    y = x.clone()
+    torch.library.opcheck(op, (y, y, None, None, v, None, None, "once"))
+    torch.library.opcheck(op, (torch.empty_like(x), x, torch.empty_like(r), r, v, None, None, "once"))
+    xb, rb = x.bfloat16(), r.bfloat16()
+    torch.library.opcheck(op, (xb, xb, rb, rb, v.bfloat16(), None, None, "once"))

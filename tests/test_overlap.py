@@ -1,6 +1,6 @@
 """In-place and out= writes refuse tensors that share memory (issue: an overlapping in-place
 reflection reads what it has already written, so on a GPU its result depends on block timing and
-differs from the CPU's). ATen's overlap checks decide, in the Python API and in the raw ops; the
+differs from the CPU's). ATen's overlap checks decide in the Python API, memory ranges in the raw op; the
 refusal is a ValueError naming both arguments."""
 from __future__ import annotations
 
@@ -22,28 +22,32 @@ def test_pair_of_one_tensor_is_refused(device):
     h = randn(4, 8, device=device)
     with pytest.raises(ValueError, match="hidden.*residual"):
         pr.apply_householder_pair_(h, h, unit(8).to(device))
-    with pytest.raises(ValueError, match="hidden.*residual"):
-        OPS.householder_pair_(h, h, unit(8).to(device))
+    h3, t = h.view(4, 1, 8), unit(8).to(device).view(1, 8)
+    with pytest.raises(ValueError, match="out and residual share memory"):
+        OPS.reflect_rows(h3, h3, h3, h3, t, None, None, "once")
 
 
 def test_pair_of_overlapping_views_is_refused(device):
     buf = randn(5, 8, device=device)
     with pytest.raises(ValueError, match="hidden.*residual"):
         pr.apply_householder_pair_(buf[:4], buf[1:], unit(8).to(device))
-    with pytest.raises(ValueError, match="hidden.*residual"):
-        OPS.householder_pair_(buf[:4], buf[1:], unit(8).to(device))
+    a, b, t = buf[:4].view(4, 1, 8), buf[1:].view(4, 1, 8), unit(8).to(device).view(1, 8)
+    with pytest.raises(ValueError, match="out and residual share memory"):
+        OPS.reflect_rows(a, a, b, b, t, None, None, "once")
 
 
 def test_v_inside_x_is_refused(device):
     y = randn(4, 8, device=device)
     with pytest.raises(ValueError, match="x.*v"):
         pr.apply_householder_(y, y[0])
-    with pytest.raises(ValueError, match="x.*v"):
-        OPS.householder_(y, y[0])
+    y3 = y.view(4, 1, 8)
+    with pytest.raises(ValueError, match="out and table share memory"):
+        OPS.reflect_rows(y3, y3, None, None, y[:1], None, None, "once")
     with pytest.raises(ValueError, match="hidden.*v"):
         pr.apply_householder_pair_(y, randn(4, 8, device=device), y[2])
-    with pytest.raises(ValueError, match="residual.*v"):
-        OPS.householder_pair_(randn(4, 8, device=device), y, y[3])
+    h3 = randn(4, 1, 8, device=device)
+    with pytest.raises(ValueError, match="residual_out and table share memory"):
+        OPS.reflect_rows(h3, h3, y3, y3, y[3:], None, None, "once")
 
 
 def test_strided_x_overlapping_v_is_refused(device):
@@ -96,3 +100,18 @@ def test_strided_disjoint_out_is_accepted(device):
               device=device, dtype=torch.half)
     pr.generate_inputs(**kw, out=big[:, :, 4:12])
     assert torch.equal(big[:, :, 4:12], pr.generate_inputs(**kw))
+
+
+def test_views_of_one_numpy_buffer_are_refused():
+    """Two tensors made from one NumPy buffer have storages of their own: the op compares memory
+    ranges, so overlapping views are refused (storage identity would pass them, and both results
+    would be wrong)."""
+    np = pytest.importorskip("numpy")
+    buf = np.arange(40, dtype=np.float32) / 40
+    h, r = torch.from_numpy(buf[:32]).view(4, 8), torch.from_numpy(buf[8:]).view(4, 8)
+    with pytest.raises(ValueError, match="share memory"):
+        pr.apply_householder_pair_(h, r, unit(8))
+    h3, r3 = h.view(4, 1, 8), r.view(4, 1, 8)
+    with pytest.raises(ValueError, match="out and residual share memory"):
+        OPS.reflect_rows(h3, h3, r3, r3, unit(8).view(1, 8), None, None, "once")
+    assert torch.equal(torch.from_numpy(buf), torch.arange(40, dtype=torch.float32) / 40)  # untouched

@@ -281,10 +281,11 @@ def test_compiled_equals_eager(dynamic, device):
 def test_opcheck():
     out, base, step, prev, embeds, mask = embed_case(5, 37, torch.float16, torch.bfloat16)
     logits = normals(2, (5, 16)).to(torch.bfloat16)
-    torch.library.opcheck(ops.embed_synth.default, (out, base, step, prev, embeds, mask, 13))
-    torch.library.opcheck(ops.embed_synth_.default, (out.clone(), base, step, prev, embeds, mask, 13))
-    torch.library.opcheck(ops.router_override.default, (logits, base, step, mask, 16, 3, 100))
-    torch.library.opcheck(ops.router_override_.default, (logits.clone(), base, step, mask, 16, 3, 100))
+    x, y = out.clone(), logits.clone()  # out of place, then in place (out is the input)
+    torch.library.opcheck(ops.embed_synth.default, (torch.empty_like(out), out, base, step, prev, embeds, mask, 13))
+    torch.library.opcheck(ops.embed_synth.default, (x, x, base, step, prev, embeds, mask, 13))
+    torch.library.opcheck(ops.router_override.default, (torch.empty_like(logits), logits, base, step, mask, 16, 3, 100))
+    torch.library.opcheck(ops.router_override.default, (y, y, base, step, mask, 16, 3, 100))
 
 
 # ---- bad inputs ---------------------------------------------------------------------------------
@@ -371,21 +372,29 @@ def test_in_place_forms_refuse_inputs_that_share_the_written_memory():
         pr.embed_synth_(out, inside, apart, apart, torch.zeros(4, 8), mask)
 
 
+def _synth(x, *args):  # the raw op out of place
+    ops.embed_synth(torch.empty_like(x), x, *args)
+
+
+def _route(x, *args):
+    ops.router_override(torch.empty_like(x), x, *args)
+
+
 RAW_BAD = [  # the raw ops' own checks (a direct torch.ops call)
-    ("x 1-D", lambda o, b, s, p, e, m: ops.embed_synth(o[0], b, s, p, e, m, 13), ValueError, "x must be 2-D"),
-    ("base dtype", lambda o, b, s, p, e, m: ops.embed_synth(o, b.int(), s, p, e, m, 13), TypeError, "base_seeds"),
-    ("step short", lambda o, b, s, p, e, m: ops.embed_synth(o, b, s[:1], p, e, m, 13), ValueError, "step"),
-    ("embeds width", lambda o, b, s, p, e, m: ops.embed_synth(o, b, s, p, e[:, :3].contiguous(), m, 13),
+    ("x 1-D", lambda o, b, s, p, e, m: _synth(o[0], b, s, p, e, m, 13), ValueError, "x must be 2-D"),
+    ("base dtype", lambda o, b, s, p, e, m: _synth(o, b.int(), s, p, e, m, 13), TypeError, "base_seeds"),
+    ("step short", lambda o, b, s, p, e, m: _synth(o, b, s[:1], p, e, m, 13), ValueError, "step"),
+    ("embeds width", lambda o, b, s, p, e, m: _synth(o, b, s, p, e[:, :3].contiguous(), m, 13),
      ValueError, "embeds"),
-    ("embeds strided", lambda o, b, s, p, e, m: ops.embed_synth(o, b, s, p, e.t(), m, 13), ValueError, "embeds"),
-    ("salt", lambda o, b, s, p, e, m: ops.embed_synth(o, b, s, p, e, m, -1), ValueError, "salt"),
-    ("in place over embeds", lambda o, b, s, p, e, m: ops.embed_synth_(e[:4], b, s, p, e, m, 13),
+    ("embeds strided", lambda o, b, s, p, e, m: _synth(o, b, s, p, e.t(), m, 13), ValueError, "embeds"),
+    ("salt", lambda o, b, s, p, e, m: _synth(o, b, s, p, e, m, -1), ValueError, "salt"),
+    ("in place over embeds", lambda o, b, s, p, e, m: ops.embed_synth(e[:4], e[:4], b, s, p, e, m, 13),
      ValueError, "embeds"),
-    ("logits width", lambda o, b, s, p, e, m: ops.router_override(o, b, s, m, 9, 2, 100), ValueError, "n_experts"),
-    ("top_k", lambda o, b, s, p, e, m: ops.router_override(o, b, s, m, 8, 9, 100), ValueError, "top_k"),
-    ("ladder", lambda o, b, s, p, e, m: ops.router_override(o, b, s, m, 8, 2, -2**23 - 1), ValueError, "ladder_base"),
-    ("mask dtype", lambda o, b, s, p, e, m: ops.router_override(o, b, s, m.int(), 8, 2, 100), TypeError, "mask"),
-    ("route strided", lambda o, b, s, p, e, m: ops.router_override(o, b[::2], s, m, 8, 2, 100),
+    ("logits width", lambda o, b, s, p, e, m: _route(o, b, s, m, 9, 2, 100), ValueError, "n_experts"),
+    ("top_k", lambda o, b, s, p, e, m: _route(o, b, s, m, 8, 9, 100), ValueError, "top_k"),
+    ("ladder", lambda o, b, s, p, e, m: _route(o, b, s, m, 8, 2, -2**23 - 1), ValueError, "ladder_base"),
+    ("mask dtype", lambda o, b, s, p, e, m: _route(o, b, s, m.int(), 8, 2, 100), TypeError, "mask"),
+    ("route strided", lambda o, b, s, p, e, m: _route(o, b[::2], s, m, 8, 2, 100),
      ValueError, "route_seeds"),
 ]
 

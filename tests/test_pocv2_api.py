@@ -95,8 +95,10 @@ OPCHECK = [
     (torch.ops.pocrand.unit_vectors.default, (SEEDS, 100, torch.float32)),
     (torch.ops.pocrand.unit_vectors_by_value.default, ([0, 5], 100, torch.bfloat16, torch.device("cpu"))),
     (torch.ops.pocrand.pick.default, (SEEDS, 100, 12)),
-    (torch.ops.pocrand.householder.default, (X, torch.randn(33))),
-    (torch.ops.pocrand.householder.default, (X.half(), torch.randn(5, 33).half())),
+    (torch.ops.pocrand.reflect_rows.default, (torch.empty(5, 1, 33), X.view(5, 1, 33), None, None,
+                                              torch.randn(1, 33), None, None, "once")),
+    (torch.ops.pocrand.reflect_rows.default, (torch.empty(5, 1, 33).half(), X.half().view(5, 1, 33), None, None,
+                                              torch.randn(5, 33).half(), None, None, "once")),
     (torch.ops.pocrand.haar_rotate.default, (X[:, :12].contiguous(), SEEDS.repeat(20)[:55].view(5, 11))),
     (torch.ops.pocrand.artifacts.default, (X, SEEDS.repeat(20)[:60].view(5, 12), 12)),
     (torch.ops.pocrand.artifacts_nonces.default, (X, "bh_pk_nonce_", [0, 1, -1, 2**63 - 1, 5], 12)),
@@ -119,7 +121,8 @@ def test_opcheck_of_the_into_ops():
 
 def pocv2_step(hidden, x, v, pick_seeds, haar_seeds, artifact_seeds):
     """The PoC v2 raw ops as a compiled model would call them (seeds already on the device)."""
-    y = torch.ops.pocrand.householder(x, v)
+    y = torch.empty_like(x)
+    torch.ops.pocrand.reflect_rows(y.unsqueeze(1), x.unsqueeze(1), None, None, v.view(1, -1), None, None, "once")
     idx = torch.ops.pocrand.pick(pick_seeds, hidden.shape[1], 12)
     g = torch.gather(hidden, 1, idx)
     rot = torch.ops.pocrand.haar_rotate(g, haar_seeds)
@@ -128,7 +131,9 @@ def pocv2_step(hidden, x, v, pick_seeds, haar_seeds, artifact_seeds):
     words = artifact_seeds[:, :8].contiguous()
     concat = torch.ops.pocrand.concat_normal(words, 300, 0, 300, torch.bfloat16)
     part = torch.ops.pocrand.concat_normal(words, 300, 7, 99, torch.float16)
-    h2, r2 = torch.ops.pocrand.householder_pair(x, x.flip(0), v)
+    h2, r2 = torch.empty_like(x), torch.empty_like(x)
+    torch.ops.pocrand.reflect_rows(h2.unsqueeze(1), x.unsqueeze(1), r2.unsqueeze(1), x.flip(0).unsqueeze(1),
+                                   v.view(1, -1), None, None, "once")
     return y, idx, rot, art, flags, vecs, concat, part, h2, r2
 
 

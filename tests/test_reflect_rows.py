@@ -207,12 +207,15 @@ def test_compiled_equals_eager(mode, device):
 def test_opcheck():
     x, table, g, m = case(5, 37, 2, torch.float16)
     r = x.flip(0).contiguous()
-    ops = torch.ops.pocrand
-    for mode in MODES:
-        torch.library.opcheck(ops.reflect_rows.default, (x, table, g, m, mode))
-        torch.library.opcheck(ops.reflect_rows_.default, (x.clone(), table, g, m, mode))
-        torch.library.opcheck(ops.reflect_rows_pair.default, (x, r, table, g, m, mode))
-        torch.library.opcheck(ops.reflect_rows_pair_.default, (x.clone(), r.clone(), table, g, m, mode))
+    op = torch.ops.pocrand.reflect_rows.default
+    for mode in MODES:  # every form of the one op: out of place, in place, the pair of each
+        torch.library.opcheck(op, (torch.empty_like(x), x, None, None, table, g, m, mode))
+        y = x.clone()
+        torch.library.opcheck(op, (y, y, None, None, table, g, m, mode))
+        torch.library.opcheck(op, (torch.empty_like(x), x, torch.empty_like(r), r, table, g, m, mode))
+        y, s = x.clone(), r.clone()
+        torch.library.opcheck(op, (y, y, s, s, table, g, m, mode))
+        torch.library.opcheck(op, (torch.empty_like(x), x, None, None, table[:1].contiguous(), None, None, mode))
 
 
 def test_strided_x_in_place():
@@ -262,17 +265,24 @@ def test_bad_inputs_are_named(what, call, error, word):
         call(x, table, g, m)
 
 
-RAW_BAD = [  # the raw ops' own checks (a direct torch.ops call)
-    ("x 2-D", lambda x, t, g, m: torch.ops.pocrand.reflect_rows(x[0], t, g, m, "once"), ValueError, "x must be 3-D"),
-    ("table dtype", lambda x, t, g, m: torch.ops.pocrand.reflect_rows(x, t.half(), g, m, "once"), TypeError, "table"),
-    ("row_group short", lambda x, t, g, m: torch.ops.pocrand.reflect_rows(x, t, g[:2], m, "once"), ValueError, "row_group"),
-    ("mask dtype", lambda x, t, g, m: torch.ops.pocrand.reflect_rows(x, t, g, m.int(), "once"), TypeError, "mask"),
-    ("mode", lambda x, t, g, m: torch.ops.pocrand.reflect_rows(x, t, g, m, "twice"), ValueError, "mode"),
-    ("x strided", lambda x, t, g, m: torch.ops.pocrand.reflect_rows(x.transpose(0, 1), t, g, m, "once"), ValueError, "contiguous"),
-    ("in place over table", lambda x, t, g, m: torch.ops.pocrand.reflect_rows_(t.view(2, 2, 8), t, g, m, "once"),
+def _op(out, x, t, g, m, rounding="once", residual_out=None, residual=None):
+    torch.ops.pocrand.reflect_rows(out, x, residual_out, residual, t, g, m, rounding)
+
+
+RAW_BAD = [  # the raw op's own checks (a direct torch.ops call)
+    ("x 2-D", lambda x, t, g, m: _op(x[0].clone(), x[0], t, g, m), ValueError, "x must be 3-D"),
+    ("table dtype", lambda x, t, g, m: _op(x.clone(), x, t.half(), g, m), TypeError, "table"),
+    ("row_group short", lambda x, t, g, m: _op(x.clone(), x, t, g[:2], m), ValueError, "row_group"),
+    ("mask dtype", lambda x, t, g, m: _op(x.clone(), x, t, g, m.int()), TypeError, "mask"),
+    ("rounding", lambda x, t, g, m: _op(x.clone(), x, t, g, m, "twice"), ValueError, "rounding"),
+    ("x strided", lambda x, t, g, m: _op(x.clone(), x.transpose(0, 1), t, g, m), ValueError, "contiguous"),
+    ("in place over table", lambda x, t, g, m: _op(t.view(2, 2, 8), t.view(2, 2, 8), t, g, m),
      ValueError, "table"),
-    ("pair shapes", lambda x, t, g, m: torch.ops.pocrand.reflect_rows_pair(x, x[:3], t, g, m, "once"), ValueError, "one shape"),
-    ("pair in place shared", lambda x, t, g, m: torch.ops.pocrand.reflect_rows_pair_(x, x, t, g, m, "once"), ValueError, "share memory"),
+    ("pair shapes", lambda x, t, g, m: _op(x.clone(), x, t, g, m, residual_out=x[:3].clone(), residual=x[:3]),
+     ValueError, "residual must have x's shape"),
+    ("pair in place shared", lambda x, t, g, m: _op(x, x, t, g, m, residual_out=x, residual=x), ValueError,
+     "share memory"),
+    ("out over x, shifted", lambda x, t, g, m: _op(x[1:], x[:3], t, g, m), ValueError, "share memory"),
 ]
 
 

@@ -109,8 +109,22 @@ class IeeeFpMode {
   [[maybe_unused]] bool changed_ = false;
 };
 
+// A stand-in that changes nothing, for one test build only: the known-answer driver built with
+// POCRAND_TEST_ONLY_NO_FP_GUARD computes in whatever mode it is given, which shows that the known
+// answers see flush-to-zero (CMakeLists.txt, known_answers_see_flush). Never defined elsewhere.
+class NoFpGuard {
+ public:
+  NoFpGuard() = default;
+  NoFpGuard(const NoFpGuard&) = delete;
+  NoFpGuard& operator=(const NoFpGuard&) = delete;
+};
+
 }  // namespace fp_env
 
+#if defined(POCRAND_TEST_ONLY_NO_FP_GUARD)
+using IeeeFpMode = fp_env::NoFpGuard;
+#else
 using fp_env::IeeeFpMode;
+#endif
 
 }  // namespace pocrand

@@ -1,5 +1,5 @@
 // reduce_cpu.cpp — the CPU reductions (SPEC.md section 7 order): distances (section 8), and the
-// Householder reflections, Haar rotation and artifacts of PoC v2 (9.3, 9.10, 9.11). Threads split
+// Haar rotation and artifacts of PoC v2 (9.10, 9.11). Threads split
 // rows; each sum follows the fixed tree whatever the thread count.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -58,94 +58,6 @@ at::Tensor distances_cpu(const at::Tensor& logits, const at::Tensor& permutation
     }
   });
   return out;
-}
-
-// out = x - 2 (x . v) v for every row of x [rows, dim] (9.3); v [dim], or [rows, dim] when
-// v_per_row. Each row is widened first, so out may be x (in place). Typed on the storage so that
-// the product and update loops vectorise; the dot is the fixed tree of core section 7.
-// Rows longer than kBufferedRow are reflected without row-sized buffers (memory O(threads * chunk)
-// beyond the tensors): the products are formed chunk by chunk inside tree_sum_serial and the
-// update widens x and v element by element. Same operations in the same order: the same bits.
-constexpr int64_t kBufferedRow = int64_t{1} << 16;
-
-template <typename S>
-void reflect_long_rows(const typename S::Bits* x, typename S::Bits* out, int64_t rows,
-                       const typename S::Bits* v, bool v_per_row, int64_t dim) {
-  ieee_parallel_for(0, rows, 1, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const typename S::Bits* xr = x + r * dim;
-      const typename S::Bits* vr = v + (v_per_row ? r * dim : 0);
-      const float c = householder_coefficient(tree_sum_serial(
-          [&](int64_t i) { return pr_mul(S::widen(xr[i]), S::widen(vr[i])); }, dim));
-      typename S::Bits* o = out + r * dim;  // may be xr: element i is read before it is written
-      for (int64_t i = 0; i < dim; ++i)
-        o[i] = S::encode(canonicalize_nan(householder_update(S::widen(xr[i]), c, S::widen(vr[i]))));
-    }
-  });
-}
-
-template <typename S>
-void reflect_rows(const typename S::Bits* x, typename S::Bits* out, int64_t rows,
-                  const typename S::Bits* v, bool v_per_row, int64_t dim) {
-  if (dim > kBufferedRow) return reflect_long_rows<S>(x, out, rows, v, v_per_row, dim);
-  std::vector<float> v_shared(v_per_row ? 0 : dim);
-  for (int64_t i = 0; i < static_cast<int64_t>(v_shared.size()); ++i) v_shared[i] = S::widen(v[i]);
-  ieee_parallel_for(0, rows, 1, [&](int64_t r0, int64_t r1) {
-    std::vector<float> y(dim), p(dim), v_row(v_per_row ? dim : 0);
-    for (int64_t r = r0; r < r1; ++r) {
-      const typename S::Bits* xr = x + r * dim;
-      for (int64_t i = 0; i < dim; ++i) y[i] = S::widen(xr[i]);
-      if (v_per_row)
-        for (int64_t i = 0; i < dim; ++i) v_row[i] = S::widen(v[r * dim + i]);
-      const float* vr = v_per_row ? v_row.data() : v_shared.data();
-      for (int64_t i = 0; i < dim; ++i) p[i] = pr_mul(y[i], vr[i]);
-      const float c = householder_coefficient(tree_sum_serial([&](int64_t i) { return p[i]; }, dim));
-      typename S::Bits* o = out + r * dim;
-      for (int64_t i = 0; i < dim; ++i) o[i] = S::encode(canonicalize_nan(householder_update(y[i], c, vr[i])));
-    }
-  });
-}
-
-void reflect_into(const at::Tensor& x, const at::Tensor& out, const at::Tensor& v) {
-  with_storage(x.scalar_type(), [&](auto s) {
-    using S = decltype(s);
-    using Bits = typename S::Bits;
-    reflect_rows<S>(static_cast<const Bits*>(x.data_ptr()), static_cast<Bits*>(out.data_ptr()),
-                    x.size(0), static_cast<const Bits*>(v.data_ptr()), v.dim() == 2, x.size(1));
-  });
-}
-
-at::Tensor householder_cpu(const at::Tensor& x, const at::Tensor& v) {
-  const IeeeFpMode ieee;  // fp_mode.h
-  check_householder_args(x, v);
-  auto out = at::empty_like(x);
-  reflect_into(x, out, v);
-  return out;
-}
-
-void householder_inplace_cpu(const at::Tensor& x, const at::Tensor& v) {
-  const IeeeFpMode ieee;  // fp_mode.h
-  check_householder_inplace_args(x, v);
-  reflect_into(x, x, v);
-}
-
-std::tuple<at::Tensor, at::Tensor> householder_pair_cpu(const at::Tensor& hidden,
-                                                        const at::Tensor& residual,
-                                                        const at::Tensor& v) {
-  const IeeeFpMode ieee;  // fp_mode.h
-  check_householder_pair_args(hidden, residual, v);
-  auto h = at::empty_like(hidden), r = at::empty_like(residual);
-  reflect_into(hidden, h, v);
-  reflect_into(residual, r, v);
-  return {h, r};
-}
-
-void householder_pair_inplace_cpu(const at::Tensor& hidden, const at::Tensor& residual,
-                                  const at::Tensor& v) {
-  const IeeeFpMode ieee;  // fp_mode.h
-  check_householder_pair_inplace_args(hidden, residual, v);
-  reflect_into(hidden, hidden, v);
-  reflect_into(residual, residual, v);
 }
 
 at::Tensor haar_rotate_cpu(const at::Tensor& x, const at::Tensor& seeds) {
@@ -213,10 +125,6 @@ std::tuple<at::Tensor, at::Tensor> artifacts_nonces_cpu(const at::Tensor& hidden
 
 TORCH_LIBRARY_IMPL(pocrand, CPU, m) {
   m.impl("distances", &distances_cpu);
-  m.impl("householder", &householder_cpu);
-  m.impl("householder_", &householder_inplace_cpu);
-  m.impl("householder_pair", &householder_pair_cpu);
-  m.impl("householder_pair_", &householder_pair_inplace_cpu);
   m.impl("haar_rotate", &haar_rotate_cpu);
   m.impl("artifacts", &artifacts_cpu);
   m.impl("artifacts_nonces", &artifacts_nonces_cpu);

@@ -71,20 +71,6 @@ cudaError_t launch_concat_normal(const InlineSeeds& words, int64_t rows, int64_t
 // seeds [rows] -> int64 [rows, k]: pick(seed_r, dim, k) (9.4), one block per row.
 cudaError_t launch_pick(const int64_t* seeds, int64_t rows, int64_t dim, int64_t k, int64_t* out,
                         cudaStream_t stream);
-// ---- householder.cu ----
-// The Householder reflection of every row (9.3) of one or two tensors of `type` (the pair form:
-// a layer's hidden states and residual, in one launch), each row of dim elements:
-// out = x - 2 (x . v) v with v [dim], or with v [rows, dim] (v_per_row, one tensor only).
-// out may be x (in place). `scratch`: householder_scratch_floats(all rows, dim) floats.
-struct HouseholderRows {
-  const void* x;  // [rows, dim]
-  void* out;      // [rows, dim]
-  int64_t rows;
-};
-size_t householder_scratch_floats(int64_t rows, int64_t dim);
-cudaError_t launch_householder(const HouseholderRows* sets, int count, const void* v,
-                               bool v_per_row, FloatType type, int64_t dim, float* scratch,
-                               cudaStream_t stream);
 // ---- haar.cu ----
 // x [rows, k] of `type`, seeds [rows, k - 1] -> out [rows, k] of `type` (9.10).
 size_t haar_scratch_floats(int64_t rows, int64_t k);
@@ -148,10 +134,11 @@ cudaError_t launch_core_round(const float* x, int64_t n, FloatType out_type, voi
                               cudaStream_t stream);
 
 // ---- reflect_rows.cu ----
-// The masked row-group reflection (SPEC.md 10.10) of one or two tensors of `type` (the pair form),
-// each [rows, copies, hidden]: row r of a tensor is reflected by table[row_group[r]] (table
-// [slots, hidden]) when mask[r] and 0 <= row_group[r] < slots, in the "once" (9.3) or stepwise
-// rounding; otherwise copied. out may be x (in place). `scratch`: reflect_rows_scratch_floats(
+// The reflection (SPEC.md 9.3, 10.10) of one or two tensors of `type` (the pair form), each
+// [rows, copies, hidden]: row r of a tensor is reflected by table[slot(r)] (table [slots, hidden])
+// when mask[r] and 0 <= slot(r) < slots, in the "once" (9.3) or stepwise rounding; otherwise
+// copied. slot(r) = row_group[r]; with row_group null, 0 for a one-row table and r for an n-row
+// one; mask null = every row (apply_householder is one slot and no mask). out may be x (in place). `scratch`: reflect_rows_scratch_floats(
 // units, hidden) floats, units = count * rows * copies.
 struct ReflectSet {
   const void* x;  // [rows, copies, hidden]

@@ -20,7 +20,6 @@
 #include "../cpu/seeds.h"
 #include "../decode_checks.h"
 #include "../op_checks.h"
-#include "../reflect_checks.h"
 #include "../protocols/pocv2_seeds.h"
 #include "../write_into.h"
 #include "decode.h"
@@ -181,53 +180,6 @@ at::Tensor pick_cuda(const at::Tensor& seeds, int64_t dim, int64_t k) {
   C10_CUDA_CHECK(cuda::launch_pick(seeds.data_ptr<int64_t>(), seeds.numel(), dim, k,
                                    out.data_ptr<int64_t>(), stream()));
   return out;
-}
-
-// Reflects the rows of one or two tensors (x[s] into out[s]) by v, in one launch.
-void householder_launch(std::initializer_list<std::pair<at::Tensor, at::Tensor>> x_out,
-                        const at::Tensor& v) {
-  const at::Tensor& first = x_out.begin()->first;
-  const c10::cuda::CUDAGuard guard(first.device());
-  cuda::HouseholderRows sets[2];
-  int count = 0;
-  int64_t rows = 0;
-  for (const auto& [x, out] : x_out) {
-    sets[count++] = {x.data_ptr(), out.data_ptr(), x.size(0)};
-    rows += x.size(0);
-  }
-  if (rows == 0) return;
-  const int64_t dim = first.size(1);
-  auto scratch = float_scratch(first, static_cast<int64_t>(cuda::householder_scratch_floats(rows, dim)));
-  C10_CUDA_CHECK(cuda::launch_householder(sets, count, v.data_ptr(), v.dim() == 2,
-                                          float_type(first.scalar_type()), dim,
-                                          scratch_ptr(scratch), stream()));
-}
-
-at::Tensor householder_cuda(const at::Tensor& x, const at::Tensor& v) {
-  check_householder_args(x, v);
-  auto out = at::empty_like(x);
-  householder_launch({{x, out}}, v);
-  return out;
-}
-
-void householder_inplace_cuda(const at::Tensor& x, const at::Tensor& v) {
-  check_householder_inplace_args(x, v);
-  householder_launch({{x, x}}, v);
-}
-
-std::tuple<at::Tensor, at::Tensor> householder_pair_cuda(const at::Tensor& hidden,
-                                                         const at::Tensor& residual,
-                                                         const at::Tensor& v) {
-  check_householder_pair_args(hidden, residual, v);
-  auto h = at::empty_like(hidden), r = at::empty_like(residual);
-  householder_launch({{hidden, h}, {residual, r}}, v);
-  return {h, r};
-}
-
-void householder_pair_inplace_cuda(const at::Tensor& hidden, const at::Tensor& residual,
-                                   const at::Tensor& v) {
-  check_householder_pair_inplace_args(hidden, residual, v);
-  householder_launch({{hidden, hidden}, {residual, residual}}, v);
 }
 
 at::Tensor haar_rotate_cuda(const at::Tensor& x, const at::Tensor& seeds) {
@@ -479,10 +431,6 @@ TORCH_LIBRARY_IMPL(pocrand, CUDA, m) {
   m.impl("normal_nonces_into", &normal_nonces_into_cuda);
   m.impl("concat_normal_nonces_into", &concat_normal_nonces_into_cuda);
   m.impl("pick", &pick_cuda);
-  m.impl("householder", &householder_cuda);
-  m.impl("householder_", &householder_inplace_cuda);
-  m.impl("householder_pair", &householder_pair_cuda);
-  m.impl("householder_pair_", &householder_pair_inplace_cuda);
   m.impl("haar_rotate", &haar_rotate_cuda);
   m.impl("artifacts", &artifacts_cuda);
   m.impl("artifacts_nonces", &artifacts_nonces_cuda);
@@ -602,147 +550,6 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> snap_cuda(const at::T
 TORCH_LIBRARY_IMPL(pocrand, CUDA, m) {
   m.impl("snap", &snap_cuda);
   m.impl("snap_into", &snap_into_cuda);
-}
-
-}  // namespace pocrand
-
-// ---- the masked row-group reflection (SPEC.md 10.10): the launcher of cuda/reflect_rows.cu ----
-namespace pocrand {
-namespace {
-
-// Reflects one or two tensors (x[s] into out[s], each [rows, copies, hidden]) in one launch.
-void reflect_rows_launch(std::initializer_list<std::pair<at::Tensor, at::Tensor>> x_out,
-                         const at::Tensor& table, const at::Tensor& row_group, const at::Tensor& mask,
-                         bool stepwise) {
-  const at::Tensor& first = x_out.begin()->first;
-  const c10::cuda::CUDAGuard guard(first.device());
-  cuda::ReflectSet sets[2];
-  int count = 0;
-  for (const auto& [x, out] : x_out) sets[count++] = {x.data_ptr(), out.data_ptr()};
-  const int64_t rows = first.size(0), copies = first.size(1), hidden = first.size(2);
-  const int64_t units = rows * copies * count;
-  if (units == 0) return;
-  auto scratch = float_scratch(first, static_cast<int64_t>(cuda::reflect_rows_scratch_floats(units, hidden)));
-  C10_CUDA_CHECK(cuda::launch_reflect_rows(sets, count, rows, copies, hidden, table.data_ptr(),
-                                           table.size(0), row_group.data_ptr<int64_t>(),
-                                           mask.data_ptr<bool>(), stepwise,
-                                           float_type(first.scalar_type()), scratch_ptr(scratch),
-                                           stream()));
-}
-
-at::Tensor reflect_rows_cuda(const at::Tensor& x, const at::Tensor& table, const at::Tensor& row_group,
-                             const at::Tensor& mask, c10::string_view mode) {
-  check_reflect_rows_args(x, table, row_group, mask);
-  const bool stepwise = reflect_mode_stepwise(mode);
-  auto out = at::empty_like(x);
-  reflect_rows_launch({{x, out}}, table, row_group, mask, stepwise);
-  return out;
-}
-
-void reflect_rows_inplace_cuda(const at::Tensor& x, const at::Tensor& table, const at::Tensor& row_group,
-                               const at::Tensor& mask, c10::string_view mode) {
-  check_reflect_rows_inplace_args(x, table, row_group, mask);
-  reflect_rows_launch({{x, x}}, table, row_group, mask, reflect_mode_stepwise(mode));
-}
-
-std::tuple<at::Tensor, at::Tensor> reflect_rows_pair_cuda(const at::Tensor& hidden, const at::Tensor& residual,
-                                                          const at::Tensor& table, const at::Tensor& row_group,
-                                                          const at::Tensor& mask, c10::string_view mode) {
-  check_reflect_rows_pair_args(hidden, residual, table, row_group, mask);
-  const bool stepwise = reflect_mode_stepwise(mode);
-  auto h = at::empty_like(hidden), r = at::empty_like(residual);
-  reflect_rows_launch({{hidden, h}, {residual, r}}, table, row_group, mask, stepwise);
-  return {h, r};
-}
-
-void reflect_rows_pair_inplace_cuda(const at::Tensor& hidden, const at::Tensor& residual,
-                                    const at::Tensor& table, const at::Tensor& row_group,
-                                    const at::Tensor& mask, c10::string_view mode) {
-  check_reflect_rows_pair_inplace_args(hidden, residual, table, row_group, mask);
-  reflect_rows_launch({{hidden, hidden}, {residual, residual}}, table, row_group, mask,
-                      reflect_mode_stepwise(mode));
-}
-
-}  // namespace
-
-TORCH_LIBRARY_IMPL(pocrand, CUDA, m) {
-  m.impl("reflect_rows", &reflect_rows_cuda);
-  m.impl("reflect_rows_", &reflect_rows_inplace_cuda);
-  m.impl("reflect_rows_pair", &reflect_rows_pair_cuda);
-  m.impl("reflect_rows_pair_", &reflect_rows_pair_inplace_cuda);
-}
-
-}  // namespace pocrand
-
-// ---- the masked forward-pass overrides (SPEC.md 10.11, 10.12): the launchers of cuda/overrides.cu ----
-#include "../overrides_checks.h"
-#include "overrides.h"
-
-namespace pocrand {
-namespace {
-
-void embed_synth_launch(const at::Tensor& x, const at::Tensor& out, const at::Tensor& base_seeds,
-                        const at::Tensor& step, const at::Tensor& prev_k, const at::Tensor& embeds,
-                        const at::Tensor& mask, int64_t salt) {
-  const c10::cuda::CUDAGuard guard(x.device());
-  if (x.numel() == 0) return;
-  C10_CUDA_CHECK(cuda::launch_embed_synth(
-      x.data_ptr(), out.data_ptr(), float_type(x.scalar_type()), x.size(0), x.size(1),
-      base_seeds.data_ptr<int64_t>(), step.data_ptr<int64_t>(), prev_k.data_ptr<int64_t>(),
-      embeds.data_ptr(), float_type(embeds.scalar_type()), mask.data_ptr<bool>(),
-      static_cast<uint32_t>(salt), stream()));
-}
-
-at::Tensor embed_synth_cuda(const at::Tensor& x, const at::Tensor& base_seeds, const at::Tensor& step,
-                            const at::Tensor& prev_k, const at::Tensor& embeds, const at::Tensor& mask,
-                            int64_t salt) {
-  check_embed_synth_args(x, base_seeds, step, prev_k, embeds, mask, salt);
-  auto out = at::empty_like(x);
-  embed_synth_launch(x, out, base_seeds, step, prev_k, embeds, mask, salt);
-  return out;
-}
-
-void embed_synth_inplace_cuda(const at::Tensor& x, const at::Tensor& base_seeds, const at::Tensor& step,
-                              const at::Tensor& prev_k, const at::Tensor& embeds, const at::Tensor& mask,
-                              int64_t salt) {
-  check_embed_synth_inplace_args(x, base_seeds, step, prev_k, embeds, mask, salt);
-  embed_synth_launch(x, x, base_seeds, step, prev_k, embeds, mask, salt);
-}
-
-void router_override_launch(const at::Tensor& logits, const at::Tensor& out, const at::Tensor& route_seeds,
-                            const at::Tensor& step, const at::Tensor& mask, int64_t top_k,
-                            int64_t ladder_base) {
-  const c10::cuda::CUDAGuard guard(logits.device());
-  if (logits.numel() == 0) return;
-  C10_CUDA_CHECK(cuda::launch_router_override(
-      logits.data_ptr(), out.data_ptr(), float_type(logits.scalar_type()), logits.size(0),
-      logits.size(1), route_seeds.data_ptr<int64_t>(), step.data_ptr<int64_t>(),
-      mask.data_ptr<bool>(), top_k, ladder_base, stream()));
-}
-
-at::Tensor router_override_cuda(const at::Tensor& logits, const at::Tensor& route_seeds,
-                                const at::Tensor& step, const at::Tensor& mask, int64_t n_experts,
-                                int64_t top_k, int64_t ladder_base) {
-  check_router_override_args(logits, route_seeds, step, mask, n_experts, top_k, ladder_base);
-  auto out = at::empty_like(logits);
-  router_override_launch(logits, out, route_seeds, step, mask, top_k, ladder_base);
-  return out;
-}
-
-void router_override_inplace_cuda(const at::Tensor& logits, const at::Tensor& route_seeds,
-                                  const at::Tensor& step, const at::Tensor& mask, int64_t n_experts,
-                                  int64_t top_k, int64_t ladder_base) {
-  check_router_override_inplace_args(logits, route_seeds, step, mask, n_experts, top_k, ladder_base);
-  router_override_launch(logits, logits, route_seeds, step, mask, top_k, ladder_base);
-}
-
-}  // namespace
-
-TORCH_LIBRARY_IMPL(pocrand, CUDA, m) {
-  m.impl("embed_synth", &embed_synth_cuda);
-  m.impl("embed_synth_", &embed_synth_inplace_cuda);
-  m.impl("router_override", &router_override_cuda);
-  m.impl("router_override_", &router_override_inplace_cuda);
 }
 
 }  // namespace pocrand

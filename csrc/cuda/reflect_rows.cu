@@ -8,7 +8,8 @@
 //   section 7), then the row read again for the update. Nothing of a row is written before its
 //   dot is known (the sum ends with a barrier), so out may be x.
 // Both sum each dot by section 7's pairing, so which one runs never changes a bit (the GPU tests
-// compare each against the CPU kernel). mask and row_group are read on the device only.
+// compare each against the CPU kernel). mask and row_group are read on the device only; either may
+// be absent (nullptr): reflect_rows_chunk.cuh's row_slot says what then holds.
 #include <algorithm>
 
 #include "device_common.cuh"
@@ -51,8 +52,9 @@ __global__ void reflect_rows_kernel(ReflectSet s0, ReflectSet s1, int count, int
     const int64_t r = local / copies;
     const Bits* x = static_cast<const Bits*>(s.x) + local * hidden;
     Bits* out = static_cast<Bits*>(s.out) + local * hidden;
-    const int64_t g = row_group[r];
-    if (!mask[r] || g < 0 || g >= slots) {  // copied bit for bit (the same for every thread)
+    const UnitSlot slot = row_slot(r, slots, row_group, mask);
+    const int64_t g = slot.g;
+    if (!slot.m || g < 0 || g >= slots) {  // copied bit for bit (the same for every thread)
       if (out != x)
         for (int64_t i = threadIdx.x; i < hidden; i += blockDim.x) out[i] = x[i];
       continue;

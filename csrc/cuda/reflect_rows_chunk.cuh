@@ -4,11 +4,11 @@
 //
 // Why a second kernel: the generic one (a block of 256 threads per unit) reads each row twice,
 // once for the dot and once for the update. Here a block of one warp per 1024-term chunk holds
-// the unit's x and its slot's v in registers, sums the dot by householder_chunk.cuh's chunk_dot
+// the unit's x and its slot's v in registers, sums the dot by chunk_dot.cuh's chunk_dot
 // (the tree of core section 7 in registers and shuffles, the same pairing as tree_sum.cuh's, so
 // the bits are the generic kernel's) and writes y from the registers: x is read once. Each block
 // walks units gridDim.x apart and loads the next unit's x and v while it sums and writes the
-// current one, as the Householder chunk kernel does; the grid is as many blocks as fit on the
+// current one; the grid is as many blocks as fit on the
 // device, so several units are in flight per multiprocessor.
 #pragma once
 
@@ -20,7 +20,7 @@
 
 #include "../core/pocrand_core.h"
 #include "device_common.cuh"
-#include "householder_chunk.cuh"
+#include "chunk_dot.cuh"
 #include "kernels.h"
 #include "launch_util.cuh"
 #include "storage_round.cuh"
@@ -135,12 +135,19 @@ __device__ __forceinline__ int64_t unit_local(const ReflectUnits& units, int64_t
   return u < units.per_set ? u : u - units.per_set;
 }
 
-__device__ __forceinline__ UnitSlot unit_slot(const ReflectUnits& units, int64_t u,
+// Row r's slot and mask entry: row_group[r], or without row_group (nullptr) slot 0 of a one-row
+// table or slot r of an n-row one; without mask (nullptr) every row is reflected.
+__device__ __forceinline__ UnitSlot row_slot(int64_t r, int64_t slots, const int64_t* row_group,
+                                             const bool* mask) {
+  return {row_group != nullptr ? row_group[r] : (slots == 1 ? 0 : r), mask == nullptr || mask[r]};
+}
+
+__device__ __forceinline__ UnitSlot unit_slot(const ReflectUnits& units, int64_t u, int64_t slots,
                                               const int64_t* row_group, const bool* mask) {
   if (u >= units.total) return {-1, false};
   const int64_t local = unit_local(units, u);
   const int64_t r = units.copies == 1 ? local : local / units.copies;  // a 64-bit division is slow
-  return {row_group[r], mask[r]};
+  return row_slot(r, slots, row_group, mask);
 }
 
 template <typename Bits>
@@ -155,9 +162,8 @@ __device__ __forceinline__ ReflectUnit<Bits> reflect_unit(const ReflectUnits& un
           reflect ? table + slot.g * hidden : nullptr};
 }
 
-// The launch bounds name one block a multiprocessor for float32 (the Householder chunk kernel's
-// choice: the registers then allow the four row arrays below without spills) and two for 16-bit
-// elements, whose arrays are half as large: 128 registers a thread, so that two blocks of rows up
+// The launch bounds name one block a multiprocessor for float32 (the registers then allow the
+// four row arrays below without spills) and two for 16-bit elements, whose arrays are half as large: 128 registers a thread, so that two blocks of rows up
 // to 8192 elements are in flight on each multiprocessor (unbounded, ptxas took 151 for the
 // stepwise kernel, which left one block of 7 or 8 warps). bf16 before sm_80, rounded in software,
 // keeps one. Blocks of 16 warps get at most 128 registers a thread,
@@ -243,10 +249,10 @@ reflect_rows_chunk_kernel(const __grid_constant__ ReflectUnits units, int hidden
   };
   ReflectUnit<Bits> ua{}, ub{};
   int64_t u = blockIdx.x;
-  UnitSlot next_slot = unit_slot(units, u + step, row_group, mask);
-  load(u, unit_slot(units, u, row_group, mask), ua, xa, va);
+  UnitSlot next_slot = unit_slot(units, u + step, slots, row_group, mask);
+  load(u, unit_slot(units, u, slots, row_group, mask), ua, xa, va);
   for (; u < units.total; u += step) {
-    const UnitSlot after = unit_slot(units, u + 2 * step, row_group, mask);  // used a unit later
+    const UnitSlot after = unit_slot(units, u + 2 * step, slots, row_group, mask);  // used a unit later
     unit(u, ua, xa, va, next_slot, ub, xb, vb);
     next_slot = after;
 #pragma unroll

@@ -28,7 +28,7 @@
 #include <algorithm>
 
 #include "device_common.cuh"
-#include "householder_chunk.cuh"
+#include "chunk_dot.cuh"
 #include "launch_util.cuh"
 #include "pick_row.cuh"
 #include "snap_pick.cuh"

@@ -3,7 +3,7 @@
 // (one warp per chunk, a warp's small sums, a block per chunk, a block over any number of terms),
 // each an instantiation of it. The host's version is tree_sum in csrc/core/pocrand_core.h.
 //
-// The one specialised copy is chunk_dot in householder_chunk.cuh (the Householder chunk kernel,
+// The one specialised copy is chunk_dot in chunk_dot.cuh (the reflection's chunk kernel,
 // near its memory floor): it equals chunk_tree<32, 1, TreeResult::kEveryLane> over the same
 // products, which tests/cpp/tree_sum_gpu.cu checks bit for bit.
 #pragma once

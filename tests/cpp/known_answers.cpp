@@ -1,18 +1,21 @@
-// known_answers.cpp — pocrand_ext/known_answers.txt recomputed from csrc/core alone (no torch).
+// known_answers.cpp — pocrand_ext/known_answers.txt recomputed without torch, by the shipped CPU
+// kernels where they are torch-free (csrc/cpu/reflect.cpp and overrides.cpp so far: the
+// householder, reflect_rows, embed_synth and router_override cases) and by csrc/core with the SPEC.md operations written out as plain loops for
+// the other ops.
 //
 // The digests in that file come from the NumPy implementation of SPEC.md. This driver computes
-// the outputs of every case (the Phase-2 ops of SPEC.md section 8 and the PoC v2 ops of section 9)
-// with the header's functions and the SPEC.md operations written out as plain loops, hashes their
-// little-endian bytes with SHA-256, and compares. CI builds it
-// with x86-64 GCC, x86-64 clang and aarch64 GCC (run under qemu-user): the three must print the
-// same lines, so no compiler or host changes a bit (FMA contraction would: see README).
+// the outputs of every case, hashes their little-endian bytes with SHA-256, and compares. CI
+// builds it with x86-64 GCC, x86-64 clang and aarch64 GCC (run under qemu-user): the three must
+// print the same lines, so no compiler or host changes a bit (FMA contraction would: see
+// docs/building.md).
 //
 //   known_answers FILE [--flush | --flush-unguarded] [--only OP[,OP...]]
 // prints "<ok|MISMATCH> <digest> <op> <args>" per case, "skip <op>" for ops it does not compute,
 // and exits 1 on any mismatch. --flush sets flush-to-zero first and computes under IeeeFpMode
 // (csrc/cpu/fp_env.h), as the CPU kernels do. --flush-unguarded computes in the flushing mode
-// itself, as a build with flush-to-zero would: it must report mismatches (the householder cases
-// with x_scale_exp have subnormal products), so that the known answers are seen to catch FTZ.
+// itself; built with POCRAND_TEST_ONLY_NO_FP_GUARD (the kernels' guard left out, as a build with
+// flush-to-zero would compute) it must report mismatches (the householder cases with
+// x_scale_exp have subnormal products), so that the known answers are seen to catch FTZ.
 #include <stdint.h>
 #include <string.h>
 
@@ -22,6 +25,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <string>
@@ -30,6 +34,8 @@
 #include "../../csrc/core/pocrand_core.h"
 #include "../../csrc/core/sha256.h"
 #include "../../csrc/cpu/fp_env.h"
+#include "../../csrc/cpu/overrides.h"
+#include "../../csrc/cpu/reflect.h"
 #include "flush_mode.h"
 #include "json_args.h"
 #include "spec_pick.h"
@@ -171,6 +177,44 @@ static void reflect(std::vector<float>& y, const std::vector<float>& v, const st
   y = through(y, dtype);
 }
 
+// ---- the shipped CPU kernels (csrc/cpu), called on the cases' inputs --------------------------
+// The kernels read and write elements in their stored types; every checked host is little-endian,
+// so store()'s bytes are those elements as the kernels see them.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the driver assumes a little-endian host");
+
+static cpu::Dtype cpu_dtype(const std::string& dtype) {
+  if (dtype == "float16") return cpu::Dtype::kFloat16;
+  if (dtype == "bfloat16") return cpu::Dtype::kBFloat16;
+  if (dtype == "float32") return cpu::Dtype::kFloat32;
+  throw std::runtime_error("unknown dtype " + dtype);
+}
+
+// csrc/cpu/reflect.cpp on x [n, copies, hidden] and table [slots, hidden] (values of dtype):
+// the output's bytes.
+static Bytes reflect_kernel(const std::vector<float>& x, const std::vector<float>& table,
+                            int64_t n, int64_t copies, int64_t hidden, const int64_t* row_group,
+                            const bool* mask, bool stepwise, const std::string& dtype) {
+  const Bytes xb = store(x, dtype), tb = store(table, dtype);
+  Bytes out(xb.size(), 0xa5);  // a marker: an element the kernel never wrote cannot pass
+  cpu::reflect_rows(cpu_dtype(dtype), xb.data(), out.data(), n, copies, hidden, tb.data(),
+                    static_cast<int64_t>(table.size()) / hidden, row_group, mask, stepwise);
+  return out;
+}
+
+// A case's 0/1 list as the kernels' bool array (at least `rows` entries).
+static std::unique_ptr<bool[]> bools(const std::vector<int64_t>& values, int64_t rows, const char* what) {
+  if (static_cast<int64_t>(values.size()) < rows) throw std::runtime_error(std::string(what) + ": an entry per row");
+  std::unique_ptr<bool[]> out(new bool[values.size()]);
+  for (size_t r = 0; r < values.size(); ++r) out[r] = values[r] != 0;
+  return out;
+}
+
+// A per-row int64 list of at least `rows` entries.
+static const int64_t* per_row(const std::vector<int64_t>& values, int64_t rows, const char* what) {
+  if (static_cast<int64_t>(values.size()) < rows) throw std::runtime_error(std::string(what) + ": an entry per row");
+  return values.data();
+}
+
 static std::vector<int64_t> pick(uint32_t seed, int64_t dim, int64_t k) {  // 9.4
   std::vector<uint32_t> s(dim);
   for (int64_t i = 0; i < dim; ++i) s[i] = pick_score(static_cast<uint32_t>(i), seed);
@@ -226,13 +270,13 @@ static bool compute_pocv2(const std::string& op, const Args& a, Bytes& out) {
       for (float& e : x) e = pr_mul(e, scale);
     }
     x = through(x, dtype);
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t vs = a.num("v_seed") + (a.num("per_row") ? r : 0);
-      std::vector<float> y(x.begin() + r * dim, x.begin() + (r + 1) * dim);
-      reflect(y, through(unit_vector(static_cast<uint32_t>(vs & 0xffffffff), dim), dtype), dtype);
-      const Bytes b = store(y, dtype);
-      out.insert(out.end(), b.begin(), b.end());
+    // 9.3 is the reflection with one slot (or one per row) and no mask, rounded once.
+    std::vector<float> table;
+    for (int64_t r = 0; r < (a.num("per_row") ? rows : 1); ++r) {
+      const std::vector<float> v = through(unit_vector(static_cast<uint32_t>((a.num("v_seed") + r) & 0xffffffff), dim), dtype);
+      table.insert(table.end(), v.begin(), v.end());
     }
+    out = reflect_kernel(x, table, rows, 1, dim, nullptr, nullptr, false, dtype);
   } else if (op == "pick_indices") {
     for (int64_t nonce : a.nums("nonces"))
       for (int64_t i : pick(seed_from_string(nonce_prefix + "_nonce_" + str_int(nonce) + "_pick_" +
@@ -284,31 +328,17 @@ static bool compute_pocv2(const std::string& op, const Args& a, Bytes& out) {
     const int64_t slots = a.num("slots");
     const std::string dtype = a.str("dtype");
     const bool stepwise = a.str("mode") == "stepwise";
-    const int st = dtype == "float16" ? kStorageFloat16 : dtype == "bfloat16" ? kStorageBFloat16 : kStorageFloat32;
     const std::vector<float> x = through(normal(static_cast<uint32_t>(a.num("x_seed")), rows * copies * H), dtype);
-    std::vector<std::vector<float>> table(slots, std::vector<float>(H, 0.0f));
-    for (int64_t j = 1; j < slots; ++j)
-      table[j] = through(unit_vector(static_cast<uint32_t>(a.num("table_seed") + j), H), dtype);
-    const std::vector<int64_t>& groups = a.nums("row_group");
-    const std::vector<int64_t>& mask = a.nums("mask");
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t g = groups.at(r);
-      const bool active = mask.at(r) != 0 && g >= 0 && g < slots;
-      for (int64_t c = 0; c < copies; ++c) {
-        std::vector<float> y(x.begin() + (r * copies + c) * H, x.begin() + (r * copies + c + 1) * H);
-        if (active && !stepwise) {
-          reflect(y, table[g], dtype);
-        } else if (active) {
-          const std::vector<float>& v = table[g];
-          std::vector<float> p(H);
-          for (int64_t i = 0; i < H; ++i) p[i] = stepwise_product(y[i], v[i], st);
-          const float cf = stepwise_coefficient(fixed_order_sum(p), st);
-          for (int64_t i = 0; i < H; ++i) y[i] = stepwise_update(y[i], cf, v[i], st);
-        }
-        const Bytes b = store(y, dtype);
-        out.insert(out.end(), b.begin(), b.end());
-      }
+    std::vector<float> table(slots * H, 0.0f);  // slot 0 zeros
+    for (int64_t j = 1; j < slots; ++j) {
+      const std::vector<float> v = through(unit_vector(static_cast<uint32_t>(a.num("table_seed") + j), H), dtype);
+      std::copy(v.begin(), v.end(), table.begin() + j * H);
     }
+    const std::vector<int64_t>& groups = a.nums("row_group");
+    const std::vector<int64_t>& mask_values = a.nums("mask");
+    per_row(groups, rows, "row_group");
+    out = reflect_kernel(x, table, rows, copies, H, groups.data(), bools(mask_values, rows, "mask").get(),
+                         stepwise, dtype);
   } else if (op == "snap") {  // 10.7: k int64 [B], bad (a byte each), scores f32 [B, P], q f32 [B, d]
     const std::vector<int64_t> seeds = a.nums("seeds");
     const int64_t B = static_cast<int64_t>(seeds.size()), H = a.num("hidden");
@@ -437,44 +467,21 @@ static bool compute_gonka(const std::string& op, const Args& a, Bytes& out) {
     // stored again keeps its bits (10.11 copies them)
     const std::vector<float> emb =
         through(normal(static_cast<uint32_t>(a.num("embeds_seed")), a.num("embeds_rows") * H), edtype);
-    const std::vector<int64_t>& base = a.nums("base_seeds");
-    const std::vector<int64_t>& steps = a.nums("step");
-    const std::vector<int64_t>& prev = a.nums("prev_k");
-    const std::vector<int64_t>& mask = a.nums("mask");
-    const auto salt = static_cast<uint32_t>(a.num("salt"));
-    for (int64_t r = 0; r < rows; ++r) {
-      std::vector<float> y;
-      switch (embed_synth_kind(mask.at(r) != 0, prev.at(r))) {
-        case kSynthDecode:
-          y = normal(step_seed(static_cast<uint32_t>(base.at(r)), static_cast<uint32_t>(prev.at(r)),
-                               static_cast<uint32_t>(steps.at(r)), salt), H);
-          break;
-        case kSynthPrefill: y.assign(emb.begin() + r * H, emb.begin() + (r + 1) * H); break;
-        default: y.assign(x.begin() + r * H, x.begin() + (r + 1) * H);  // stored below as x was
-      }
-      const Bytes b = store(y, dtype);
-      out.insert(out.end(), b.begin(), b.end());
-    }
+    const Bytes xb = store(x, dtype), eb = store(emb, edtype);
+    out.assign(xb.size(), 0xa5);  // a marker: an element the kernel never wrote cannot pass
+    cpu::embed_synth(cpu_dtype(dtype), xb.data(), out.data(), rows, H, per_row(a.nums("base_seeds"), rows, "base_seeds"),
+                     per_row(a.nums("step"), rows, "step"), per_row(a.nums("prev_k"), rows, "prev_k"),
+                     cpu_dtype(edtype), eb.data(), bools(a.nums("mask"), rows, "mask").get(),
+                     static_cast<uint32_t>(a.num("salt")));
   } else if (op == "router_override") {  // 10.12: logits [rows, n_experts] in dtype
     const int64_t rows = a.num("rows"), E = a.num("n_experts");
     const std::vector<float> x = normal(static_cast<uint32_t>(a.num("x_seed")), rows * E);
-    const std::vector<int64_t>& seeds = a.nums("route_seeds");
-    const std::vector<int64_t>& steps = a.nums("step");
-    const std::vector<int64_t>& mask = a.nums("mask");
-    const auto e32 = static_cast<uint32_t>(E);
-    std::vector<float> y;
-    for (int64_t r = 0; r < rows; ++r) {
-      if (mask.at(r) == 0) {
-        y.insert(y.end(), x.begin() + r * E, x.begin() + (r + 1) * E);
-        continue;
-      }
-      const uint32_t start = route_start(
-          route_seed(static_cast<uint32_t>(steps.at(r)), static_cast<uint32_t>(seeds.at(r))), e32);
-      for (uint32_t e = 0; e < e32; ++e)
-        y.push_back(forced_logit(e, start, e32, static_cast<uint32_t>(a.num("top_k")),
-                                 static_cast<int32_t>(a.num("ladder_base"))));
-    }
-    out = store(y, a.str("dtype"));
+    const Bytes xb = store(x, a.str("dtype"));
+    out.assign(xb.size(), 0xa5);
+    cpu::router_override(cpu_dtype(a.str("dtype")), xb.data(), out.data(), rows, E,
+                         per_row(a.nums("route_seeds"), rows, "route_seeds"), per_row(a.nums("step"), rows, "step"),
+                         bools(a.nums("mask"), rows, "mask").get(), a.num("top_k"), a.num("ladder_base"));
+
   } else {
     return false;
   }

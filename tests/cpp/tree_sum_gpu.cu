@@ -1,12 +1,12 @@
 // tree_sum_gpu.cu — the device's fixed-order sums against the host's (needs a GPU; without one it
 // exits 77, which CTest reports as skipped). Every instantiation of csrc/cuda/tree_sum.cuh's
-// chunk_tree that a kernel uses, and the specialised copy chunk_dot (householder_chunk.cuh), on
+// chunk_tree that a kernel uses, and the specialised copy chunk_dot (chunk_dot.cuh), on
 // adversarial terms: cancellations, mixed magnitudes, subnormals, signed zeros, inf and NaN, every
 // length up to 33 and lengths around each chunk and level boundary (partial last chunks).
 //   - block_tree_sum (warp_chunk_sum = chunk_tree<32, 1>) == the core's tree_sum, bit for bit;
 //   - block_chunk_sum (chunk_tree<4, 8>) == chunk_tree_sum of each zero-padded chunk;
 //   - warp_small_sum (chunk_tree<1, 1, kBroadcast>) and chunk_tree<1, 1, kEveryLane> (the
-//     Householder chunk kernel's last level) == tree_sum, in every lane;
+//     chunk kernels' last level) == tree_sum, in every lane;
 //   - chunk_dot<E> == chunk_tree<32, 1, kEveryLane> over the same products, in every lane, for
 //     float32, fp16 and bf16 rows of every length (in 16-byte vectors) up to two chunks; the same
 //     for the stepwise products of the one-pass reflect_rows kernel (reflect_rows_chunk.cuh).
@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "gpu_check.cuh"
-#include "../../csrc/cuda/householder_chunk.cuh"
+#include "../../csrc/cuda/chunk_dot.cuh"
 #include "../../csrc/cuda/reflect_rows_chunk.cuh"
 #include "../../csrc/cuda/tree_sum.cuh"
 

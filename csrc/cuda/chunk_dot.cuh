@@ -1,6 +1,6 @@
-// householder_chunk.cuh — the Householder chunk kernel's fixed-order dot (householder.cu): the
-// row's 1024-term chunks held in 16-byte vectors, one warp a chunk, summed by the tree of core
-// section 7 in registers and shuffles. In a header of its own so that tests/cpp/tree_sum_gpu.cu
+// chunk_dot.cuh — the one-pass kernels' fixed-order dot (the reflection's chunk kernel in
+// reflect_rows_chunk.cuh, and the snap's): the row's 1024-term chunks held in 16-byte vectors,
+// one warp a chunk, summed by the tree of core section 7 in registers and shuffles. In a header of its own so that tests/cpp/tree_sum_gpu.cu
 // compares it with tree_sum.cuh's chunk_tree.
 #pragma once
 
@@ -85,7 +85,7 @@ struct ProductHasPair<Product, decltype(void(&Product::pair))> : std::true_type 
 // checks the two bit for bit. Kept for speed: the chunk kernel runs near its memory floor, and this
 // layout reads each lane's terms as 16-byte vectors. `product` is a parameter so that the one-pass
 // reflect_rows kernel (reflect_rows_chunk.cuh) sums its stepwise products by the same tree; the
-// default's code is the Householder kernel's as before (the same cubin).
+// default is the plain product of 9.3.
 template <typename E, typename Product = ArithProduct<E>>
 __device__ __forceinline__ float chunk_dot(const uint4 (&x)[ChunkShape<E>::kPerLane],
                                            const uint4 (&v)[ChunkShape<E>::kPerLane], int base,

@@ -1,18 +1,19 @@
-// householder_kernels.cu — the CUDA Householder kernels on their own, without torch (needs a GPU).
+// reflect_kernels.cu — the CUDA reflection kernels on their own, without torch (needs a GPU), in
+// apply_householder's shape: one slot, no mask, no row_group.
 //
-// 1. Bits: launch_householder (the chunk kernel for these rows) against the generic kernel (the
-//    plainest formulation of SPEC.md 9.3, itself tested against the CPU kernel and the NumPy
-//    spec) for each element type, row lengths around the chunk boundaries up to 16384, 1 to 700
-//    rows (so that blocks walk several rows and reuse the chunk-sum slots), one tensor or the
-//    pair, out of place or in place.
-// 2. Time (skipped with `check`): launch_householder on [8192, 8192] and [4096, 16384] bf16,
+// 1. Bits: launch_reflect_rows (the chunk kernel where the rows allow it) against the generic
+//    kernel (the plainest formulation of SPEC.md 9.3 / 10.10, itself tested against the CPU
+//    kernel and the NumPy spec) for each element type and both roundings, row lengths around the
+//    chunk boundaries up to 16384, 1 to 700 rows (so that blocks walk several rows and reuse the
+//    chunk-sum slots), one tensor or the pair, out of place or in place.
+// 2. Time (skipped with `check`): launch_reflect_rows on [8192, 8192] and [4096, 16384] bf16,
 //    alone and as a pair, beside the read+write floor of a 1 GiB device copy in the same run.
 //
 //   nvcc -std=c++17 -O3 -fmad=false --ftz=false -Xcompiler=-ffp-contract=off -arch=sm_90 \
-//        scripts/householder_kernels.cu -o householder_kernels
-//   ./householder_kernels
-//   compute-sanitizer --tool racecheck ./householder_kernels check
-#include "../csrc/cuda/householder.cu"  // the kernels themselves, not a copy
+//        scripts/reflect_kernels.cu -o reflect_kernels
+//   ./reflect_kernels
+//   compute-sanitizer --tool racecheck ./reflect_kernels check
+#include "../csrc/cuda/reflect_rows.cu"  // the kernels themselves, not a copy
 
 #include <algorithm>
 #include <cmath>
@@ -63,8 +64,8 @@ bool same_bytes(const std::vector<T>& a, const std::vector<T>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
 }
 
-// One case: both tensors through the generic kernel, then through launch_householder.
-template <typename E>
+// One case: both tensors through the generic kernel, then through launch_reflect_rows.
+template <typename E, bool Stepwise>
 bool same_bits(int64_t rows, int64_t dim, bool pair, bool in_place, std::mt19937& gen) {
   using Bits = typename E::Bits;
   const size_t n = static_cast<size_t>(rows * dim);
@@ -75,22 +76,26 @@ bool same_bits(int64_t rows, int64_t dim, bool pair, bool in_place, std::mt19937
   Bits *want_x = to_device(zeros), *want_r = to_device(zeros);
   Bits *got_x = in_place ? x : to_device(zeros), *got_r = in_place ? r : to_device(zeros);
   float* scratch = nullptr;
-  CHECK_CUDA(cudaMalloc(&scratch, householder_scratch_floats(2 * rows, dim) * sizeof(float)));
+  CHECK_CUDA(cudaMalloc(&scratch, (reflect_rows_scratch_floats(2 * rows, dim) + 1) * sizeof(float)));
   const auto blocks = static_cast<unsigned>(std::min<int64_t>(rows, 1024));
-  householder_kernel<E><<<blocks, 256>>>(RowSets{{{x, want_x, rows}, {}}, 1}, v, false, dim, scratch);
-  householder_kernel<E><<<blocks, 256>>>(RowSets{{{r, want_r, rows}, {}}, 1}, v, false, dim, scratch);
+  const int64_t per_block = dim <= kChunk ? 0 : block_tree_scratch(dim);
+  for (const ReflectSet set : {ReflectSet{x, want_x}, ReflectSet{r, want_r}})
+    reflect_rows_kernel<E, Stepwise><<<blocks, 256>>>(set, set, 1, rows, 1, dim, v, 1, nullptr,
+                                                       nullptr, scratch, per_block);
   CHECK_CUDA(cudaDeviceSynchronize());
-  const HouseholderRows sets[2] = {{x, got_x, rows}, {r, got_r, rows}};
+  const ReflectSet sets[2] = {{x, got_x}, {r, got_r}};
   const FloatType type = std::is_same<E, F32>::value    ? FloatType::kFloat32
                          : std::is_same<E, F16>::value ? FloatType::kFloat16
                                                         : FloatType::kBFloat16;
-  CHECK_CUDA(launch_householder(sets, pair ? 2 : 1, v, false, type, dim, scratch, 0));
+  CHECK_CUDA(launch_reflect_rows(sets, pair ? 2 : 1, rows, 1, dim, v, 1, nullptr, nullptr, Stepwise,
+                                 type, scratch, 0));
   CHECK_CUDA(cudaDeviceSynchronize());
   const bool ok = same_bytes(to_host(want_x, n), to_host(got_x, n)) &&
                   (!pair || same_bytes(to_host(want_r, n), to_host(got_r, n)));
   if (!ok)
-    std::printf("  MISMATCH: %zu-byte elements, rows %lld, dim %lld, pair %d, in place %d\n",
-                sizeof(Bits), static_cast<long long>(rows), static_cast<long long>(dim), pair, in_place);
+    std::printf("  MISMATCH: %zu-byte elements, stepwise %d, rows %lld, dim %lld, pair %d, in place %d\n",
+                sizeof(Bits), Stepwise, static_cast<long long>(rows), static_cast<long long>(dim), pair,
+                in_place);
   for (void* p : {static_cast<void*>(x), static_cast<void*>(r), static_cast<void*>(v),
                   static_cast<void*>(want_x), static_cast<void*>(want_r), static_cast<void*>(scratch)})
     cudaFree(p);
@@ -136,11 +141,13 @@ int main(int argc, char** argv) {
     for (int64_t rows : {1, 3, 700})
       for (bool pair : {false, true})
         for (bool in_place : {false, true}) {
-          ok &= same_bits<BF16>(rows, dim, pair, in_place, gen);
-          ok &= same_bits<F16>(rows, dim, pair, in_place, gen);
-          if (dim % 4 == 0) ok &= same_bits<F32>(rows, dim, pair, in_place, gen);
+          ok &= same_bits<BF16, false>(rows, dim, pair, in_place, gen);
+          ok &= same_bits<BF16, true>(rows, dim, pair, in_place, gen);
+          ok &= same_bits<F16, false>(rows, dim, pair, in_place, gen);
+          ok &= same_bits<F16, true>(rows, dim, pair, in_place, gen);
+          if (dim % 4 == 0) ok &= same_bits<F32, false>(rows, dim, pair, in_place, gen);
         }
-  std::printf("launch_householder vs generic kernel: %s\n", ok ? "all bits equal" : "MISMATCH");
+  std::printf("launch_reflect_rows vs generic kernel: %s\n", ok ? "all bits equal" : "MISMATCH");
   if (check_only || !ok) return ok ? 0 : 1;
 
   const int64_t D = 8192;
@@ -154,19 +161,20 @@ int main(int argc, char** argv) {
   CHECK_CUDA(cudaMalloc(&out_r, bytes));
   CHECK_CUDA(cudaMalloc(&copy_from, big));
   CHECK_CUDA(cudaMalloc(&copy_to, big));
-  CHECK_CUDA(cudaMalloc(&scratch, householder_scratch_floats(2 * D, D) * sizeof(float)));
+  CHECK_CUDA(cudaMalloc(&scratch, (reflect_rows_scratch_floats(2 * D, 2 * D) + 1) * sizeof(float)));
   const float copy = median_us([&] { cudaMemcpyAsync(copy_to, copy_from, big, cudaMemcpyDeviceToDevice); }, 20);
   const float floor = copy * static_cast<float>(bytes) / static_cast<float>(big);
   std::printf("1 GiB copy %.1f us: read+write floor of [8192, 8192] bf16 %.1f us\n", copy, floor);
   for (const int64_t dim : {D, 2 * D}) {  // [8192, 8192] and [4096, 16384]: the same bytes
     const int64_t rows = D * D / dim;
-    const HouseholderRows one{x, out, rows};
-    const HouseholderRows two[2] = {{x, out, rows}, {r, out_r, rows}};
+    const ReflectSet two[2] = {{x, out}, {r, out_r}};
     const float single = median_us([&] {
-      launch_householder(&one, 1, v, false, FloatType::kBFloat16, dim, scratch, 0);
+      launch_reflect_rows(two, 1, rows, 1, dim, v, 1, nullptr, nullptr, false, FloatType::kBFloat16,
+                          scratch, 0);
     }, 30);
     const float both = median_us([&] {
-      launch_householder(two, 2, v, false, FloatType::kBFloat16, dim, scratch, 0);
+      launch_reflect_rows(two, 2, rows, 1, dim, v, 1, nullptr, nullptr, false, FloatType::kBFloat16,
+                          scratch, 0);
     }, 30);
     std::printf("[%lld, %lld] bf16: %.1f us = %.2fx the floor; pair %.1f us = %.2fx the floor of both\n",
                 static_cast<long long>(rows), static_cast<long long>(dim), single, single / floor,

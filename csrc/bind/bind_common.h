@@ -1,0 +1,85 @@
+// bind_common.h — what the per-topic binding files share: the torch dtype of a tensor as the
+// kernel layers' element tag, and the memory checks of ops that write into caller tensors.
+// The checks name the op's own arguments; every failure is a TypeError or ValueError
+// (TORCH_CHECK_TYPE / TORCH_CHECK_VALUE), raised before anything is allocated or launched.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <stdint.h>
+
+#include <string>
+
+#include "../cpu/storage.h"
+#include "../op_checks.h"
+
+#if defined(POCRAND_WITH_CUDA) && POCRAND_WITH_CUDA
+#include "../cuda/kernels.h"
+#endif
+
+namespace pocrand {
+
+// f32/f16/bf16 (checked before) as the CPU kernels' tag.
+inline cpu::Dtype cpu_dtype(at::ScalarType t) {
+  if (t == at::kHalf) return cpu::Dtype::kFloat16;
+  if (t == at::kBFloat16) return cpu::Dtype::kBFloat16;
+  return cpu::Dtype::kFloat32;
+}
+
+#if defined(POCRAND_WITH_CUDA) && POCRAND_WITH_CUDA
+inline cuda::FloatType cuda_dtype(at::ScalarType t) {
+  if (t == at::kHalf) return cuda::FloatType::kFloat16;
+  if (t == at::kBFloat16) return cuda::FloatType::kBFloat16;
+  return cuda::FloatType::kFloat32;
+}
+#endif
+
+// The bytes [first, last) that a tensor's elements span (empty for an empty tensor).
+struct ByteSpan {
+  uintptr_t first = 0, last = 0;
+};
+
+inline ByteSpan byte_span(const at::Tensor& t) {
+  if (t.numel() == 0) return {};
+  int64_t lo = 0, hi = 0;  // element offsets of the lowest and highest elements
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    const int64_t reach = t.stride(d) * (t.size(d) - 1);
+    (reach < 0 ? lo : hi) += reach;
+  }
+  const auto base = reinterpret_cast<uintptr_t>(t.data_ptr());
+  const auto size = static_cast<intptr_t>(t.element_size());
+  return {base + static_cast<uintptr_t>(lo * size), base + static_cast<uintptr_t>((hi + 1) * size)};
+}
+
+// Whether two tensors' byte spans meet. Memory ranges, not storages: two tensors made from one
+// NumPy buffer have storages of their own and may still overlap.
+inline bool spans_meet(const at::Tensor& a, const at::Tensor& b) {
+  if (a.device() != b.device()) return false;
+  const ByteSpan x = byte_span(a), y = byte_span(b);
+  return x.first < x.last && y.first < y.last && x.first < y.last && y.first < x.last;
+}
+
+// `written` must not meet `read`: the op writes one while it reads the other.
+inline void check_apart(const at::Tensor& written, const char* written_name, const at::Tensor& read,
+                        const char* read_name) {
+  TORCH_CHECK_VALUE(!spans_meet(written, read), std::string(written_name) + " and " + read_name +
+                    " share memory; the op writes " + written_name + " while it reads " +
+                    read_name + ", so they must not overlap (pass a copy)");
+}
+
+// An output of an op that may run in place: `out` is `x` itself (same address, both contiguous and
+// of one shape, checked before) or shares no memory with it.
+inline bool in_place_or_apart(const at::Tensor& out, const char* out_name, const at::Tensor& x,
+                              const char* x_name) {
+  if (out.data_ptr() == x.data_ptr() && out.numel() > 0) return true;
+  check_apart(out, out_name, x, x_name);
+  return false;
+}
+
+inline void check_no_grad(const at::Tensor& t, const char* name) {
+  TORCH_CHECK_VALUE(!t.requires_grad(), std::string(name) + " requires grad, but pocrand's ops "
+                    "are not differentiable (their outputs are constants of the protocol): pass " +
+                    name + ".detach(), or run under torch.no_grad() / torch.inference_mode()");
+}
+
+}  // namespace pocrand
