@@ -216,8 +216,8 @@ def bench_pocv2(repeats: int, write_bw: float, copy_bw: float):
 
     B, S, D, L, K = 32, 256, 8192, 80, 12
     # concat inputs: kernel against generate_inputs' kernel on the same shape
-    words = [(torch.ops.pocrand.derive_seed_words(f"{BH}_{PK}_nonce", list(range(s * 1000, s * 1000 + B)),
-                                                  "", False).cuda(),) for s in range(4)]
+    words = [(torch.ops.pocrand.derive_seeds(f"{BH}_{PK}_nonce", list(range(s * 1000, s * 1000 + B)),
+                                             "", False, words=True).cuda(),) for s in range(4)]
     k = gpu_ms(lambda w: torch.ops.pocrand.concat_normal(w, S * D, 0, S * D, torch.bfloat16), words, repeats)
     plain = gpu_ms(lambda s: torch.ops.pocrand.normal(s, S * D, torch.bfloat16),
                    seeds_sets(pr.inputs_seed, B), repeats)

@@ -1,5 +1,5 @@
-// host_seed_ops.cpp — the ops whose seeds are derived (or given) on the host: normal_nonces,
-// concat_normal_nonces, unit_normal_seed and the unit_vectors_* ops. The CPU kernels get the seeds
+// host_seed_ops.cpp — the ops whose seeds are derived (or given) on the host: normal_nonces
+// (whole or concat rows), unit_normal_seed and unit_vectors_by_value. The CPU kernels get the seeds
 // as a tensor, the CUDA kernels inside their launch parameters, so a GPU call is one op with no
 // host-to-device copy, which is most of what a small call costs. No tensor argument says where to
 // dispatch, so these ops register one CompositeExplicitAutograd kernel that branches on the
@@ -32,8 +32,13 @@ auto cpu_op(const char* name) {
   return c10::Dispatcher::singleton().findSchemaOrThrow(name, "").typed<Signature>();
 }
 
+at::Tensor concat_normal_nonces(c10::string_view prefix, at::IntArrayRef nonces,
+                                c10::string_view suffix, int64_t n, at::ScalarType dtype,
+                                at::Device device);
+
 at::Tensor normal_nonces(c10::string_view prefix, at::IntArrayRef nonces, c10::string_view suffix,
-                         int64_t n, at::ScalarType dtype, at::Device device) {
+                         int64_t n, at::ScalarType dtype, at::Device device, bool concat) {
+  if (concat) return concat_normal_nonces(prefix, nonces, suffix, n, dtype, device);
   TORCH_CHECK_VALUE(!nonces.empty(), "nonces must not be empty");
   check_count(n, "n");
   check_float_dtype(dtype, "dtype");
@@ -104,23 +109,12 @@ at::Tensor unit_vectors_by_value(at::IntArrayRef seeds, int64_t dim, at::ScalarT
   return unit_vectors_of(seeds, dim, dtype, device);
 }
 
-at::Tensor unit_vectors_nonces(c10::string_view prefix, at::IntArrayRef ids,
-                               c10::string_view suffix, int64_t dim, at::ScalarType dtype,
-                               at::Device device) {
-  TORCH_CHECK_VALUE(!ids.empty(), "ids must not be empty");
-  const at::Tensor seeds = derive_seeds(prefix, ids, suffix, false);
-  return unit_vectors_of(at::IntArrayRef(seeds.data_ptr<int64_t>(), seeds.numel()), dim, dtype,
-                         device);
-}
-
 }  // namespace
 
 TORCH_LIBRARY_IMPL(pocrand, CompositeExplicitAutograd, m) {
   m.impl("normal_nonces", &normal_nonces);
-  m.impl("concat_normal_nonces", &concat_normal_nonces);
   m.impl("unit_normal_seed", &unit_normal_seed);
   m.impl("unit_vectors_by_value", &unit_vectors_by_value);
-  m.impl("unit_vectors_nonces", &unit_vectors_nonces);
 }
 
 }  // namespace pocrand

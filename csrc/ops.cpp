@@ -34,13 +34,16 @@ std::string build_info() {
 
 TORCH_LIBRARY(pocrand, m) {
   m.def("build_info() -> str", &build_info);
-  // int64 [len(nonces)] CPU tensor: seed_from_string(prefix + str(nonce) + suffix) per nonce.
-  m.def("derive_seeds(str prefix, int[] nonces, str suffix, bool pin_memory) -> Tensor");
-  // keys: int64, any shape -> int64 hash values in [0, 2^32), same shape.
-  m.def("murmur3(Tensor keys, int seed) -> Tensor");
-  // keys int64 [B, n], seeds int64 [B] (u32 values) -> int64 [B, n]: row b hashed with seeds[b]
-  // (the deployed module's _batched_murmur3_32, in one launch).
-  m.def("murmur3_rows(Tensor keys, Tensor seeds) -> Tensor");
+  // int64 CPU tensors of u32 values (pinned when asked), for the strings prefix + str(nonce) +
+  // suffix: [len(nonces)] seed_from_string per nonce; with words, [len(nonces), 8] seed_words
+  // (9.1); with count >= 0, [len(nonces), count] seed(prefix + str(nonce) + suffix + str(j)),
+  // j < count (the Haar seeds).
+  m.def("derive_seeds(str prefix, int[] nonces, str suffix, bool pin_memory=False, int count=-1, "
+        "bool words=False) -> Tensor");
+  // keys: int64, any shape -> int64 hash values in [0, 2^32), same shape, by `seed`; or, given
+  // seeds int64 [B] (u32 values), keys [B, n] with row b hashed by seeds[b] (the deployed
+  // module's _batched_murmur3_32, in one launch).
+  m.def("murmur3(Tensor keys, int seed=0, Tensor? seeds=None) -> Tensor");
   // seeds: int64 [B] -> float32 [B, n]: u(i, seed_b).
   m.def("uniform(Tensor seeds, int n) -> Tensor");
   // seeds: int64 [B] -> dtype [B, n]: normal(seed_b, n), rounded to dtype.
@@ -51,12 +54,12 @@ TORCH_LIBRARY(pocrand, m) {
   // The Python API's one-call forms of normal and unit_normal: the seeds are derived (or given)
   // on the host and reach the CUDA kernels inside the launch parameters, so a call is one op with
   // no host-to-device copy. Same bits as the seeds-tensor ops.
-  // -> dtype [len(nonces), n] on device: normal(seed_from_string(prefix + str(nonce) + suffix), n).
-  m.def("normal_nonces(str prefix, int[] nonces, str suffix, int n, ScalarType dtype, Device device) -> Tensor");
+  // -> dtype [len(nonces), n] on device: normal(seed_from_string(prefix + str(nonce) + suffix), n),
+  // or with concat, concat_normal(seed_words(prefix + str(nonce) + suffix), n) (9.1).
+  m.def("normal_nonces(str prefix, int[] nonces, str suffix, int n, ScalarType dtype, Device device, "
+        "bool concat=False) -> Tensor");
   // seed: a u32 -> dtype [vocab_size] on device: normal(seed, V) / norm.
   m.def("unit_normal_seed(int seed, int vocab_size, ScalarType dtype, Device device) -> Tensor");
-  // seeds: int64 [B] -> int64 [B, vocab_size]: indices ordered by ascending hash(i, seed_b).
-  m.def("permutations(Tensor seeds, int vocab_size) -> Tensor");
   // seeds: int64 [B] -> dtype [B, vocab_size]: normal(seed_b, V) / norm, rounded to dtype.
   m.def("unit_normal(Tensor seeds, int vocab_size, ScalarType dtype) -> Tensor");
   // logits [B, V] (f32/f16/bf16), permutations int64 [B, V], target [V] -> float32 [B].
@@ -65,29 +68,17 @@ TORCH_LIBRARY(pocrand, m) {
   m.def("distances(Tensor logits, Tensor permutations, Tensor target, bool check=True) -> Tensor");
 
   // ---- PoC v2 (SPEC.md section 9) ----
-  // Seeds of many strings in one call (int64 CPU tensors of u32 values, pinned when asked):
-  // [len(nonces), 8] seed_words(prefix + str(nonce) + suffix);
-  m.def("derive_seed_words(str prefix, int[] nonces, str suffix, bool pin_memory) -> Tensor");
-  // [len(nonces), count] seed(prefix + str(nonce) + infix + str(j)), j < count (the Haar seeds);
-  m.def("derive_seed_grid(str prefix, int[] nonces, str infix, int count, bool pin_memory) -> Tensor");
-  // [len(strings)] seed(string).
+  // Seeds of many strings in one call: [len(strings)] seed(string).
   m.def("derive_seeds_of_strings(str[] strings, bool pin_memory) -> Tensor");
   // words: int64 [B, 8] -> dtype [B, end - start]: elements [start, end) of concat_normal(words_b, n).
   m.def("concat_normal(Tensor words, int n, int start, int end, ScalarType dtype) -> Tensor");
-  // -> dtype [len(nonces), n] on device: concat_normal(seed_words(prefix + str(nonce) + suffix), n).
-  m.def("concat_normal_nonces(str prefix, int[] nonces, str suffix, int n, ScalarType dtype, Device device) -> Tensor");
-  // normal_nonces / concat_normal_nonces written into `out` (any shape whose rows hold
-  // out.numel() / len(nonces) elements; its dtype and device decide the output's).
-  m.def("normal_nonces_into(str prefix, int[] nonces, str suffix, Tensor(a!) out) -> ()");
-  m.def("concat_normal_nonces_into(str prefix, int[] nonces, str suffix, Tensor(a!) out) -> ()");
+  // normal_nonces written into `out` (any shape whose rows hold out.numel() / len(nonces)
+  // elements; its dtype and device decide the output's).
+  m.def("normal_nonces_into(str prefix, int[] nonces, str suffix, Tensor(a!) out, bool concat=False) -> ()");
   // seeds: int64 [B] -> dtype [B, dim]: unit_vector(seed_b, dim) (9.2), rounded to dtype.
   m.def("unit_vectors(Tensor seeds, int dim, ScalarType dtype) -> Tensor");
   // The same for seeds given as values (no upload; the layer vectors and PoC v2's target).
   m.def("unit_vectors_by_value(int[] seeds, int dim, ScalarType dtype, Device device) -> Tensor");
-  // ... of seed(prefix + str(id) + suffix) for each id, derived in the op (the layer vectors).
-  m.def("unit_vectors_nonces(str prefix, int[] ids, str suffix, int dim, ScalarType dtype, Device device) -> Tensor");
-  // seeds: int64 [B] -> int64 [B, k]: pick(seed_b, dim, k) (9.4).
-  m.def("pick(Tensor seeds, int dim, int k) -> Tensor");
   // x [B, k] (f32/f16/bf16), seeds int64 [B, k - 1] -> [B, k] in x's dtype (9.10).
   m.def("haar_rotate(Tensor x, Tensor seeds) -> Tensor");
   // hidden [B, H] (f32/f16/bf16), seeds int64 [B, k] (column 0 the pick seed, columns 1 .. k - 1
@@ -111,28 +102,10 @@ TORCH_LIBRARY(pocrand, m) {
   // given (steps [B] or step), else seed_b itself; the ladder from ladder_base, -10000 elsewhere.
   m.def("forced_logits(Tensor seeds, Tensor? steps, int? step, int n_experts, int top_k, int ladder_base, ScalarType dtype) -> Tensor");
 
-  // The core's scalar stages, elementwise, for verification (accuracy and CPU == GPU checks over
-  // whole domains). Not part of the PoC API.
-  // permutations by the GPU bucket sort with its bucket count and shared-memory capacity forced
-  // (bucket_bits in [0, 11], capacity in [0, 4096]), so tests reach every path. CUDA only.
-  m.def("permutations_bucketed(Tensor seeds, int vocab_size, int bucket_bits, int capacity) -> Tensor");
-  // hashes int64 (low 32 bits) -> float32 (u, r, cos(theta), sin(theta)), theta = 2pi*u.
-  m.def("core_stages(Tensor hashes) -> (Tensor, Tensor, Tensor, Tensor)");
-  // x float32 -> log(x); meaningful for positive normal x.
-  m.def("core_log(Tensor x) -> Tensor");
-  // theta float32 -> (sin, cos); meaningful for theta in [0, 8).
-  m.def("core_sincos(Tensor theta) -> (Tensor, Tensor)");
-  // x float32 -> x rounded to dtype (float16 / bfloat16) by core section 6.
-  m.def("core_round(Tensor x, ScalarType dtype) -> Tensor");
+  // the core's scalar stages (core_stage, verification only): csrc/bind/stages.cpp
+  // ---- orders by hash (permutations, pick): csrc/bind/sort.cpp ----
 
-  // ---- the decode scheme's snap (SPEC.md 10.6, 10.7) ----
-  // h [B, H] (f32/f16/bf16), seeds int64 [B] (u32 pick seeds), codebook float32 [P, d] ->
-  // (k int64 [B], bad bool [B], scores float32 [B, P], q float32 [B, d]).
-  m.def("snap(Tensor h, Tensor seeds, Tensor codebook) -> (Tensor, Tensor, Tensor, Tensor)");
-  // The same written into caller buffers (address-stable, for CUDA-graph replay).
-  m.def("snap_into(Tensor h, Tensor seeds, Tensor codebook, Tensor(a!) k, Tensor(b!) bad, "
-        "Tensor(c!) scores, Tensor(d!) q) -> ()");
-
+  // ---- the decode scheme's snap (SPEC.md 10.6, 10.7): csrc/bind/snap.cpp ----
   // ---- the reflection (SPEC.md 9.3, 10.10): csrc/bind/reflect.cpp ----
 
   // ---- the masked forward-pass overrides (SPEC.md 10.11, 10.12): csrc/bind/overrides.cpp ----

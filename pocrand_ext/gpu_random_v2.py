@@ -59,8 +59,8 @@ def _batched_murmur3_32(keys: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor
     check_device(keys.device)
     if keys.numel() == 0:
         return torch.empty(keys.shape, dtype=torch.int64, device=keys.device)
-    return torch.ops.pocrand.murmur3_rows(keys.to(torch.int64).contiguous(),
-                                          seeds.to(torch.int64).reshape(-1).contiguous())
+    return torch.ops.pocrand.murmur3(keys.to(torch.int64).contiguous(),
+                                     seeds=seeds.to(torch.int64).reshape(-1).contiguous())
 
 
 def _batched_normal(seeds: list, n: int, device) -> torch.Tensor:

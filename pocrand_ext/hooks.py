@@ -22,7 +22,7 @@ import contextlib
 
 import torch
 
-from . import stages  # noqa: F401  (registers the fake kernel of core_round)
+from . import stages
 from ._checks import check_str
 from .householder import apply_householder, apply_householder_pair
 from .protocols.pocv2 import householder_vectors
@@ -55,7 +55,7 @@ def layer_vectors(block_hash: str, num_layers: int, hidden: int, device, dtype) 
             _VECTORS.pop(next(iter(_VECTORS)))
         v = householder_vectors(block_hash, num_layers, hidden, device)
         if dtype != torch.float32:
-            v = torch.ops.pocrand.core_round(v, dtype)
+            v = stages.round_to(v, dtype)
         _VECTORS[key] = v
     return v
 

@@ -58,15 +58,15 @@ def seed_words_for(prefix: str, nonces: list[int], device: torch.device,
                    suffix: str = "") -> torch.Tensor:
     """int64 [B, 8] on `device`: seed_words(f"{prefix}{nonce}{suffix}") for each nonce."""
     on_gpu = device.type == "cuda"
-    return _to(device, torch.ops.pocrand.derive_seed_words.default(prefix, nonces, suffix, on_gpu))
+    return _to(device, torch.ops.pocrand.derive_seeds.default(prefix, nonces, suffix, on_gpu, words=True))
 
 
 def seed_grid(prefix: str, nonces: list[int], infix: str, count: int,
               device: torch.device) -> torch.Tensor:
     """int64 [B, count] on `device`: seed_from_string(f"{prefix}{nonce}{infix}{j}"), j < count."""
     on_gpu = device.type == "cuda"
-    return _to(device, torch.ops.pocrand.derive_seed_grid.default(prefix, nonces, infix, count,
-                                                                  on_gpu))
+    return _to(device, torch.ops.pocrand.derive_seeds.default(prefix, nonces, infix, on_gpu,
+                                                              count))
 
 
 def seeds_of_strings(strings: list[str]) -> list[int]:
@@ -75,18 +75,9 @@ def seeds_of_strings(strings: list[str]) -> list[int]:
 
 
 @torch.library.register_fake("pocrand::derive_seeds")
-def _derive_seeds_fake(prefix, nonces, suffix, pin_memory):
-    return torch.empty((len(nonces),), dtype=torch.int64)
-
-
-@torch.library.register_fake("pocrand::derive_seed_words")
-def _derive_seed_words_fake(prefix, nonces, suffix, pin_memory):
-    return torch.empty((len(nonces), 8), dtype=torch.int64)
-
-
-@torch.library.register_fake("pocrand::derive_seed_grid")
-def _derive_seed_grid_fake(prefix, nonces, infix, count, pin_memory):
-    return torch.empty((len(nonces), count), dtype=torch.int64)
+def _derive_seeds_fake(prefix, nonces, suffix, pin_memory=False, count=-1, words=False):
+    shape = (len(nonces), 8) if words else (len(nonces), count) if count >= 0 else (len(nonces),)
+    return torch.empty(shape, dtype=torch.int64)
 
 
 @torch.library.register_fake("pocrand::derive_seeds_of_strings")

@@ -61,7 +61,11 @@ def snap(h: torch.Tensor, seeds: torch.Tensor, codebook: torch.Tensor, *, out=No
     device to write into (address-stable, for CUDA-graph replay); it is returned."""
     h, seeds, codebook = _check_inputs(h, seeds, codebook)
     if out is None:
-        return torch.ops.pocrand.snap(h, seeds, codebook)
+        B, (P, d) = h.shape[0], codebook.shape
+        out = (h.new_empty((B,), dtype=torch.int64), h.new_empty((B,), dtype=torch.bool),
+               h.new_empty((B, P), dtype=torch.float32), h.new_empty((B, d), dtype=torch.float32))
+        torch.ops.pocrand.snap.default(h, seeds, codebook, *out)
+        return out
     if not isinstance(out, (tuple, list)) or len(out) != 4:
         raise TypeError(f"out must be a tuple (k, bad, scores, q) of tensors, got "
                         f"{type(out).__name__}")
@@ -80,7 +84,7 @@ def snap(h: torch.Tensor, seeds: torch.Tensor, codebook: torch.Tensor, *, out=No
         if not t.is_contiguous():
             raise ValueError(f"{name} must be contiguous")
         check_no_grad(name, t)
-    torch.ops.pocrand.snap_into(h, seeds, codebook, *out)
+    torch.ops.pocrand.snap.default(h, seeds, codebook, *out)
     return tuple(out)
 
 
@@ -174,12 +178,5 @@ def load_codebook(source=None, *, expected_sha256: str, shape=None) -> torch.Ten
 
 
 @torch.library.register_fake("pocrand::snap")
-def _snap_fake(h, seeds, codebook):
-    b, (p, d) = h.shape[0], codebook.shape
-    return (h.new_empty((b,), dtype=torch.int64), h.new_empty((b,), dtype=torch.bool),
-            h.new_empty((b, p), dtype=torch.float32), h.new_empty((b, d), dtype=torch.float32))
-
-
-@torch.library.register_fake("pocrand::snap_into")
-def _snap_into_fake(h, seeds, codebook, k, bad, scores, q):
+def _snap_fake(h, seeds, codebook, k, bad, scores, q):
     return None

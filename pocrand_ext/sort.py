@@ -30,10 +30,5 @@ def _pick_fake(seeds, dim, k):
 
 
 @torch.library.register_fake("pocrand::permutations")
-def _permutations_fake(seeds, vocab_size):
-    return seeds.new_empty((seeds.shape[0], vocab_size), dtype=torch.int64)
-
-
-@torch.library.register_fake("pocrand::permutations_bucketed")
-def _permutations_bucketed_fake(seeds, vocab_size, bucket_bits, capacity):
+def _permutations_fake(seeds, vocab_size, bucket_bits=-1, capacity=-1):
     return seeds.new_empty((seeds.shape[0], vocab_size), dtype=torch.int64)

@@ -3,7 +3,8 @@
 These expose the exact functions the generators use (SPEC.md sections 2-6) so that accuracy and
 CPU == GPU checks can sweep whole domains: `stages(hashes)` gives (u, r, cos θ, sin θ) of the
 Box-Muller step for given 32-bit hashes; `log`, `sincos` and `round_to` the individual functions.
-They are not part of the PoC API.
+They are not part of the PoC API. All four are the one op torch.ops.pocrand.core_stage
+(csrc/bind/stages.cpp), named by stage.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def stages(hashes: torch.Tensor):
     r = √(−2·log(max(u, 1e-10))), θ = f32(2π)·u."""
     if not isinstance(hashes, torch.Tensor) or hashes.dtype != torch.int64:
         raise TypeError("hashes must be an int64 tensor")
-    return torch.ops.pocrand.core_stages(hashes.contiguous())
+    return tuple(torch.ops.pocrand.core_stage("box_muller", hashes.contiguous()))
 
 
 _MIN_NORMAL = float.fromhex("0x1p-126")  # the smallest positive normal binary32
@@ -47,7 +48,7 @@ def log(x: torch.Tensor) -> torch.Tensor:
     x = _float32("x", x)
     _in_domain("x", x, (x >= _MIN_NORMAL) & (x < float("inf")),
                "log: positive normal finite floats [2^-126, FLT_MAX]")
-    return torch.ops.pocrand.core_log(x)
+    return torch.ops.pocrand.core_stage("log", x)[0]
 
 
 def sincos(theta: torch.Tensor):
@@ -55,29 +56,18 @@ def sincos(theta: torch.Tensor):
     element raises ValueError."""
     theta = _float32("theta", theta)
     _in_domain("theta", theta, (theta >= 0) & (theta < 8), "sincos: [0, 8)")
-    return torch.ops.pocrand.core_sincos(theta)
+    return tuple(torch.ops.pocrand.core_stage("sincos", theta))
 
 
 def round_to(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """float32 -> float16 / bfloat16 by the bit rules of SPEC.md section 6."""
-    return torch.ops.pocrand.core_round(_float32("x", x), dtype)
+    return torch.ops.pocrand.core_stage("round", _float32("x", x), dtype)[0]
 
 
-@torch.library.register_fake("pocrand::core_stages")
-def _stages_fake(hashes):
-    return tuple(torch.empty_like(hashes, dtype=torch.float32) for _ in range(4))
+_OUTPUTS = {"box_muller": 4, "log": 1, "sincos": 2, "round": 1}
 
 
-@torch.library.register_fake("pocrand::core_log")
-def _log_fake(x):
-    return torch.empty_like(x)
-
-
-@torch.library.register_fake("pocrand::core_sincos")
-def _sincos_fake(theta):
-    return torch.empty_like(theta), torch.empty_like(theta)
-
-
-@torch.library.register_fake("pocrand::core_round")
-def _round_fake(x, dtype):
-    return torch.empty_like(x, dtype=dtype)
+@torch.library.register_fake("pocrand::core_stage")
+def _stage_fake(stage, x, dtype=None):
+    out_dtype = dtype if stage == "round" else torch.float32
+    return [torch.empty_like(x, dtype=out_dtype) for _ in range(_OUTPUTS[stage])]

@@ -71,14 +71,17 @@ def check_out(out, shape: tuple, dtype: torch.dtype, device: torch.device) -> to
     return check_no_self_overlap("out", out)
 
 
-def _rows_of_nonces(op, op_into, prefix, nonces, suffix, seq_len, dim, device, dtype, out):
+def _rows_of_nonces(concat, prefix, nonces, suffix, seq_len, dim, device, dtype, out):
     """A batch of rows by one by-value op (seeds derived in C++ and handed to the kernel in its
-    launch parameters: no upload to wait for), or written into `out`."""
+    launch parameters: no upload to wait for), or written into `out`; concat: the rows of
+    SPEC.md 9.1 (all 8 seed words of each string)."""
     if out is not None:
-        op_into(prefix, nonces, suffix, check_out(out, (len(nonces), seq_len, dim), dtype, device))
+        torch.ops.pocrand.normal_nonces_into.default(
+            prefix, nonces, suffix, check_out(out, (len(nonces), seq_len, dim), dtype, device), concat)
         return out
     # (.default: the overload itself, skipping the packet's overload resolution, ~1 us)
-    return op(prefix, nonces, suffix, seq_len * dim, dtype, device).view(len(nonces), seq_len, dim)
+    return torch.ops.pocrand.normal_nonces.default(prefix, nonces, suffix, seq_len * dim, dtype,
+                                                   device, concat).view(len(nonces), seq_len, dim)
 
 
 def normal_of_nonces(prefix: str, nonces: list[int], suffix: str, seq_len: int, dim: int,
@@ -86,18 +89,14 @@ def normal_of_nonces(prefix: str, nonces: list[int], suffix: str, seq_len: int, 
                      out: torch.Tensor | None = None) -> torch.Tensor:
     """[B, seq_len, dim]: row b = normal(seed(prefix + str(nonces[b]) + suffix), seq_len * dim)
     delivered in dtype (SPEC.md 5, 6), or written into `out` (a [B, seq_len, dim] tensor)."""
-    return _rows_of_nonces(torch.ops.pocrand.normal_nonces.default,
-                           torch.ops.pocrand.normal_nonces_into.default, prefix, nonces, suffix,
-                           seq_len, dim, device, dtype, out)
+    return _rows_of_nonces(False, prefix, nonces, suffix, seq_len, dim, device, dtype, out)
 
 
 def concat_normal_of_nonces(prefix: str, nonces: list[int], suffix: str, seq_len: int, dim: int,
                             device: torch.device, dtype: torch.dtype,
                             out: torch.Tensor | None = None) -> torch.Tensor:
     """normal_of_nonces with each row built from all 8 seed words of its string (SPEC.md 9.1)."""
-    return _rows_of_nonces(torch.ops.pocrand.concat_normal_nonces.default,
-                           torch.ops.pocrand.concat_normal_nonces_into.default, prefix, nonces,
-                           suffix, seq_len, dim, device, dtype, out)
+    return _rows_of_nonces(True, prefix, nonces, suffix, seq_len, dim, device, dtype, out)
 
 
 def normal_slice_of_seeds(seeds: torch.Tensor, n: int, start: int, end: int,
@@ -149,18 +148,13 @@ def unit_vectors_of_seeds(seeds: list[int], dim: int, device: torch.device,
 def unit_vectors_of_nonces(prefix: str, ids, suffix: str, dim: int,
                            device: torch.device) -> torch.Tensor:
     """float32 [len(ids), dim]: unit_vector(seed(prefix + str(id) + suffix), dim) for each id."""
-    return torch.ops.pocrand.unit_vectors_nonces.default(prefix, ids, suffix, dim, torch.float32,
-                                                         device)
+    seeds = torch.ops.pocrand.derive_seeds.default(prefix, ids, suffix, False).tolist()
+    return torch.ops.pocrand.unit_vectors_by_value.default(seeds, dim, torch.float32, device)
 
 
 # Fake (meta) implementations: shapes only, for torch.compile and fake tensors.
-@torch.library.register_fake("pocrand::murmur3_rows")
-def _murmur3_rows_fake(keys, seeds):
-    return torch.empty_like(keys)
-
-
 @torch.library.register_fake("pocrand::murmur3")
-def _murmur3_fake(keys, seed):
+def _murmur3_fake(keys, seed=0, seeds=None):
     return torch.empty_like(keys)
 
 
@@ -180,7 +174,7 @@ def _normal_range_fake(seeds, n, start, end, dtype):
 
 
 @torch.library.register_fake("pocrand::normal_nonces")
-def _normal_nonces_fake(prefix, nonces, suffix, n, dtype, device):
+def _normal_nonces_fake(prefix, nonces, suffix, n, dtype, device, concat=False):
     return torch.empty((len(nonces), n), dtype=dtype, device=device)
 
 
@@ -204,26 +198,11 @@ def _unit_vectors_by_value_fake(seeds, dim, dtype, device):
     return torch.empty((len(seeds), dim), dtype=dtype, device=device)
 
 
-@torch.library.register_fake("pocrand::unit_vectors_nonces")
-def _unit_vectors_nonces_fake(prefix, ids, suffix, dim, dtype, device):
-    return torch.empty((len(ids), dim), dtype=dtype, device=device)
-
-
 @torch.library.register_fake("pocrand::concat_normal")
 def _concat_normal_fake(words, n, start, end, dtype):
     return words.new_empty((words.shape[0], end - start), dtype=dtype)
 
 
-@torch.library.register_fake("pocrand::concat_normal_nonces")
-def _concat_normal_nonces_fake(prefix, nonces, suffix, n, dtype, device):
-    return torch.empty((len(nonces), n), dtype=dtype, device=device)
-
-
 @torch.library.register_fake("pocrand::normal_nonces_into")
-def _normal_nonces_into_fake(prefix, nonces, suffix, out):
-    return None
-
-
-@torch.library.register_fake("pocrand::concat_normal_nonces_into")
-def _concat_normal_nonces_into_fake(prefix, nonces, suffix, out):
+def _normal_nonces_into_fake(prefix, nonces, suffix, out, concat=False):
     return None

@@ -137,18 +137,19 @@ def _permutation_seeds(nonces):
     (151936, 7, 1100)])
 def test_bucket_sort_paths(vocab_size, bucket_bits, capacity):
     nonces = [0, -1, 7, 2**40]
-    gpu = torch.ops.pocrand.permutations_bucketed(_permutation_seeds(nonces), vocab_size,
-                                                  bucket_bits, capacity)
+    gpu = torch.ops.pocrand.permutations(_permutation_seeds(nonces), vocab_size, bucket_bits, capacity)
     assert torch.equal(gpu.cpu(), pr.generate_permutations("bh", "pk", nonces, vocab_size, "cpu"))
 
 
 def test_bucket_sort_rejects_bad_parameters():
     seeds = _permutation_seeds([0])
     with pytest.raises(ValueError, match=r"bucket_bits must be in \[0, 11\], got 12"):
-        torch.ops.pocrand.permutations_bucketed(seeds, 100, 12, 4096)
+        torch.ops.pocrand.permutations(seeds, 100, 12, 4096)
     with pytest.raises(ValueError, match=r"capacity must be in \[0, 4096\], got 4097"):
-        torch.ops.pocrand.permutations_bucketed(seeds, 100, 3, 4097)
-    torch.library.opcheck(torch.ops.pocrand.permutations_bucketed.default, (seeds, 100, 3, 50))
+        torch.ops.pocrand.permutations(seeds, 100, 3, 4097)
+    with pytest.raises(ValueError, match="give both or neither"):
+        torch.ops.pocrand.permutations(seeds, 100, 3)
+    torch.library.opcheck(torch.ops.pocrand.permutations.default, (seeds, 100, 3, 50))
 
 
 def test_cuda_seeds_tensors_use_their_low_32_bits():

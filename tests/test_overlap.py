@@ -88,7 +88,7 @@ def test_self_overlapping_out_is_refused(device):
     with pytest.raises(ValueError, match="out"):
         OPS.normal_nonces_into("bh", [0, 1], "", o)
     with pytest.raises(ValueError, match="out"):
-        OPS.concat_normal_nonces_into("bh", [0, 1], "", o)
+        OPS.normal_nonces_into("bh", [0, 1], "", o, True)
     expanded = torch.zeros(1, 2, 8, dtype=torch.half, device=device).expand(2, 2, 8)
     with pytest.raises(ValueError, match="out"):
         pr.generate_inputs(**kw, out=expanded)

@@ -85,13 +85,14 @@ def test_bad_arguments_raise_clearly(call, error, match):
 SEEDS = torch.tensor([0, 1, 2**32 - 1], dtype=torch.int64)
 X = torch.randn(5, 33)
 OPCHECK = [
-    (torch.ops.pocrand.derive_seed_words.default, ("bh_pk_nonce", [0, -1, 2**63 - 1], "", False)),
-    (torch.ops.pocrand.derive_seed_grid.default, ("bh_pk_nonce_", [0, 5], "_haar_hh_12_", 11, False)),
+    (torch.ops.pocrand.derive_seeds.default, ("bh_pk_nonce", [0, -1, 2**63 - 1], "", False, -1, True)),
+    (torch.ops.pocrand.derive_seeds.default, ("bh_pk_nonce_", [0, 5], "_haar_hh_1_", False, 0)),
+    (torch.ops.pocrand.derive_seeds.default, ("bh_pk_nonce_", [0, 5], "_haar_hh_12_", False, 11)),
     (torch.ops.pocrand.derive_seeds_of_strings.default, (["a", "bé"], False)),
     (torch.ops.pocrand.concat_normal.default, (SEEDS.repeat(8).view(3, 8), 33, 0, 33, torch.float16)),
     (torch.ops.pocrand.concat_normal.default, (SEEDS.repeat(8).view(3, 8), 33, 4, 29, torch.bfloat16)),
-    (torch.ops.pocrand.concat_normal_nonces.default, ("bh_pk_nonce", [0, 9], "", 33, torch.float16,
-                                                      torch.device("cpu"))),
+    (torch.ops.pocrand.normal_nonces.default, ("bh_pk_nonce", [0, 9], "", 33, torch.float16,
+                                               torch.device("cpu"), True)),
     (torch.ops.pocrand.unit_vectors.default, (SEEDS, 100, torch.float32)),
     (torch.ops.pocrand.unit_vectors_by_value.default, ([0, 5], 100, torch.bfloat16, torch.device("cpu"))),
     (torch.ops.pocrand.pick.default, (SEEDS, 100, 12)),
@@ -102,8 +103,7 @@ OPCHECK = [
     (torch.ops.pocrand.haar_rotate.default, (X[:, :12].contiguous(), SEEDS.repeat(20)[:55].view(5, 11))),
     (torch.ops.pocrand.artifacts.default, (X, SEEDS.repeat(20)[:60].view(5, 12), 12)),
     (torch.ops.pocrand.artifacts_nonces.default, (X, "bh_pk_nonce_", [0, 1, -1, 2**63 - 1, 5], 12)),
-    (torch.ops.pocrand.unit_vectors_nonces.default, ("bh_layer_", [0, 79], "_householder", 64,
-                                                     torch.float32, torch.device("cpu"))),
+
 ]
 
 
@@ -114,9 +114,9 @@ def test_opcheck(op, args):
 
 def test_opcheck_of_the_into_ops():
     out = torch.empty(2, 33, dtype=torch.float16)
-    for op in (torch.ops.pocrand.normal_nonces_into.default,
-               torch.ops.pocrand.concat_normal_nonces_into.default):
-        torch.library.opcheck(op, ("bh_pk_nonce", [0, 9], "", out))
+    for concat in (False, True):
+        torch.library.opcheck(torch.ops.pocrand.normal_nonces_into.default,
+                              ("bh_pk_nonce", [0, 9], "", out, concat))
 
 
 def pocv2_step(hidden, x, v, pick_seeds, haar_seeds, artifact_seeds):

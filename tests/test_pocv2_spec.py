@@ -42,14 +42,14 @@ def cases(count: int, seed: int):
 def test_seed_words_match_hashlib_through_the_cpp_path():
     nonces = NONCES + list(range(-20, 20))
     for prefix in ["", "x" * 55, "y" * 64, "blöck-π_pk_nonce"]:
-        got = torch.ops.pocrand.derive_seed_words(prefix, nonces, "", False).tolist()
+        got = torch.ops.pocrand.derive_seeds(prefix, nonces, "", False, words=True).tolist()
         assert got == [spec.seed_words(f"{prefix}{n}") for n in nonces]
         assert [w[0] for w in got] == [spec.seed_from_string(f"{prefix}{n}") for n in nonces]
 
 
 def test_haar_seed_grid_and_string_seeds_match_hashlib():
     nonces = [0, -5, I64_MAX]
-    grid = torch.ops.pocrand.derive_seed_grid("bh_pk_nonce_", nonces, "_haar_hh_12_", 11, False)
+    grid = torch.ops.pocrand.derive_seeds("bh_pk_nonce_", nonces, "_haar_hh_12_", False, 11)
     assert grid.tolist() == [[spec.haar_seed("bh", "pk", n, 12, j) for j in range(11)] for n in nonces]
     strings = STRINGS + ["é" * 70]
     got = torch.ops.pocrand.derive_seeds_of_strings(strings, False).tolist()

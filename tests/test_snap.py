@@ -180,10 +180,9 @@ def test_opcheck():
     h = hidden(3, 300, torch.bfloat16, seed=1)
     seeds = torch.tensor([1, 2, 3])
     C = torch.from_numpy(spec_codebook(4, 20))
-    torch.library.opcheck(torch.ops.pocrand.snap.default, (h, seeds, C))
     outs = (torch.empty(3, dtype=torch.int64), torch.empty(3, dtype=torch.bool),
             torch.empty(3, 4), torch.empty(3, 20))
-    torch.library.opcheck(torch.ops.pocrand.snap_into.default, (h, seeds, C) + outs)
+    torch.library.opcheck(torch.ops.pocrand.snap.default, (h, seeds, C) + outs)
 
 
 def _good():
@@ -211,16 +210,19 @@ def test_bad_inputs(change, exc, word):
     assert word in str(e.value)
 
 
+def _outs(B=2, P=4, d=20):
+    return (torch.empty(B, dtype=torch.int64), torch.empty(B, dtype=torch.bool), torch.empty(B, P),
+            torch.empty(B, d))
+
+
 def test_raw_op_bad_inputs_are_value_errors():
     h, s, c = _good()
     with pytest.raises(ValueError, match="codebook dim"):
-        torch.ops.pocrand.snap(h, s, torch.zeros(4, 301))
+        torch.ops.pocrand.snap(h, s, torch.zeros(4, 301), *_outs(d=301))
     with pytest.raises(TypeError, match="seeds must be int64"):
-        torch.ops.pocrand.snap(h, s.int(), c)
+        torch.ops.pocrand.snap(h, s.int(), c, *_outs())
     with pytest.raises(ValueError, match="scores must have shape"):
-        torch.ops.pocrand.snap_into(h, s, c, torch.empty(2, dtype=torch.int64),
-                                    torch.empty(2, dtype=torch.bool), torch.empty(2, 5),
-                                    torch.empty(2, 20))
+        torch.ops.pocrand.snap(h, s, c, *_outs(P=5)[:2], torch.empty(2, 5), torch.empty(2, 20))
     with pytest.raises(TypeError, match=r"out\[1\] \(bad\) must be torch.bool"):
         pr.snap(h, s, c, out=(torch.empty(2, dtype=torch.int64), torch.empty(2),
                               torch.empty(2, 4), torch.empty(2, 20)))
@@ -432,7 +434,9 @@ def test_gpu_torch_compile_equals_eager():
 def test_gpu_opcheck():
     C = torch.from_numpy(spec_codebook(4, 20)).cuda()
     h = torch.randn(3, 300, device="cuda")
-    torch.library.opcheck(torch.ops.pocrand.snap.default, (h, torch.tensor([1, 2, 3]).cuda(), C))
+    outs = tuple(t.cuda() for t in (torch.empty(3, dtype=torch.int64), torch.empty(3, dtype=torch.bool),
+                                     torch.empty(3, 4), torch.empty(3, 20)))
+    torch.library.opcheck(torch.ops.pocrand.snap.default, (h, torch.tensor([1, 2, 3]).cuda(), C) + outs)
 
 
 # ---- properties (Hypothesis) ----
@@ -472,3 +476,16 @@ def test_property_a_row_is_independent_of_its_batch(seeds, start):
     one = pr.snap(h[r:r + 1], t[r:r + 1], C)
     for a, b in zip(one, full):
         assert_bits_equal(a, b[r:r + 1])
+
+
+def test_overlapping_outputs_are_refused():
+    """Output buffers that share memory would give some of them wrong values (k written through
+    bad's bytes): the op compares the outputs' memory ranges and refuses, naming both."""
+    h, s, c = hidden(3, 300, torch.float32, seed=2), torch.tensor([1, 2, 3]), torch.from_numpy(spec_codebook(4, 20))
+    k = torch.empty(3, dtype=torch.int64)
+    with pytest.raises(ValueError, match="k and bad share memory"):
+        pr.snap(h, s, c, out=(k, k.view(torch.bool)[:3], torch.empty(3, 4), torch.empty(3, 20)))
+    scores = torch.empty(3, 4 + 20)
+    with pytest.raises(ValueError, match="scores and q share memory"):
+        torch.ops.pocrand.snap(h, s, c, k, torch.empty(3, dtype=torch.bool), scores[:, :4].contiguous(),
+                               scores.view(-1)[:60].view(3, 20))

@@ -164,6 +164,19 @@ at::Tensor derive_seeds_of_strings(const std::vector<c10::string_view>& strings,
 }
 
 namespace {
+// The op: one family of strings prefix + str(nonce) + suffix, as seeds [B], all eight words
+// [B, 8] (words) or a grid [B, count] of prefix + str(nonce) + suffix + str(j) (count >= 0;
+// -1, the default, for no grid).
+at::Tensor derive_seeds_op(c10::string_view prefix, at::IntArrayRef nonces, c10::string_view suffix,
+                           bool pin_memory, int64_t count, bool words) {
+  const IeeeFpMode ieee;  // integer work only, but every CPU op follows fp_mode.h's rules
+  TORCH_CHECK_VALUE(count >= -1, "count must be >= 0 (or -1: no grid), got " + std::to_string(count));
+  TORCH_CHECK_VALUE(!(words && count >= 0), "words and count: give one of them, not both");
+  if (words) return derive_seed_words(prefix, nonces, suffix, pin_memory);
+  if (count >= 0) return derive_seed_grid(prefix, nonces, suffix, count, pin_memory);
+  return derive_seeds(prefix, nonces, suffix, pin_memory);
+}
+
 at::Tensor derive_seeds_of_strings_op(std::vector<std::string> strings, bool pin_memory) {
   const IeeeFpMode ieee;  // integer work only, but every CPU op follows fp_mode.h's rules
   return derive_seeds_of_strings(std::vector<c10::string_view>(strings.begin(), strings.end()),
@@ -172,9 +185,7 @@ at::Tensor derive_seeds_of_strings_op(std::vector<std::string> strings, bool pin
 }  // namespace
 
 TORCH_LIBRARY_IMPL(pocrand, CompositeExplicitAutograd, m) {
-  m.impl("derive_seeds", &derive_seeds);
-  m.impl("derive_seed_words", &derive_seed_words);
-  m.impl("derive_seed_grid", &derive_seed_grid);
+  m.impl("derive_seeds", &derive_seeds_op);
   m.impl("derive_seeds_of_strings", &derive_seeds_of_strings_op);
 }
 

@@ -21,8 +21,14 @@
 namespace pocrand {
 namespace {
 
-at::Tensor murmur3_cpu(const at::Tensor& keys, int64_t seed) {
+at::Tensor murmur3_rows_cpu(const at::Tensor& keys, const at::Tensor& seeds);
+
+at::Tensor murmur3_cpu(const at::Tensor& keys, int64_t seed, const c10::optional<at::Tensor>& seeds) {
   const IeeeFpMode ieee;  // fp_mode.h
+  if (seeds.has_value()) {
+    TORCH_CHECK_VALUE(seed == 0, "give seed or seeds, not both");
+    return murmur3_rows_cpu(keys, *seeds);
+  }
   check_keys(keys, "keys");
   check_seed(seed, "seed");
   auto out = at::empty_like(keys);
@@ -193,9 +199,13 @@ at::Tensor concat_normal_cpu(const at::Tensor& words, int64_t n, int64_t start, 
   return out;
 }
 
+void concat_normal_nonces_into_cpu(c10::string_view prefix, at::IntArrayRef nonces,
+                                   c10::string_view suffix, const at::Tensor& out);
+
 void normal_nonces_into_cpu(c10::string_view prefix, at::IntArrayRef nonces,
-                            c10::string_view suffix, const at::Tensor& out) {
+                            c10::string_view suffix, const at::Tensor& out, bool concat) {
   const IeeeFpMode ieee;  // fp_mode.h
+  if (concat) return concat_normal_nonces_into_cpu(prefix, nonces, suffix, out);
   const int64_t n = into_row_length(nonces, out);
   const auto seeds = derive_seeds(prefix, nonces, suffix, false);
   write_into(out, [&](const at::Tensor& o) { fill_normal(seeds_to_u32(seeds), n, o); });
@@ -213,7 +223,6 @@ void concat_normal_nonces_into_cpu(c10::string_view prefix, at::IntArrayRef nonc
 
 TORCH_LIBRARY_IMPL(pocrand, CPU, m) {
   m.impl("murmur3", &murmur3_cpu);
-  m.impl("murmur3_rows", &murmur3_rows_cpu);
   m.impl("uniform", &uniform_cpu);
   m.impl("normal", &normal_cpu);
   m.impl("normal_range", &normal_range_cpu);
@@ -221,7 +230,6 @@ TORCH_LIBRARY_IMPL(pocrand, CPU, m) {
   m.impl("unit_vectors", &unit_vectors_cpu);
   m.impl("concat_normal", &concat_normal_cpu);
   m.impl("normal_nonces_into", &normal_nonces_into_cpu);
-  m.impl("concat_normal_nonces_into", &concat_normal_nonces_into_cpu);
 }
 
 }  // namespace pocrand

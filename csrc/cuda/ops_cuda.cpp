@@ -61,7 +61,11 @@ at::Tensor murmur3_rows_cuda(const at::Tensor& keys, const at::Tensor& seeds) {
   return out;
 }
 
-at::Tensor murmur3_cuda(const at::Tensor& keys, int64_t seed) {
+at::Tensor murmur3_cuda(const at::Tensor& keys, int64_t seed, const c10::optional<at::Tensor>& seeds) {
+  if (seeds.has_value()) {
+    TORCH_CHECK_VALUE(seed == 0, "give seed or seeds, not both");
+    return murmur3_rows_cuda(keys, *seeds);
+  }
   check_keys(keys, "keys");
   check_seed(seed, "seed");
   const c10::cuda::CUDAGuard guard(keys.device());
@@ -102,40 +106,6 @@ at::Tensor normal_range_cuda(const at::Tensor& seeds, int64_t n, int64_t start, 
   return out;
 }
 
-at::Tensor permutations_cuda(const at::Tensor& seeds, int64_t vocab_size) {
-  check_seeds(seeds);
-  check_count(vocab_size, "vocab_size");
-  const c10::cuda::CUDAGuard guard(seeds.device());
-  const int64_t rows = seeds.numel();
-  auto out = at::empty({rows, vocab_size}, seeds.options().dtype(at::kLong));
-  const size_t bytes = cuda::permutation_scratch_bytes(
-      cuda::permutation_batch_rows(rows, vocab_size), vocab_size);
-  auto scratch = at::empty({static_cast<int64_t>(bytes)}, seeds.options().dtype(at::kByte));
-  C10_CUDA_CHECK(cuda::launch_permutations(seeds.data_ptr<int64_t>(), rows, vocab_size,
-                                           out.data_ptr<int64_t>(), scratch.data_ptr(), bytes,
-                                           stream()));
-  return out;
-}
-
-at::Tensor permutations_bucketed_cuda(const at::Tensor& seeds, int64_t vocab_size,
-                                      int64_t bucket_bits, int64_t capacity) {
-  check_seeds(seeds);
-  check_count(vocab_size, "vocab_size");
-  check_between(bucket_bits, 0, cuda::kMaxPermutationBucketBits, "bucket_bits");
-  check_between(capacity, 0, cuda::kMaxPermutationBucketCapacity, "capacity");
-  const c10::cuda::CUDAGuard guard(seeds.device());
-  const int64_t rows = seeds.numel();
-  auto out = at::empty({rows, vocab_size}, seeds.options().dtype(at::kLong));
-  const size_t bytes =
-      cuda::bucket_sort_scratch_bytes(rows, vocab_size, static_cast<int>(bucket_bits));
-  auto scratch = at::empty({static_cast<int64_t>(bytes)}, seeds.options().dtype(at::kByte));
-  C10_CUDA_CHECK(cuda::launch_bucket_sort(seeds.data_ptr<int64_t>(), rows, vocab_size,
-                                          static_cast<int>(bucket_bits),
-                                          static_cast<int>(capacity), out.data_ptr<int64_t>(),
-                                          scratch.data_ptr(), stream()));
-  return out;
-}
-
 // Rows normal(seed, V) / (norm + norm_offset): the Phase-2 target (offset 0) and PoC v2's unit
 // vectors (kTiny, core 9.2).
 at::Tensor unit_rows_cuda(const at::Tensor& seeds, int64_t V, at::ScalarType dtype,
@@ -168,17 +138,6 @@ at::Tensor concat_normal_cuda(const at::Tensor& words, int64_t n, int64_t start,
   auto out = at::empty({words.size(0), end - start}, words.options().dtype(dtype));
   C10_CUDA_CHECK(cuda::launch_concat_normal(words.data_ptr<int64_t>(), words.size(0), n, start,
                                             end, float_type(dtype), out.data_ptr(), stream()));
-  return out;
-}
-
-at::Tensor pick_cuda(const at::Tensor& seeds, int64_t dim, int64_t k) {
-  check_seeds(seeds);
-  check_count(dim, "dim");
-  check_between(k, 1, dim, "k");
-  const c10::cuda::CUDAGuard guard(seeds.device());
-  auto out = at::empty({seeds.numel(), k}, seeds.options().dtype(at::kLong));
-  C10_CUDA_CHECK(cuda::launch_pick(seeds.data_ptr<int64_t>(), seeds.numel(), dim, k,
-                                   out.data_ptr<int64_t>(), stream()));
   return out;
 }
 
@@ -255,49 +214,6 @@ at::Tensor distances_cuda(const at::Tensor& logits, const at::Tensor& permutatio
       }
     }
   }
-  return out;
-}
-
-std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> core_stages_cuda(const at::Tensor& h) {
-  check_keys(h, "hashes");
-  const c10::cuda::CUDAGuard guard(h.device());
-  auto u = at::empty(h.sizes(), h.options().dtype(at::kFloat));
-  auto r = at::empty_like(u), c = at::empty_like(u), s = at::empty_like(u);
-  if (h.numel() > 0)
-    C10_CUDA_CHECK(cuda::launch_core_stages(h.data_ptr<int64_t>(), h.numel(), u.data_ptr<float>(),
-                                            r.data_ptr<float>(), c.data_ptr<float>(),
-                                            s.data_ptr<float>(), stream()));
-  return {u, r, c, s};
-}
-
-at::Tensor core_log_cuda(const at::Tensor& x) {
-  check_float32(x, "x");
-  const c10::cuda::CUDAGuard guard(x.device());
-  auto out = at::empty_like(x);
-  if (x.numel() > 0)
-    C10_CUDA_CHECK(cuda::launch_core_log(x.data_ptr<float>(), x.numel(), out.data_ptr<float>(),
-                                         stream()));
-  return out;
-}
-
-std::tuple<at::Tensor, at::Tensor> core_sincos_cuda(const at::Tensor& theta) {
-  check_float32(theta, "theta");
-  const c10::cuda::CUDAGuard guard(theta.device());
-  auto s = at::empty_like(theta), c = at::empty_like(theta);
-  if (theta.numel() > 0)
-    C10_CUDA_CHECK(cuda::launch_core_sincos(theta.data_ptr<float>(), theta.numel(),
-                                            s.data_ptr<float>(), c.data_ptr<float>(), stream()));
-  return {s, c};
-}
-
-at::Tensor core_round_cuda(const at::Tensor& x, at::ScalarType dtype) {
-  check_float32(x, "x");
-  check_float_dtype(dtype, "dtype");
-  const c10::cuda::CUDAGuard guard(x.device());
-  auto out = at::empty(x.sizes(), x.options().dtype(dtype));
-  if (x.numel() > 0)
-    C10_CUDA_CHECK(cuda::launch_core_round(x.data_ptr<float>(), x.numel(), float_type(dtype),
-                                           out.data_ptr(), stream()));
   return out;
 }
 
@@ -387,8 +303,12 @@ at::Tensor concat_normal_by_value_cuda(const int64_t* words, int64_t rows, int64
 
 // ---- the *_into ops: written into `out` (write_into.h) ----
 namespace {
+void concat_normal_nonces_into_cuda(c10::string_view prefix, at::IntArrayRef nonces,
+                                    c10::string_view suffix, const at::Tensor& out);
+
 void normal_nonces_into_cuda(c10::string_view prefix, at::IntArrayRef nonces,
-                             c10::string_view suffix, const at::Tensor& out) {
+                             c10::string_view suffix, const at::Tensor& out, bool concat) {
+  if (concat) return concat_normal_nonces_into_cuda(prefix, nonces, suffix, out);
   const int64_t n = into_row_length(nonces, out);
   const at::Tensor seeds = derive_seeds(prefix, nonces, suffix, false);
   const int64_t* s = seeds.data_ptr<int64_t>();
@@ -419,26 +339,17 @@ void concat_normal_nonces_into_cuda(c10::string_view prefix, at::IntArrayRef non
 
 TORCH_LIBRARY_IMPL(pocrand, CUDA, m) {
   m.impl("murmur3", &murmur3_cuda);
-  m.impl("murmur3_rows", &murmur3_rows_cuda);
   m.impl("uniform", &uniform_cuda);
   m.impl("normal", &normal_cuda);
   m.impl("normal_range", &normal_range_cuda);
-  m.impl("permutations", &permutations_cuda);
-  m.impl("permutations_bucketed", &permutations_bucketed_cuda);
   m.impl("unit_normal", &unit_normal_cuda);
   m.impl("unit_vectors", &unit_vectors_cuda);
   m.impl("concat_normal", &concat_normal_cuda);
   m.impl("normal_nonces_into", &normal_nonces_into_cuda);
-  m.impl("concat_normal_nonces_into", &concat_normal_nonces_into_cuda);
-  m.impl("pick", &pick_cuda);
   m.impl("haar_rotate", &haar_rotate_cuda);
   m.impl("artifacts", &artifacts_cuda);
   m.impl("artifacts_nonces", &artifacts_nonces_cuda);
   m.impl("distances", &distances_cuda);
-  m.impl("core_stages", &core_stages_cuda);
-  m.impl("core_log", &core_log_cuda);
-  m.impl("core_sincos", &core_sincos_cuda);
-  m.impl("core_round", &core_round_cuda);
 }
 
 // ---- gonka-poc (SPEC.md section 10): the launchers of cuda/decode.cu ----
@@ -508,48 +419,6 @@ TORCH_LIBRARY_IMPL(pocrand, CUDA, m) {
   m.impl("step_normal", &step_normal_cuda);
   m.impl("hash_mod", &hash_mod_cuda);
   m.impl("forced_logits", &forced_logits_cuda);
-}
-
-}  // namespace pocrand
-
-// ---- the decode scheme's snap (SPEC.md 10.6, 10.7) ----
-#include "../snap_checks.h"
-#include "snap_kernels.h"
-
-namespace pocrand {
-namespace {
-
-void snap_into_cuda(const at::Tensor& h, const at::Tensor& seeds, const at::Tensor& codebook,
-                    const at::Tensor& k, const at::Tensor& bad, const at::Tensor& scores,
-                    const at::Tensor& q) {
-  check_snap_into_args(h, seeds, codebook, k, bad, scores, q);
-  const c10::cuda::CUDAGuard guard(h.device());
-  const int64_t rows = h.size(0), H = h.size(1);
-  if (rows == 0) return;
-  const at::Tensor scratch =
-      float_scratch(h, static_cast<int64_t>(cuda::snap_scratch_floats(rows, H)));
-  C10_CUDA_CHECK(cuda::launch_snap(h.data_ptr(), float_type(h.scalar_type()),
-                                   seeds.data_ptr<int64_t>(), codebook.data_ptr<float>(), rows, H,
-                                   codebook.size(0), codebook.size(1), k.data_ptr<int64_t>(),
-                                   bad.data_ptr<bool>(), scores.data_ptr<float>(),
-                                   q.data_ptr<float>(), scratch_ptr(scratch), stream()));
-}
-
-std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> snap_cuda(const at::Tensor& h,
-                                                                     const at::Tensor& seeds,
-                                                                     const at::Tensor& codebook) {
-  check_snap_args(h, seeds, codebook);
-  auto out = empty_snap_outputs(h, codebook);
-  snap_into_cuda(h, seeds, codebook, std::get<0>(out), std::get<1>(out), std::get<2>(out),
-                 std::get<3>(out));
-  return out;
-}
-
-}  // namespace
-
-TORCH_LIBRARY_IMPL(pocrand, CUDA, m) {
-  m.impl("snap", &snap_cuda);
-  m.impl("snap_into", &snap_into_cuda);
 }
 
 }  // namespace pocrand

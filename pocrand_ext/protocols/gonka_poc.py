@@ -51,8 +51,8 @@ def route_base_seeds(block_hash: str, nonces, num_gates: int,
     check_str("block_hash", block_hash)
     nonces, num_gates = check_nonces(nonces), check_count("num_gates", num_gates)
     dev = check_device(device)
-    grid = torch.ops.pocrand.derive_seed_grid.default(f"{block_hash}_n", nonces, "_route_layer_",
-                                                      num_gates, dev.type == "cuda")
+    grid = torch.ops.pocrand.derive_seeds.default(f"{block_hash}_n", nonces, "_route_layer_",
+                                                  dev.type == "cuda", num_gates)
     return _to(grid, dev)
 
 

@@ -1,6 +1,6 @@
 // known_answers.cpp — pocrand_ext/known_answers.txt recomputed without torch, by the shipped CPU
-// kernels where they are torch-free (csrc/cpu/reflect.cpp and overrides.cpp so far: the
-// householder, reflect_rows, embed_synth and router_override cases) and by csrc/core with the SPEC.md operations written out as plain loops for
+// kernels where they are torch-free (csrc/cpu/reflect.cpp, overrides.cpp, snap.cpp and
+// sort.cpp so far: the reflections, overrides, snap, permutations and pick) and by csrc/core with the SPEC.md operations written out as plain loops for
 // the other ops.
 //
 // The digests in that file come from the NumPy implementation of SPEC.md. This driver computes
@@ -36,9 +36,10 @@
 #include "../../csrc/cpu/fp_env.h"
 #include "../../csrc/cpu/overrides.h"
 #include "../../csrc/cpu/reflect.h"
+#include "../../csrc/cpu/snap.h"
+#include "../../csrc/cpu/sort.h"
 #include "flush_mode.h"
 #include "json_args.h"
-#include "spec_pick.h"
 
 using namespace pocrand;
 using Bytes = std::vector<uint8_t>;
@@ -121,13 +122,10 @@ static float norm(const std::vector<float>& x) {
   return pr_sqrt(fixed_order_sum(std::move(sq)));
 }
 
-static std::vector<int64_t> permutation(uint32_t seed, int64_t v) {
-  std::vector<uint64_t> keyed(v);
-  for (int64_t i = 0; i < v; ++i)
-    keyed[i] = (uint64_t{murmur3(static_cast<uint32_t>(i), seed)} << 32) | uint64_t(i);
-  std::sort(keyed.begin(), keyed.end());  // hash is a bijection: no ties
-  std::vector<int64_t> out(v);
-  for (int64_t i = 0; i < v; ++i) out[i] = static_cast<int64_t>(keyed[i] & 0xffffffffu);
+static std::vector<int64_t> permutation(uint32_t seed, int64_t v) {  // section 8, csrc/cpu/sort.cpp
+  const int64_t s = seed;
+  std::vector<int64_t> out(v, -1);
+  cpu::permutations(&s, 1, v, out.data());
   return out;
 }
 
@@ -215,11 +213,11 @@ static const int64_t* per_row(const std::vector<int64_t>& values, int64_t rows, 
   return values.data();
 }
 
-static std::vector<int64_t> pick(uint32_t seed, int64_t dim, int64_t k) {  // 9.4
-  std::vector<uint32_t> s(dim);
-  for (int64_t i = 0; i < dim; ++i) s[i] = pick_score(static_cast<uint32_t>(i), seed);
-  uint32_t T;
-  return spec_pick(s, static_cast<int>(k), &T);
+static std::vector<int64_t> pick(uint32_t seed, int64_t dim, int64_t k) {  // 9.4, csrc/cpu/sort.cpp
+  const int64_t s = seed;
+  std::vector<int64_t> out(k, -1);
+  cpu::pick(&s, 1, dim, k, out.data());
+  return out;
 }
 
 static void haar(std::vector<float>& y, const std::string& prefix, int64_t nonce,
@@ -351,33 +349,19 @@ static bool compute_pocv2(const std::string& op, const Args& a, Bytes& out) {
     std::vector<std::vector<float>> C;
     for (int64_t j = 0; j < P; ++j)
       C.push_back(unit_vector(static_cast<uint32_t>(a.num("codebook_seed") + j), d));
-    Bytes ks, bads, scores, qs;
-    for (int64_t b = 0; b < B; ++b) {
-      const std::vector<float> h(hidden.begin() + b * H, hidden.begin() + (b + 1) * H);
-      const float ss = sum_of_squares(h);
-      std::vector<float> q(d, 0.0f), s(P, 0.0f);
-      int64_t k = kSnapBadK;
-      const bool bad = snap_row_bad(pr_sqrt(ss));
-      if (!bad) {
-        const float d1 = artifact_divisor(ss);
-        const std::vector<int64_t> idx = pick(static_cast<uint32_t>(seeds[b]), H, d);
-        for (int64_t m = 0; m < d; ++m) q[m] = pr_div(h[idx[m]], d1);
-        const float d2 = artifact_divisor(sum_of_squares(q));
-        for (float& f : q) f = pr_div(f, d2);
-        k = 0;
-        for (int64_t j = 0; j < P; ++j) {
-          std::vector<float> terms(d);
-          for (int64_t m = 0; m < d; ++m) terms[m] = pr_mul(q[m], C[j][m]);
-          s[j] = canonicalize_nan(fixed_order_sum(std::move(terms)));
-          if (j > 0 && snap_better(s[j], s[k])) k = j;
-        }
-      }
-      put_le(ks, k);
-      bads.push_back(bad ? 1 : 0);
-      for (float f : s) put_le(scores, pr_bits(f));
-      for (float f : q) put_le(qs, pr_bits(f));
-    }
-    for (const Bytes* part : {&ks, &bads, &scores, &qs}) out.insert(out.end(), part->begin(), part->end());
+    std::vector<float> codebook;
+    for (const std::vector<float>& point : C) codebook.insert(codebook.end(), point.begin(), point.end());
+    const Bytes hb = store(hidden, a.str("dtype"));
+    // Outputs pre-filled with a marker, so an element the kernel never wrote cannot pass.
+    std::vector<int64_t> ks(B, 0x5a5a5a5a);
+    std::unique_ptr<bool[]> bads(new bool[B]);
+    std::vector<float> scores(B * P, -7.0f), qs(B * d, -7.0f);
+    cpu::snap(cpu_dtype(a.str("dtype")), hb.data(), B, H, seeds.data(), codebook.data(), P, d, ks.data(),
+              bads.get(), scores.data(), qs.data());
+    for (int64_t k : ks) put_le(out, k);
+    for (int64_t b = 0; b < B; ++b) out.push_back(bads[b] ? 1 : 0);
+    for (float f : scores) put_le(out, pr_bits(f));
+    for (float f : qs) put_le(out, pr_bits(f));
   } else {
     return false;
   }
