@@ -5,7 +5,7 @@
 // with the header's functions and the SPEC.md operations written out as plain loops, hashes their
 // little-endian bytes with SHA-256, and compares. CI builds it
 // with x86-64 GCC, x86-64 clang and aarch64 GCC (run under qemu-user): the three must print the
-// same lines, so no compiler or host changes a bit (FMA contraction would: see README).
+// same lines, so no compiler or host changes a bit (FMA contraction would: docs/building.md).
 //
 //   known_answers FILE [--flush | --flush-unguarded] [--only OP[,OP...]]
 // prints "<ok|MISMATCH> <digest> <op> <args>" per case, "skip <op>" for ops it does not compute,
