@@ -1,5 +1,5 @@
-"""log / sin / cos of the compiled CPU kernels against float64, at the figures SPEC.md and README
-state: at most 0.829 / 0.795 / 0.790 ulp (faithful: <= 1 ulp is the guarantee).
+"""log / sin / cos of the compiled CPU kernels against float64, at the figures SPEC.md and
+docs/guarantees.md state: at most 0.829 / 0.795 / 0.790 ulp (faithful: <= 1 ulp is the guarantee).
 
 Those maxima were measured on every float of the domains by tests/cpp/accuracy_core.cpp
 (`build/cmake/accuracy_core 1`: 0.8288 ulp at 0x1.67e436p-1 for log, 0.7954 at 0x1.f68978p+1
@@ -45,7 +45,7 @@ def check(name: str, args: np.ndarray, got: np.ndarray, exact: np.ndarray):
     at, figure = WORST[name]
     worst = float(err[args[nz] == np.float32(float.fromhex(at))][0])
     # The worst argument of the exhaustive sweep is the worst here too, and its error is the
-    # figure VERIFICATION.md gives (4 decimals) and SPEC.md / README round to 3.
+    # figure VERIFICATION.md gives (4 decimals) and SPEC.md / docs/guarantees.md round to 3.
     assert err.max() == worst, f"{name}: {err.max():.5f} ulp at {args[nz][err.argmax()]!r} > {worst:.5f}"
     assert round(worst, 4) == figure and round(worst, 3) == STATED[name], (name, worst)
 

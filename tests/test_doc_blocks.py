@@ -18,7 +18,7 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-FILES = ["README.md", "docs/integration.md"]
+FILES = ["README.md", "docs/api.md", "docs/cli.md", "docs/integration.md", "docs/building.md"]
 
 TINY_MODEL = '''
 import torch
@@ -55,11 +55,11 @@ bh, pk = block_hash, public_key
 
 # (file, first line of the block) -> code run before it, or a reason to skip it.
 PRELUDES = {
-    ("README.md", "import torch"): "logits = torch.randn(3, 151936)",
-    ("README.md", "bh, pk, nonces = block_hash, public_key, list(range(32))"):
+    ("docs/api.md", "import torch"): "logits = torch.randn(3, 151936)",
+    ("docs/api.md", "bh, pk, nonces = block_hash, public_key, list(range(32))"):
         "h = torch.randn(2, 4, 8192)\ni = 3\ng = torch.randn(32, 12)\n"
         "last_hidden = torch.randn(32, 8192)",
-    ("README.md", "hooks = pr.install_householder_hooks(model, bh)"): TINY_MODEL,
+    ("docs/api.md", "hooks = pr.install_householder_hooks(model, bh)"): TINY_MODEL,
     ("docs/integration.md", "# before\nfrom vllm.poc import gpu_random\n# after\n"
                             "from pocrand_ext import gpu_random_v2"): "dim = hidden = 64\nseq_len, k, i = 4, 12, 5\n"
         "device, dtype = 'cpu', torch.float16\n"
@@ -84,8 +84,9 @@ PRELUDES = {
 SKIP = {
     ("README.md", "pip install torch==2.13.0"): "installs torch and builds the extension: .ci/run "
                                                 "runs it on a clean clone",
-    ("README.md", "pip install --no-build-isolation -e ."): "builds and installs the extension "
-                                                            "(.ci/run builds it)",
+    ("README.md", "python -m pytest -q tests"): "the test suite itself: .ci/run runs it",
+    ("docs/building.md", "pip install --no-build-isolation -e ."): "builds and installs the "
+                                                                   "extension (.ci/run builds it)",
     ("docs/integration.md", "pip install --no-build-isolation -e /path/to/pocrand"):
         "builds and installs the extension (.ci/run builds it)",
     ("docs/integration.md", "torchrun --nproc-per-node 2 scripts/tp_check.py"):

@@ -14,7 +14,7 @@ import spec_numpy as spec
 from conftest import as_bits, randn
 
 NAN_BITS = {torch.float32: 0x7FC00000, torch.float16: 0x7E00, torch.bfloat16: 0x7FC0}
-NORMAL_BOUND = 6.8       # README and SPEC.md section 5: |out| < 6.8
+NORMAL_BOUND = 6.8       # docs/guarantees.md and SPEC.md section 5: |out| < 6.8
 U_ONE_LOG2_PROB = -25    # SPEC.md section 8: u1 = 1.0 with probability 2^-25
 
 
@@ -47,8 +47,8 @@ def test_exactly_128_hashes_give_u_equal_one():
 
 
 def test_normals_are_below_6_8():
-    """SPEC.md section 5 and README: |out| < 6.8. The largest radius is the one of u1 clamped to
-    f32(1e-10) (hash 0; the next smallest u is 2^-32, far above), and |sin|, |cos| <= 1."""
+    """SPEC.md section 5 and docs/guarantees.md: |out| < 6.8. The largest radius is the one of u1
+    clamped to f32(1e-10) (hash 0; the next smallest u is 2^-32, far above), and |sin|, |cos| <= 1."""
     r = stages.stages(torch.tensor([0, 1], dtype=torch.int64))[1]
     assert r[1] < r[0] < NORMAL_BOUND
     assert abs(r[0].item() - math.sqrt(-2 * math.log(float.fromhex("0x1.b7cdfep-34")))) < 1e-5

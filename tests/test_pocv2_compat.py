@@ -1,6 +1,7 @@
 """pocrand against the deployed PoC v2 functions (a torch-ops restatement of the vLLM fork's
 vllm/poc/gpu_random.py at 5110f7fcf, pocrand_ext/reference_pocv2.py): integers equal, floats
-within the figures SPEC.md 9.3 and README state, artifacts far inside the 0.02 threshold."""
+within the figures SPEC.md 9.3 and docs/integration.md state, artifacts far inside the 0.02
+threshold."""
 from __future__ import annotations
 
 import pytest
@@ -51,7 +52,7 @@ def test_pick_order_matches_the_reference_on_cuda(dim, k):
 
 def test_concat_inputs_within_stated_ulps():
     """fp16: identical on >= 99.99% and never more than 1 ulp apart; bf16 identical on >= 99.99%
-    and never more than 1 ulp apart; fp32 within 3 ulp (README)."""
+    and never more than 1 ulp apart; fp32 within 3 ulp (docs/integration.md)."""
     for dtype, max_ulp in ((torch.float16, 1), (torch.bfloat16, 1), (torch.float32, 3)):
         got = pr.generate_inputs_concat(BH, PK, NONCES[:4], 512, 64, "cpu", dtype)
         want = ref.generate_inputs_concat(BH, PK, NONCES[:4], 512, 64, "cpu", dtype)

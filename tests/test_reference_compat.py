@@ -4,10 +4,10 @@ tests/reference_torch.py (its docstring says which stored copies were read).
 
 Integer results and uniforms are identical, and the deployed code reproduces the committed known
 answers of those ops. Float results use torch's log/cos/sin and norms there and pocrand's portable
-ones here, so they differ by rounding; the figures asserted below are the ones README.md states
-(fp16 inputs identical on 99.997% of elements, bf16 on 99.9997%, never more than 1 ulp apart; fp32
-inputs within 3 ulp, 79.6% identical) and were measured on this data with torch's CPU kernels
-(the same on its DEFAULT, AVX2 and AVX512 code paths).
+ones here, so they differ by rounding; the figures asserted below are the ones docs/guarantees.md
+states (fp16 inputs identical on 99.997% of elements, bf16 on 99.9997%, never more than 1 ulp
+apart; fp32 inputs within 3 ulp, 79.6% identical) and were measured on this data with torch's CPU
+kernels (the same on its DEFAULT, AVX2 and AVX512 code paths).
 """
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ import reference_torch as ref
 BH, PK = "0" * 63 + "f", "pk_compat"
 NONCES = list(range(-4, 60))          # 64 nonces, negative dummies included
 SEQ, DIM = 64, 1024
-# The figures README.md states (tests/test_documented_figures.py checks that it states these).
+# The figures docs/guarantees.md states (tests/test_documented_figures.py checks that it states
+# these).
 FP16_IDENTICAL, BF16_IDENTICAL = 0.99997, 0.999997   # fraction of elements bit-identical
 FP32_MAX_ULP, FP32_IDENTICAL = 3, 0.796
 STRINGS = ["", "\x00", "nul\x00inside", "blöck-π-ハッシュ", "emoji-🦀🧪", "x" * 1000, BH]
@@ -103,7 +104,8 @@ def test_16_bit_inputs_match_the_deployed_code(dtype, identical, name):
     assert not ((a ^ b) & 0x8000).any(), "a sign differs"
     diff = np.abs((a & 0x7FFF) - (b & 0x7FFF))   # same sign: the patterns differ by the ulp count
     print(f"{name} identical: {same:.6%}, max difference {diff.max()} ulp")
-    assert same >= identical, f"{name}: {same:.6%} identical, README states {identical:.4%}"
+    assert same >= identical, (f"{name}: {same:.6%} identical, docs/guarantees.md states "
+                               f"{identical:.4%}")
     assert diff.max() <= 1
 
 

@@ -1,12 +1,12 @@
-// known_answers.cpp — pocrand_ext/known_answers.txt recomputed without torch, by the shipped CPU
-// kernels where they are torch-free (csrc/cpu/reflect.cpp, overrides.cpp, snap.cpp and
-// sort.cpp so far: the reflections, overrides, snap, permutations and pick) and by csrc/core with the SPEC.md operations written out as plain loops for
-// the other ops.
+// known_answers.cpp — pocrand_ext/known_answers.txt recomputed without torch: by the shipped CPU
+// kernels where they are torch-free (csrc/cpu/reflect.cpp, overrides.cpp, snap.cpp and sort.cpp so
+// far: the reflections, overrides, snap, permutations and pick), and by csrc/core with the SPEC.md
+// operations written out as plain loops for the other ops.
 //
 // The digests in that file come from the NumPy implementation of SPEC.md. This driver computes
 // the outputs of every case, hashes their little-endian bytes with SHA-256, and compares. CI
 // builds it with x86-64 GCC, x86-64 clang and aarch64 GCC (run under qemu-user): the three must
-// print the same lines, so no compiler or host changes a bit (FMA contraction would: see
+// print the same lines, so no compiler or host changes a bit (FMA contraction would:
 // docs/building.md).
 //
 //   known_answers FILE [--flush | --flush-unguarded] [--only OP[,OP...]]
