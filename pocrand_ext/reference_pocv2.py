@@ -111,3 +111,20 @@ def artifacts(hidden, block_hash, public_key, nonces, k, pick=None) -> torch.Ten
     idx = pick_indices(block_hash, public_key, nonces, x.shape[1], k, x.device) if pick is None else pick
     y = haar_rotate(block_hash, public_key, nonces, torch.gather(x, 1, idx.to(x.device)))
     return (y / (y.norm(dim=-1, keepdim=True) + 1e-8)).half()
+
+
+def layer_hooks(layers, block_hash: str, hidden: int, device) -> list:
+    """The deployed layer hooks on `layers`, in torch ops: layer i's output reflected by the unit
+    vector of its per-block seed string (tuple outputs: both of the first two entries); returns
+    the hook handles."""
+    handles = []
+    for i, layer in enumerate(layers):
+        v = householder_vector(f"{block_hash}_layer_{i}_householder", hidden, device)
+
+        def hook(module, args, output, v=v):
+            if isinstance(output, tuple):
+                return tuple(apply_householder(o, v.to(o.dtype)) if j < 2 else o
+                             for j, o in enumerate(output))
+            return apply_householder(output, v.to(output.dtype))
+        handles.append(layer.register_forward_hook(hook))
+    return handles

@@ -27,7 +27,7 @@ SEED_FRAGMENT = re.compile(rf"""[}}"'](?:{_WORDS})|_haar_hh_""")
 def _allowed_python(path: Path) -> bool:
     rel = path.relative_to(PACKAGE)
     return (rel.parts[0] in ("protocols", "gonka_poc")        # protocol layers, their drop-ins
-            or rel.name in ("gpu_random.py", "gpu_random_v2.py", "round.py")
+            or rel.name in ("gpu_random.py", "gpu_random_v2.py")
             or rel.name.startswith("reference_"))           # restatements of deployed modules
 
 
