@@ -9,7 +9,7 @@ the snap) are gathered in BACKEND, an object with the four callables a model wra
 reflect(x, table, row_group, mask), embed(out, base, step, prev_k, embeds, mask),
 route(logits, base, step, mask, n_experts, top_k, ladder) and snap(h, seeds, codebook, out),
 and the optional reflect_pair(hidden, residual, table, row_group, mask) and pick_seeds(base, step,
-prev_k) (the interface of pocrand_ext.poc_graph.backend, whose attach runs them)."""
+prev_k) (the interface of pocrand_ext.integrate.backend, whose attach runs them)."""
 from __future__ import annotations
 
 import hashlib

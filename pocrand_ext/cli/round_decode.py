@@ -10,12 +10,12 @@ row is snapped to the codebook (k_t). The artifact of a nonce is [k_0 .. k_T]. T
 re-runs the nonce seeding step t by the claimed k_{t-1} and scores each claim against its own
 snap (pocrand_ext.validation, SPEC.md 10.9).
 
-The model is wrapped by pocrand_ext.poc_graph, as an integrator wraps theirs: a PoCState whose
-address-stable buffers are written in place between forwards, and attach's wrappers of the token
+The model is wrapped by pocrand_ext.integrate (attach), as an integrator wraps theirs: a PoCState
+whose address-stable buffers are written in place between forwards, and attach's wrappers of the token
 embedding, the decoder layers, the MoE routers (the model's own top-k on the forced logits) and
-the final norm (the snap). The transforms come from a backend: "pocrand" (poc_graph's
+the final norm (the snap). The transforms come from a backend: "pocrand" (integrate's
 PocrandBackend, pocrand's ops: the same bits on every device and batch size), "reference"
-(reference_gonka.BACKEND, the plugin's torch expressions) or any object with poc_graph's
+(reference_gonka.BACKEND, the plugin's torch expressions) or any object with integrate's
 backend interface.
 
 transformers is optional (`pip install pocrand[round]`).
@@ -30,7 +30,7 @@ import torch
 
 from .. import reference_gonka as refg
 from .. import reference_pocv2 as ref2
-from ..poc_graph import PocrandBackend, PoCState, attach, find_parts, resolve_backend
+from ..integrate import PocrandBackend, PoCState, attach, find_parts, resolve_backend
 from ..protocols import gonka_poc as gp
 from ..protocols.phase2 import generate_inputs
 from ..snap import load_codebook
@@ -240,7 +240,7 @@ def run_side(model: torch.nn.Module, cfg: DecodeRoundConfig, device, backend="po
     (claimed [N, T + 1]: the claimed k_{t-1} seeds step t). `model` is copied to the device
     (copy_model False: used as it is, already on the device, e.g. a tensor-parallel shard).
 
-    The PoC transforms are pocrand_ext.poc_graph's: a PoCState written in place between forwards
+    The PoC transforms are pocrand_ext.integrate's: a PoCState written in place between forwards
     and attach's wrappers (detached at the end). Rows are b * seq + s. The prefill's last row of
     each PoC sequence snaps with the string-seeded pick of step 0 (state.prefill_pick), which is
     k_0; every decode row snaps with step_seed(t, k_{t-1}, 0x91) in the same wrapper."""

@@ -21,7 +21,7 @@ import math
 import torch
 
 from .. import reference_pocv2 as ref
-from ..hooks import find_layers, install_householder_hooks
+from ..integrate.hooks import find_layers, install_householder_hooks
 from ..protocols.phase2 import generate_inputs
 from ..protocols.pocv2 import artifacts
 
