@@ -15,8 +15,8 @@ whose address-stable buffers are written in place between forwards, and attach's
 embedding, the decoder layers, the MoE routers (the model's own top-k on the forced logits) and
 the final norm (the snap). The transforms come from a backend: "pocrand" (integrate's
 PocrandBackend, pocrand's ops: the same bits on every device and batch size), "reference"
-(reference_gonka.BACKEND, the plugin's torch expressions) or any object with integrate's
-backend interface.
+(protocols/gonka_poc/reference.py's BACKEND, the plugin's torch expressions) or any object with
+integrate's backend interface.
 
 transformers is optional (`pip install pocrand[round]`).
 """
@@ -28,8 +28,8 @@ import inspect
 
 import torch
 
-from .. import reference_gonka as refg
-from .. import reference_pocv2 as ref2
+from ..protocols.gonka_poc import reference as refg
+from ..protocols.pocv2 import reference as ref2
 from ..integrate import PocrandBackend, PoCState, attach, find_parts, resolve_backend
 from ..protocols import gonka_poc as gp
 from ..protocols.phase2 import generate_inputs

@@ -77,14 +77,14 @@ class PocrandBackend:
 
 def resolve_backend(backend, rounding: str):
     """The backend object for attach's `backend` argument: "pocrand" (PocrandBackend(rounding)),
-    "reference" (pocrand_ext.reference_gonka's BACKEND: the plugin's torch expressions, imported
+    "reference" (protocols/gonka_poc/reference.py's BACKEND: the plugin's torch expressions, imported
     only when asked for), or any object with the four callables."""
     if isinstance(backend, str):
         if backend == "pocrand":
             return PocrandBackend(rounding)
         if backend == "reference":
-            from ..reference_gonka import BACKEND  # the plugin's torch expressions, on request
-            return _checked(BACKEND, "pocrand_ext.reference_gonka")
+            from ..protocols.gonka_poc.reference import BACKEND  # the plugin's, on request
+            return _checked(BACKEND, "pocrand_ext.protocols.gonka_poc.reference")
         raise ValueError(f"backend must be \"pocrand\", \"reference\" or an object with "
                          f"{', '.join(REQUIRED)}, got {backend!r}")
     return _checked(backend, type(backend).__name__)

@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import (DeviceLike, check_count, check_device, check_dtype, check_int,
+from ..._checks import (DeviceLike, check_count, check_device, check_dtype, check_int,
                        check_no_grad, check_nonce, check_nonces, check_str, check_tensor,
                        check_total)
-from ..reduce import haar_rotate_of_seeds
-from ..seeds import seed_grid, seed_of, seed_words_for, seeds_for
-from ..sort import pick_of_seeds
-from ..streams import (concat_normal_of_nonces, concat_normal_slice_of_words,
+from ...reduce import haar_rotate_of_seeds
+from ...seeds import seed_grid, seed_of, seed_words_for, seeds_for
+from ...sort import pick_of_seeds
+from ...streams import (concat_normal_of_nonces, concat_normal_slice_of_words,
                        inputs_shape, unit_vectors_of_nonces, unit_vectors_of_seeds)
-from .phase2 import checked_pair, checked_slice_request, inputs_prefix
+from ..phase2 import checked_pair, checked_slice_request, inputs_prefix
 
 __all__ = ["pick_seed", "haar_seed", "layer_seed", "target_v2_seed", "generate_inputs_concat",
            "generate_inputs_concat_slice", "householder_vectors", "generate_target_v2",
