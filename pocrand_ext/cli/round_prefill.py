@@ -7,7 +7,8 @@ Both sides use the same weights (one model, copied). The validator compares the 
 as the deployed validator does: a nonce mismatches when the L2 distance exceeds the threshold
 (0.02) or the received vector is not finite; a one-sided binomial test (honest mismatch rate
 0.001) flags fraud when its p-value is below 0.01. `reference=True` runs the same round with the
-torch-ops formulation of the deployed module (protocols/pocv2/reference.py), its pick order the device's.
+torch-ops formulation of the deployed module (protocols/pocv2/reference.py), its pick order the
+device's.
 
 transformers is optional (`pip install pocrand[round]`); without it run_round raises a clear
 ImportError naming the extra.

@@ -77,8 +77,8 @@ class PocrandBackend:
 
 def resolve_backend(backend, rounding: str):
     """The backend object for attach's `backend` argument: "pocrand" (PocrandBackend(rounding)),
-    "reference" (protocols/gonka_poc/reference.py's BACKEND: the plugin's torch expressions, imported
-    only when asked for), or any object with the four callables."""
+    "reference" (protocols/gonka_poc/reference.py's BACKEND: the plugin's torch expressions,
+    imported only when asked for), or any object with the four callables."""
     if isinstance(backend, str):
         if backend == "pocrand":
             return PocrandBackend(rounding)

@@ -14,7 +14,8 @@ every other pocrand output). A layer that returns a tensor has it reflected; one
 tuple has its first two entries reflected (a vLLM layer's (hidden, residual), in one launch) and
 the rest passed on. The L vectors are made in one call and cached per (block hash, layer count,
 hidden size, device, dtype) by layers.layer_vectors, the cache PoCState.set_block_slot reads
-too. The hooks are plain objects (no closures), so a model with hooks installed can be pickled or deep-copied.
+too. The hooks are plain objects (no closures), so a model with hooks installed can be pickled or
+deep-copied.
 """
 from __future__ import annotations
 
