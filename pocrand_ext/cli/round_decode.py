@@ -12,8 +12,8 @@ snap (pocrand_ext.validation, SPEC.md 10.9).
 
 The model is wrapped by pocrand_ext.integrate (attach), as an integrator wraps theirs: a PoCState
 whose address-stable buffers are written in place between forwards, and attach's wrappers of the
-token embedding, the decoder layers, the MoE routers (the model's own top-k on the forced logits) and
-the final norm (the snap). The transforms come from a backend: "pocrand" (integrate's
+token embedding, the decoder layers, the MoE routers (the model's own top-k on the forced logits)
+and the final norm (the snap). The transforms come from a backend: "pocrand" (integrate's
 PocrandBackend, pocrand's ops: the same bits on every device and batch size), "reference"
 (protocols/gonka_poc/reference.py's BACKEND, the plugin's torch expressions) or any object with
 integrate's backend interface.
