@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pocrand_ext import __main__ as cli
+from pocrand_ext import cli
+from pocrand_ext.cli import check
 from pocrand_ext import known_answers
 
 DEFAULT = "cpu+cuda:7.5;8.0;8.6;8.9;9.0;10.0;12.0+PTX"
@@ -30,7 +31,7 @@ OLD_DOCS = "cpu+cuda:8.0;9.0"  # the README's former example: no PTX
     ("cpu", (9, 0), None),
 ])
 def test_kernel_image(info, cap, want):
-    assert cli.kernel_image(cap, info) == want
+    assert check.kernel_image(cap, info) == want
 
 
 class FakeGpu:
@@ -53,7 +54,7 @@ def few_cases(monkeypatch):
 def test_check_fails_when_a_gpu_is_visible_and_the_build_is_cpu_only(monkeypatch, capsys,
                                                                     few_cases):
     FakeGpu(monkeypatch, (9, 0), "NVIDIA H200")
-    monkeypatch.setattr(cli.api, "build_info", lambda: "cpu")
+    monkeypatch.setattr(check.api, "build_info", lambda: "cpu")
     assert cli.main(["check"]) == 1
     out = capsys.readouterr().out
     assert "1 CUDA GPU(s) visible (NVIDIA H200)" in out and "no CUDA kernels" in out
@@ -63,23 +64,23 @@ def test_check_fails_when_a_gpu_is_visible_and_the_build_is_cpu_only(monkeypatch
 
 def test_check_fails_on_a_card_without_a_kernel_image(monkeypatch, capsys, few_cases):
     FakeGpu(monkeypatch, (12, 0), "NVIDIA GeForce RTX 5090")
-    monkeypatch.setattr(cli.api, "build_info", lambda: OLD_DOCS)
+    monkeypatch.setattr(check.api, "build_info", lambda: OLD_DOCS)
     assert cli.main(["check"]) == 1
     out = capsys.readouterr().out
     assert "cuda:0 (NVIDIA GeForce RTX 5090): sm_120, FAILED: no kernel image" in out
     assert "12.0" in out and "+PTX" in out  # names the fix
-    assert cli.devices() == [torch.device("cpu")]  # the card is not used
+    assert check.devices() == [torch.device("cpu")]  # the card is not used
 
 
 def test_check_reports_the_image_a_card_runs(monkeypatch, capsys):
     FakeGpu(monkeypatch, (12, 0), "NVIDIA GeForce RTX 5090")
-    monkeypatch.setattr(cli.api, "build_info", lambda: "cpu+cuda:8.0;9.0+PTX")
-    assert cli.check_gpus()
+    monkeypatch.setattr(check.api, "build_info", lambda: "cpu+cuda:8.0;9.0+PTX")
+    assert check.check_gpus()
     assert "sm_120, runs the compute_90 PTX, JIT-compiled by the driver" in capsys.readouterr().out
 
 
 def test_check_without_a_gpu_passes_on_a_cpu_build(monkeypatch, capsys, few_cases):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(cli.api, "build_info", lambda: "cpu")
+    monkeypatch.setattr(check.api, "build_info", lambda: "cpu")
     assert cli.main(["check"]) == 0
     assert "all known answers match" in capsys.readouterr().out

@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
-from pocrand_ext import __main__ as cli
-from pocrand_ext import round as rnd
-from pocrand_ext.round import RoundConfig, RoundResult
+from pocrand_ext import cli
+from pocrand_ext.cli import digest, round as round_cmd, round_prefill as rnd
+from pocrand_ext.cli.round_prefill import RoundConfig, RoundResult
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -22,10 +22,10 @@ def test_a_huge_nonce_range_is_refused(capsys):
                   "0-10000000000", "--vocab-size", "8"])
     assert e.value.code == 2
     err = capsys.readouterr().err
-    assert "--nonces" in err and f"more than {cli.MAX_CLI_NONCES} nonces" in err
+    assert "--nonces" in err and f"more than {digest.MAX_CLI_NONCES} nonces" in err
     with pytest.raises(Exception):
-        cli.parse_nonces(f"0-{cli.MAX_CLI_NONCES}")  # one more than the cap
-    assert len(cli.parse_nonces(f"1-{cli.MAX_CLI_NONCES}")) == cli.MAX_CLI_NONCES
+        digest.parse_nonces(f"0-{digest.MAX_CLI_NONCES}")  # one more than the cap
+    assert len(digest.parse_nonces(f"1-{digest.MAX_CLI_NONCES}")) == digest.MAX_CLI_NONCES
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def no_round(monkeypatch):
     """A round that must not start: the flags are refused before it."""
     def fail(*a, **k):
         raise AssertionError("the round ran before the flags were checked")
-    monkeypatch.setattr(cli, "run_round", fail)
+    monkeypatch.setattr(round_cmd, "run_round", fail)
     monkeypatch.setattr(rnd, "build_model", fail)
 
 

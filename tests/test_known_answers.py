@@ -14,7 +14,7 @@ import random
 import pytest
 import torch
 
-from pocrand_ext import __main__ as cli
+from pocrand_ext.cli import check as cli
 from pocrand_ext import known_answers
 import make_known_answers
 

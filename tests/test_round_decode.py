@@ -14,7 +14,8 @@ import torch
 
 import spec_numpy as spec
 from conftest import assert_bits_equal, requires_cuda
-from pocrand_ext import __main__ as cli
+from pocrand_ext import cli
+from pocrand_ext.cli import round as round_cmd
 from pocrand_ext import reference_gonka as refg
 from pocrand_ext import round_decode as rd
 from pocrand_ext.poc_graph import PocrandBackend
@@ -237,8 +238,8 @@ def test_fraud_on_a_larger_model():
 def no_round(monkeypatch):
     def fail(*a, **k):
         raise AssertionError("the round ran before the flags were checked")
-    monkeypatch.setattr(cli, "run_decode_round", fail)
-    monkeypatch.setattr(cli, "run_round", fail)
+    monkeypatch.setattr(round_cmd, "run_decode_round", fail)
+    monkeypatch.setattr(round_cmd, "run_round", fail)
     monkeypatch.setattr(rd, "build_model", fail)
 
 

@@ -4,4 +4,13 @@ private) names, signatures, defaults, ValueErrors and constants, with results id
 device (SPEC.md sections 9 and 10).
 
     from pocrand_ext.gonka_poc import gpu_random, decode_random, sphere, fused   # gonka_poc.poc.*
+
+The modules live in pocrand_ext/protocols/gonka_poc/ with the generation's seed strings; this
+package is their documented import path, each name the same module object.
 """
+import sys
+
+from ..protocols.gonka_poc import decode_random, fused, gpu_random, sphere
+
+for _module in (decode_random, fused, gpu_random, sphere):  # pocrand_ext.gonka_poc.sphere, ...
+    sys.modules[f"{__name__}.{_module.__name__.rsplit('.', 1)[1]}"] = _module

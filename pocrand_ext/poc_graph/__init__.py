@@ -1,9 +1,14 @@
-"""PoC rows inside a compiled, CUDA-graph-captured model: address-stable state (PoCState), the
-wrapping of a model's layers, embedding, MoE gates and final norm (attach), and the interface
-of the transforms they run (backend). See attach's docstring for what is wrapped and how."""
-from .attach import AttachHandle, attach, find_parts
-from .backend import Backend, PocrandBackend, resolve_backend
-from .state import PoCState
+"""Old import path of the in-graph wrappers, which live in pocrand_ext.integrate: PoCState
+(state.py), attach (attach.py), the backends (backend.py) and the router seam (router_seam.py).
+Its names, and its submodules as the same module objects, are re-exported from there."""
+import importlib
+import sys
+
+from ..integrate import (AttachHandle, Backend, PocrandBackend, PoCState, attach, find_parts,
+                         resolve_backend)
 
 __all__ = ["PoCState", "attach", "AttachHandle", "find_parts", "Backend", "PocrandBackend",
            "resolve_backend"]
+
+for _name in ("attach", "backend", "router_seam", "state"):  # pocrand_ext.poc_graph.attach, ...
+    sys.modules[f"{__name__}.{_name}"] = importlib.import_module(f"pocrand_ext.integrate.{_name}")

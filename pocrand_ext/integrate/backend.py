@@ -77,20 +77,14 @@ class PocrandBackend:
 
 def resolve_backend(backend, rounding: str):
     """The backend object for attach's `backend` argument: "pocrand" (PocrandBackend(rounding)),
-    "reference" (pocrand_ext.reference_gonka's `BACKEND` or `backend` object, or the module
-    itself when it defines the four functions), or any object with the four callables."""
+    "reference" (protocols/gonka_poc/reference.py's BACKEND: the plugin's torch expressions,
+    imported only when asked for), or any object with the four callables."""
     if isinstance(backend, str):
         if backend == "pocrand":
             return PocrandBackend(rounding)
         if backend == "reference":
-            import importlib
-            try:
-                mod = importlib.import_module("pocrand_ext.reference_gonka")
-            except ImportError as e:
-                raise ValueError(f"backend \"reference\" needs pocrand_ext.reference_gonka: "
-                                 f"{e}") from None
-            obj = getattr(mod, "BACKEND", None) or getattr(mod, "backend", None) or mod
-            return _checked(obj, "pocrand_ext.reference_gonka")
+            from ..protocols.gonka_poc.reference import BACKEND  # the plugin's, on request
+            return _checked(BACKEND, "pocrand_ext.protocols.gonka_poc.reference")
         raise ValueError(f"backend must be \"pocrand\", \"reference\" or an object with "
                          f"{', '.join(REQUIRED)}, got {backend!r}")
     return _checked(backend, type(backend).__name__)

@@ -6,10 +6,10 @@ from typing import List
 
 import torch
 
-from ..gpu_random_v2 import *  # noqa: F401,F403
-from ..gpu_random_v2 import __all__ as _v2_all
-from ..gpu_random_v2 import _batched_murmur3_32, _seed_from_string  # noqa: F401
-from ..protocols import gonka_poc as _gp
+from ..pocv2.gpu_random_v2 import *  # noqa: F401,F403
+from ..pocv2.gpu_random_v2 import __all__ as _v2_all
+from ..pocv2.gpu_random_v2 import _batched_murmur3_32, _seed_from_string  # noqa: F401
+from .. import gonka_poc as _gp
 
 __all__ = list(_v2_all) + ["derive_pseudo_input_ids"]
 

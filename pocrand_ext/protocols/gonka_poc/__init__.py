@@ -11,8 +11,8 @@ from typing import Sequence
 
 import torch
 
-from .. import decode
-from .._checks import (DeviceLike, check_count, check_device, check_int, check_nonce,
+from ... import decode
+from ..._checks import (DeviceLike, check_count, check_device, check_int, check_nonce,
                        check_nonces, check_str)
 
 __all__ = ["MIX_A", "MIX_B", "SALT_EMBED", "SALT_PICK", "SALT_TOKEN_ID", "LADDER_BASE",

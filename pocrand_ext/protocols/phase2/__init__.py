@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import (DeviceLike, check_count, check_device, check_dtype, check_nonce,
+from ..._checks import (DeviceLike, check_count, check_device, check_dtype, check_nonce,
                        check_nonces, check_str, check_total)
-from ..reduce import compute_distances
-from ..seeds import seed_of, seeds_for
-from ..sort import permutations_of_seeds
-from ..streams import (check_range, inputs_shape, normal_of_nonces, normal_slice_of_seeds,
+from ...reduce import compute_distances
+from ...seeds import seed_of, seeds_for
+from ...sort import permutations_of_seeds
+from ...streams import (check_range, inputs_shape, normal_of_nonces, normal_slice_of_seeds,
                        unit_normal_of_seed)
 
 __all__ = ["inputs_seed", "permutations_seed", "target_seed", "generate_inputs",

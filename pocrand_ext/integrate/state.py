@@ -110,10 +110,11 @@ class PoCState:
 
     def set_block_slot(self, slot: int, block_hash: str) -> None:
         """Slot `slot` holds the per-block vectors of block_hash (PoC v2's layer vectors,
-        SPEC.md 9.7, rounded to the model's dtype as the plugin's .to(dtype) does)."""
-        from ..protocols.pocv2 import householder_vectors
-        v = householder_vectors(block_hash, self.n_layers, self.hidden_size, self.device)
-        self.set_slot(slot, v.to(self.dtype))
+        SPEC.md 9.7, in the model's dtype: layers.layer_vectors, the forward hooks' cache; its
+        rounding gives the bits of the plugin's .to(dtype) for these finite floats)."""
+        from .layers import layer_vectors
+        self.set_slot(slot, layer_vectors(block_hash, self.n_layers, self.hidden_size,
+                                          self.device, self.dtype))
 
     def set_embeds(self, embeds) -> None:
         """The pre-filled input embeddings of rows [0, n) (PoC rows with prev_k < 0 read them)."""

@@ -21,6 +21,7 @@ import torch
 from .. import decode
 from ..protocols import gonka_poc as _gp
 from .backend import resolve_backend
+from .layers import find_decoder_layers
 from .router_seam import SEAM, has_topk, seamed_forward
 from .state import PoCState
 
@@ -169,19 +170,14 @@ def _experts_meta(moe, gate) -> tuple[int, int]:
 
 
 def find_parts(model: torch.nn.Module):
-    """(layers, embedding, final norm, [(ordinal, moe block, gate)]) of a model: the layers at
-    model.model.layers, model.layers or model.transformer.h, and their owner's embed_tokens (or
-    wte) and norm (or ln_f); ValueError naming what is missing."""
-    for path in (("model", "layers"), ("layers",), ("transformer", "h")):
-        owner = model
-        for name in path[:-1]:
-            owner = getattr(owner, name, None)
-        layers = getattr(owner, path[-1], None) if owner is not None else None
-        if isinstance(layers, torch.nn.ModuleList) and len(layers):
-            break
-    else:
+    """(layers, embedding, final norm, [(ordinal, moe block, gate)]) of a model: the decoder
+    layers by layers.find_decoder_layers (model.model.layers, model.transformer.h or
+    model.layers), and their owner's embed_tokens (or wte) and norm (or ln_f); ValueError naming
+    what is missing."""
+    owner, layers = find_decoder_layers(model)
+    if not layers:
         raise ValueError(f"{type(model).__name__}: no decoder layers at model.model.layers, "
-                         "model.layers or model.transformer.h")
+                         "model.transformer.h or model.layers")
     embed = getattr(owner, "embed_tokens", None) or getattr(owner, "wte", None)
     norm = getattr(owner, "norm", None) or getattr(owner, "ln_f", None)
     for what, mod, names in (("token embedding", embed, "embed_tokens or wte"),
@@ -194,7 +190,7 @@ def find_parts(model: torch.nn.Module):
                    None)
         if moe is not None:
             gates.append((len(gates), moe, moe.gate))
-    return list(layers), embed, norm, gates
+    return layers, embed, norm, gates
 
 
 def _default_layout(model) -> str:
@@ -242,7 +238,7 @@ def attach(model: torch.nn.Module, state: PoCState, *, backend="pocrand", roundi
     buffers; the output passes on unchanged). Chat rows (mask False) keep every bit.
 
     backend: "pocrand", "reference" or an object with reflect, embed, route and snap (see
-    poc_graph.backend); rounding: the pocrand backend's reflection rounding; layout: "rows" or
+    integrate.backend); rounding: the pocrand backend's reflection rounding; layout: "rows" or
     "batch_seq" (see the module's docstring). Returns a handle whose detach() restores the model."""
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")

@@ -14,9 +14,9 @@ from typing import List, Optional
 
 import torch
 
-from .. import decode as _decode
-from .._checks import check_device
-from ..protocols import gonka_poc as _gp
+from ... import decode as _decode
+from ..._checks import check_device
+from .. import gonka_poc as _gp
 from .gpu_random import _batched_murmur3_32, _seed_from_string  # noqa: F401
 
 logger = logging.getLogger(__name__)

@@ -21,9 +21,9 @@ from typing import Optional
 
 import torch
 
-from ..snap import claimed_margin as _claimed_margin
-from ..snap import codebook_sha256, load_codebook
-from ..snap import snap as _snap
+from ...snap import claimed_margin as _claimed_margin
+from ...snap import codebook_sha256, load_codebook
+from ...snap import snap as _snap
 
 logger = logging.getLogger(__name__)
 

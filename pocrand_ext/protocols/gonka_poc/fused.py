@@ -22,9 +22,9 @@ import os
 
 import torch
 
-from .. import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ..protocols import gonka_poc as _gp
-from ..reflect import reflect_rows as _reflect_rows
+from ... import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
+from .. import gonka_poc as _gp
+from ...reflect import reflect_rows as _reflect_rows
 
 __all__ = ["enabled", "usable", "router_override", "reflect_rows", "householder", "embed_synth",
            "warmup"]
@@ -52,7 +52,7 @@ def router_override(logits, base, step, mask, n_experts: int, top_k: int, ladder
     """logits [n, n_experts] with the forced logits of route seed hash(step[r], base[r]) on the
     rows where mask[r] (SPEC.md 10.4, in logits' dtype) and logits[r] elsewhere: the plugin's
     torch.where(mask[:, None], expert_logits_from_base(base, step, ...), logits)."""
-    from .. import overrides
+    from ... import overrides
     return overrides.router_override(logits, base, step, mask, n_experts, top_k, ladder)
 
 
@@ -100,7 +100,7 @@ def embed_synth(out, base, step, prev_k, embeds, mask, hidden: int, salt: int, m
         raise TypeError(f"out must be a tensor, got {type(out).__name__}")
     if hidden != out.shape[-1]:
         raise ValueError(f"hidden must be out.shape[-1] = {out.shape[-1]}, got {hidden!r}")
-    from .. import overrides
+    from ... import overrides
     return overrides.embed_synth(out, base, step, prev_k, embeds, mask, salt)
 
 

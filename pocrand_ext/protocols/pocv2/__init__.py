@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import (DeviceLike, check_count, check_device, check_dtype, check_int,
+from ..._checks import (DeviceLike, check_count, check_device, check_dtype, check_int,
                        check_no_grad, check_nonce, check_nonces, check_str, check_tensor,
                        check_total)
-from ..reduce import haar_rotate_of_seeds
-from ..seeds import seed_grid, seed_of, seed_words_for, seeds_for
-from ..sort import pick_of_seeds
-from ..streams import (concat_normal_of_nonces, concat_normal_slice_of_words,
+from ...reduce import haar_rotate_of_seeds
+from ...seeds import seed_grid, seed_of, seed_words_for, seeds_for
+from ...sort import pick_of_seeds
+from ...streams import (concat_normal_of_nonces, concat_normal_slice_of_words,
                        inputs_shape, unit_vectors_of_nonces, unit_vectors_of_seeds)
-from .phase2 import checked_pair, checked_slice_request, inputs_prefix
+from ..phase2 import checked_pair, checked_slice_request, inputs_prefix
 
 __all__ = ["pick_seed", "haar_seed", "layer_seed", "target_v2_seed", "generate_inputs_concat",
            "generate_inputs_concat_slice", "householder_vectors", "generate_target_v2",
@@ -114,15 +114,19 @@ def generate_inputs_concat_slice(block_hash: str, public_key: str, nonces, dim: 
     return concat_normal_slice_of_words(seed_words_for(prefix, nonces, dev), n, start, end, dtype)
 
 
-def householder_vectors(block_hash: str, num_layers: int, dim: int,
-                        device: DeviceLike = "cpu") -> torch.Tensor:
-    """float32 [num_layers, dim]: the unit vector of f"{block_hash}_layer_{i}_householder" for
-    every layer i, in one call (the vectors the forward hooks reflect each layer's output by)."""
+def householder_vectors(block_hash: str, num_layers: int, dim: int, device: DeviceLike = "cpu",
+                        dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """[num_layers, dim]: the unit vector of f"{block_hash}_layer_{i}_householder" for every
+    layer i, in one call (the vectors the forward hooks reflect each layer's output by), divided
+    in float32 and rounded once to dtype (float32 by default)."""
     bh = check_str("block_hash", block_hash)
     num_layers, dim = check_count("num_layers", num_layers), check_count("dim", dim)
-    dev = check_device(device)
-    check_total("num_layers * dim", num_layers * dim, 4, dev)
-    return unit_vectors_of_nonces(layer_prefix(bh), range(num_layers), LAYER_SUFFIX, dim, dev)
+    dev, dtype = check_device(device), check_dtype("dtype", dtype)
+    check_total("num_layers * dim", num_layers * dim, dtype.itemsize, dev)
+    if dtype == torch.float32:
+        return unit_vectors_of_nonces(layer_prefix(bh), range(num_layers), LAYER_SUFFIX, dim, dev)
+    seeds = [seed_of(f"{layer_prefix(bh)}{i}{LAYER_SUFFIX}") for i in range(num_layers)]
+    return unit_vectors_of_seeds(seeds, dim, dev, dtype)
 
 
 def generate_target_v2(block_hash: str, public_key: str, dim: int, device: DeviceLike = "cpu",
