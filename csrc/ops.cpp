@@ -1,7 +1,10 @@
-// ops.cpp — the one place where pocrand's torch ops are declared.
+// ops.cpp — the pocrand library (TORCH_LIBRARY) and the schemas of the topics not yet moved to a
+// binding file of their own (csrc/bind/<topic>.cpp declares, checks and registers its topic's ops
+// with TORCH_LIBRARY_FRAGMENT; docs/architecture.md lists the topics).
 //
-// Schemas only; the CPU implementations register in cpu/*_cpu.cpp and the CUDA ones in
-// cuda/ops_cuda.cpp, per dispatch key. Importing the compiled pocrand_ext._C module runs these registrations.
+// The schemas here have their CPU implementations in cpu/*_cpu.cpp and host_seed_ops.cpp and the
+// CUDA ones in cuda/ops_cuda.cpp, per dispatch key. Importing the compiled pocrand_ext._C module
+// runs every registration.
 // Seeds travel as int64 tensors holding u32 values (their low 32 bits are used), on the device the
 // output should live on, so one launch serves a whole batch of nonces.
 #include <Python.h>

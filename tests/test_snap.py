@@ -485,7 +485,7 @@ def test_overlapping_outputs_are_refused():
     k = torch.empty(3, dtype=torch.int64)
     with pytest.raises(ValueError, match="k and bad share memory"):
         pr.snap(h, s, c, out=(k, k.view(torch.bool)[:3], torch.empty(3, 4), torch.empty(3, 20)))
-    scores = torch.empty(3, 4 + 20)
+    buf = torch.empty(70)  # scores [3, 4] and q [3, 20] over one buffer, two elements shared
     with pytest.raises(ValueError, match="scores and q share memory"):
-        torch.ops.pocrand.snap(h, s, c, k, torch.empty(3, dtype=torch.bool), scores[:, :4].contiguous(),
-                               scores.view(-1)[:60].view(3, 20))
+        torch.ops.pocrand.snap(h, s, c, k, torch.empty(3, dtype=torch.bool), buf[:12].view(3, 4),
+                               buf[10:70].view(3, 20))

@@ -1,5 +1,5 @@
 // overrides.cu — the masked forward-pass overrides on the GPU (SPEC.md 10.11 embed_synth, 10.12
-// router_override): thin kernels over core section 10, the twins of cpu/overrides_cpu.cpp. One
+// router_override): thin kernels over core section 10, the twins of cpu/overrides.cpp. One
 // launch per call; rows along grid y (a y-stride beyond 65535), and within a row one thread per
 // Box-Muller pair (embed_synth: elements j and p + j, whatever the row's kind, so a decode row is
 // step_normal's kernel) or per expert (router_override). Each thread reads its row's mask entry
