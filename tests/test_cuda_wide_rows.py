@@ -1,6 +1,7 @@
-"""The 16-warp chunk kernel of apply_householder (rows of 8193 .. 16384 elements, a shared v):
-with more rows than its grid has blocks, every block walks several rows (and loads the next one
-while it sums the current), out of place, in place and in the pair form. GPU == CPU bit for bit.
+"""apply_householder's rows of 8193 .. 16384 elements (a shared v): the reflection's 16-warp chunk
+kernel for fp16/bf16, its generic kernel for float32. With more rows than the grid has blocks,
+every block walks several rows (and loads the next one while it sums the current), out of place,
+in place and in the pair form. GPU == CPU bit for bit.
 Skipped without a CUDA device and a CUDA build (a failure under POCRAND_REQUIRE_CUDA=1)."""
 from __future__ import annotations
 
