@@ -91,19 +91,7 @@ TORCH_LIBRARY(pocrand, m) {
   // (the PoC v2 patterns of csrc/protocols/pocv2_seeds.h; on a GPU inside the launch: no upload).
   m.def("artifacts_nonces(Tensor hidden, str prefix, int[] nonces, int k) -> (Tensor, Tensor)");
 
-  // ---- gonka-poc (SPEC.md section 10) ----
-  // Exactly one of steps (int64 [B]) and step (an int) gives each row's step; prev_k is int64
-  // [B] (low 32 bits used); every tensor on base_seeds' device. Nothing is read back to the host,
-  // so these run inside CUDA-graph capture and torch.compile(fullgraph=True).
-  // base_seeds int64 [B] -> int64 [B]: step_seed(base, prev, step, salt) (10.1).
-  m.def("step_seeds(Tensor base_seeds, Tensor prev_k, Tensor? steps, int? step, int salt) -> Tensor");
-  // -> dtype [B, n]: normal(step seed of row b, n) (10.3), in one pass.
-  m.def("step_normal(Tensor base_seeds, Tensor prev_k, Tensor? steps, int? step, int salt, int n, ScalarType dtype) -> Tensor");
-  // seeds int64 [B] -> int32 [B, n]: hash(i, seed_b) mod modulus (10.2; the pseudo token ids).
-  m.def("hash_mod(Tensor seeds, int n, int modulus) -> Tensor");
-  // seeds int64 [B] -> dtype [B, n_experts] (10.4): route seed hash(step, seed_b) when a step is
-  // given (steps [B] or step), else seed_b itself; the ladder from ladder_base, -10000 elsewhere.
-  m.def("forced_logits(Tensor seeds, Tensor? steps, int? step, int n_experts, int top_k, int ladder_base, ScalarType dtype) -> Tensor");
+  // ---- gonka-poc decode ops (SPEC.md 10.1-10.4): csrc/bind/decode.cpp ----
 
   // the core's scalar stages (core_stage, verification only): csrc/bind/stages.cpp
   // ---- orders by hash (permutations, pick): csrc/bind/sort.cpp ----

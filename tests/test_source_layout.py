@@ -13,7 +13,7 @@ TORCH_INCLUDE = re.compile(r'#include\s*[<"](ATen|torch|c10)/')
 
 # CPU kernel files still written against ATen, to be moved to raw pointers like the rest. The
 # set may only shrink: a new file or a converted one must not include torch again.
-STILL_ON_ATEN = {"decode_cpu.cpp", "reduce_cpu.cpp", "seeds_cpu.cpp", "streams_cpu.cpp",
+STILL_ON_ATEN = {"reduce_cpu.cpp", "seeds_cpu.cpp", "streams_cpu.cpp",
                  "cpu_common.h", "row_ops.h", "seeds.h"}
 
 
@@ -33,7 +33,8 @@ def test_the_known_answer_driver_links_every_torch_free_kernel_file():
     listed = re.search(r"set\(POCRAND_CPU_KERNELS([^)]*)\)", cmake).group(1).split()
     assert set(listed) == free
     ci = (ROOT / ".ci" / "run").read_text()
-    contracted = re.search(r"aarch64-linux-gnu-g\+\+ [^\n]*known_answers\.cpp \\\n([^\n]*)", ci).group(1)
+    contracted = re.search(r"aarch64-linux-gnu-g\+\+ [^\n]*known_answers\.cpp \\\n(.*?)-o build/known_answers_contracted",
+                           ci, re.S).group(1)
     assert set(contracted.replace("\\", " ").split()) == free
 
 

@@ -19,6 +19,9 @@
 
 namespace pocrand {
 
+// |ladder_base| and top_k of the forced logits (SPEC.md 10.4).
+constexpr int64_t kMaxLadder = int64_t{1} << 23;
+
 // f32/f16/bf16 (checked before) as the CPU kernels' tag.
 inline cpu::Dtype cpu_dtype(at::ScalarType t) {
   if (t == at::kHalf) return cpu::Dtype::kFloat16;

@@ -15,7 +15,6 @@
 
 #include "../cpu/fp_env.h"
 #include "../cpu/overrides.h"
-#include "../decode_checks.h"
 #include "bind_common.h"
 
 #if defined(POCRAND_WITH_CUDA) && POCRAND_WITH_CUDA

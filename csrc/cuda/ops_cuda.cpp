@@ -18,11 +18,9 @@
 
 #include "../core/pocrand_core.h"
 #include "../cpu/seeds.h"
-#include "../decode_checks.h"
 #include "../op_checks.h"
 #include "../protocols/pocv2_seeds.h"
 #include "../write_into.h"
-#include "decode.h"
 #include "kernels.h"
 #include "ops_by_value.h"
 
@@ -350,75 +348,6 @@ TORCH_LIBRARY_IMPL(pocrand, CUDA, m) {
   m.impl("artifacts", &artifacts_cuda);
   m.impl("artifacts_nonces", &artifacts_nonces_cuda);
   m.impl("distances", &distances_cuda);
-}
-
-// ---- gonka-poc (SPEC.md section 10): the launchers of cuda/decode.cu ----
-namespace {
-
-cuda::StepArg step_arg(const c10::optional<at::Tensor>& steps, c10::optional<int64_t> step) {
-  return {steps.has_value() ? steps->data_ptr<int64_t>() : nullptr,
-          static_cast<uint32_t>(step.value_or(0))};
-}
-
-at::Tensor step_seeds_cuda(const at::Tensor& base_seeds, const at::Tensor& prev_k,
-                           const c10::optional<at::Tensor>& steps, c10::optional<int64_t> step,
-                           int64_t salt) {
-  check_step_seed_args(base_seeds, prev_k, steps, step, salt);
-  const c10::cuda::CUDAGuard guard(base_seeds.device());
-  auto out = at::empty_like(base_seeds);
-  C10_CUDA_CHECK(cuda::launch_step_seeds(base_seeds.data_ptr<int64_t>(), prev_k.data_ptr<int64_t>(),
-                                         step_arg(steps, step), static_cast<uint32_t>(salt),
-                                         base_seeds.numel(), out.data_ptr<int64_t>(), stream()));
-  return out;
-}
-
-at::Tensor step_normal_cuda(const at::Tensor& base_seeds, const at::Tensor& prev_k,
-                            const c10::optional<at::Tensor>& steps, c10::optional<int64_t> step,
-                            int64_t salt, int64_t n, at::ScalarType dtype) {
-  check_step_seed_args(base_seeds, prev_k, steps, step, salt);
-  check_count(n, "n");
-  check_float_dtype(dtype, "dtype");
-  const c10::cuda::CUDAGuard guard(base_seeds.device());
-  auto out = at::empty({base_seeds.numel(), n}, base_seeds.options().dtype(dtype));
-  C10_CUDA_CHECK(cuda::launch_step_normal(base_seeds.data_ptr<int64_t>(), prev_k.data_ptr<int64_t>(),
-                                          step_arg(steps, step), static_cast<uint32_t>(salt),
-                                          base_seeds.numel(), n, float_type(dtype), out.data_ptr(),
-                                          stream()));
-  return out;
-}
-
-at::Tensor hash_mod_cuda(const at::Tensor& seeds, int64_t n, int64_t modulus) {
-  check_seeds(seeds);
-  check_count(n, "n");
-  check_count(modulus, "modulus");
-  const c10::cuda::CUDAGuard guard(seeds.device());
-  auto out = at::empty({seeds.numel(), n}, seeds.options().dtype(at::kInt));
-  C10_CUDA_CHECK(cuda::launch_hash_mod(seeds.data_ptr<int64_t>(), seeds.numel(), n,
-                                       static_cast<uint32_t>(modulus), out.data_ptr<int32_t>(),
-                                       stream()));
-  return out;
-}
-
-at::Tensor forced_logits_cuda(const at::Tensor& seeds, const c10::optional<at::Tensor>& steps,
-                              c10::optional<int64_t> step, int64_t n_experts, int64_t top_k,
-                              int64_t ladder_base, at::ScalarType dtype) {
-  check_forced_logit_args(seeds, steps, step, n_experts, top_k, ladder_base, dtype);
-  const c10::cuda::CUDAGuard guard(seeds.device());
-  auto out = at::empty({seeds.numel(), n_experts}, seeds.options().dtype(dtype));
-  C10_CUDA_CHECK(cuda::launch_forced_logits(seeds.data_ptr<int64_t>(), step_arg(steps, step),
-                                            steps.has_value() || step.has_value(), seeds.numel(),
-                                            n_experts, top_k, ladder_base, float_type(dtype),
-                                            out.data_ptr(), stream()));
-  return out;
-}
-
-}  // namespace
-
-TORCH_LIBRARY_IMPL(pocrand, CUDA, m) {
-  m.impl("step_seeds", &step_seeds_cuda);
-  m.impl("step_normal", &step_normal_cuda);
-  m.impl("hash_mod", &hash_mod_cuda);
-  m.impl("forced_logits", &forced_logits_cuda);
 }
 
 }  // namespace pocrand

@@ -1,7 +1,7 @@
 // known_answers.cpp — pocrand_ext/known_answers.txt recomputed without torch: by the shipped CPU
-// kernels where they are torch-free (csrc/cpu/reflect.cpp, overrides.cpp, snap.cpp and sort.cpp so
-// far: the reflections, overrides, snap, permutations and pick), and by csrc/core with the SPEC.md
-// operations written out as plain loops for the other ops.
+// kernels where they are torch-free (csrc/cpu/reflect.cpp, overrides.cpp, snap.cpp, sort.cpp and
+// decode.cpp so far: the reflections, overrides, snap, permutations, pick and the decode ops),
+// and by csrc/core with the SPEC.md operations written out as plain loops for the other ops.
 //
 // The digests in that file come from the NumPy implementation of SPEC.md. This driver computes
 // the outputs of every case, hashes their little-endian bytes with SHA-256, and compares. CI
@@ -33,6 +33,7 @@
 
 #include "../../csrc/core/pocrand_core.h"
 #include "../../csrc/core/sha256.h"
+#include "../../csrc/cpu/decode.h"
 #include "../../csrc/cpu/fp_env.h"
 #include "../../csrc/cpu/overrides.h"
 #include "../../csrc/cpu/reflect.h"
@@ -377,46 +378,48 @@ static uint32_t step_of(const Args& a, size_t row) {
   return static_cast<uint32_t>(t.size() == 1 ? t[0] : t.at(row));
 }
 
-static std::vector<uint32_t> step_seeds_of(const Args& a, uint32_t salt) {
-  const std::vector<int64_t>& base = a.nums("base_seeds");
-  const std::vector<int64_t>& prev = a.nums("prev_k");
-  std::vector<uint32_t> out;
-  for (size_t b = 0; b < base.size(); ++b)
-    out.push_back(step_seed(static_cast<uint32_t>(base[b]), static_cast<uint32_t>(prev.at(b)),
-                            step_of(a, b), salt));
-  return out;
+// A case's step as the kernels take it: one value for every row, or one per row of `rows`.
+static cpu::Steps steps_of(const Args& a, size_t rows) {
+  const std::vector<int64_t>& t = a.nums("step");
+  if (t.size() == 1) return {nullptr, static_cast<uint32_t>(t[0])};
+  if (t.size() < rows) throw std::runtime_error("step: one value or one per row");
+  return {t.data(), 0};
 }
 
-static void put_hash_mod_row(Bytes& out, uint32_t seed, int64_t n, int64_t m) {
-  for (int64_t i = 0; i < n; ++i)
-    put_le(out, static_cast<int32_t>(hash_mod(static_cast<uint32_t>(i), seed, static_cast<uint32_t>(m))));
+static void put_hash_mod_row(Bytes& out, uint32_t seed, int64_t n, int64_t m) {  // csrc/cpu/decode.cpp
+  const int64_t s = seed;
+  std::vector<int32_t> row(n, -7);
+  cpu::hash_mod(&s, 1, n, static_cast<uint32_t>(m), row.data());
+  for (int32_t v : row) put_le(out, v);
 }
 
 static bool compute_gonka(const std::string& op, const Args& a, Bytes& out) {
   const std::string bh_pk =
       a.has("block_hash") && a.has("public_key") ? a.str("block_hash") + "_" + a.str("public_key") : "";
-  if (op == "step_seeds") {
-    for (uint32_t s : step_seeds_of(a, static_cast<uint32_t>(a.num("salt")))) put_le(out, int64_t{s});
-  } else if (op == "step_normal") {
-    for (uint32_t s : step_seeds_of(a, static_cast<uint32_t>(a.num("salt")))) {
-      const Bytes row = store(normal(s, a.num("n")), a.str("dtype"));
-      out.insert(out.end(), row.begin(), row.end());
+  if (op == "step_seeds" || op == "step_normal") {  // csrc/cpu/decode.cpp
+    const std::vector<int64_t>& base = a.nums("base_seeds");
+    const auto B = static_cast<int64_t>(base.size());
+    const int64_t* prev = per_row(a.nums("prev_k"), B, "prev_k");
+    const auto salt = static_cast<uint32_t>(a.num("salt"));
+    if (op == "step_seeds") {
+      std::vector<int64_t> seeds(B, -7);
+      cpu::step_seeds(base.data(), prev, B, steps_of(a, B), salt, seeds.data());
+      for (int64_t v : seeds) put_le(out, v);
+    } else {
+      const int64_t n = a.num("n");
+      out.assign(static_cast<size_t>(B * n * cpu::element_size(cpu_dtype(a.str("dtype")))), 0xa5);
+      cpu::step_normal(base.data(), prev, B, steps_of(a, B), salt, n, cpu_dtype(a.str("dtype")), out.data());
     }
   } else if (op == "hash_mod") {
     for (int64_t s : a.nums("seeds")) put_hash_mod_row(out, static_cast<uint32_t>(s), a.num("n"), a.num("modulus"));
   } else if (op == "forced_logits") {
     const std::vector<int64_t>& seeds = a.nums("seeds");
-    const auto e_count = static_cast<uint32_t>(a.num("n_experts"));
-    std::vector<float> logits;
-    for (size_t b = 0; b < seeds.size(); ++b) {
-      const auto seed = static_cast<uint32_t>(seeds[b]);
-      const uint32_t r = a.has("step") ? murmur3(step_of(a, b), seed) : seed;
-      const uint32_t start = route_start(r, e_count);
-      for (uint32_t e = 0; e < e_count; ++e)
-        logits.push_back(forced_logit(e, start, e_count, static_cast<uint32_t>(a.num("top_k")),
-                                      static_cast<int32_t>(a.num("ladder_base"))));
-    }
-    out = store(logits, a.str("dtype"));
+    const auto B = static_cast<int64_t>(seeds.size());
+    const int64_t E = a.num("n_experts");
+    const bool fold = a.has("step");
+    out.assign(static_cast<size_t>(B * E * cpu::element_size(cpu_dtype(a.str("dtype")))), 0xa5);
+    cpu::forced_logits(seeds.data(), B, fold ? steps_of(a, B) : cpu::Steps{nullptr, 0}, fold, E,
+                       a.num("top_k"), a.num("ladder_base"), cpu_dtype(a.str("dtype")), out.data());
   } else if (op == "pseudo_input_ids") {
     for (int64_t n : a.nums("nonces"))
       put_hash_mod_row(out, seed_from_string(bh_pk + "_nonce" + str_int(n) + "_input_ids"),
