@@ -1,5 +1,5 @@
 // decode.cu — the gonka-poc ops on the GPU (SPEC.md section 10): thin kernels over core
-// section 10, the twins of cpu/decode_cpu.cpp. The decode normals derive each row's step seed in
+// section 10, the twins of cpu/decode.cpp. The decode normals derive each row's step seed in
 // the kernel (a few integer operations per thread) so that the embeddings of a decode step are
 // one launch that only writes its output.
 #include <algorithm>
