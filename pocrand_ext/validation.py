@@ -110,7 +110,10 @@ def decode_validation(claimed_k, validator_k, scores, *, tau: float, p_mismatch:
                              f"{list(s.shape)} must be [T], [T] and [T, P]")
         disagree = (kk >= 0) & (kk != c)
         m = int(disagree.sum())
-        worst = float(claimed_margin(s, c)[disagree].double().max()) if m else 0.0
+        # A NaN margin (NaN scores on a disagreeing step) counts as +inf: NaN never hides a
+        # disagreement (SPEC.md 10.9).
+        margins = claimed_margin(s, c)[disagree].double().nan_to_num(nan=math.inf)
+        worst = float(margins.max()) if m else 0.0
         mismatches.append(m)
         margin_max.append(worst)
         flagged.append(m > 0 and worst > float(tau))

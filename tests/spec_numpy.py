@@ -13,6 +13,7 @@ rules.
 from __future__ import annotations
 
 import hashlib
+import math
 import sys
 
 import numpy as np
@@ -856,7 +857,6 @@ def reflect_rows(x: np.ndarray, table: np.ndarray, row_group, mask, dtype: str,
 
 def binomial_upper_tail(F: int, N: int, p: float) -> float:
     """P[X >= F], X ~ Binomial(N, p): exact rational sum, rounded once to float64 (10.9)."""
-    import math
     from fractions import Fraction
     if N == 0 or F <= 0:
         return 1.0
@@ -881,7 +881,9 @@ def validation_stats(claimed, k, scores, tau: float, p_mismatch: float, fraud_th
         s = np.asarray(scores[n], np.float32).reshape(c.shape[0], -1)
         dis = [t for t in range(c.shape[0]) if kk[t] >= 0 and kk[t] != c[t]]
         margins = claimed_margin(s, c)
-        m = max((float(margins[t]) for t in dis), default=0.0)
+        # a NaN margin counts as +inf: NaN never hides a disagreement
+        m = max((math.inf if math.isnan(float(margins[t])) else float(margins[t]) for t in dis),
+                default=0.0)
         mism.append(len(dis))
         mmax.append(m)
         flagged.append(len(dis) > 0 and m > tau)

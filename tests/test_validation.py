@@ -119,3 +119,23 @@ def test_decode_validation_bad_arguments(kw, word):
     with pytest.raises(ValueError, match="one entry per nonce"):
         pr.decode_validation(np.zeros((3, 2)), np.zeros((2, 2)), np.zeros((3, 2, 4), np.float32),
                              tau=0.1, p_mismatch=0.01, fraud_threshold=0.01)
+
+
+@pytest.mark.parametrize("where", ["claimed", "best", "all"])
+def test_a_nan_margin_never_hides_a_disagreement(where):
+    """NaN scores on a step where the validator disagrees make the margin NaN, and NaN > tau is
+    False: without a rule the step would pass unflagged. A NaN margin counts as +inf (SPEC 10.9)."""
+    scores = torch.tensor([[[0.9, 0.1, 0.0], [0.2, 0.7, 0.1]]], dtype=torch.float32)  # [1, T=2, P=3]
+    claimed, validator = torch.tensor([[0, 2]]), torch.tensor([[0, 1]])  # step 1 disagrees
+    nan = float("nan")
+    if where == "claimed":
+        scores[0, 1, 2] = nan
+    elif where == "best":
+        scores[0, 1, 1] = nan
+    else:
+        scores[0, 1, :] = nan
+    got = pr.decode_validation(claimed, validator, scores, tau=0.1, p_mismatch=0.01, fraud_threshold=0.05)
+    want = spec.validation_stats(claimed.tolist(), validator.tolist(), list(scores.numpy()), 0.1, 0.01, 0.05)
+    assert got.mismatches == [1] == want["mismatches"]
+    assert got.margin_max == [math.inf] == want["margin_max"]
+    assert got.flagged == [True] == want["flagged"]
