@@ -519,3 +519,13 @@ def test_cuda_graph_replay_with_new_state_equals_eager(backend, compiled):
             for a, b in zip(snaps, snap):
                 assert_bits_equal(a, b)
 
+
+
+@pytest.mark.parametrize("n", [-1, 65, 2.0, True])
+def test_snap_outputs_refuses_rows_outside_the_state(n):
+    """snap_outputs(-1) once sliced from the end and returned max_rows - 1 rows."""
+    st = make_state(2, 32, 0, torch.float32)
+    with pytest.raises(ValueError, match="max_rows = 64"):
+        st.snap_outputs(n)
+    assert [t.shape[0] for t in st.snap_outputs(64)] == [64] * 4
+    assert [t.shape[0] for t in st.snap_outputs(0)] == [0] * 4

@@ -166,5 +166,8 @@ class PoCState:
         self.codebook.copy_(codebook)
 
     def snap_outputs(self, n: int):
-        """(k, bad, scores, q) of rows [0, n): views of the snap buffers."""
+        """(k, bad, scores, q) of rows [0, n): views of the snap buffers. n in [0, max_rows]; a
+        negative n would slice from the end and give rows the caller did not ask for."""
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= self.max_rows:
+            raise ValueError(f"n must be an int in [0, max_rows = {self.max_rows}], got {n!r}")
         return self.snap_k[:n], self.snap_bad[:n], self.snap_scores[:n], self.snap_q[:n]
