@@ -307,3 +307,18 @@ def test_cuda_graph_replay_with_new_seeds_equals_eager():
         eager = decode_step(base, steps, prev, route)
         for g, e in zip(outs, eager):
             assert np.array_equal(bits(g), bits(e))
+
+
+@pytest.mark.parametrize("strings, exc, words", [
+    ("ab", TypeError, "strings must be a list or tuple of str"),   # a str is not ['a', 'b']
+    ({"a", "b"}, TypeError, "strings must be a list or tuple"),   # unordered: the rows' order
+    ({"a": 0}, TypeError, "strings must be a list or tuple"),
+    (["a", 5], TypeError, r"strings\[1\] must be a str"),
+    (["ok", "\ud800"], ValueError, r"strings\[1\] is not encodable as UTF-8"),
+])
+def test_decode_pick_strings_seeds_refuses_what_is_no_list_of_strings(strings, exc, words):
+    from pocrand_ext.protocols import gonka_poc as gp
+    with pytest.raises(exc, match=words):
+        gp.decode_pick_strings_seeds(strings)
+    assert gp.decode_pick_strings_seeds(("a", "b")).tolist() == [pr.seed_from_string("a"),
+                                                                  pr.seed_from_string("b")]

@@ -105,9 +105,13 @@ def decode_pick_string(block_hash: str, public_key: str, nonce: int, k: int, ste
 
 
 def decode_pick_strings_seeds(strings: Sequence[str], device: DeviceLike = "cpu") -> torch.Tensor:
-    """int64 [len(strings)] on device: seed(s) of each string, one C++ call."""
+    """int64 [len(strings)] on device: seed(s) of each string, one C++ call. strings: a list or
+    tuple of str (a str, a set or a dict would give rows in an order nobody chose)."""
+    if not isinstance(strings, (list, tuple)):
+        raise TypeError(f"strings must be a list or tuple of str, got {type(strings).__name__}")
+    strings = [check_str(f"strings[{i}]", s) for i, s in enumerate(strings)]
     dev = check_device(device)
-    return _to(torch.ops.pocrand.derive_seeds_of_strings.default(list(strings), dev.type == "cuda"), dev)
+    return _to(torch.ops.pocrand.derive_seeds_of_strings.default(strings, dev.type == "cuda"), dev)
 
 
 def decode_pick_indices(block_hash: str, public_key: str, nonces, dim: int, k: int,
