@@ -102,7 +102,7 @@ OPCHECK = [
                                               torch.randn(5, 33).half(), None, None, "once")),
     (torch.ops.pocrand.haar_rotate.default, (X[:, :12].contiguous(), SEEDS.repeat(20)[:55].view(5, 11))),
     (torch.ops.pocrand.artifacts.default, (X, SEEDS.repeat(20)[:60].view(5, 12), 12)),
-    (torch.ops.pocrand.artifacts_nonces.default, (X, "bh_pk_nonce_", [0, 1, -1, 2**63 - 1, 5], 12)),
+    (torch.ops.pocrand.artifacts_nonces.default, (X, "bh_pk_nonce_", [0, 1, -1, 2**63 - 1, 5], 12, "_pick_12", "_haar_hh_12_")),
 
 ]
 

@@ -1,4 +1,4 @@
-"""The seed op's fast path (csrc/cpu/seeds_cpu.cpp) is bit-identical to hashlib.
+"""The seed op's fast path (csrc/cpu/seeds.cpp) is bit-identical to hashlib.
 
 derive_seeds compresses with the x86 SHA extensions when the CPU has them and with the portable
 code of csrc/core/sha256.h otherwise; the op tests below check whichever path this machine

@@ -90,7 +90,7 @@ cpu::Steps cpu_steps(const c10::optional<at::Tensor>& steps, c10::optional<int64
 
 at::Tensor step_seeds_cpu(const at::Tensor& base_seeds, const at::Tensor& prev_k,
                           const c10::optional<at::Tensor>& steps, c10::optional<int64_t> step, int64_t salt) {
-  const IeeeFpMode ieee;  // fp_mode.h
+  const IeeeFpMode ieee;  // fp_env.h
   check_step_seed_args(base_seeds, prev_k, steps, step, salt);
   auto out = at::empty({base_seeds.numel()}, base_seeds.options());
   cpu::step_seeds(base_seeds.data_ptr<int64_t>(), prev_k.data_ptr<int64_t>(), base_seeds.numel(),
@@ -101,7 +101,7 @@ at::Tensor step_seeds_cpu(const at::Tensor& base_seeds, const at::Tensor& prev_k
 at::Tensor step_normal_cpu(const at::Tensor& base_seeds, const at::Tensor& prev_k,
                            const c10::optional<at::Tensor>& steps, c10::optional<int64_t> step, int64_t salt,
                            int64_t n, at::ScalarType dtype) {
-  const IeeeFpMode ieee;  // fp_mode.h
+  const IeeeFpMode ieee;  // fp_env.h
   check_step_seed_args(base_seeds, prev_k, steps, step, salt);
   check_count(n, "n");
   check_float_dtype(dtype, "dtype");
@@ -112,7 +112,7 @@ at::Tensor step_normal_cpu(const at::Tensor& base_seeds, const at::Tensor& prev_
 }
 
 at::Tensor hash_mod_cpu(const at::Tensor& seeds, int64_t n, int64_t modulus) {
-  const IeeeFpMode ieee;  // fp_mode.h
+  const IeeeFpMode ieee;  // fp_env.h
   check_hash_mod_args(seeds, n, modulus);
   auto out = at::empty({seeds.numel(), n}, seeds.options().dtype(at::kInt));
   cpu::hash_mod(seeds.data_ptr<int64_t>(), seeds.numel(), n, static_cast<uint32_t>(modulus),
@@ -123,7 +123,7 @@ at::Tensor hash_mod_cpu(const at::Tensor& seeds, int64_t n, int64_t modulus) {
 at::Tensor forced_logits_cpu(const at::Tensor& seeds, const c10::optional<at::Tensor>& steps,
                              c10::optional<int64_t> step, int64_t n_experts, int64_t top_k,
                              int64_t ladder_base, at::ScalarType dtype) {
-  const IeeeFpMode ieee;  // fp_mode.h
+  const IeeeFpMode ieee;  // fp_env.h
   check_forced_logit_args(seeds, steps, step, n_experts, top_k, ladder_base, dtype);
   auto out = at::empty({seeds.numel(), n_experts}, seeds.options().dtype(dtype));
   cpu::forced_logits(seeds.data_ptr<int64_t>(), seeds.numel(), cpu_steps(steps, step),

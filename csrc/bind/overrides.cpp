@@ -123,7 +123,7 @@ void check_router_override(const at::Tensor& out, const at::Tensor& logits, cons
 void embed_synth_cpu(const at::Tensor& out, const at::Tensor& x, const at::Tensor& base_seeds,
                      const at::Tensor& step, const at::Tensor& prev_k, const at::Tensor& embeds,
                      const at::Tensor& mask, int64_t salt) {
-  const IeeeFpMode ieee;  // fp_mode.h
+  const IeeeFpMode ieee;  // fp_env.h
   check_embed_synth(out, x, base_seeds, step, prev_k, embeds, mask, salt);
   cpu::embed_synth(cpu_dtype(x.scalar_type()), x.data_ptr(), out.data_ptr(), x.size(0), x.size(1),
                    base_seeds.data_ptr<int64_t>(), step.data_ptr<int64_t>(), prev_k.data_ptr<int64_t>(),

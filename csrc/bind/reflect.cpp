@@ -142,7 +142,7 @@ void reflect_rows_cpu(const at::Tensor& out, const at::Tensor& x,
                       const c10::optional<at::Tensor>& residual, const at::Tensor& table,
                       const c10::optional<at::Tensor>& row_group, const c10::optional<at::Tensor>& mask,
                       c10::string_view rounding) {
-  const IeeeFpMode ieee;  // fp_mode.h
+  const IeeeFpMode ieee;  // fp_env.h
   const ReflectCall call = check_reflect(out, x, residual_out, residual, table, row_group, mask, rounding);
   const auto run = [&](const at::Tensor& in, const at::Tensor& o) {
     cpu::reflect_rows(cpu_dtype(in.scalar_type()), in.data_ptr(), o.data_ptr(), in.size(0), in.size(1),

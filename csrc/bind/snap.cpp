@@ -88,7 +88,7 @@ void check_snap(const at::Tensor& h, const at::Tensor& seeds, const at::Tensor& 
 
 void snap_cpu(const at::Tensor& h, const at::Tensor& seeds, const at::Tensor& codebook, const at::Tensor& k,
               const at::Tensor& bad, const at::Tensor& scores, const at::Tensor& q) {
-  const IeeeFpMode ieee;  // fp_mode.h
+  const IeeeFpMode ieee;  // fp_env.h
   check_snap(h, seeds, codebook, k, bad, scores, q);
   cpu::snap(cpu_dtype(h.scalar_type()), h.data_ptr(), h.size(0), h.size(1), seeds.data_ptr<int64_t>(),
             codebook.data_ptr<float>(), codebook.size(0), codebook.size(1), k.data_ptr<int64_t>(),

@@ -37,7 +37,7 @@ bool forced_buckets(int64_t bucket_bits, int64_t capacity) {
 
 at::Tensor permutations_cpu(const at::Tensor& seeds, int64_t vocab_size, int64_t bucket_bits,
                             int64_t capacity) {
-  const IeeeFpMode ieee;  // fp_mode.h
+  const IeeeFpMode ieee;  // fp_env.h
   check_seeds(seeds);
   check_count(vocab_size, "vocab_size");
   TORCH_CHECK_VALUE(!forced_buckets(bucket_bits, capacity),
@@ -48,7 +48,7 @@ at::Tensor permutations_cpu(const at::Tensor& seeds, int64_t vocab_size, int64_t
 }
 
 at::Tensor pick_cpu(const at::Tensor& seeds, int64_t dim, int64_t k) {
-  const IeeeFpMode ieee;  // fp_mode.h
+  const IeeeFpMode ieee;  // fp_env.h
   check_seeds(seeds);
   check_count(dim, "dim");
   check_between(k, 1, dim, "k");

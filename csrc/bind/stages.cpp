@@ -68,7 +68,7 @@ std::vector<at::Tensor> outputs(Stage s, const at::Tensor& x, c10::optional<at::
 
 std::vector<at::Tensor> core_stage_cpu(c10::string_view stage, const at::Tensor& x,
                                        c10::optional<at::ScalarType> dtype) {
-  const IeeeFpMode ieee;  // fp_mode.h
+  const IeeeFpMode ieee;  // fp_env.h
   const Stage s = check_stage(stage, x, dtype);
   std::vector<at::Tensor> out = outputs(s, x, dtype);
   const int64_t n = x.numel();

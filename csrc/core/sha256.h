@@ -135,7 +135,7 @@ POCRAND_HD int decimal_text(int64_t value, char out[20]) {
 }
 
 // A family of seed strings that share a prefix, generic (a protocol names the parts: the PoC v2
-// patterns are csrc/protocols/pocv2_seeds.h's):
+// strings are built in pocrand_ext/protocols/):
 //   prefix + str(a) + middle              (with_index false: one string per nonce a)
 //   prefix + str(a) + middle + str(b)     (with_index true: string b of nonce a)
 // The prefix is absorbed once (head); host and device finish the strings the same way, so the

@@ -25,7 +25,7 @@ std::vector<uint32_t> row_step_seeds(const int64_t* base, const int64_t* prev, i
 
 void step_seeds(const int64_t* base_seeds, const int64_t* prev_k, int64_t B, Steps step, uint32_t salt,
                 int64_t* out) {
-  const IeeeFpMode ieee;  // integer work only, but every CPU kernel follows fp_mode.h's rules
+  const IeeeFpMode ieee;  // integer work only, but every CPU kernel follows fp_env.h's rules
   const auto s = row_step_seeds(base_seeds, prev_k, B, step, salt);
   for (int64_t b = 0; b < B; ++b) out[b] = s[b];
 }

@@ -12,7 +12,15 @@
 // so the guard probes it instead and throws std::runtime_error when it is not IEEE.
 //
 // Torch-free on purpose: tests/cpp checks the guard on x86-64 and under qemu on aarch64.
-// Kernels use it through fp_mode.h (ieee_parallel_for).
+//
+// The mode is per thread, and a parallel loop runs tasks on worker threads whose mode anything in
+// the process may have changed. So every CPU kernel follows two rules:
+//   1. each entry point starts with `const IeeeFpMode ieee;`: its serial parts run in the IEEE
+//      mode;
+//   2. it never calls at::parallel_for but cpu::parallel_for (parallel.h), which runs each task
+//      body under its own IeeeFpMode on the thread that runs it.
+// tests/test_fp_mode.py runs every CPU op with flush-to-zero set in the calling thread and in the
+// worker threads.
 #pragma once
 
 #include <stdint.h>

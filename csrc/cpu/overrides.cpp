@@ -65,7 +65,7 @@ void embed_synth_rows(const typename Out::Bits* x, typename Out::Bits* out, int6
 void embed_synth(Dtype type, const void* x, void* out, int64_t n, int64_t hidden,
                  const int64_t* base_seeds, const int64_t* step, const int64_t* prev_k,
                  Dtype embeds_type, const void* embeds, const bool* mask, uint32_t salt) {
-  const IeeeFpMode ieee;  // fp_mode.h: the serial parts in the IEEE mode too
+  const IeeeFpMode ieee;  // fp_env.h: the serial parts in the IEEE mode too
   if (n == 0 || hidden == 0) return;
   with_storage(type, [&](auto o) {
     with_storage(embeds_type, [&](auto e) {

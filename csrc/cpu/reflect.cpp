@@ -93,7 +93,7 @@ void reflect_typed(const typename S::Bits* x, typename S::Bits* out, int64_t n, 
 void reflect_rows(Dtype dtype, const void* x, void* out, int64_t n, int64_t copies, int64_t hidden,
                   const void* table, int64_t slots, const int64_t* row_group, const bool* mask,
                   bool stepwise) {
-  const IeeeFpMode ieee;  // fp_mode.h: the serial parts in the IEEE mode too
+  const IeeeFpMode ieee;  // fp_env.h: the serial parts in the IEEE mode too
   if (n == 0 || copies == 0 || hidden == 0) return;
   with_storage(dtype, [&](auto s) {
     using S = decltype(s);

@@ -16,7 +16,7 @@ namespace cpu {
 void snap(Dtype h_type, const void* h, int64_t B, int64_t H, const int64_t* seeds,
           const float* codebook, int64_t P, int64_t d, int64_t* k, bool* bad, float* scores,
           float* q) {
-  const IeeeFpMode ieee;  // fp_mode.h: the serial parts in the IEEE mode too
+  const IeeeFpMode ieee;  // fp_env.h: the serial parts in the IEEE mode too
   if (B == 0) return;
   with_storage(h_type, [&](auto st) {
     using S = decltype(st);

@@ -59,5 +59,23 @@ void with_storage(Dtype type, Fn&& fn) {
 // Bytes of one element of `type`.
 inline int64_t element_size(Dtype type) { return type == Dtype::kFloat32 ? 4 : 2; }
 
+// Elements [begin, end) of a stored array `x` of `type`, widened exactly to float32 into dst.
+inline void widen(Dtype type, const void* x, int64_t begin, int64_t end, float* dst) {
+  with_storage(type, [&](auto s) {
+    using S = decltype(s);
+    const auto* p = static_cast<const typename S::Bits*>(x);
+    for (int64_t i = begin; i < end; ++i) dst[i - begin] = S::widen(p[i]);
+  });
+}
+
+// A float32 value delivered in a stored type and widened back (core section 6, NaN made canonical
+// first): what a value becomes when a result is kept in that type between steps.
+inline float through_storage(float v, Dtype type) {
+  v = canonicalize_nan(v);
+  if (type == Dtype::kFloat16) return half_bits_to_float(float_to_half_bits(v));
+  if (type == Dtype::kBFloat16) return bf16_bits_to_float(float_to_bf16_bits(v));
+  return v;
+}
+
 }  // namespace cpu
 }  // namespace pocrand

@@ -1,6 +1,6 @@
 // decode.h — the torch-free CUDA launchers of the gonka-poc ops (SPEC.md section 10): raw device
 // pointers and a stream, no synchronisation (cuda/decode.cu; wrapped as torch ops in
-// ops_cuda.cpp). Every per-row value (base seed, previous index, step) is read from device
+// bind/decode.cpp). Every per-row value (base seed, previous index, step) is read from device
 // memory, so a captured CUDA graph replays with whatever was last written there.
 #pragma once
 

@@ -1,5 +1,5 @@
 // kernels.h — the torch-free CUDA kernel layer of pocrand: plain launch functions over raw device
-// pointers and a cudaStream_t. csrc/cuda/ops_cuda.cpp wraps them as torch ops; CMake compiles
+// pointers and a cudaStream_t. csrc/bind/<topic>.cpp wraps them as torch ops; CMake compiles
 // the .cu files on their own (no torch) so that CI without a GPU still proves the CUDA code builds.
 // Each group below names the file that defines it.
 //
@@ -80,7 +80,7 @@ cudaError_t launch_haar_rotate(const void* x, FloatType type, const int64_t* see
 // column 0 pick.seed(nonce), column c >= 1 haar.seed(nonce, c - 1). Passed by value: no upload.
 constexpr int kInlineNonces = 64;
 struct ArtifactSeedSpec {
-  SeedPattern pick;  // the pick pattern of csrc/protocols/pocv2_seeds.h
+  SeedPattern pick;  // the pick pattern (its strings come from pocrand_ext/protocols/pocv2/)
   SeedPattern haar;  // the Haar pattern (its str(j) is the column - 1)
   int64_t nonces[kInlineNonces];
 };

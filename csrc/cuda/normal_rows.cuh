@@ -25,7 +25,7 @@ struct SeedValues {
 
 // This thread's Box-Muller pairs j (its global index, then every `stride`, the grid's width) of
 // normal(seed, len) with p pairs: out[base + j] and, while p + j < len, out[base + p + j] (an odd
-// len drops the last second value). The device twin of the CPU's normal_pairs (cpu_common.h).
+// len drops the last second value). The device twin of the CPU's normal_pairs (cpu/box_muller.h).
 // The caller passes the stride, computed once outside its row loop.
 template <typename Store>
 __device__ __forceinline__ void thread_pairs(uint32_t seed, uint32_t p, uint32_t len, int64_t base,

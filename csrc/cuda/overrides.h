@@ -1,6 +1,6 @@
 // overrides.h — the torch-free CUDA launchers of the masked forward-pass overrides (SPEC.md
 // 10.11 embed_synth, 10.12 router_override): raw device pointers and a stream, no
-// synchronisation (cuda/overrides.cu; wrapped as torch ops in ops_cuda.cpp). Every per-row value
+// synchronisation (cuda/overrides.cu; wrapped as torch ops in bind/overrides.cpp). Every per-row value
 // (mask, seeds, steps, previous indices) is read from device memory, so a captured CUDA graph
 // replays with whatever was last written there. out may be x (the in-place forms).
 #pragma once

@@ -1,7 +1,6 @@
-// known_answers.cpp — pocrand_ext/known_answers.txt recomputed without torch: by the shipped CPU
-// kernels where they are torch-free (csrc/cpu/reflect.cpp, overrides.cpp, snap.cpp, sort.cpp and
-// decode.cpp so far: the reflections, overrides, snap, permutations, pick and the decode ops),
-// and by csrc/core with the SPEC.md operations written out as plain loops for the other ops.
+// known_answers.cpp — pocrand_ext/known_answers.txt recomputed without torch, by the shipped CPU
+// kernels (csrc/cpu: every kernel file, linked as they are built into the extension) and the
+// core header they share.
 //
 // The digests in that file come from the NumPy implementation of SPEC.md. This driver computes
 // the outputs of every case, hashes their little-endian bytes with SHA-256, and compares. CI
@@ -33,12 +32,16 @@
 
 #include "../../csrc/core/pocrand_core.h"
 #include "../../csrc/core/sha256.h"
+#include "../../csrc/cpu/artifacts.h"
 #include "../../csrc/cpu/decode.h"
+#include "../../csrc/cpu/distances.h"
 #include "../../csrc/cpu/fp_env.h"
 #include "../../csrc/cpu/overrides.h"
 #include "../../csrc/cpu/reflect.h"
+#include "../../csrc/cpu/seeds.h"
 #include "../../csrc/cpu/snap.h"
 #include "../../csrc/cpu/sort.h"
+#include "../../csrc/cpu/streams.h"
 #include "flush_mode.h"
 #include "json_args.h"
 
@@ -60,10 +63,11 @@ static std::string sha256_hex(const Bytes& msg) {
   return std::string(hex, 64);
 }
 
-static uint32_t seed_from_string(const std::string& s) {
-  Sha256Stream st;
-  st.update(reinterpret_cast<const uint8_t*>(s.data()), s.size());
-  return st.first_word();
+static uint32_t seed_from_string(const std::string& s) {  // csrc/cpu/seeds.cpp
+  const std::string_view view = s;
+  int64_t seed = -1;
+  cpu::derive_seeds_of_strings(&view, 1, &seed);
+  return static_cast<uint32_t>(seed);
 }
 
 static std::string str_int(int64_t v) {  // Python's str(int)
@@ -99,60 +103,53 @@ static std::vector<float> through(const std::vector<float>& v, const std::string
   return out;
 }
 
-// ---- SPEC.md sections 5, 7 and 8 as plain loops ------------------------------------------------
-static std::vector<float> normal(uint32_t seed, uint64_t n) {
-  std::vector<float> out(n);
-  const uint64_t p = normal_pair_count(n);
-  for (uint64_t j = 0; j < p; ++j) {
-    const NormalPair v = normal_pair(static_cast<uint32_t>(j), static_cast<uint32_t>(p), seed);
-    out[j] = v.first;
-    if (p + j < n) out[p + j] = v.second;
-  }
+// ---- the generators (csrc/cpu/streams.cpp, sort.cpp) on one seed -----------------------------
+static cpu::Dtype cpu_dtype(const std::string& dtype) {
+  if (dtype == "float16") return cpu::Dtype::kFloat16;
+  if (dtype == "bfloat16") return cpu::Dtype::kBFloat16;
+  if (dtype == "float32") return cpu::Dtype::kFloat32;
+  throw std::runtime_error("unknown dtype " + dtype);
+}
+
+// A marker-filled output of `count` elements of dtype: an element a kernel never wrote cannot pass.
+static Bytes output(int64_t count, const std::string& dtype) {
+  return Bytes(static_cast<size_t>(count * cpu::element_size(cpu_dtype(dtype))), 0xa5);
+}
+
+static std::vector<float> normal(uint32_t seed, int64_t n) {
+  const int64_t s = seed;
+  std::vector<float> out(n, -7.0f);
+  cpu::normal_rows(&s, 1, n, 0, n, cpu::Dtype::kFloat32, out.data());
   return out;
 }
 
-static float fixed_order_sum(const std::vector<float>& v) {  // the core's tree_sum
-  const int64_t n = static_cast<int64_t>(v.size());
-  std::vector<float> levels(tree_scratch(n));
-  return tree_sum([&](int64_t i) { return v[i]; }, n, levels.data());
+// normal(seed, n) / norm (with `tiny`, norm + TINY: a unit vector of 9.2) in dtype.
+static Bytes unit_row(uint32_t seed, int64_t n, bool tiny, const std::string& dtype) {
+  const int64_t s = seed;
+  Bytes out = output(n, dtype);
+  cpu::unit_rows(&s, 1, n, tiny, cpu_dtype(dtype), out.data());
+  return out;
 }
 
-static float norm(const std::vector<float>& x) {
-  std::vector<float> sq(x.size());
-  for (size_t i = 0; i < x.size(); ++i) sq[i] = square(x[i]);
-  return pr_sqrt(fixed_order_sum(std::move(sq)));
+static std::vector<float> unit_vector(uint32_t seed, int64_t dim) {  // 9.2, float32
+  const Bytes b = unit_row(seed, dim, true, "float32");
+  std::vector<float> out(dim);
+  memcpy(out.data(), b.data(), b.size());
+  return out;
 }
 
-static std::vector<int64_t> permutation(uint32_t seed, int64_t v) {  // section 8, csrc/cpu/sort.cpp
+static std::vector<int64_t> permutation(uint32_t seed, int64_t v) {  // section 8
   const int64_t s = seed;
   std::vector<int64_t> out(v, -1);
   cpu::permutations(&s, 1, v, out.data());
   return out;
 }
 
-static std::vector<float> target(const std::string& block_hash, int64_t v) {
-  const std::vector<float> t = normal(seed_from_string(block_hash + "_target"), v);
-  const float nrm = norm(t);
-  std::vector<float> out(v);
-  for (int64_t i = 0; i < v; ++i) out[i] = canonicalize_nan(pr_div(t[i], nrm));
-  return out;
-}
-
-static float distance(const std::vector<float>& x, const int64_t* perm,
-                      const std::vector<float>& tgt) {
-  const float nx = norm(x);
-  if (!(nx > 0.0f && nx <= 0x1.fffffep127f)) return pr_from_bits(kCanonicalNaN);
-  std::vector<float> d(x.size());
-  for (size_t i = 0; i < x.size(); ++i) d[i] = pr_sub(pr_div(x[perm[i]], nx), tgt[i]);
-  return canonicalize_nan(norm(d));
-}
-
 static std::string permutations_prefix(const Args& a) {
   return a.str("block_hash") + "_" + a.str("public_key") + "_nonce_";
 }
 
-// ---- SPEC.md section 9 (PoC v2) as plain loops -------------------------------------------------
-static std::vector<uint32_t> seed_words(const std::string& s) {
+static std::vector<uint32_t> seed_words(const std::string& s) {  // 9.1, core sha256.h
   Sha256Stream st;
   st.update(reinterpret_cast<const uint8_t*>(s.data()), s.size());
   std::vector<uint32_t> w(8);
@@ -160,33 +157,10 @@ static std::vector<uint32_t> seed_words(const std::string& s) {
   return w;
 }
 
-static std::vector<float> unit_vector(uint32_t seed, int64_t dim) {  // 9.2
-  std::vector<float> t = normal(seed, dim), sq(dim);
-  for (int64_t i = 0; i < dim; ++i) sq[i] = square(t[i]);
-  const float d = unit_vector_divisor(fixed_order_sum(std::move(sq)));
-  for (float& x : t) x = pr_div(x, d);
-  return t;
-}
-
-static void reflect(std::vector<float>& y, const std::vector<float>& v, const std::string& dtype) {
-  std::vector<float> p(y.size());  // 9.3, each result delivered in dtype
-  for (size_t i = 0; i < y.size(); ++i) p[i] = pr_mul(y[i], v[i]);
-  const float c = householder_coefficient(fixed_order_sum(std::move(p)));
-  for (size_t i = 0; i < y.size(); ++i) y[i] = canonicalize_nan(householder_update(y[i], c, v[i]));
-  y = through(y, dtype);
-}
-
 // ---- the shipped CPU kernels (csrc/cpu), called on the cases' inputs --------------------------
 // The kernels read and write elements in their stored types; every checked host is little-endian,
 // so store()'s bytes are those elements as the kernels see them.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the driver assumes a little-endian host");
-
-static cpu::Dtype cpu_dtype(const std::string& dtype) {
-  if (dtype == "float16") return cpu::Dtype::kFloat16;
-  if (dtype == "bfloat16") return cpu::Dtype::kBFloat16;
-  if (dtype == "float32") return cpu::Dtype::kFloat32;
-  throw std::runtime_error("unknown dtype " + dtype);
-}
 
 // csrc/cpu/reflect.cpp on x [n, copies, hidden] and table [slots, hidden] (values of dtype):
 // the output's bytes.
@@ -221,22 +195,6 @@ static std::vector<int64_t> pick(uint32_t seed, int64_t dim, int64_t k) {  // 9.
   return out;
 }
 
-static void haar(std::vector<float>& y, const std::string& prefix, int64_t nonce,
-                 const std::string& dtype) {  // 9.10
-  const auto k = static_cast<int64_t>(y.size());
-  for (int64_t j = 0; j + 1 < k; ++j) {
-    const uint32_t seed = seed_from_string(prefix + str_int(nonce) + "_haar_hh_" + str_int(k) +
-                                           "_" + str_int(j));
-    reflect(y, through(unit_vector(seed, k), dtype), dtype);
-  }
-}
-
-static float sum_of_squares(const std::vector<float>& x) {
-  std::vector<float> sq(x.size());
-  for (size_t i = 0; i < x.size(); ++i) sq[i] = square(x[i]);
-  return fixed_order_sum(std::move(sq));
-}
-
 static bool compute_pocv2(const std::string& op, const Args& a, Bytes& out) {
   // "{block_hash}_{public_key}", for the ops whose seed strings start with it.
   const std::string nonce_prefix =
@@ -245,21 +203,19 @@ static bool compute_pocv2(const std::string& op, const Args& a, Bytes& out) {
     for (uint32_t w : seed_words(a.str("s"))) put_le(out, int64_t{w});
   } else if (op == "inputs_concat") {
     const int64_t n = a.num("seq_len") * a.num("dim");
-    for (int64_t nonce : a.nums("nonces")) {
-      const std::vector<uint32_t> w = seed_words(nonce_prefix + "_nonce" + str_int(nonce));
-      std::vector<float> row(n);
-      for (int64_t i = 0; i < n; ++i)
-        row[i] = concat_normal_element(static_cast<uint32_t>(i), static_cast<uint32_t>(n), w.data());
-      const Bytes b = store(row, a.str("dtype"));
-      out.insert(out.end(), b.begin(), b.end());
-    }
+    const std::vector<int64_t>& nonces = a.nums("nonces");
+    const auto B = static_cast<int64_t>(nonces.size());
+    std::vector<int64_t> words(B * 8);
+    cpu::derive_seed_words(nonce_prefix + "_nonce", nonces.data(), B, "", words.data());
+    out = output(B * n, a.str("dtype"));
+    cpu::concat_normal_rows(words.data(), B, n, 0, n, cpu_dtype(a.str("dtype")), out.data());
   } else if (op == "unit_vectors") {
     for (int64_t seed : a.nums("seeds")) {
-      const Bytes b = store(unit_vector(static_cast<uint32_t>(seed), a.num("dim")), "float32");
+      const Bytes b = unit_row(static_cast<uint32_t>(seed), a.num("dim"), true, "float32");
       out.insert(out.end(), b.begin(), b.end());
     }
   } else if (op == "target_v2") {
-    out = store(unit_vector(seed_from_string(nonce_prefix + "_target"), a.num("dim")), a.str("dtype"));
+    out = unit_row(seed_from_string(nonce_prefix + "_target"), a.num("dim"), true, a.str("dtype"));
   } else if (op == "householder") {
     const int64_t rows = a.num("rows"), dim = a.num("dim");
     const std::string dtype = a.str("dtype");
@@ -282,46 +238,32 @@ static bool compute_pocv2(const std::string& op, const Args& a, Bytes& out) {
                                              str_int(a.num("k"))),
                             a.num("dim"), a.num("k")))
         put_le(out, i);
-  } else if (op == "haar_rotate") {
-    const std::vector<int64_t> nonces = a.nums("nonces");
+  } else if (op == "haar_rotate") {  // 9.10: x [B, k] in dtype
+    const std::vector<int64_t>& nonces = a.nums("nonces");
+    const auto B = static_cast<int64_t>(nonces.size());
     const int64_t k = a.num("k");
     const std::string dtype = a.str("dtype");
-    const std::vector<float> x = through(normal(static_cast<uint32_t>(a.num("x_seed")),
-                                                static_cast<int64_t>(nonces.size()) * k), dtype);
-    for (size_t b = 0; b < nonces.size(); ++b) {
-      std::vector<float> y(x.begin() + b * k, x.begin() + (b + 1) * k);
-      haar(y, nonce_prefix + "_nonce_", nonces[b], dtype);
-      for (float& f : y) f = canonicalize_nan(f);
-      const Bytes row = store(y, dtype);
-      out.insert(out.end(), row.begin(), row.end());
-    }
+    const Bytes x = store(normal(static_cast<uint32_t>(a.num("x_seed")), B * k), dtype);
+    std::vector<int64_t> seeds(B * (k - 1));
+    cpu::derive_seed_grid(nonce_prefix + "_nonce_", nonces.data(), B, "_haar_hh_" + str_int(k) + "_",
+                          k - 1, seeds.data());
+    out = output(B * k, dtype);
+    cpu::haar_rotate(cpu_dtype(dtype), x.data(), seeds.data(), B, k, out.data());
   } else if (op == "artifacts") {  // 9.11: fp16 [B, k], then one byte a flag
-    const std::vector<int64_t> nonces = a.nums("nonces");
+    const std::vector<int64_t>& nonces = a.nums("nonces");
     const int64_t B = static_cast<int64_t>(nonces.size()), H = a.num("hidden"), k = a.num("k");
     std::vector<float> hidden = normal(static_cast<uint32_t>(a.num("x_seed")), B * H);
     for (int64_t r : a.nums("zero_rows")) std::fill_n(hidden.begin() + r * H, H, 0.0f);
     for (int64_t r : a.nums("nan_rows")) hidden[r * H] = pr_from_bits(kCanonicalNaN);
-    hidden = through(hidden, a.str("dtype"));
-    Bytes flags;
-    for (int64_t b = 0; b < B; ++b) {
-      const std::vector<float> h(hidden.begin() + b * H, hidden.begin() + (b + 1) * H);
-      const float ss = sum_of_squares(h), nx = pr_sqrt(ss);
-      const bool bad = !(nx <= 0x1.fffffep127f);
-      flags.push_back(bad ? 1 : 0);
-      std::vector<float> g(k);
-      if (!bad) {
-        const float d1 = artifact_divisor(ss);
-        const std::vector<int64_t> idx = pick(seed_from_string(nonce_prefix + "_nonce_" +
-                                                               str_int(nonces[b]) + "_pick_" +
-                                                               str_int(k)), H, k);
-        for (int64_t m = 0; m < k; ++m) g[m] = pr_div(h[idx[m]], d1);
-        haar(g, nonce_prefix + "_nonce_", nonces[b], "float32");
-        const float d2 = artifact_divisor(sum_of_squares(g));
-        for (float& f : g) f = pr_div(f, d2);
-      }
-      for (float f : g) put_le(out, bad ? uint16_t{0x7e00} : float_to_half_bits(canonicalize_nan(f)));
-    }
-    out.insert(out.end(), flags.begin(), flags.end());
+    const Bytes h = store(hidden, a.str("dtype"));
+    std::vector<int64_t> seeds(B * k);
+    cpu::derive_seed_columns(nonce_prefix + "_nonce_", nonces.data(), B, "_pick_" + str_int(k),
+                             "_haar_hh_" + str_int(k) + "_", k, seeds.data());
+    std::vector<uint16_t> values(B * k, 0x5a5a);
+    std::unique_ptr<bool[]> flags(new bool[B]);
+    cpu::artifacts(cpu_dtype(a.str("dtype")), h.data(), seeds.data(), B, H, k, values.data(), flags.get());
+    for (uint16_t v : values) put_le(out, v);
+    for (int64_t b = 0; b < B; ++b) out.push_back(flags[b] ? 1 : 0);
   } else if (op == "reflect_rows") {  // 10.10: x [rows, copies, hidden] in dtype
     const int64_t rows = a.num("rows"), copies = a.num("copies"), H = a.num("hidden");
     const int64_t slots = a.num("slots");
@@ -479,22 +421,28 @@ static bool compute_gonka(const std::string& op, const Args& a, Bytes& out) {
 static bool compute(const std::string& op, const Args& a, Bytes& out) {
   if (op == "seed_from_string") {
     put_le(out, int64_t{seed_from_string(a.str("s"))});
-  } else if (op == "murmur3_32") {
-    const auto seed = static_cast<uint32_t>(a.num("seed"));
-    for (int64_t k = a.num("keys_start"), e = k + a.num("keys_count"); k < e; ++k)
-      put_le(out, int64_t{murmur3(static_cast<uint32_t>(k), seed)});
+  } else if (op == "murmur3_32") {  // csrc/cpu/streams.cpp
+    std::vector<int64_t> keys(a.num("keys_count")), hashes(keys.size(), -1);
+    for (size_t i = 0; i < keys.size(); ++i) keys[i] = a.num("keys_start") + static_cast<int64_t>(i);
+    cpu::hash_keys(keys.data(), static_cast<int64_t>(keys.size()), static_cast<uint32_t>(a.num("seed")),
+                   hashes.data());
+    for (int64_t h : hashes) put_le(out, h);
   } else if (op == "uniform") {
-    const auto seed = static_cast<uint32_t>(a.num("seed"));
-    for (int64_t i = 0; i < a.num("n"); ++i) put_le(out, pr_bits(uniform(uint32_t(i), seed)));
+    const int64_t seed = a.num("seed");
+    std::vector<float> u(a.num("n"), -7.0f);
+    cpu::uniform_rows(&seed, 1, a.num("n"), u.data());
+    out = store(u, "float32");
   } else if (op == "normal") {
     out = store(normal(static_cast<uint32_t>(a.num("seed")), a.num("n")), "float32");
   } else if (op == "inputs") {
-    for (int64_t nonce : a.nums("nonces")) {
-      const std::string s = a.str("block_hash") + "_" + a.str("public_key") + "_nonce" + str_int(nonce);
-      const Bytes row = store(normal(seed_from_string(s), a.num("seq_len") * a.num("dim")),
-                              a.str("dtype"));
-      out.insert(out.end(), row.begin(), row.end());
-    }
+    const std::vector<int64_t>& nonces = a.nums("nonces");
+    const auto B = static_cast<int64_t>(nonces.size());
+    const int64_t n = a.num("seq_len") * a.num("dim");
+    std::vector<int64_t> seeds(B);
+    cpu::derive_seeds(a.str("block_hash") + "_" + a.str("public_key") + "_nonce", nonces.data(), B, "",
+                      seeds.data());
+    out = output(B * n, a.str("dtype"));
+    cpu::normal_rows(seeds.data(), B, n, 0, n, cpu_dtype(a.str("dtype")), out.data());
   } else if (op == "permutations") {
     for (int64_t nonce : a.nums("nonces"))
       for (int64_t i : permutation(seed_from_string(permutations_prefix(a) + str_int(nonce) +
@@ -502,21 +450,26 @@ static bool compute(const std::string& op, const Args& a, Bytes& out) {
                                    a.num("vocab_size")))
         put_le(out, i);
   } else if (op == "target") {
-    out = store(target(a.str("block_hash"), a.num("vocab_size")), a.str("dtype"));
-  } else if (op == "distances") {
-    const std::vector<int64_t> nonces = a.nums("nonces");
+    out = unit_row(seed_from_string(a.str("block_hash") + "_target"), a.num("vocab_size"), false,
+                   a.str("dtype"));
+  } else if (op == "distances") {  // csrc/cpu/distances.cpp
+    const std::vector<int64_t>& nonces = a.nums("nonces");
     const int64_t b = static_cast<int64_t>(nonces.size()), v = a.num("vocab_size");
     std::vector<float> logits = normal(static_cast<uint32_t>(a.num("logits_seed")), b * v);
     for (int64_t row : a.nums("zero_rows")) std::fill_n(logits.begin() + row * v, v, 0.0f);
-    logits = through(logits, a.str("logits_dtype"));
-    const std::vector<float> tgt = through(target(a.str("block_hash"), v), a.str("target_dtype"));
-    std::vector<float> dist;
+    const Bytes lb = store(logits, a.str("logits_dtype"));
+    const Bytes tb = unit_row(seed_from_string(a.str("block_hash") + "_target"), v, false,
+                              a.str("target_dtype"));
+    std::vector<int64_t> perm;
     for (int64_t r = 0; r < b; ++r) {
-      const auto perm = permutation(
+      const auto p = permutation(
           seed_from_string(permutations_prefix(a) + str_int(nonces[r]) + "_permutations"), v);
-      dist.push_back(distance({logits.begin() + r * v, logits.begin() + (r + 1) * v}, perm.data(),
-                              tgt));
+      perm.insert(perm.end(), p.begin(), p.end());
     }
+    std::vector<float> dist(b, -7.0f);
+    std::vector<int64_t> first_bad(b, -7);
+    cpu::distances(cpu_dtype(a.str("logits_dtype")), lb.data(), perm.data(),
+                   cpu_dtype(a.str("target_dtype")), tb.data(), b, v, dist.data(), first_bad.data());
     out = store(dist, "float32");
   } else {
     return compute_pocv2(op, a, out) || compute_gonka(op, a, out);

@@ -1,7 +1,7 @@
 """The gonka-poc plugin's schemes (SPEC.md 10.5): its seed strings, salts and constants, and its
 operations composed from the generic ops of pocrand_ext.decode.
 
-Seed strings are hashed in C++, one call per batch (csrc/cpu/seeds_cpu.cpp). What runs per decode
+Seed strings are hashed in C++, one call per batch (csrc/cpu/seeds.cpp). What runs per decode
 step — embeddings, the snap's pick, pseudo token ids, forced router logits — takes device tensors
 (base seeds, steps, previous indices) and never reads back to the host.
 """

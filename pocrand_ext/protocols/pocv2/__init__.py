@@ -10,8 +10,8 @@ Seed strings (SPEC.md 9.5; nonces written with str(), k, i, j decimal integers):
     pick of k                 f"{block_hash}_{public_key}_nonce_{nonce}_pick_{k}"
     Haar reflection j of k    f"{block_hash}_{public_key}_nonce_{nonce}_haar_hh_{k}_{j}"
 
-The artifacts op completes the pick and Haar strings in C++ from their prefix (the same two
-patterns, csrc/protocols/pocv2_seeds.h), so that a GPU derives them without an upload.
+The artifacts op gets the pick and Haar strings as their prefix and their two endings (built here
+and nowhere else), so that a GPU derives the seeds without an upload.
 """
 from __future__ import annotations
 
@@ -193,10 +193,10 @@ def artifacts(hidden: torch.Tensor, block_hash: str, public_key: str, nonces, k:
     check_device(hidden.device)
     # one op: the pick and Haar seeds are derived inside it (on a GPU, by the kernels: no upload)
     return torch.ops.pocrand.artifacts_nonces.default(hidden.contiguous(), nonce_prefix(bh, pk),
-                                                      nonces, k)
+                                                      nonces, k, pick_suffix(k), haar_infix(k))
 
 
 @torch.library.register_fake("pocrand::artifacts_nonces")
-def _artifacts_nonces_fake(hidden, prefix, nonces, k):
+def _artifacts_nonces_fake(hidden, prefix, nonces, k, pick, haar):
     b = hidden.shape[0]
     return (hidden.new_empty((b, k), dtype=torch.float16), hidden.new_empty((b,), dtype=torch.bool))
