@@ -6,7 +6,7 @@
 
 The output bytes are the result tensor in row-major order, little-endian, in its own dtype
 (int64, float32, float16 or bfloat16 bit patterns). The digests were produced by the independent
-NumPy implementation of SPEC.md (tests/spec_numpy.py, tests/make_known_answers.py); the CPU and
+NumPy implementation of SPEC.md (tests/spec_numpy/, tests/make_known_answers.py); the CPU and
 CUDA kernels must reproduce them on every device. A changed digest is a breaking change.
 """
 from __future__ import annotations

@@ -3,51 +3,20 @@ equals the NumPy spec bit for bit (all three row kinds, odd rows, every dtype pa
 buffers longer than the rows); a decode row is step_normal's row and a forced row forced_logits';
 against the plugin's torch expressions (tests/reference_gonka.py: integers and conversions exact,
 decode normals within 1 ulp in fp16/bf16 and 3 ulp in fp32); rows left alone keep every bit;
-in-place forms, torch.compile, opcheck, bad inputs, CPU == GPU and CUDA-graph replay."""
+in-place forms, torch.compile, opcheck, CPU == GPU and CUDA-graph replay. Bad inputs are in
+test_overrides_inputs.py."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
 import pocrand_ext as pr
 import spec_numpy as spec
 from conftest import assert_bits_equal, requires_cuda
+from overrides_helpers import DTYPES, I64_MAX, I64_MIN, NAMES, embed_case, normals, ops
 from pocrand_ext.reference_gonka import ref_embed, ref_route
 from test_gonka_decode import ulp_distance
 from test_pocv2_spec import spec_tensor, storage
-
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-NAMES = {v: k for k, v in DTYPES.items()}
-I64_MIN, I64_MAX = -(2**63), 2**63 - 1
-ops = torch.ops.pocrand
-
-
-def normals(seed: int, shape, scale: float = 3.0) -> torch.Tensor:
-    n = 1
-    for s in shape:
-        n *= s
-    return pr.normal(seed, n).view(shape) * scale
-
-
-def embed_case(n: int, hidden: int, dtype: torch.dtype, embeds_dtype: torch.dtype, seed: int = 0,
-               extra: int = 3, device="cpu"):
-    """out [n, hidden], and per-row buffers of n + extra entries: every row kind (decode with
-    prev 0, small and huge, prefill with prev -1 and I64_MIN, masked off with either sign),
-    base seeds beyond u32, steps negative and beyond 2^32."""
-    g = torch.Generator().manual_seed(seed * 1000 + hidden)
-    rows = n + extra
-    prev_choices = torch.tensor([0, 3, 15, I64_MAX, 2**32 + 1, -1, -7, I64_MIN])
-    prev = prev_choices[torch.randint(0, len(prev_choices), (rows,), generator=g)]
-    prev[:3] = torch.tensor([2, -1, 5])[: min(3, rows)]     # every kind present, whatever the draw
-    mask = torch.rand(rows, generator=g) < 0.7
-    mask[:3] = torch.tensor([True, True, False])[: min(3, rows)]
-    base = torch.randint(-(2**40), 2**40, (rows,), generator=g)
-    step = torch.randint(-(2**35), 2**35, (rows,), generator=g)
-    step[0] = I64_MIN
-    out = normals(seed + 11 * hidden, (n, hidden)).to(dtype)
-    embeds = normals(seed + 13 * hidden + 1, (rows, hidden), 2.0).to(embeds_dtype)
-    return tuple(t.to(device) for t in (out, base, step, prev, embeds, mask))
 
 
 def spec_embed(out, base, step, prev, embeds, mask, salt=0x0D):
@@ -286,124 +255,6 @@ def test_opcheck():
     torch.library.opcheck(ops.embed_synth.default, (x, x, base, step, prev, embeds, mask, 13))
     torch.library.opcheck(ops.router_override.default, (torch.empty_like(logits), logits, base, step, mask, 16, 3, 100))
     torch.library.opcheck(ops.router_override.default, (y, y, base, step, mask, 16, 3, 100))
-
-
-# ---- bad inputs ---------------------------------------------------------------------------------
-def E(o, b, s, p, e, m, **kw):
-    return pr.embed_synth(o, b, s, p, e, m, **kw)
-
-
-BAD_EMBED = [  # (what, call, error, a word of the message)
-    ("out not a tensor", lambda o, b, s, p, e, m: E([1.0], b, s, p, e, m), TypeError, "out"),
-    ("out 1-D", lambda o, b, s, p, e, m: E(o[0], b, s, p, e, m), ValueError, "out"),
-    ("out float64", lambda o, b, s, p, e, m: E(o.double(), b, s, p, e, m), ValueError, "out.dtype"),
-    ("out grad", lambda o, b, s, p, e, m: E(o.requires_grad_(), b, s, p, e, m), ValueError, "out"),
-    ("base int32", lambda o, b, s, p, e, m: E(o, b.int(), s, p, e, m), TypeError, "base_seeds"),
-    ("base short", lambda o, b, s, p, e, m: E(o, b[:2], s, p, e, m), ValueError, "base_seeds"),
-    ("step float", lambda o, b, s, p, e, m: E(o, b, s.float(), p, e, m), TypeError, "step"),
-    ("step 2-D", lambda o, b, s, p, e, m: E(o, b, s.view(1, -1), p, e, m), ValueError, "step"),
-    ("prev short", lambda o, b, s, p, e, m: E(o, b, s, p[:3], e, m), ValueError, "prev_k"),
-    ("prev not a tensor", lambda o, b, s, p, e, m: E(o, b, s, [0] * 7, e, m), TypeError, "prev_k"),
-    ("embeds width", lambda o, b, s, p, e, m: E(o, b, s, p, e[:, :5], m), ValueError, "embeds"),
-    ("embeds rows", lambda o, b, s, p, e, m: E(o, b, s, p, e[:2], m), ValueError, "embeds"),
-    ("embeds float64", lambda o, b, s, p, e, m: E(o, b, s, p, e.double(), m), ValueError, "embeds"),
-    ("mask int", lambda o, b, s, p, e, m: E(o, b, s, p, e, m.long()), TypeError, "mask"),
-    ("mask short", lambda o, b, s, p, e, m: E(o, b, s, p, e, m[:1]), ValueError, "mask"),
-    ("salt range", lambda o, b, s, p, e, m: E(o, b, s, p, e, m, salt=2**32), ValueError, "salt"),
-    ("salt type", lambda o, b, s, p, e, m: E(o, b, s, p, e, m, salt=1.0), TypeError, "salt"),
-    ("in place expanded", lambda o, b, s, p, e, m: pr.embed_synth_(o[:1].expand(4, 8), b, s, p, e, m),
-     ValueError, "out"),
-    ("in place over embeds", lambda o, b, s, p, e, m: pr.embed_synth_(e[:4], b, s, p, e, m),
-     ValueError, "embeds"),
-]
-
-
-@pytest.mark.parametrize("what,call,error,word", BAD_EMBED, ids=[b[0] for b in BAD_EMBED])
-def test_embed_synth_bad_inputs_are_named(what, call, error, word):
-    o, b, s, p, e, m = embed_case(4, 8, torch.float32, torch.float32)
-    with pytest.raises(error, match=word):
-        call(o, b, s, p, e, m)
-
-
-def R(lg, r, s, m, E_=8, k=2, lad=100):
-    return pr.router_override(lg, r, s, m, E_, k, lad)
-
-
-BAD_ROUTER = [
-    ("logits not a tensor", lambda lg, r, s, m: R([1.0], r, s, m), TypeError, "logits"),
-    ("logits 3-D", lambda lg, r, s, m: R(lg.view(2, 2, 8), r, s, m), ValueError, "logits"),
-    ("logits int", lambda lg, r, s, m: R(lg.int(), r, s, m), ValueError, "logits.dtype"),
-    ("n_experts mismatch", lambda lg, r, s, m: R(lg, r, s, m, E_=9), ValueError, "n_experts"),
-    ("n_experts 0", lambda lg, r, s, m: R(lg[:, :0], r, s, m, E_=0), ValueError, "n_experts"),
-    ("top_k 0", lambda lg, r, s, m: R(lg, r, s, m, k=0), ValueError, "top_k"),
-    ("top_k > E", lambda lg, r, s, m: R(lg, r, s, m, k=9), ValueError, "top_k"),
-    ("top_k float", lambda lg, r, s, m: R(lg, r, s, m, k=2.0), TypeError, "top_k"),
-    ("ladder range", lambda lg, r, s, m: R(lg, r, s, m, lad=2**23 + 1), ValueError, "ladder_base"),
-    ("route int32", lambda lg, r, s, m: R(lg, r.int(), s, m), TypeError, "route_seeds"),
-    ("route short", lambda lg, r, s, m: R(lg, r[:3], s, m), ValueError, "route_seeds"),
-    ("step short", lambda lg, r, s, m: R(lg, r, s[:1], m), ValueError, "step"),
-    ("mask float", lambda lg, r, s, m: R(lg, r, s, m.float()), TypeError, "mask"),
-    ("in place expanded", lambda lg, r, s, m: pr.router_override_(lg[:1].expand(4, 8), r, s, m, 8, 2),
-     ValueError, "logits"),
-]
-
-
-@pytest.mark.parametrize("what,call,error,word", BAD_ROUTER, ids=[b[0] for b in BAD_ROUTER])
-def test_router_override_bad_inputs_are_named(what, call, error, word):
-    logits = normals(1, (4, 8))
-    _, r, s, _, _, m = embed_case(4, 8, torch.float32, torch.float32)
-    with pytest.raises(error, match=word):
-        call(logits, r, s, m)
-
-
-def test_in_place_forms_refuse_inputs_that_share_the_written_memory():
-    raw = torch.zeros(64)
-    logits = raw[:32].view(4, 8)
-    apart = raw[32:40].view(torch.int64)       # the same storage, not the written elements
-    inside = raw[:8].view(torch.int64)         # four of the written elements
-    mask = torch.ones(4, dtype=torch.bool)
-    pr.router_override_(logits, apart, apart.clone(), mask, 8, 2)
-    assert (logits != 0).all()
-    for args in ((inside, apart, mask), (apart, inside, mask)):
-        with pytest.raises(ValueError, match="route_seeds|step"):
-            pr.router_override_(logits, *args, 8, 2)
-    out = raw[:32].view(4, 8)
-    with pytest.raises(ValueError, match="base_seeds"):
-        pr.embed_synth_(out, inside, apart, apart, torch.zeros(4, 8), mask)
-
-
-def _synth(x, *args):  # the raw op out of place
-    ops.embed_synth(torch.empty_like(x), x, *args)
-
-
-def _route(x, *args):
-    ops.router_override(torch.empty_like(x), x, *args)
-
-
-RAW_BAD = [  # the raw ops' own checks (a direct torch.ops call)
-    ("x 1-D", lambda o, b, s, p, e, m: _synth(o[0], b, s, p, e, m, 13), ValueError, "x must be 2-D"),
-    ("base dtype", lambda o, b, s, p, e, m: _synth(o, b.int(), s, p, e, m, 13), TypeError, "base_seeds"),
-    ("step short", lambda o, b, s, p, e, m: _synth(o, b, s[:1], p, e, m, 13), ValueError, "step"),
-    ("embeds width", lambda o, b, s, p, e, m: _synth(o, b, s, p, e[:, :3].contiguous(), m, 13),
-     ValueError, "embeds"),
-    ("embeds strided", lambda o, b, s, p, e, m: _synth(o, b, s, p, e.t(), m, 13), ValueError, "embeds"),
-    ("salt", lambda o, b, s, p, e, m: _synth(o, b, s, p, e, m, -1), ValueError, "salt"),
-    ("in place over embeds", lambda o, b, s, p, e, m: ops.embed_synth(e[:4], e[:4], b, s, p, e, m, 13),
-     ValueError, "embeds"),
-    ("logits width", lambda o, b, s, p, e, m: _route(o, b, s, m, 9, 2, 100), ValueError, "n_experts"),
-    ("top_k", lambda o, b, s, p, e, m: _route(o, b, s, m, 8, 9, 100), ValueError, "top_k"),
-    ("ladder", lambda o, b, s, p, e, m: _route(o, b, s, m, 8, 2, -2**23 - 1), ValueError, "ladder_base"),
-    ("mask dtype", lambda o, b, s, p, e, m: _route(o, b, s, m.int(), 8, 2, 100), TypeError, "mask"),
-    ("route strided", lambda o, b, s, p, e, m: _route(o, b[::2], s, m, 8, 2, 100),
-     ValueError, "route_seeds"),
-]
-
-
-@pytest.mark.parametrize("what,call,error,word", RAW_BAD, ids=[b[0] for b in RAW_BAD])
-def test_raw_ops_refuse_bad_inputs(what, call, error, word):
-    o, b, s, p, e, m = embed_case(4, 8, torch.float32, torch.float32)
-    with pytest.raises(error, match=word):
-        call(o, b, s, p, e, m)
 
 
 # ---- GPU ----------------------------------------------------------------------------------------

@@ -32,7 +32,8 @@ def sdist_members(tmp_path_factory):
 
 
 def test_sdist_ships_the_test_helpers(sdist_members):
-    for helper in ("conftest.py", "spec_numpy.py", "reference_torch.py", "make_known_answers.py"):
+    for helper in ("conftest.py", "spec_numpy/__init__.py", "reference_torch.py",
+                   "make_known_answers.py"):
         assert f"tests/{helper}" in sdist_members, helper
     tracked = subprocess.run(["git", "ls-files", "tests", "csrc"], cwd=ROOT, capture_output=True,
                              text=True).stdout.split()

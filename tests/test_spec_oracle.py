@@ -1,4 +1,4 @@
-"""The NumPy spec (tests/spec_numpy.py) against facts that owe nothing to it or to pocrand.
+"""The NumPy spec (tests/spec_numpy/) against facts that owe nothing to it or to pocrand.
 
 The kernels are tested against the spec, and the known answers were produced by the spec; this
 file is what makes the spec itself trustworthy: published SHA-256 and MurmurHash3 test vectors,
