@@ -21,6 +21,35 @@ SNAP_MAX = 1024                            # d (picked dimensions) and P (points
 CODEBOOK_ENV = "GONKA_POC_SPHERE_CODEBOOK"  # where load_codebook looks when given no source
 
 
+# Codebooks already seen finite, by (address, version counter, shape, device): a snap checks a
+# codebook on a GPU once (a read-back), not on every call. The version counter moves with every
+# in-place write, so a codebook changed since is checked again.
+_FINITE_CODEBOOKS: set = set()
+
+
+def check_finite_codebook(codebook: torch.Tensor) -> None:
+    """ValueError when a codebook holds a NaN or an infinity: every score against it would be NaN
+    and the snap would give k = 0 and bad = False for every row, a silent wrong answer. Skipped
+    while torch.compile traces or a CUDA graph is captured (no read-back there): the in-graph
+    state (integrate.PoCState) checks its codebook when it is set."""
+    if torch.compiler.is_compiling():
+        return
+    if codebook.is_cuda and torch.cuda.is_current_stream_capturing():
+        return
+    key = (codebook.data_ptr(), codebook._version, tuple(codebook.shape), str(codebook.device))
+    if key in _FINITE_CODEBOOKS:
+        return
+    bad = ~torch.isfinite(codebook.detach())
+    if bool(bad.any()):
+        where = [int(i) for i in bad.nonzero()[0]]
+        raise ValueError(f"codebook{where} = {float(codebook[tuple(where)])} is not finite: every "
+                         "score against such a codebook is NaN, so the snap would pick k = 0 for "
+                         "every row (load the network's codebook with load_codebook)")
+    if len(_FINITE_CODEBOOKS) > 64:
+        _FINITE_CODEBOOKS.clear()
+    _FINITE_CODEBOOKS.add(key)
+
+
 def _check_inputs(h, seeds, codebook):
     check_no_grad("h", check_tensor("h", h))
     if h.dim() != 2:
@@ -48,6 +77,7 @@ def _check_inputs(h, seeds, codebook):
         raise ValueError(f"h, seeds and codebook must be on one device, got {h.device}, "
                          f"{seeds.device} and {codebook.device}")
     check_device(h.device)
+    check_finite_codebook(codebook)
     return h.contiguous(), seeds.contiguous(), codebook.contiguous()
 
 
@@ -92,7 +122,7 @@ def claimed_margin(scores: torch.Tensor, claimed_k: torch.Tensor) -> torch.Tenso
     """float32 [...]: max_j scores[..., j] - scores[..., claimed_k], or 2.0 where claimed_k is
     outside [0, P) (SPEC.md 10.8). A maximum is exact and the difference one rounding, so the
     bits are the same on every device."""
-    check_tensor("scores", scores)
+    check_no_grad("scores", check_tensor("scores", scores))
     check_tensor("claimed_k", claimed_k)
     if scores.dtype != torch.float32:
         raise TypeError(f"scores must be float32, got {scores.dtype}")

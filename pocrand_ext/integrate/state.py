@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import check_count, check_device, check_dtype
+from .._checks import check_count, check_device, check_dtype, device_memory
+from ..snap import check_finite_codebook
 
 __all__ = ["PoCState"]
 
@@ -64,6 +65,14 @@ class PoCState:
             raise ValueError(f"codebook must be [P, d] with 1 <= P <= 1024 and 1 <= d <= "
                              f"min(hidden, 1024), got {list(codebook.shape)}")
         R, dev, i64 = self.max_rows, self.device, torch.int64
+        size = torch.empty((), dtype=dtype).element_size()
+        need = (n_layers * slots * hidden + R * hidden) * size + R * (8 * (8 + n_gates) + 1) \
+            + R * (P + d) * 4 + P * d * 4
+        if need > device_memory(dev):
+            raise ValueError(
+                f"the state's buffers for max_rows={max_rows}, hidden={hidden}, n_layers={n_layers}, "
+                f"slots={slots}, n_gates={n_gates} need {need / 2**30:.4g} GiB, more than the "
+                f"{device_memory(dev) / 2**30:.4g} GiB of {dev}; ask for fewer rows or layers")
         self.mask = torch.zeros(R, dtype=torch.bool, device=dev)
         self.row_group = torch.zeros(R, dtype=i64, device=dev)
         self.table = torch.zeros(n_layers, slots, hidden, dtype=dtype, device=dev)
@@ -75,6 +84,7 @@ class PoCState:
         self.route_step = torch.zeros(R, dtype=i64, device=dev)
         self.prefill_pick = torch.zeros(R, dtype=i64, device=dev)
         self.token_ids = torch.zeros(R, dtype=i64, device=dev)
+        check_finite_codebook(codebook)
         self.codebook = codebook.detach().to(dev, torch.float32).contiguous()
         self.snap_k = torch.zeros(R, dtype=i64, device=dev)
         self.snap_bad = torch.zeros(R, dtype=torch.bool, device=dev)
@@ -163,6 +173,7 @@ class PoCState:
         """A new codebook of the same [P, d] shape."""
         if not isinstance(codebook, torch.Tensor) or codebook.shape != self.codebook.shape:
             raise ValueError(f"codebook must be {list(self.codebook.shape)}")
+        check_finite_codebook(codebook)
         self.codebook.copy_(codebook)
 
     def snap_outputs(self, n: int):

@@ -54,6 +54,17 @@ def decode_base_seeds(block_hash: str, public_key: str, nonces: List[int],
     return _gp.base_seeds(block_hash, public_key, nonces, device)
 
 
+def _on_device(device, **tensors) -> None:
+    """The plugin's functions take a `device`; their tensors must already be there (an output is
+    made where its inputs are). A device that is no device, or one the tensors are not on, is a
+    ValueError naming it, not a result on another device."""
+    dev = check_device(device)
+    for name, t in tensors.items():
+        if isinstance(t, torch.Tensor) and t.device != dev:
+            raise ValueError(f"{name} is on {t.device} but device is {dev}: pass tensors on "
+                             f"the device you name")
+
+
 def _step_seeds(base_seeds: torch.Tensor, step, prev_k: torch.Tensor, salt: int) -> torch.Tensor:
     """[B] int64 on the device: the step seeds of (base, step, prev_k, salt) (SPEC.md 10.1)."""
     return _decode.step_seeds(base_seeds.view(-1), step, prev_k, salt)
@@ -68,6 +79,7 @@ def generate_decode_inputs_gpu(base_seeds: torch.Tensor, prev_k: torch.Tensor, s
                                dim: int, device: torch.device,
                                dtype: torch.dtype = torch.float16) -> torch.Tensor:
     """[B, 1, dim]: the decode embeddings of (base, step, prev_k), in dtype, one launch."""
+    _on_device(device, base_seeds=base_seeds, prev_k=prev_k)
     return _gp.decode_embeddings(base_seeds.view(-1), step, prev_k, dim, dtype).unsqueeze(1)
 
 
@@ -75,6 +87,7 @@ def random_pick_indices_gpu(base_seeds: torch.Tensor, prev_k: torch.Tensor, step
                             k: int, device: torch.device) -> torch.Tensor:
     """[B, k] int64: the snap's k picked dimensions, seeds chained to prev_k."""
     _check_k(k, dim)
+    _on_device(device, base_seeds=base_seeds, prev_k=prev_k)
     return _gp.decode_pick(base_seeds.view(-1), step, prev_k, dim, k)
 
 
@@ -88,6 +101,7 @@ def set_ladder_base_for_model(model_type) -> int:
 def _forced_logits(seed: torch.Tensor, n_experts: int, top_k: int,
                    device: torch.device) -> torch.Tensor:
     """[B, n_experts] float32 forced logits of route seeds `seed` ([B] or [B, 1])."""
+    _on_device(device, seed=seed)
     return _decode.forced_logits(seed.view(-1), n_experts, top_k, _ladder_base)
 
 
@@ -105,6 +119,7 @@ def route_base_seed(block_hash: str, nonce: int, layer: int) -> str:
 def expert_logits_from_base(base_ints: torch.Tensor, steps: torch.Tensor, n_experts: int,
                             top_k: int, device: torch.device) -> torch.Tensor:
     """[B, n_experts] float32: forced logits of route seed hash(step, base) per row."""
+    _on_device(device, base_ints=base_ints, steps=steps)
     return _decode.forced_logits(base_ints.view(-1), n_experts, top_k, _ladder_base,
                                  steps.view(-1))
 

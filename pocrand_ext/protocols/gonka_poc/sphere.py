@@ -23,6 +23,7 @@ import torch
 
 from ...snap import claimed_margin as _claimed_margin
 from ...snap import codebook_sha256, load_codebook
+from ...snap import SNAP_MAX
 from ...snap import snap as _snap
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,16 @@ def build_equidistant_codebook(n_points: int, dim: int, n_steps: int = 500,
                                lr: float = 0.05) -> torch.Tensor:
     """Approximately equidistant points (Thomson problem by Adam from the Halton start). Offline
     experiments only: Adam's arithmetic is not reproducible across hosts, so a rebuilt codebook
-    is never the network's."""
+    is never the network's. n_points and dim in [1, 1024] (what a snap takes), n_steps in
+    [0, 100000]: larger sizes would run for hours or exhaust memory, so they are refused."""
+    for name, value, lo, hi in (("n_points", n_points, 1, SNAP_MAX), ("dim", dim, 1, SNAP_MAX),
+                                ("n_steps", n_steps, 0, 100_000)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        if not lo <= value <= hi:
+            raise ValueError(f"{name} must be in [{lo}, {hi}], got {value}")
+    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not 0 < lr < float("inf"):
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
     with torch.inference_mode(mode=False):
         pts = _halton_on_sphere(n_points, dim).clone().requires_grad_(True)
         opt = torch.optim.Adam([pts], lr=lr)
