@@ -98,3 +98,25 @@ def test_build_equidistant_codebook_refuses_sizes_that_would_never_finish(args, 
     with pytest.raises(error, match=name):
         sphere.build_equidistant_codebook(*args)
     assert sphere.build_equidistant_codebook(8, 4, 2).shape == (8, 4)
+
+
+@pytest.mark.parametrize("call, error, name", [
+    (lambda gp: gp.decode_embeddings(torch.tensor([1]), 0, torch.tensor([-1]), 0), ValueError, "hidden"),
+    (lambda gp: gp.decode_pseudo_token_ids(torch.tensor([1]), 0, torch.tensor([-1]), 0), ValueError, "vocab"),
+])
+def test_gonka_poc_errors_name_the_callers_argument(call, error, name):
+    from pocrand_ext.protocols import gonka_poc as gp
+    with pytest.raises(error, match=f"^{name} "):
+        call(gp)
+
+
+def test_fused_householder_names_v_when_it_requires_grad():
+    from pocrand_ext.gonka_poc import fused
+    with pytest.raises(ValueError, match="^v requires grad"):
+        fused.householder(torch.ones(2, 4), torch.ones(4).requires_grad_())
+
+
+def test_set_slot_refuses_a_bool():
+    st = PoCState(max_rows=4, hidden=16, n_layers=2, slots=3, codebook=torch.eye(4, 16))
+    with pytest.raises(ValueError, match="slot"):
+        st.set_slot(True, torch.ones(2, 16))

@@ -38,6 +38,9 @@ class _Seam:
         self.state, self.backend, self.layout = state, backend, layout
 
     def rows(self, x: torch.Tensor) -> torch.Tensor:
+        """x's rows, detached: PoC outputs are constants of the protocol, so a forward with grad
+        enabled runs as under torch.inference_mode() (no gradient flows through a PoC row)."""
+        x = x.detach()
         return x.reshape(-1, x.shape[-1]) if self.layout == "batch_seq" else x
 
 
@@ -90,7 +93,7 @@ class _GateSeam(_Seam):
         self.ordinal, self.n_experts, self.top_k = ordinal, n_experts, top_k
 
     def route(self, logits):
-        st, r = self.state, logits.reshape(-1, logits.shape[-1])
+        st, r = self.state, logits.detach().reshape(-1, logits.shape[-1])
         n = r.shape[0]
         y = self.backend.route(r, st.route_base[self.ordinal][:n], st.route_step[:n], st.mask[:n],
                                self.n_experts, self.top_k, _gp.LADDER_BASE)

@@ -57,18 +57,20 @@ class HouseholderHooks:
         return _LayerHook(self, i)
 
     def reflect(self, i: int, output):
-        """Layer i's output reflected by its vector (while active), else unchanged."""
+        """Layer i's output reflected by its vector (while active), else unchanged. The outputs
+        are constants of the protocol: a forward with grad enabled gets them detached, as
+        under torch.inference_mode()."""
         if not self.is_active:
             return output
         if isinstance(output, torch.Tensor):
-            return apply_householder(output, self._vector(i, output))
+            return apply_householder(output.detach(), self._vector(i, output))
         if not isinstance(output, tuple) or not output:
             return output
-        hidden = output[0]
+        hidden = output[0].detach()
         if len(output) >= 2 and isinstance(output[1], torch.Tensor) \
                 and output[1].shape[-1] == hidden.shape[-1] and output[1].dtype == hidden.dtype:
             v = self._vector(i, hidden)
-            return apply_householder_pair(hidden, output[1], v) + tuple(output[2:])
+            return apply_householder_pair(hidden, output[1].detach(), v) + tuple(output[2:])
         return (apply_householder(hidden, self._vector(i, hidden)),) + tuple(output[1:])
 
     @contextlib.contextmanager

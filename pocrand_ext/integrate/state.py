@@ -109,7 +109,7 @@ class PoCState:
 
     def set_slot(self, slot: int, vectors: torch.Tensor) -> None:
         """Slot `slot`'s vector of every layer: vectors [n_layers, hidden] (cast to the dtype)."""
-        if not isinstance(slot, int) or not 1 <= slot < self.slots:
+        if not isinstance(slot, int) or isinstance(slot, bool) or not 1 <= slot < self.slots:
             raise ValueError(f"slot must be in [1, {self.slots}) (slot 0 stays zeros), got "
                              f"{slot!r}")
         if not isinstance(vectors, torch.Tensor) or tuple(vectors.shape) != (

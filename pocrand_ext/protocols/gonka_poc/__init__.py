@@ -71,7 +71,7 @@ def pseudo_input_ids(block_hash: str, public_key: str, nonces, seq_len: int, voc
 def decode_embeddings(base: torch.Tensor, step, prev_k: torch.Tensor, hidden: int,
                       dtype: torch.dtype = torch.float16) -> torch.Tensor:
     """[B, hidden] in dtype: normal(step_seed(base, step, prev_k, 0x0D), hidden) per row."""
-    return decode.step_normal(base, step, prev_k, SALT_EMBED, hidden, dtype)
+    return decode.step_normal(base, step, prev_k, SALT_EMBED, check_count("hidden", hidden), dtype)
 
 
 def decode_pick_seeds(base: torch.Tensor, step, prev_k: torch.Tensor) -> torch.Tensor:
@@ -86,6 +86,7 @@ def decode_pick(base: torch.Tensor, step, prev_k: torch.Tensor, dim: int, k: int
 
 def decode_pseudo_token_ids(base: torch.Tensor, step, prev_k: torch.Tensor, vocab: int) -> torch.Tensor:
     """int32 [B]: hash(0, step_seed(base, step, prev_k, 0x57)) mod vocab."""
+    vocab = check_count("vocab", vocab)
     seeds = decode.step_seeds(base, step, prev_k, SALT_TOKEN_ID)
     return decode.hash_mod(seeds, 1, vocab).view(-1)
 

@@ -24,6 +24,7 @@ import torch
 
 from ... import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
 from .. import gonka_poc as _gp
+from ..._checks import check_no_grad
 from ...reflect import reflect_rows as _reflect_rows
 
 __all__ = ["enabled", "usable", "router_override", "reflect_rows", "householder", "embed_synth",
@@ -82,6 +83,8 @@ def householder(x, v):
     if v.dim() != 1 or x.dim() < 1 or v.shape[0] != x.shape[-1]:
         raise ValueError(f"v must be [D] = [{x.shape[-1] if x.dim() else '?'}], got "
                          f"{list(v.shape)}")
+    check_no_grad("x", x)
+    check_no_grad("v", v)
     one = torch.zeros(1, dtype=torch.int64, device=x.device)
     y = _reflect_rows(x.reshape(1, -1, x.shape[-1]), v.view(1, -1), one, one == 0, "stepwise")
     return y.view(x.shape)
