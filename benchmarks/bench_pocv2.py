@@ -8,6 +8,7 @@ import torch
 import pocrand_ext as pr
 from bench_common import BH, PK, fmt, gpu_ms, nonce_sets, seeds_sets, wall_ms
 from pocrand_ext import reference_pocv2 as ref2
+from pocrand_ext.protocols import pocv2
 
 
 def bench_pocv2(repeats: int, write_bw: float, copy_bw: float):
@@ -44,12 +45,26 @@ def bench_pocv2(repeats: int, write_bw: float, copy_bw: float):
 
     # pick + Haar rotation + artifacts from [32, 8192] float32 last hidden states
     hs = [(torch.randn(B, D, device="cuda"), list(range(s * 1000, s * 1000 + B))) for s in range(4)]
-    k = gpu_ms(lambda h, n: torch.ops.pocrand.artifacts_nonces(h, f"{BH}_{PK}_nonce_", n, K), hs,
-               repeats)
+    prefix = pocv2.nonce_prefix(BH, PK)
+    k = gpu_ms(lambda h, n: torch.ops.pocrand.artifacts_nonces(h, prefix, n, K, pocv2.pick_suffix(K),
+                                                               pocv2.haar_infix(K)), hs, repeats)
     e = wall_ms(lambda h, n: pr.artifacts(h, BH, PK, n, K), hs, 4 * repeats)
     r = wall_ms(lambda h, n: ref2.artifacts(h, BH, PK, n, K), hs[:1], 3, warmup=1)
     row("artifacts (pick + Haar + fp16)", f"{B}x{D}, k={K}", k, e, r, None, B * D * 4 / copy_bw / 1e6,
         "end-to-end <= 0.040 ms", e <= 0.040)
+
+    # The same with the seeds derived on the host and uploaded (pinned, asynchronous), instead of
+    # derived by the kernels from the strings' parts: the cost of dropping the device seed path.
+    def host_seeds(h, n):
+        pick = torch.ops.pocrand.derive_seeds(prefix, n, pocv2.pick_suffix(K), True)
+        haar = torch.ops.pocrand.derive_seeds(prefix, n, pocv2.haar_infix(K), True, K - 1)
+        seeds = torch.cat([pick.view(-1, 1), haar], 1).pin_memory().to("cuda", non_blocking=True)
+        return torch.ops.pocrand.artifacts(h, seeds, K)
+
+    e_host = wall_ms(host_seeds, hs, 4 * repeats)
+    row("artifacts, seeds uploaded from the host", f"{B}x{D}, k={K}", None, e_host, None, e, None,
+        f"end-to-end - artifacts' ({fmt(e)}, in the torch column) <= 0.005 ms: else keep the "
+        "device seed path", e_host - e <= 0.005)
 
     # apply_householder [8192, 8192] bf16: one read and one write of x per call. The kernel
     # column is the reflection op itself (out preallocated, one slot, no mask, "once").
