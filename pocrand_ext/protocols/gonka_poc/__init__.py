@@ -14,12 +14,13 @@ import torch
 from ... import decode
 from ..._checks import (DeviceLike, check_count, check_device, check_int, check_nonce,
                        check_nonces, check_str)
+from .wire import pack_k_steps, split_packable, unpack_k_steps
 
 __all__ = ["MIX_A", "MIX_B", "SALT_EMBED", "SALT_PICK", "SALT_TOKEN_ID", "LADDER_BASE",
            "base_seeds", "route_base_seeds", "pseudo_input_ids", "decode_embeddings",
            "decode_pick_seeds", "decode_pick", "decode_pseudo_token_ids", "expert_logits",
            "decode_pick_string", "decode_pick_strings_seeds", "decode_pick_indices",
-           "decode_pick_indices_steps"]
+           "decode_pick_indices_steps", "pack_k_steps", "unpack_k_steps", "split_packable"]
 
 MIX_A = 0x9E3779B1
 MIX_B = 0x85EBCA77
