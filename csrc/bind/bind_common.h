@@ -72,11 +72,24 @@ inline void check_apart(const at::Tensor& written, const char* written_name, con
 
 // An output of an op that may run in place: `out` is `x` itself (same address, both contiguous and
 // of one shape, checked before) or shares no memory with it.
-inline bool in_place_or_apart(const at::Tensor& out, const char* out_name, const at::Tensor& x,
+inline void in_place_or_apart(const at::Tensor& out, const char* out_name, const at::Tensor& x,
                               const char* x_name) {
-  if (out.data_ptr() == x.data_ptr() && out.numel() > 0) return true;
+  if (out.data_ptr() == x.data_ptr() && out.numel() > 0) return;
   check_apart(out, out_name, x, x_name);
-  return false;
+}
+
+// A per-row buffer of a forward-pass op (row_group, mask, seeds, steps): `dtype`, 1-D, contiguous,
+// at least `rows` entries (one per row of `x_name`; later entries are not read), on `device`.
+inline void check_per_row(const at::Tensor& t, const char* name, at::ScalarType dtype, int64_t rows,
+                          const at::Device& device, const char* x_name) {
+  const std::string n(name);
+  TORCH_CHECK_TYPE(t.scalar_type() == dtype, n + " must be " + dtype_name(dtype) + ", got " +
+                   dtype_name(t.scalar_type()));
+  TORCH_CHECK_VALUE(t.dim() == 1 && t.size(0) >= rows, n + " must be 1-D with at least " + num(rows) +
+                    " entries (one per row of " + x_name + "), got " + shape(t.sizes()));
+  TORCH_CHECK_VALUE(t.device() == device, n + " must be on " + device.str() + " (" + x_name +
+                    "'s device), got " + t.device().str());
+  TORCH_CHECK_VALUE(t.is_contiguous(), n + " must be contiguous");
 }
 
 inline void check_no_grad(const at::Tensor& t, const char* name) {

@@ -43,20 +43,6 @@ TORCH_LIBRARY_FRAGMENT(pocrand, m) {
 
 namespace {
 
-// A 1-D, contiguous per-row tensor of `dtype` with at least `rows` entries, on `device`; `x_name`
-// is the tensor whose rows it describes.
-void check_row_buffer(const at::Tensor& t, at::ScalarType dtype, int64_t rows, const at::Device& device,
-                      const char* name, const char* x_name) {
-  const std::string n(name);
-  TORCH_CHECK_TYPE(t.scalar_type() == dtype, n + " must be " + dtype_name(dtype) + ", got " +
-                   dtype_name(t.scalar_type()));
-  TORCH_CHECK_VALUE(t.dim() == 1 && t.size(0) >= rows, n + " must be 1-D with at least " + num(rows) +
-                    " entries (one per row of " + x_name + "), got " + shape(t.sizes()));
-  TORCH_CHECK_VALUE(t.device() == device, n + " must be on " + device.str() + " (" + x_name +
-                    "'s device), got " + t.device().str());
-  TORCH_CHECK_VALUE(t.is_contiguous(), n + " must be contiguous");
-}
-
 // x [n, cols] of float32/float16/bfloat16, contiguous; out of its shape, dtype and device, x
 // itself or apart from it and from every other input.
 void check_rows_and_out(const at::Tensor& out, const at::Tensor& x, const char* name, const char* cols) {
@@ -82,10 +68,10 @@ void check_embed_synth(const at::Tensor& out, const at::Tensor& x, const at::Ten
   check_rows_and_out(out, x, "x", "hidden");
   check_count(x.size(1), "hidden size (x.shape[-1])");
   const int64_t n = x.size(0);
-  check_row_buffer(base_seeds, at::kLong, n, x.device(), "base_seeds", "x");
-  check_row_buffer(step, at::kLong, n, x.device(), "step", "x");
-  check_row_buffer(prev_k, at::kLong, n, x.device(), "prev_k", "x");
-  check_row_buffer(mask, at::kBool, n, x.device(), "mask", "x");
+  check_per_row(base_seeds, "base_seeds", at::kLong, n, x.device(), "x");
+  check_per_row(step, "step", at::kLong, n, x.device(), "x");
+  check_per_row(prev_k, "prev_k", at::kLong, n, x.device(), "x");
+  check_per_row(mask, "mask", at::kBool, n, x.device(), "x");
   check_float_dtype(embeds.scalar_type(), "embeds dtype");
   TORCH_CHECK_VALUE(embeds.dim() == 2 && embeds.size(0) >= n && embeds.size(1) == x.size(1),
                     "embeds must be [rows >= " + num(n) + ", " + num(x.size(1)) + "] (x's hidden size), got " +
@@ -112,9 +98,9 @@ void check_router_override(const at::Tensor& out, const at::Tensor& logits, cons
   check_between(top_k, 1, std::min(n_experts, kMaxLadder), "top_k");
   check_between(ladder_base, -kMaxLadder, kMaxLadder, "ladder_base");
   const int64_t n = logits.size(0);
-  check_row_buffer(route_seeds, at::kLong, n, logits.device(), "route_seeds", "logits");
-  check_row_buffer(step, at::kLong, n, logits.device(), "step", "logits");
-  check_row_buffer(mask, at::kBool, n, logits.device(), "mask", "logits");
+  check_per_row(route_seeds, "route_seeds", at::kLong, n, logits.device(), "logits");
+  check_per_row(step, "step", at::kLong, n, logits.device(), "logits");
+  check_per_row(mask, "mask", at::kBool, n, logits.device(), "logits");
   check_apart(out, "out", route_seeds, "route_seeds");
   check_apart(out, "out", step, "step");
   check_apart(out, "out", mask, "mask");

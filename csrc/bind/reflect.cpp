@@ -66,18 +66,6 @@ void check_like_x(const at::Tensor& t, const char* name, const at::Tensor& x) {
   check_no_grad(t, name);
 }
 
-// A per-row buffer (row_group int64, mask bool): 1-D, at least n entries, on x's device.
-void check_per_row(const at::Tensor& t, const char* name, at::ScalarType type, const at::Tensor& x) {
-  TORCH_CHECK_TYPE(t.scalar_type() == type, std::string(name) + " must be " + dtype_name(type) +
-                   ", got " + dtype_name(t.scalar_type()));
-  TORCH_CHECK_VALUE(t.dim() == 1 && t.size(0) >= x.size(0), std::string(name) +
-                    " must be 1-D with at least " + num(x.size(0)) + " entries (one per row of x), got " +
-                    shape(t.sizes()));
-  TORCH_CHECK_VALUE(t.device() == x.device(), std::string(name) + " must be on x's device " +
-                    x.device().str() + ", got " + t.device().str());
-  TORCH_CHECK_VALUE(t.is_contiguous(), std::string(name) + " must be contiguous");
-}
-
 // The checked call: which tensors are written where, and the rounding.
 struct ReflectCall {
   bool stepwise;
@@ -107,12 +95,12 @@ ReflectCall check_reflect(const at::Tensor& out, const at::Tensor& x,
                     x.device().str() + ", got " + table.device().str());
   TORCH_CHECK_VALUE(table.is_contiguous(), "table must be contiguous");
   check_no_grad(table, "table");
-  if (row_group) check_per_row(*row_group, "row_group", at::kLong, x);
+  if (row_group) check_per_row(*row_group, "row_group", at::kLong, x.size(0), x.device(), "x");
   else
     TORCH_CHECK_VALUE(table.size(0) == 1 || table.size(0) == x.size(0),
                       "without row_group, table must have one row (for every row of x) or " +
                       num(x.size(0)) + " (one per row of x), got " + shape(table.sizes()));
-  if (mask) check_per_row(*mask, "mask", at::kBool, x);
+  if (mask) check_per_row(*mask, "mask", at::kBool, x.size(0), x.device(), "x");
   // What is written must not meet what is read, except an output that is its own input.
   const auto apart_from_inputs = [&](const at::Tensor& w, const char* name) {
     check_apart(w, name, table, "table");
