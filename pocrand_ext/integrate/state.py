@@ -74,6 +74,8 @@ class PoCState:
                 f"slots={slots}, n_gates={n_gates} need {need / 2**30:.4g} GiB, more than the "
                 f"{device_memory(dev) / 2**30:.4g} GiB of {dev}; ask for fewer rows or layers")
         self.mask = torch.zeros(R, dtype=torch.bool, device=dev)
+        self._held_mask = torch.zeros(R, dtype=torch.bool, device=dev)  # the mask while inactive
+        self.active = True
         self.row_group = torch.zeros(R, dtype=i64, device=dev)
         self.table = torch.zeros(n_layers, slots, hidden, dtype=dtype, device=dev)
         self.embeds = torch.zeros(R, hidden, dtype=dtype, device=dev)
@@ -94,12 +96,31 @@ class PoCState:
 
     # -- setters: copy_ into the buffers, never rebind ----------------------------------------
 
+    def set_active(self, active: bool) -> None:
+        """The per-step switch (plugin 0.2.0's `active`): False turns every transform off, True
+        turns them back on with the mask of before. Off is the exact identity for every row (the
+        bare model's bits) whatever stale row groups, tables, route bases or prev_k the state
+        holds: only the mask buffer changes, in place, so captured graphs and compiled forwards
+        follow it without a recompile."""
+        if not isinstance(active, bool):
+            raise TypeError(f"active must be a bool, got {type(active).__name__}")
+        if active == self.active:
+            return
+        if active:
+            self.mask.copy_(self._held_mask)
+        else:
+            self._held_mask.copy_(self.mask)
+            self.mask.zero_()
+        self.active = active
+
     def set_mask(self, mask) -> None:
-        """Rows [0, n) are PoC where mask is True; every later row is not (None: no PoC row)."""
-        self.mask.zero_()
+        """Rows [0, n) are PoC where mask is True; every later row is not (None: no PoC row).
+        While the state is inactive (set_active) the mask is kept for the next activation."""
+        target = self.mask if self.active else self._held_mask
+        target.zero_()
         if mask is not None:
             m = _as("mask", mask, torch.bool, rows_max=self.max_rows)
-            self.mask[:m.shape[0]].copy_(m)
+            target[:m.shape[0]].copy_(m)
 
     def set_row_group(self, row_group) -> None:
         """Row r reflects by slot row_group[r] (rows from n on point at slot 0)."""
