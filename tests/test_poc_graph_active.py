@@ -66,6 +66,7 @@ def test_set_active_takes_a_bool_only():
         st.set_active(0)
 
 
+@pytest.mark.cuda
 @requires_cuda
 def test_cuda_graph_replay_follows_the_switch():
     model = toy(torch.bfloat16, device="cuda")
