@@ -176,7 +176,8 @@ def find_parts(model: torch.nn.Module):
     """(layers, embedding, final norm, [(ordinal, moe block, gate)]) of a model: the decoder
     layers by layers.find_decoder_layers (model.model.layers, model.transformer.h or
     model.layers), and their owner's embed_tokens (or wte) and norm (or ln_f); ValueError naming
-    what is missing."""
+    what is missing. The gates are the seeded ones: a gate with a token-id table (hash-routed)
+    is left natural and takes no ordinal."""
     owner, layers = find_decoder_layers(model)
     if not layers:
         raise ValueError(f"{type(model).__name__}: no decoder layers at model.model.layers, "
@@ -191,9 +192,36 @@ def find_parts(model: torch.nn.Module):
     for layer in layers:
         moe = next((m for m in layer.modules() if hasattr(m, "gate") and hasattr(m, "experts")),
                    None)
-        if moe is not None:
-            gates.append((len(gates), moe, moe.gate))
+        if moe is None:
+            continue
+        if _token_id_table(moe) is not None:  # hash-routed: natural routing, no ordinal
+            _check_hash_routed(model)
+            continue
+        gates.append((len(gates), moe, moe.gate))
     return layers, embed, norm, gates
+
+
+# Model types whose MoE layers may route by a token-id table (plugin 0.2.0: DeepSeek-V4's hash
+# layers). Such a gate keeps its natural routing and takes no gate ordinal (l counts seeded gates).
+HASH_ROUTED_MODEL_TYPES = ("deepseek_v4",)
+
+
+def _token_id_table(moe):
+    """The MoE block's token-id -> experts table (tid2eid, on the block or its gate), or None."""
+    for owner in (moe, getattr(moe, "gate", None)):
+        table = getattr(owner, "tid2eid", None)
+        if isinstance(table, torch.Tensor):
+            return table
+    return None
+
+
+def _check_hash_routed(model) -> None:
+    config = getattr(model, "config", None) or getattr(getattr(model, "model", None), "config", None)
+    model_type = getattr(config, "model_type", None)
+    if model_type not in HASH_ROUTED_MODEL_TYPES:
+        raise ValueError(f"{type(model).__name__} (model_type {model_type!r}) has an MoE gate with "
+                         f"a token-id table (tid2eid); the decode scheme leaves such gates natural "
+                         f"only for {', '.join(HASH_ROUTED_MODEL_TYPES)}")
 
 
 def _default_layout(model) -> str:
