@@ -120,3 +120,25 @@ def test_set_slot_refuses_a_bool():
     st = PoCState(max_rows=4, hidden=16, n_layers=2, slots=3, codebook=torch.eye(4, 16))
     with pytest.raises(ValueError, match="slot"):
         st.set_slot(True, torch.ones(2, 16))
+
+
+@pytest.mark.parametrize("op, args", [
+    ("normal_nonces", ("p", [1], "", 4, torch.qint8, torch.device("cpu"))),
+    ("unit_normal_seed", (1, 4, torch.qint8, torch.device("cpu"))),
+    ("unit_vectors_by_value", ([1], 4, torch.qint8, torch.device("cpu"))),
+])
+def test_ops_without_a_tensor_refuse_a_dtype_before_choosing_a_backend(op, args):
+    """A quantized dtype would select the quantized backend, where no kernel is registered."""
+    with pytest.raises(ValueError, match="dtype"):
+        getattr(torch.ops.pocrand, op)(*args)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("hidden, error", [
+    (lambda: torch.ones(2, 8, dtype=torch.float64, device="cuda"), ValueError),
+    (lambda: torch.ones(8, 2, device="cuda").t(), ValueError),
+])
+def test_artifacts_nonces_checks_hidden_on_the_gpu_too(hidden, error):
+    with pytest.raises(error, match="hidden"):
+        torch.ops.pocrand.artifacts_nonces(hidden(), "p_", [1, 2], 4, "_pick_4", "_haar_hh_4_")

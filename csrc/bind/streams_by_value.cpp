@@ -240,6 +240,7 @@ void check_device(const at::Device& device) {
 }
 
 c10::DispatchKeySet backend_of(at::ScalarType dtype, at::Device device) {
+  check_float_dtype(dtype, "dtype");  // a quantized dtype would select a backend with no kernel
   check_device(device);
   return c10::DispatchKeySet(c10::computeDispatchKey(dtype, at::kStrided, device));
 }
