@@ -216,13 +216,23 @@ inline int64_t into_row_length(at::IntArrayRef nonces, const at::Tensor& out) {
   return n;
 }
 
-// artifacts_nonces(hidden [len(nonces), H], prefix, nonces, k): the rest is check_artifact_args'.
+// The rows of an artifacts op (2-D, checked before): float32/float16/bfloat16, a width in
+// [1, 2^31 - 1], contiguous. Shared by artifacts and artifacts_nonces, whose CUDA form launches on
+// the seeds it derives and never reaches artifacts' checks.
+inline void check_hidden_rows(const at::Tensor& hidden) {
+  check_float_dtype(hidden.scalar_type(), "hidden dtype");
+  check_count(hidden.size(1), "hidden size (hidden.shape[1])");
+  TORCH_CHECK_VALUE(hidden.is_contiguous(), "hidden must be contiguous");
+}
+
+// artifacts_nonces(hidden [len(nonces), H], prefix, nonces, k), before its seeds are derived.
 inline void check_artifact_nonces(const at::Tensor& hidden, at::IntArrayRef nonces, int64_t k) {
   const auto B = static_cast<int64_t>(nonces.size());
   TORCH_CHECK_VALUE(B >= 1, "nonces must not be empty");
   TORCH_CHECK_VALUE(hidden.dim() == 2 && hidden.size(0) == B, "hidden must be [len(nonces), H] = [" +
                     num(B) + ", H], got " + shape(hidden.sizes()));
-  check_between(k, 1, std::max<int64_t>(hidden.size(1), 1), "k");
+  check_hidden_rows(hidden);
+  check_between(k, 1, hidden.size(1), "k");
 }
 
 
@@ -246,9 +256,8 @@ inline void check_haar_args(const at::Tensor& x, const at::Tensor& seeds) {
 // artifacts(hidden [B, H], seeds int64 [B, k], k).
 inline void check_artifact_args(const at::Tensor& hidden, const at::Tensor& seeds, int64_t k) {
   TORCH_CHECK_VALUE(hidden.dim() == 2, "hidden must be 2-D [batch, hidden], got " + num(hidden.dim()) + "-D");
-  check_float_dtype(hidden.scalar_type(), "hidden dtype");
   TORCH_CHECK_VALUE(hidden.size(0) >= 1, "hidden must have at least one row");
-  check_count(hidden.size(1), "hidden size (hidden.shape[1])");
+  check_hidden_rows(hidden);
   check_between(k, 1, hidden.size(1), "k");
   TORCH_CHECK_TYPE(seeds.scalar_type() == at::kLong, "seeds must be int64, got " +
                    dtype_name(seeds.scalar_type()));
@@ -257,7 +266,6 @@ inline void check_artifact_args(const at::Tensor& hidden, const at::Tensor& seed
               shape(seeds.sizes()));
   TORCH_CHECK_VALUE(seeds.device() == hidden.device(), "hidden and seeds must be on one device, got " +
               hidden.device().str() + " and " + seeds.device().str());
-  TORCH_CHECK_VALUE(hidden.is_contiguous(), "hidden must be contiguous");
   TORCH_CHECK_VALUE(seeds.is_contiguous(), "seeds must be contiguous");
   check_seed_values(seeds, "seeds");
 }

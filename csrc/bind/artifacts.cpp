@@ -44,9 +44,6 @@ void check_artifacts(const at::Tensor& hidden, const at::Tensor& seeds, int64_t 
 void check_artifacts_nonces(const at::Tensor& hidden, at::IntArrayRef nonces, int64_t k,
                             c10::string_view pick, c10::string_view haar) {
   check_artifact_nonces(hidden, nonces, k);
-  check_float_dtype(hidden.scalar_type(), "hidden dtype");
-  check_count(hidden.size(1), "hidden size (hidden.shape[1])");
-  TORCH_CHECK_VALUE(hidden.is_contiguous(), "hidden must be contiguous");
   check_no_grad(hidden, "hidden");
   TORCH_CHECK_VALUE(pick.size() <= SeedPattern::kMaxMiddle && haar.size() <= SeedPattern::kMaxMiddle,
                     "pick and haar must be at most " + num(SeedPattern::kMaxMiddle) + " bytes each");
