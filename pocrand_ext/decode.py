@@ -84,13 +84,25 @@ def normal_from_seeds(seeds: torch.Tensor, n: int, dtype: torch.dtype = torch.fl
     return torch.ops.pocrand.normal.default(s, n, dtype)
 
 
-def pick_from_seeds(seeds: torch.Tensor, dim: int, k: int) -> torch.Tensor:
-    """int64 [B, k]: pick(seeds[b], dim, k) (SPEC.md 9.4, the CUDA topk order on every device)."""
+HOST_ORDER_MAX_DIM = 2**20  # the widest pick in the host order (csrc/cpu/host_order.h)
+
+
+def pick_from_seeds(seeds: torch.Tensor, dim: int, k: int, host_order: bool = False) -> torch.Tensor:
+    """int64 [B, k]: pick(seeds[b], dim, k) (SPEC.md 9.4), in the CUDA topk order on every device,
+    or with host_order=True in 9.4's host order (torch's CPU topk order, the vector channel's
+    pick; seeds on the CPU, dim <= 2^20)."""
     s = _seeds("seeds", seeds)
     dim, k = check_count("dim", dim), check_int("k", k)
     if not 1 <= k <= dim:
         raise ValueError(f"k must be in [1, dim], got k={k}, dim={dim}")
-    return torch.ops.pocrand.pick.default(s, dim, k)
+    if not isinstance(host_order, bool):
+        raise TypeError(f"host_order must be a bool, got {type(host_order).__name__}")
+    if host_order and s.device.type != "cpu":
+        raise ValueError(f"host_order is the order of a pick made on the host: seeds must be on "
+                         f"the CPU, got {s.device}")
+    if host_order and dim > HOST_ORDER_MAX_DIM:
+        raise ValueError(f"dim must be at most 2^20 with host_order, got {dim}")
+    return torch.ops.pocrand.pick.default(s, dim, k, host_order)
 
 
 def hash_mod(seeds: torch.Tensor, n: int, modulus: int) -> torch.Tensor:

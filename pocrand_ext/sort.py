@@ -25,7 +25,7 @@ def pick_of_seeds(seeds: torch.Tensor, dim: int, k: int) -> torch.Tensor:
 
 
 @torch.library.register_fake("pocrand::pick")
-def _pick_fake(seeds, dim, k):
+def _pick_fake(seeds, dim, k, host_order=False):
     return seeds.new_empty((seeds.shape[0], k), dtype=torch.int64)
 
 

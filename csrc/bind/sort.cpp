@@ -5,6 +5,7 @@
 #include <torch/library.h>
 
 #include "../cpu/fp_env.h"
+#include "../cpu/host_order.h"
 #include "../cpu/sort.h"
 #include "bind_common.h"
 
@@ -22,8 +23,10 @@ TORCH_LIBRARY_FRAGMENT(pocrand, m) {
   // shared-memory capacity (in [0, 4096]), for verification: every path gives the same result.
   // Both default (-1) to the sort's own choice; forcing them is CUDA only.
   m.def("permutations(Tensor seeds, int vocab_size, int bucket_bits=-1, int capacity=-1) -> Tensor");
-  // seeds int64 [B] -> int64 [B, k]: pick(seed_b, dim, k) (9.4).
-  m.def("pick(Tensor seeds, int dim, int k) -> Tensor");
+  // seeds int64 [B] -> int64 [B, k]: pick(seed_b, dim, k) (9.4). host_order: the same indices in
+  // 9.4's host order (torch's CPU topk order, which the vector channel's host-side pick uses,
+  // 10.13); CPU only.
+  m.def("pick(Tensor seeds, int dim, int k, bool host_order=False) -> Tensor");
 }
 
 namespace {
@@ -47,13 +50,14 @@ at::Tensor permutations_cpu(const at::Tensor& seeds, int64_t vocab_size, int64_t
   return out;
 }
 
-at::Tensor pick_cpu(const at::Tensor& seeds, int64_t dim, int64_t k) {
+at::Tensor pick_cpu(const at::Tensor& seeds, int64_t dim, int64_t k, bool host_order) {
   const IeeeFpMode ieee;  // fp_env.h
   check_seeds(seeds);
   check_count(dim, "dim");
   check_between(k, 1, dim, "k");
+  if (host_order) check_between(dim, 1, cpu::kHostOrderMaxDim, "dim");
   auto out = at::empty({seeds.numel(), k}, seeds.options().dtype(at::kLong));
-  cpu::pick(seeds.data_ptr<int64_t>(), seeds.numel(), dim, k, out.data_ptr<int64_t>());
+  cpu::pick(seeds.data_ptr<int64_t>(), seeds.numel(), dim, k, host_order, out.data_ptr<int64_t>());
   return out;
 }
 
@@ -87,10 +91,12 @@ at::Tensor permutations_cuda(const at::Tensor& seeds, int64_t vocab_size, int64_
   return out;
 }
 
-at::Tensor pick_cuda(const at::Tensor& seeds, int64_t dim, int64_t k) {
+at::Tensor pick_cuda(const at::Tensor& seeds, int64_t dim, int64_t k, bool host_order) {
   check_seeds(seeds);
   check_count(dim, "dim");
   check_between(k, 1, dim, "k");
+  TORCH_CHECK_VALUE(!host_order, "host_order is the order of a pick made on the host: pass seeds "
+                    "on the CPU");
   const c10::cuda::CUDAGuard guard(seeds.device());
   auto out = at::empty({seeds.numel(), k}, seeds.options().dtype(at::kLong));
   C10_CUDA_CHECK(cuda::launch_pick(seeds.data_ptr<int64_t>(), seeds.numel(), dim, k,

@@ -169,7 +169,7 @@ static const int64_t* per_row(const std::vector<int64_t>& values, int64_t rows, 
 static std::vector<int64_t> pick(uint32_t seed, int64_t dim, int64_t k) {  // 9.4, csrc/cpu/sort.cpp
   const int64_t s = seed;
   std::vector<int64_t> out(k, -1);
-  cpu::pick(&s, 1, dim, k, out.data());
+  cpu::pick(&s, 1, dim, k, /*host_order=*/false, out.data());
   return out;
 }
 

@@ -25,6 +25,7 @@ One module per SPEC.md topic:
     gonka_snap       10.6-10.9    snap, claimed margin, validation statistics
     gonka_reflect    10.10        masked row-group reflection
     gonka_overrides  10.11-10.12  masked forward-pass overrides
+    gonka_vector     9.4 host order, 10.13  the vector channel's pick and slices
     selfcheck, selfcheck_v2       the self-check (float64 only as a reference)
 
 Every name of every module, underscore names included, is re-exported here, so that
@@ -74,6 +75,9 @@ from .gonka_streams import (  # noqa: F401
     EXPERT_FLOOR, LADDER_BASE, MIX_A, MIX_B, SALT_EMBED, SALT_PICK, SALT_TOKEN_ID, forced_logits,
     gonka_base_seeds, gonka_decode_pick, gonka_decode_pick_string, gonka_decode_pseudo_token_ids,
     gonka_pseudo_input_ids, gonka_route_base_seeds, hash_mod, step_normal, step_seeds, _u32s,
+)
+from .gonka_vector import (  # noqa: F401
+    encode_fp16, host_order, host_pick, sph_slices, vector_pick_seed,
 )
 from .gonka_snap import (  # noqa: F401
     SNAP_MAX, binomial_upper_tail, claimed_margin, snap, snap_row, validation_stats,

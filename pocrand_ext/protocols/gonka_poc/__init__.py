@@ -117,9 +117,10 @@ def decode_pick_strings_seeds(strings: Sequence[str], device: DeviceLike = "cpu"
 
 
 def decode_pick_indices(block_hash: str, public_key: str, nonces, dim: int, k: int,
-                        device: DeviceLike = "cpu", prev_point_ids=None, step: int = 0) -> torch.Tensor:
+                        device: DeviceLike = "cpu", prev_point_ids=None, step: int = 0,
+                        host_order: bool = False) -> torch.Tensor:
     """int64 [B, k]: pick(seed of the string form, dim, k) for each nonce at `step` (with its
-    previous index when prev_point_ids is given)."""
+    previous index when prev_point_ids is given), in SPEC.md 9.4's order, or its host order."""
     nonces = check_nonces(nonces)
     if prev_point_ids is not None:
         prev_point_ids = list(prev_point_ids)
@@ -129,14 +130,15 @@ def decode_pick_indices(block_hash: str, public_key: str, nonces, dim: int, k: i
     strings = [decode_pick_string(block_hash, public_key, n, k, step,
                                   None if prev_point_ids is None else prev_point_ids[i])
                for i, n in enumerate(nonces)]
-    return decode.pick_from_seeds(decode_pick_strings_seeds(strings, device), dim, k)
+    return decode.pick_from_seeds(decode_pick_strings_seeds(strings, device), dim, k, host_order)
 
 
 def decode_pick_indices_steps(block_hash: str, public_key: str, nonce: int, dim: int, k: int,
-                              steps, device: DeviceLike = "cpu") -> torch.Tensor:
+                              steps, device: DeviceLike = "cpu",
+                              host_order: bool = False) -> torch.Tensor:
     """int64 [len(steps), k]: decode_pick_indices(..., [nonce], step=s) for each s, one batch."""
     steps = list(steps)
     if not steps:
         raise ValueError("steps must not be empty")
     strings = [decode_pick_string(block_hash, public_key, nonce, k, s) for s in steps]
-    return decode.pick_from_seeds(decode_pick_strings_seeds(strings, device), dim, k)
+    return decode.pick_from_seeds(decode_pick_strings_seeds(strings, device), dim, k, host_order)
