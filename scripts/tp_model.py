@@ -85,7 +85,7 @@ def check_model(args, dev: torch.device, rank: int, world: int, digest) -> bool:
         mine[f"model step {t} scores"] = digest(sharded.scores[:, t])
     # the unsharded model on this device, teacher-forced by the sharded claims
     plain = rd.run_side(rd.build_model(cfg), cfg, dev, "pocrand", claimed=sharded.k)
-    res = rd.score("tp", "pocrand", sharded, plain, cfg.tau)
+    res = rd.score(cfg, "tp", "pocrand", sharded, plain)
     margin = claimed_margin(plain.scores, sharded.k).amax(dim=0)          # [T + 1]
     near = bool((margin <= cfg.tau).all())
     if not near:

@@ -20,6 +20,7 @@ from pocrand_ext import reference_gonka as refg
 from pocrand_ext import round_decode as rd
 from pocrand_ext.poc_graph import PocrandBackend
 from pocrand_ext.protocols import gonka_poc as gp
+from pocrand_ext.protocols.gonka_poc import vector
 from pocrand_ext.protocols.pocv2 import householder_vectors
 from pocrand_ext.reflect import reflect_rows
 from pocrand_ext.snap import load_codebook
@@ -199,6 +200,27 @@ def test_fraud_shows_more_disagreement_than_honest(model, honest):
     assert fraud.disagreements > honest.disagreements and fraud.flagged > 0 and fraud.fraud
 
 
+def test_the_vector_channel_separates_fraud_from_honest(model, honest):
+    """Honest: the validator's q are the prover's bits, so every step's cosine distance is the
+    rounding of identical fp16 slices (|d| < 1e-6) and none diverges; fraud: most steps do."""
+    v = honest.vector
+    assert v["n_nonces_scored"] == CFG.batch and v["n_bad_steps_total"] == 0
+    assert [e["n_steps"] for e in v["per_nonce"]] == [CFG.steps] * CFG.batch   # step 0 not scored
+    assert abs(v["max_nonce_dist"]) < 1e-6 and v["diverged_rate"] == 0.0
+    assert_bits_equal(honest.validator.q, honest.prover.q)
+    fraud = rd.run_scenario(CFG, "fraud", "cpu", "cpu", "pocrand", model)
+    assert fraud.vector["mean_dist"] > 1e3 * max(abs(v["max_nonce_dist"]), 1e-9)
+    assert fraud.vector["diverged_rate"] > 50.0
+
+
+def test_the_vector_channel_slices_equal_the_plugin_recipe(honest):
+    k_dim = min(12, CFG.sphere_dim)
+    for i, n in enumerate(rd.nonces(CFG)):
+        q = honest.prover.q[i].numpy()
+        assert vector.encode_slices(q, CFG.block_hash, CFG.public_key, n, k_dim) == \
+            refg.ref_sph_slices(q, CFG.block_hash, CFG.public_key, n, k_dim)
+
+
 def test_batch_scenario_on_the_cpu(model):
     res = rd.run_scenario(CFG, "batch", "cpu", "cpu", "pocrand", model)
     assert res.validator.k.shape == res.prover.k.shape
@@ -262,7 +284,8 @@ def test_bad_decode_flags_are_refused_first(flags, words, no_round, capsys):
     assert words in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("flag", [["--steps", "3"], ["--scenario", "fraud"], ["--top-k", "1"]])
+@pytest.mark.parametrize("flag", [["--steps", "3"], ["--scenario", "fraud"], ["--top-k", "1"],
+                                  ["--vector-channel"]])
 def test_decode_flags_are_refused_for_the_prefill_scheme(flag, no_round, capsys):
     assert cli.main(["round", *flag]) == 2
     assert "applies to --scheme decode only" in capsys.readouterr().err
@@ -297,6 +320,19 @@ def test_cli_decode_round_with_reference_runs_and_reports():
         for scenario in ("devices", "batch", "fraud"):
             assert any(ln.startswith(backend) and f" {scenario} " in ln for ln in lines), out.stdout
     assert "pocrand    devices  (cpu vs cpu): disagreement 0/12 steps" in out.stdout
+    assert "vector channel" not in out.stdout
+
+
+def test_cli_vector_channel_line_per_scenario():
+    out = subprocess.run([sys.executable, "-m", "pocrand_ext", "round", "--scheme", "decode",
+                          "--batch", "4", "--steps", "3", "--scenario", "devices", "--scenario",
+                          "fraud", "--vector-channel", "--reference"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = [ln for ln in out.stdout.splitlines() if "vector channel:" in ln]
+    assert len(lines) == 4, out.stdout          # 2 scenarios x (pocrand, reference)
+    honest = [ln for ln in lines if " devices " in ln]
+    assert all("diverged 0.0% of steps above 0.01; 4 nonces scored" in ln for ln in honest)
 
 
 def test_plot_without_matplotlib_says_what_to_install(tmp_path):

@@ -75,6 +75,10 @@ def add_parser(sub) -> None:
                                f"random tokens) in each validator forward (default "
                                f"{dec.chat_rows})")):
         r.add_argument(f"--{flag}", type=kind, help=help_text)
+    r.add_argument("--vector-channel", action="store_true", default=None,
+                   help="decode: also print each scenario's vector-channel score (plugin 0.2.0's "
+                        "second evidence: every step's pre-snap q cut to 12 picked coordinates, "
+                        "cosine distance, diverged steps above VLLM_POC_VECTOR_TOL, 0.01)")
     r.add_argument("--scenario", action="append", choices=(*DECODE_SCENARIOS, "all"),
                    help="decode: devices (prover vs validator device), batch (one device, the "
                    "validator's batches differ and hold chat rows), fraud (the prover's weights "
@@ -122,7 +126,7 @@ def check_plot_path(path: str) -> None:
 
 
 DECODE_ONLY = ("model", "experts", "top_k", "steps", "sphere_dim", "tau", "validator_batch",
-               "chat_rows", "scenario")
+               "chat_rows", "scenario", "vector_channel")
 
 
 def check_decode_config(cfg: DecodeRoundConfig) -> None:
@@ -143,6 +147,15 @@ def check_decode_config(cfg: DecodeRoundConfig) -> None:
                          f"smaller --sphere-dim for a small model)")
     if not (cfg.tau >= 0 and cfg.tau != float("inf")):
         raise ValueError(f"--tau must be a finite float >= 0, got {cfg.tau}")
+
+
+def vector_line(v: dict | None) -> str:
+    if v is None:
+        return "vector channel: no step scored"
+    return (f"vector channel: mean distance {v['mean_dist']:.3g} (worst nonce "
+            f"{v['max_nonce_dist']:.3g}), diverged {v['diverged_rate']:.1f}% of steps above "
+            f"{v['step_tol']:g}; {v['n_nonces_scored']} nonces scored, {v['n_nonces_skipped']} "
+            f"skipped, {v['n_bad_steps_total']} bad steps")
 
 
 def cmd_round_decode(args) -> int:
@@ -174,6 +187,8 @@ def cmd_round_decode(args) -> int:
                   f"{res.disagreements}/{res.steps_total} steps "
                   f"({100 * res.disagreements / res.steps_total:.1f}%) at tau = 0; flagged "
                   f"{res.flagged}/{cfg.batch} at tau {cfg.tau}; binomial p {p}: {verdict}")
+            if args.vector_channel:
+                print(f"{'':<10} {scenario:<8} {vector_line(res.vector)}")
     if args.plot:
         decode_plot(results, args.plot, args.prover, args.validator)
         print(f"wrote {args.plot}")

@@ -29,6 +29,7 @@ import inspect
 import torch
 
 from ..protocols.gonka_poc import reference as refg
+from ..protocols.gonka_poc import vector
 from ..protocols.pocv2 import reference as ref2
 from ..integrate import PocrandBackend, PoCState, attach, find_parts, resolve_backend
 from ..protocols import gonka_poc as gp
@@ -182,6 +183,7 @@ def backend_name(backend) -> str:
 class SideResult:
     k: torch.Tensor        # int64 [N, T + 1], nonces in the round's order (CPU)
     scores: torch.Tensor   # float32 [N, T + 1, P]
+    q: torch.Tensor        # float32 [N, T + 1, sphere_dim]: the pre-snap q of every step
 
 
 def nonces(cfg: DecodeRoundConfig) -> list[int]:
@@ -254,6 +256,7 @@ def run_side(model: torch.nn.Module, cfg: DecodeRoundConfig, device, backend="po
     order = {n: i for i, n in enumerate(nonces(cfg))}
     k_all = torch.full((cfg.batch, T + 1), -1, dtype=torch.int64)
     s_all = torch.zeros(cfg.batch, T + 1, CODEBOOK_POINTS, dtype=torch.float32)
+    q_all = torch.zeros(cfg.batch, T + 1, cfg.sphere_dim, dtype=torch.float32)
     cache_kw = _cache_kwarg(model)
     forwards = layouts(cfg, validator_batch, chat_rows)
     state = PoCState(max_rows=max(len(e) for e in forwards) * S, hidden=hidden,
@@ -306,6 +309,7 @@ def run_side(model: torch.nn.Module, cfg: DecodeRoundConfig, device, backend="po
                 last = poc_t * S + (S - 1)                      # the PoC sequences' last rows
                 k_all[rows_out, 0] = state.snap_k[last].cpu()
                 s_all[rows_out, 0] = state.snap_scores[last].cpu()
+                q_all[rows_out, 0] = state.snap_q[last].cpu()
                 for t in range(1, T + 1):
                     prev = (claimed[rows_out, t - 1].to(device) if claimed is not None
                             else k_all[rows_out, t - 1].to(device))
@@ -317,9 +321,10 @@ def run_side(model: torch.nn.Module, cfg: DecodeRoundConfig, device, backend="po
                     cache = _cache_of(out)
                     k_all[rows_out, t] = state.snap_k[poc_t].cpu()
                     s_all[rows_out, t] = state.snap_scores[poc_t].cpu()
+                    q_all[rows_out, t] = state.snap_q[poc_t].cpu()
     finally:
         handle.detach()
-    return SideResult(k_all, s_all)
+    return SideResult(k_all, s_all, q_all)
 
 
 def _staged(x: torch.Tensor, poc_t: torch.Tensor, B: int, S: int) -> torch.Tensor:
@@ -344,16 +349,33 @@ class ScenarioResult:
     p_value: float | None
     fraud: bool | None
     tau: float
+    vector: dict | None       # the vector channel's score (SPEC.md 10.13), None if nothing scored
 
 
-def score(scenario: str, backend: str, prover: SideResult, validator: SideResult,
-          tau: float) -> ScenarioResult:
-    v = decode_validation(prover.k, validator.k, validator.scores, tau=tau,
+def vector_score(cfg: DecodeRoundConfig, backend: str, prover: SideResult,
+                 validator: SideResult) -> dict | None:
+    """score_vector_channel of the validator's slices against the prover's, every step's q cut to
+    min(12, sphere_dim) coordinates: pocrand's host-order pick, or the plugin's torch recipe."""
+    k_dim = min(vector.K_DIM, cfg.sphere_dim)
+    encode = refg.ref_sph_slices if backend == "reference" else vector.encode_slices
+
+    def slices(side, i, n):
+        return encode(side.q[i].numpy(), cfg.block_hash, cfg.public_key, n, k_dim)
+
+    ns = nonces(cfg)
+    computed = [{"nonce": n, "sph_values_steps": slices(validator, i, n)} for i, n in enumerate(ns)]
+    return vector.score_vector_channel(computed, {n: slices(prover, i, n) for i, n in enumerate(ns)})
+
+
+def score(cfg: DecodeRoundConfig, scenario: str, backend: str, prover: SideResult,
+          validator: SideResult) -> ScenarioResult:
+    v = decode_validation(prover.k, validator.k, validator.scores, tau=cfg.tau,
                           p_mismatch=P_MISMATCH, fraud_threshold=FRAUD_THRESHOLD)
     disagree = (validator.k >= 0) & (validator.k != prover.k)
     return ScenarioResult(scenario, backend, prover, validator,
                           disagree.double().mean(dim=0).tolist(), int(disagree.sum()),
-                          disagree.numel(), v.n_flagged, v.p_value, v.fraud_detected, tau)
+                          disagree.numel(), v.n_flagged, v.p_value, v.fraud_detected, cfg.tau,
+                          vector_score(cfg, backend, prover, validator))
 
 
 def run_scenario(cfg: DecodeRoundConfig, scenario: str, prover: str = "cpu",
@@ -374,7 +396,7 @@ def run_scenario(cfg: DecodeRoundConfig, scenario: str, prover: str = "cpu",
         cheat = fake_quantize_(copy.deepcopy(model)) if scenario == "fraud" else model
         p = run_side(cheat, cfg, prover, backend)
         v = run_side(model, cfg, validator, backend, claimed=p.k)
-    return score(scenario, name, p, v, cfg.tau)
+    return score(cfg, scenario, name, p, v)
 
 
 def run_round(cfg: DecodeRoundConfig, scenarios=SCENARIOS, prover: str = "cpu",

@@ -84,6 +84,20 @@ def ref_pick(seeds: torch.Tensor, dim: int, k: int) -> torch.Tensor:
     return chosen.to(torch.int64)
 
 
+def ref_sph_slices(q, block_hash: str, public_key: str, nonce: int, k_dim: int) -> list:
+    """The vector channel's slices of q [steps, dim] (float32, host) as the plugin makes them:
+    step t's pick seed from its string, torch's CPU topk(sorted=False) order, fp16 LE base64."""
+    import base64
+
+    import numpy as np
+    seeds = torch.tensor([ref_seed(f"{block_hash}_{public_key}_nonce_{nonce}_pick_{k_dim}_decode{t}")
+                          for t in range(q.shape[0])], dtype=torch.int64)
+    idx = ref_pick(seeds, q.shape[1], k_dim).numpy()
+    q = np.asarray(q, dtype=np.float32)
+    return [base64.b64encode(q[t][idx[t]].astype("<f2").tobytes()).decode("ascii")
+            for t in range(q.shape[0])]
+
+
 # --- the in-graph transforms: rows are the first dimension, buffers hold at least that many ----
 
 def ref_reflect(x: torch.Tensor, table: torch.Tensor, row_group: torch.Tensor,
