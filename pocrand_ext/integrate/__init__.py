@@ -8,6 +8,8 @@
                     wrapped in place, for torch.compile and CUDA-graph capture
     backend.py      the transforms the wrapped modules run (PocrandBackend, or any backend)
     router_seam.py  the logits seam of routers that compute their own top-k
+    gonka_plugin.py the vllm.general_plugins entry point that, on opt-in, swaps an installed
+                    gonka-poc plugin's functions for pocrand's drop-ins
 
 pocrand_ext.poc_graph is the old name of the in-graph half and re-exports it.
 """

@@ -28,6 +28,11 @@ from ...snap import snap as _snap
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["SPHERE_DIM", "SPHERE_POINTS", "EXPECTED_CODEBOOK_SHA256", "project_to_sphere",
+           "build_equidistant_codebook", "get_sphere_codebook", "nearest_sphere_index",
+           "snap_with_guard", "snap_with_scores", "claimed_margin", "snap_hidden",
+           "_halton_on_sphere", "_codebook_sha256", "_fixed_order_scores"]
+
 SPHERE_DIM = 256
 SPHERE_POINTS = 16
 
