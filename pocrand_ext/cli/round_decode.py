@@ -256,12 +256,12 @@ def run_side(model: torch.nn.Module, cfg: DecodeRoundConfig, device, backend="po
     order = {n: i for i, n in enumerate(nonces(cfg))}
     k_all = torch.full((cfg.batch, T + 1), -1, dtype=torch.int64)
     s_all = torch.zeros(cfg.batch, T + 1, CODEBOOK_POINTS, dtype=torch.float32)
-    q_all = torch.zeros(cfg.batch, T + 1, cfg.sphere_dim, dtype=torch.float32)
     cache_kw = _cache_kwarg(model)
     forwards = layouts(cfg, validator_batch, chat_rows)
     state = PoCState(max_rows=max(len(e) for e in forwards) * S, hidden=hidden,
                      n_layers=cfg.layers, slots=2, codebook=codebook(cfg.sphere_dim),
-                     n_gates=n_gates, device=device, dtype=dtype)
+                     n_gates=n_gates, device=device, dtype=dtype,
+                     q_slots=cfg.batch, q_steps=T + 1)   # every step's q kept on the device
     if reference:
         state.set_slot(1, refg.ref_reflection_table(cfg.block_hash, cfg.layers, hidden, device,
                                                     dtype)[:, 1])
@@ -299,17 +299,24 @@ def run_side(model: torch.nn.Module, cfg: DecodeRoundConfig, device, backend="po
                 return ids
 
             rows_out = [order[n] for n in ns]
+            slot_t = torch.tensor(rows_out, dtype=torch.int64, device=device)
+
+            def q_slots(rows_per_seq):
+                """The nonce's trajectory slot on each PoC sequence's last row, -1 elsewhere."""
+                s = torch.full((B, rows_per_seq), -1, dtype=torch.int64, device=device)
+                s[poc_t, rows_per_seq - 1] = slot_t
+                return s.view(-1)
             with torch.no_grad():
                 stage(S, 0)
                 state.set_decode_chain()                        # no decode rows
                 state.set_embeds(_staged(x, poc_t, B, S))
                 state.set_prefill_pick(per_row(pick0, S))
+                state.set_q_slots(q_slots(S))
                 out = model(input_ids=token_ids(S), use_cache=True)
                 cache = _cache_of(out)
                 last = poc_t * S + (S - 1)                      # the PoC sequences' last rows
                 k_all[rows_out, 0] = state.snap_k[last].cpu()
                 s_all[rows_out, 0] = state.snap_scores[last].cpu()
-                q_all[rows_out, 0] = state.snap_q[last].cpu()
                 for t in range(1, T + 1):
                     prev = (claimed[rows_out, t - 1].to(device) if claimed is not None
                             else k_all[rows_out, t - 1].to(device))
@@ -317,11 +324,12 @@ def run_side(model: torch.nn.Module, cfg: DecodeRoundConfig, device, backend="po
                     state.set_decode_chain(per_row(base, 1),
                                            torch.full((B,), t, dtype=torch.int64, device=device),
                                            per_row(prev + 1, 1) - 1)   # chat rows: -1
+                    state.set_q_slots(q_slots(1))
                     out = model(input_ids=token_ids(1), use_cache=True, **{cache_kw: cache})
                     cache = _cache_of(out)
                     k_all[rows_out, t] = state.snap_k[poc_t].cpu()
                     s_all[rows_out, t] = state.snap_scores[poc_t].cpu()
-                    q_all[rows_out, t] = state.snap_q[poc_t].cpu()
+        q_all = state.snap_q_steps[:cfg.batch].cpu()   # one copy of every nonce's steps
     finally:
         handle.detach()
     return SideResult(k_all, s_all, q_all)

@@ -120,6 +120,7 @@ class _SnapSeam(_Seam):
         seeds = torch.where(prev >= 0, self.pick_seeds(st.embed_base[:n], st.embed_step[:n], prev),
                             st.prefill_pick[:n])
         self.backend.snap(r, seeds, st.codebook, st.snap_outputs(n))
+        st.keep_q(n)  # the vector channel's trajectories, when the state keeps them
         return out
 
 

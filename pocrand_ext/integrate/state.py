@@ -44,11 +44,18 @@ class PoCState:
     route_step int64, prefill_pick int64 (the pick seeds of rows with prev_k < 0), token_ids
     int64 (the ids PoC rows feed to the token embedding), codebook [P, d] float32, and the snap's
     outputs snap_k int64, snap_bad bool, snap_scores [max_rows, P] and snap_q [max_rows, d]
-    float32."""
+    float32.
+
+    q_slots, q_steps (both 0 by default: nothing kept): the vector channel's trajectories, every
+    step's pre-snap q kept on the device (plugin 0.2.0, SPEC.md 10.13) in snap_q_steps
+    [q_slots + 1, q_steps, d] float32, slot = a nonce's, step = the row's decode step (0 for a
+    prefill row), written by the snap itself: no host copy per step. Row r's slot is q_slot[r]
+    (set_q_slots; rows outside [0, q_slots), masked-off rows and steps outside [0, q_steps)
+    write the last, scratch slot). Read a nonce's steps once, at the end (q_trajectory)."""
 
     def __init__(self, *, max_rows: int, hidden: int, n_layers: int, slots: int,
                  codebook: torch.Tensor, n_gates: int = 0, device="cpu",
-                 dtype: torch.dtype = torch.bfloat16):
+                 dtype: torch.dtype = torch.bfloat16, q_slots: int = 0, q_steps: int = 0):
         self.max_rows = check_count("max_rows", max_rows)
         self.hidden_size = check_count("hidden", hidden)
         self.n_layers = check_count("n_layers", n_layers)
@@ -56,6 +63,13 @@ class PoCState:
         if not isinstance(n_gates, int) or isinstance(n_gates, bool) or n_gates < 0:
             raise ValueError(f"n_gates must be an int >= 0, got {n_gates!r}")
         self.n_gates = n_gates
+        for name, v in (("q_slots", q_slots), ("q_steps", q_steps)):
+            if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= 2**31 - 1:
+                raise ValueError(f"{name} must be an int in [0, 2^31 - 1], got {v!r}")
+        if (q_slots == 0) != (q_steps == 0):
+            raise ValueError(f"q_slots and q_steps go together: both 0 (no trajectories) or both "
+                             f">= 1, got {q_slots} and {q_steps}")
+        self.q_slots, self.q_steps = q_slots, q_steps
         self.device = check_device(device)
         self.dtype = check_dtype("dtype", dtype)
         if not isinstance(codebook, torch.Tensor) or codebook.dim() != 2:
@@ -67,11 +81,11 @@ class PoCState:
         R, dev, i64 = self.max_rows, self.device, torch.int64
         size = torch.empty((), dtype=dtype).element_size()
         need = (n_layers * slots * hidden + R * hidden) * size + R * (8 * (8 + n_gates) + 1) \
-            + R * (P + d) * 4 + P * d * 4
+            + R * (P + d) * 4 + P * d * 4 + ((q_slots + 1) * q_steps * d * 4 + R * 8) * bool(q_steps)
         if need > device_memory(dev):
             raise ValueError(
                 f"the state's buffers for max_rows={max_rows}, hidden={hidden}, n_layers={n_layers}, "
-                f"slots={slots}, n_gates={n_gates} need {need / 2**30:.4g} GiB, more than the "
+                f"slots={slots}, n_gates={n_gates}, q_slots={q_slots}, q_steps={q_steps} need {need / 2**30:.4g} GiB, more than the "
                 f"{device_memory(dev) / 2**30:.4g} GiB of {dev}; ask for fewer rows or layers")
         self.mask = torch.zeros(R, dtype=torch.bool, device=dev)
         self._held_mask = torch.zeros(R, dtype=torch.bool, device=dev)  # the mask while inactive
@@ -93,6 +107,10 @@ class PoCState:
         self.snap_scores = torch.zeros(R, P, dtype=torch.float32, device=dev)
         self.snap_q = torch.zeros(R, d, dtype=torch.float32, device=dev)
         self.router_meta: list[tuple[int, int]] = []  # (n_experts, top_k) per gate, by attach
+        self.snap_q_steps = self.q_slot = None
+        if q_steps:
+            self.snap_q_steps = torch.zeros(q_slots + 1, q_steps, d, dtype=torch.float32, device=dev)
+            self.q_slot = torch.full((R,), q_slots, dtype=i64, device=dev)
 
     # -- setters: copy_ into the buffers, never rebind ----------------------------------------
 
@@ -196,6 +214,43 @@ class PoCState:
             raise ValueError(f"codebook must be {list(self.codebook.shape)}")
         check_finite_codebook(codebook)
         self.codebook.copy_(codebook)
+
+    def set_q_slots(self, slots) -> None:
+        """The trajectory slot of rows [0, n) (int64 [n]; every later row, and any value outside
+        [0, q_slots) such as -1, keeps nothing). Give each nonce's row of a step its nonce's slot
+        and every other row -1: a prefill sequence keeps only its last row, the one its k_0 is
+        read from, and two rows of one step must not share a slot."""
+        if self.q_slot is None:
+            raise ValueError("this state keeps no trajectories: make it with q_slots and q_steps")
+        s = _as("slots", slots, torch.int64, rows_max=self.max_rows)
+        self.q_slot.fill_(self.q_slots)
+        self.q_slot[:s.shape[0]].copy_(s)
+
+    def keep_q(self, n: int) -> None:
+        """Writes the snap's q of rows [0, n) into their (slot, step) of snap_q_steps, on the
+        device (the snap wrapper calls it after every snap; nothing when no trajectories)."""
+        if self.snap_q_steps is None:
+            return
+        prev = self.embed_prev_k[:n]
+        step = torch.where(prev >= 0, self.embed_step[:n], torch.zeros_like(prev))
+        slot = self.q_slot[:n]
+        keep = self.mask[:n] & (slot >= 0) & (slot < self.q_slots) & (step >= 0) \
+            & (step < self.q_steps)
+        self.snap_q_steps.index_put_((torch.where(keep, slot, self.q_slots),
+                                      torch.where(keep, step, torch.zeros_like(step))),
+                                     self.snap_q[:n])
+
+    def q_trajectory(self, slot: int, n_steps: int) -> torch.Tensor:
+        """float32 [n_steps, d] on the host: slot's q of steps 0 .. n_steps - 1 (one copy, for
+        runtime.encode_sph_slices when the nonce's last step is done)."""
+        if self.snap_q_steps is None:
+            raise ValueError("this state keeps no trajectories: make it with q_slots and q_steps")
+        if isinstance(slot, bool) or not isinstance(slot, int) or not 0 <= slot < self.q_slots:
+            raise ValueError(f"slot must be an int in [0, {self.q_slots - 1}], got {slot!r}")
+        if isinstance(n_steps, bool) or not isinstance(n_steps, int) \
+                or not 1 <= n_steps <= self.q_steps:
+            raise ValueError(f"n_steps must be an int in [1, {self.q_steps}], got {n_steps!r}")
+        return self.snap_q_steps[slot, :n_steps].cpu()
 
     def snap_outputs(self, n: int):
         """(k, bad, scores, q) of rows [0, n): views of the snap buffers. n in [0, max_rows]; a
