@@ -29,7 +29,8 @@ from .householder import (apply_householder, apply_householder_, apply_household
                           apply_householder_pair_)
 from .overrides import embed_synth, embed_synth_, router_override, router_override_
 from .reduce import compute_distances
-from .reflect import reflect_rows, reflect_rows_, reflect_rows_pair, reflect_rows_pair_
+from .reflect import (fused_add_rms_norm_reflect, reflect_rows, reflect_rows_, reflect_rows_pair,
+                      reflect_rows_pair_)
 from .seeds import seed_from_string, seed_words
 from .snap import claimed_margin, codebook_sha256, load_codebook, snap
 from .streams import murmur3_32, normal, uniform, unit_vectors
@@ -65,5 +66,6 @@ __all__ = [
     "snap", "claimed_margin", "load_codebook", "codebook_sha256",
     "decode_validation", "binomial_upper_tail", "missing_nonce_cap",
     "reflect_rows", "reflect_rows_", "reflect_rows_pair", "reflect_rows_pair_",
+    "fused_add_rms_norm_reflect",
     "embed_synth", "embed_synth_", "router_override", "router_override_",
 ]

@@ -17,7 +17,8 @@ from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
 from ._checks import (check_count, check_device, check_dtype, check_no_grad, check_no_overlap,
                       check_no_self_overlap, check_tensor)
 
-__all__ = ["reflect_rows", "reflect_rows_", "reflect_rows_pair", "reflect_rows_pair_"]
+__all__ = ["reflect_rows", "reflect_rows_", "reflect_rows_pair", "reflect_rows_pair_",
+           "fused_add_rms_norm_reflect"]
 
 MODES = ("once", "stepwise")
 
@@ -162,6 +163,40 @@ def reflect_rows_pair_(hidden: torch.Tensor, residual: torch.Tensor, table: torc
         hidden.copy_(h)
         residual.copy_(r)
     return hidden, residual
+
+
+def fused_add_rms_norm_reflect(x: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor,
+                               eps: float, table: torch.Tensor, row_group: torch.Tensor,
+                               mask: torch.Tensor, mode: str = "stepwise") -> None:
+    """vLLM's fused_add_rms_norm with the PoC reflection folded in (SPEC.md 10.14), in place on x
+    and residual ([n, hidden] or [n, copies, hidden], one shape, float32/fp16/bf16): rows where
+    mask[r] holds and table's slot row_group[r] exists have x and residual reflected first, as
+    reflect_rows(..., mode) does; then residual <- x + residual (fp32, rounded once) and
+    x <- RMSNorm(residual) * weight (weight [hidden]; eps as a float32), the sum of squares in the
+    fixed order of SPEC.md section 7: a row's bits depend on nothing but the row. Returns None,
+    like vLLM's op. The op checks every tensor (csrc/bind/reflect.cpp)."""
+    check_tensor("x", x)
+    check_tensor("residual", residual)
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)):
+        raise TypeError(f"eps must be a float, got {type(eps).__name__}")
+    if not isinstance(mode, str):
+        raise TypeError(f"mode must be a str, got {type(mode).__name__}")
+    if x.dim() not in (2, 3):
+        raise ValueError(f"x must be [rows, hidden] or [rows, copies, hidden], got {list(x.shape)}")
+    if residual.shape != x.shape:
+        raise ValueError(f"x and residual must have one shape, got {list(x.shape)} and "
+                         f"{list(residual.shape)}")
+    if not (x.is_contiguous() and residual.is_contiguous()):
+        raise ValueError("x and residual must be contiguous (the op writes them in place)")
+    x3 = x if x.dim() == 3 else x.unsqueeze(1)
+    r3 = residual if residual.dim() == 3 else residual.unsqueeze(1)
+    torch.ops.pocrand.fused_add_rms_norm_reflect.default(x3, r3, weight, float(eps), table,
+                                                         row_group, mask, mode)
+
+
+@torch.library.register_fake("pocrand::fused_add_rms_norm_reflect")
+def _fused_fake(x, residual, weight, eps, table, row_group, mask, rounding):
+    return None
 
 
 @torch.library.register_fake("pocrand::reflect_rows")

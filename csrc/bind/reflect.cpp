@@ -1,5 +1,6 @@
-// bind/reflect.cpp — the reflection topic (SPEC.md 9.3, 9.8, 10.10): the op's schema, its argument
-// checks, and its CPU (cpu/reflect.cpp) and CUDA (cuda/reflect_rows.cu) implementations.
+// bind/reflect.cpp — the reflection topic (SPEC.md 9.3, 9.8, 10.10, 10.14): the ops' schemas, their
+// argument checks, and their CPU (cpu/reflect.cpp) and CUDA (cuda/reflect_rows.cu,
+// cuda/fused_norm.cu) implementations.
 //
 // One op for every form: apply_householder (one slot, no mask, "once"), its pair form, the
 // PoC v2 hooks, and the masked row-group reflection of the decode scheme, out of place or in
@@ -34,6 +35,12 @@ TORCH_LIBRARY_FRAGMENT(pocrand, m) {
   // takes that keyword.)
   m.def("reflect_rows(Tensor(a!) out, Tensor x, Tensor(b!)? residual_out, Tensor? residual, "
         "Tensor table, Tensor? row_group, Tensor? mask, str rounding) -> ()");
+  // 10.14, in place on x and residual (both [n, copies, hidden], f32/f16/bf16): the rows
+  // reflect_rows would reflect are reflected (x and residual alike), then residual <- x + residual
+  // and x <- RMSNorm(residual) * weight (weight [hidden] of x's dtype), vLLM's fused_add_rms_norm
+  // with the fixed-order sum of squares. row_group int64 and mask bool, [>= n] each.
+  m.def("fused_add_rms_norm_reflect(Tensor(a!) x, Tensor(b!) residual, Tensor weight, float eps, "
+        "Tensor table, Tensor row_group, Tensor mask, str rounding) -> ()");
 }
 
 namespace {
@@ -119,6 +126,57 @@ ReflectCall check_reflect(const at::Tensor& out, const at::Tensor& x,
   return {stepwise, residual.has_value()};
 }
 
+// The fused op's checked call: the rounding (everything else is read from the tensors).
+bool check_fused(const at::Tensor& x, const at::Tensor& residual, const at::Tensor& weight,
+                 double eps, const at::Tensor& table, const at::Tensor& row_group,
+                 const at::Tensor& mask, c10::string_view rounding) {
+  const bool stepwise = stepwise_rounding(rounding);
+  check_rows(x, "x");
+  check_like_x(residual, "residual", x);
+  TORCH_CHECK_VALUE(x.size(2) <= (int64_t{1} << 24), "hidden size (x.shape[-1]) must be at most "
+                    "2^24 (the norm divides by it as a float32), got " + num(x.size(2)));
+  TORCH_CHECK_TYPE(weight.scalar_type() == x.scalar_type(), "weight must have x's dtype " +
+                   dtype_name(x.scalar_type()) + ", got " + dtype_name(weight.scalar_type()));
+  TORCH_CHECK_VALUE(weight.dim() == 1 && weight.size(0) == x.size(2), "weight must be [hidden] = [" +
+                    num(x.size(2)) + "], got " + shape(weight.sizes()));
+  TORCH_CHECK_VALUE(weight.device() == x.device(), "weight must be on x's device " +
+                    x.device().str() + ", got " + weight.device().str());
+  TORCH_CHECK_VALUE(weight.is_contiguous(), "weight must be contiguous");
+  check_no_grad(weight, "weight");
+  TORCH_CHECK_VALUE(eps >= 0 && eps <= 3.4028234663852886e38,
+                    "eps must be a finite float >= 0 (as a float32), got " + std::to_string(eps));
+  TORCH_CHECK_TYPE(table.scalar_type() == x.scalar_type(), "table must have x's dtype " +
+                   dtype_name(x.scalar_type()) + ", got " + dtype_name(table.scalar_type()));
+  TORCH_CHECK_VALUE(table.dim() == 2 && table.size(0) >= 1 && table.size(1) == x.size(2),
+                    "table must be [slots, hidden] = [slots >= 1, " + num(x.size(2)) + "], got " +
+                    shape(table.sizes()));
+  TORCH_CHECK_VALUE(table.device() == x.device(), "table must be on x's device " +
+                    x.device().str() + ", got " + table.device().str());
+  TORCH_CHECK_VALUE(table.is_contiguous(), "table must be contiguous");
+  check_no_grad(table, "table");
+  check_per_row(row_group, "row_group", at::kLong, x.size(0), x.device(), "x");
+  check_per_row(mask, "mask", at::kBool, x.size(0), x.device(), "x");
+  check_apart(x, "x", residual, "residual");
+  for (const auto& [w, wn] : {std::pair<const at::Tensor*, const char*>{&x, "x"}, {&residual, "residual"}}) {
+    check_apart(*w, wn, weight, "weight");
+    check_apart(*w, wn, table, "table");
+    check_apart(*w, wn, row_group, "row_group");
+    check_apart(*w, wn, mask, "mask");
+  }
+  return stepwise;
+}
+
+void fused_cpu(const at::Tensor& x, const at::Tensor& residual, const at::Tensor& weight, double eps,
+               const at::Tensor& table, const at::Tensor& row_group, const at::Tensor& mask,
+               c10::string_view rounding) {
+  const IeeeFpMode ieee;  // fp_env.h
+  const bool stepwise = check_fused(x, residual, weight, eps, table, row_group, mask, rounding);
+  cpu::fused_add_rms_norm_reflect(cpu_dtype(x.scalar_type()), x.data_ptr(), residual.data_ptr(),
+                                  weight.data_ptr(), static_cast<float>(eps), x.size(0), x.size(1),
+                                  x.size(2), table.data_ptr(), table.size(0),
+                                  row_group.data_ptr<int64_t>(), mask.data_ptr<bool>(), stepwise);
+}
+
 const int64_t* row_group_ptr(const c10::optional<at::Tensor>& g) {
   return g ? g->data_ptr<int64_t>() : nullptr;
 }
@@ -162,17 +220,35 @@ void reflect_rows_cuda(const at::Tensor& out, const at::Tensor& x,
       mask_ptr(mask), call.stepwise, cuda_dtype(x.scalar_type()),
       scratch.defined() ? scratch.data_ptr<float>() : nullptr, at::cuda::getCurrentCUDAStream()));
 }
+
+void fused_cuda(const at::Tensor& x, const at::Tensor& residual, const at::Tensor& weight,
+                double eps, const at::Tensor& table, const at::Tensor& row_group,
+                const at::Tensor& mask, c10::string_view rounding) {
+  const bool stepwise = check_fused(x, residual, weight, eps, table, row_group, mask, rounding);
+  const c10::cuda::CUDAGuard guard(x.device());
+  const int64_t units = x.size(0) * x.size(1);
+  if (units == 0) return;
+  const auto floats = static_cast<int64_t>(cuda::fused_norm_scratch_floats(units, x.size(2)));
+  const at::Tensor scratch = floats > 0 ? at::empty({floats}, x.options().dtype(at::kFloat)) : at::Tensor();
+  C10_CUDA_CHECK(cuda::launch_fused_add_rms_norm_reflect(
+      x.data_ptr(), residual.data_ptr(), weight.data_ptr(), static_cast<float>(eps), x.size(0),
+      x.size(1), x.size(2), table.data_ptr(), table.size(0), row_group.data_ptr<int64_t>(),
+      mask.data_ptr<bool>(), stepwise, cuda_dtype(x.scalar_type()),
+      scratch.defined() ? scratch.data_ptr<float>() : nullptr, at::cuda::getCurrentCUDAStream()));
+}
 #endif
 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(pocrand, CPU, m) {
   m.impl("reflect_rows", &reflect_rows_cpu);
+  m.impl("fused_add_rms_norm_reflect", &fused_cpu);
 }
 
 #if defined(POCRAND_WITH_CUDA) && POCRAND_WITH_CUDA
 TORCH_LIBRARY_IMPL(pocrand, CUDA, m) {
   m.impl("reflect_rows", &reflect_rows_cuda);
+  m.impl("fused_add_rms_norm_reflect", &fused_cuda);
 }
 #endif
 

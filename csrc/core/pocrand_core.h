@@ -520,6 +520,20 @@ POCRAND_HD float stepwise_update(float x, float c, float v, int s) {
   return round_to_storage(pr_sub(x, round_to_storage(pr_mul(c, v), s)), s);
 }
 
+// 10.14 The fused residual add + RMSNorm (fused_add_rms_norm_reflect): s[i] = st(a[i] + b[i]) of
+// the two (reflected or not) rows; ss = sumsq(s) (section 7); inv = 1 / sqrt(ss / H + eps);
+// y[i] = st(st(s[i] * inv) * w[i]). H is the row length as binary32 (exact: H <= 2^24). Every step
+// one binary32 operation; st as above.
+POCRAND_HD float residual_sum(float a, float b, int s) { return round_to_storage(pr_add(a, b), s); }
+
+POCRAND_HD float rms_inverse(float sum_of_squares, float hidden, float eps) {
+  return pr_div(1.0f, pr_sqrt(pr_add(pr_div(sum_of_squares, hidden), eps)));
+}
+
+POCRAND_HD float rms_output(float s, float inv, float w, int st) {
+  return round_to_storage(pr_mul(round_to_storage(pr_mul(s, inv), st), w), st);
+}
+
 // 9.4 pick(seed, dim, k): the k - 1 indices whose score hash(i, seed) is below the k-th smallest
 // score T, in ascending index order, then the index whose score is T. Scores are distinct (hash
 // is a bijection of u32), so T's index is unique; the kernels find T by a selection over the

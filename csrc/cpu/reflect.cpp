@@ -88,7 +88,63 @@ void reflect_typed(const typename S::Bits* x, typename S::Bits* out, int64_t n, 
   });
 }
 
+// One row's add and norm (10.14) after its reflection: s = st(x + residual) into residual, then
+// y = st(st(s * inv) * w) into x.
+template <typename S>
+void add_rms_norm_row(typename S::Bits* x, typename S::Bits* res, const typename S::Bits* w,
+                      float eps, int64_t hidden) {
+  constexpr int st = S::kStorage;
+  for (int64_t i = 0; i < hidden; ++i)
+    res[i] = S::encode(residual_sum(S::widen(x[i]), S::widen(res[i]), st));
+  const float ss = tree_sum_serial([&](int64_t i) {
+    const float si = S::widen(res[i]);
+    return pr_mul(si, si);
+  }, hidden);
+  const float inv = rms_inverse(ss, static_cast<float>(hidden), eps);
+  for (int64_t i = 0; i < hidden; ++i)
+    x[i] = S::encode(rms_output(S::widen(res[i]), inv, S::widen(w[i]), st));
+}
+
+template <typename S, bool Stepwise>
+void fused_typed(typename S::Bits* x, typename S::Bits* res, const typename S::Bits* w, float eps,
+                 int64_t n, int64_t copies, int64_t hidden, const typename S::Bits* table,
+                 int64_t slots, const int64_t* row_group, const bool* mask) {
+  const int64_t row = copies * hidden;
+  parallel_for(0, n, 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const typename S::Bits* v = row_vector(r, table, slots, hidden, row_group, mask);
+      for (int64_t c = 0; c < copies; ++c) {
+        auto* xr = x + r * row + c * hidden;
+        auto* rr = res + r * row + c * hidden;
+        if (v != nullptr) {  // reflected in place, exactly as reflect_rows writes it
+          reflect_unbuffered<S, Stepwise>(xr, xr, v, hidden);
+          reflect_unbuffered<S, Stepwise>(rr, rr, v, hidden);
+        }
+        add_rms_norm_row<S>(xr, rr, w, eps, hidden);
+      }
+    }
+  });
+}
+
 }  // namespace
+
+void fused_add_rms_norm_reflect(Dtype dtype, void* x, void* residual, const void* weight, float eps,
+                                int64_t n, int64_t copies, int64_t hidden, const void* table,
+                                int64_t slots, const int64_t* row_group, const bool* mask,
+                                bool stepwise) {
+  const IeeeFpMode ieee;
+  if (n == 0 || copies == 0 || hidden == 0) return;
+  with_storage(dtype, [&](auto s) {
+    using S = decltype(s);
+    using Bits = typename S::Bits;
+    auto* xp = static_cast<Bits*>(x);
+    auto* rp = static_cast<Bits*>(residual);
+    const auto* wp = static_cast<const Bits*>(weight);
+    const auto* tp = static_cast<const Bits*>(table);
+    if (stepwise) fused_typed<S, true>(xp, rp, wp, eps, n, copies, hidden, tp, slots, row_group, mask);
+    else fused_typed<S, false>(xp, rp, wp, eps, n, copies, hidden, tp, slots, row_group, mask);
+  });
+}
 
 void reflect_rows(Dtype dtype, const void* x, void* out, int64_t n, int64_t copies, int64_t hidden,
                   const void* table, int64_t slots, const int64_t* row_group, const bool* mask,

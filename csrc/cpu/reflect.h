@@ -20,5 +20,14 @@ void reflect_rows(Dtype dtype, const void* x, void* out, int64_t n, int64_t copi
                   const void* table, int64_t slots, const int64_t* row_group /* [>= n] or null */,
                   const bool* mask /* [>= n] or null */, bool stepwise);
 
+// SPEC.md 10.14, in place on x and residual ([n, copies, hidden] each, weight [hidden], all of
+// `dtype`): the rows reflect_rows would reflect are reflected first (x and residual by the row's
+// one vector), then residual <- st(x + residual) and x <- RMSNorm(residual) * weight, the sum of
+// squares in the fixed order of core section 7. hidden <= 2^24.
+void fused_add_rms_norm_reflect(Dtype dtype, void* x, void* residual, const void* weight, float eps,
+                                int64_t n, int64_t copies, int64_t hidden, const void* table,
+                                int64_t slots, const int64_t* row_group, const bool* mask,
+                                bool stepwise);
+
 }  // namespace cpu
 }  // namespace pocrand

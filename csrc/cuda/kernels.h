@@ -150,5 +150,18 @@ cudaError_t launch_reflect_rows(const ReflectSet* sets, int count, int64_t rows,
                                 const int64_t* row_group, const bool* mask, bool stepwise,
                                 FloatType type, float* scratch, cudaStream_t stream);
 
+// ---- fused_norm.cu ----
+// SPEC.md 10.14 in place on x and residual ([rows, copies, hidden] of `type`, weight [hidden]):
+// rows reflect_rows would reflect are reflected (both tensors), then residual <- st(x + residual),
+// x <- st(st(residual * inv) * weight). `scratch`: fused_norm_scratch_floats(units, hidden)
+// floats, units = rows * copies.
+size_t fused_norm_scratch_floats(int64_t units, int64_t hidden);
+cudaError_t launch_fused_add_rms_norm_reflect(void* x, void* residual, const void* weight, float eps,
+                                              int64_t rows, int64_t copies, int64_t hidden,
+                                              const void* table, int64_t slots,
+                                              const int64_t* row_group, const bool* mask,
+                                              bool stepwise, FloatType type, float* scratch,
+                                              cudaStream_t stream);
+
 }  // namespace cuda
 }  // namespace pocrand

@@ -23,7 +23,7 @@ One module per SPEC.md topic:
     pocv2            9     PoC v2
     gonka_streams    10.1-10.5    step seeds, streams, forced router logits, gonka-poc seeds
     gonka_snap       10.6-10.9    snap, claimed margin, validation statistics
-    gonka_reflect    10.10        masked row-group reflection
+    gonka_reflect    10.10, 10.14 masked row-group reflection; fused add + RMSNorm with it
     gonka_overrides  10.11-10.12  masked forward-pass overrides
     gonka_vector     9.4 host order, 10.13  the vector channel's pick and slices
     selfcheck, selfcheck_v2       the self-check (float64 only as a reference)
@@ -83,7 +83,7 @@ from .gonka_snap import (  # noqa: F401
     SNAP_MAX, binomial_upper_tail, claimed_margin, snap, snap_row, validation_stats,
 )
 from .gonka_reflect import (  # noqa: F401
-    reflect_rows, _reflect_stepwise_f32, _through_storage,
+    fused_add_rms_norm_reflect, reflect_rows, _reflect_stepwise_f32, _through_storage,
 )
 from .gonka_overrides import (  # noqa: F401
     embed_synth, router_override,

@@ -1,4 +1,4 @@
-"""SPEC.md section 10.10: masked row-group reflection.
+"""SPEC.md sections 10.10 (masked row-group reflection) and 10.14 (the fused add + RMSNorm).
 
 Follows the rules in the package docstring (spec_numpy/__init__.py): single binary32
 operations on np.float32 values, section 7 sums, u32 integer steps on np.uint32, no
@@ -10,7 +10,7 @@ import numpy as np
 
 from .constants import _TWO
 from .rounding import _deliver
-from .reduction import _tree_sum_rows
+from .reduction import _sumsq_rows, _tree_sum_rows
 from .operations import _widen
 from .pocv2 import _check_storage, _deliver_canonical, _householder_f32
 
@@ -61,3 +61,29 @@ def reflect_rows(x: np.ndarray, table: np.ndarray, row_group, mask, dtype: str,
             y = _deliver(_reflect_stepwise_f32(xr, vr, dtype), dtype)
         out[rows] = y.reshape(rows.size, copies, hidden)
     return out.reshape(x.shape)
+
+
+# --- 10.14 Fused residual add + RMSNorm with the reflection folded in -----------------------
+def fused_add_rms_norm_reflect(x: np.ndarray, residual: np.ndarray, weight: np.ndarray, eps: float,
+                               table: np.ndarray, row_group, mask, dtype: str,
+                               mode: str = "stepwise") -> tuple[np.ndarray, np.ndarray]:
+    """10.14: (new x, new residual) in storage of x's shape. The rows 10.10 reflects are
+    reflected in both tensors; s = deliver(a + b); inv = 1 / sqrt(sumsq(s) / H + eps) per row;
+    y = deliver(deliver(s * inv) * weight)."""
+    x = _check_storage(x, dtype)
+    residual = _check_storage(residual, dtype)
+    weight = _check_storage(weight, dtype)
+    if residual.shape != x.shape or weight.shape != (x.shape[-1],):
+        raise ValueError("fused_add_rms_norm_reflect: x, residual of one shape, weight [hidden]")
+    hidden = x.shape[-1]
+    a = _widen(reflect_rows(x, table, row_group, mask, dtype, mode)).reshape(-1, hidden)
+    b = _widen(reflect_rows(residual, table, row_group, mask, dtype, mode)).reshape(-1, hidden)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        s_store = _deliver_canonical(a + b, dtype)                    # s[i] = deliver(a ⊕ b)
+        s = _widen(s_store)
+        ss = _sumsq_rows(s)                                           # section 7 over stored s
+        e = np.float32(eps)                                           # eps as binary32 (RNE)
+        inv = np.float32(1.0) / np.sqrt(ss / np.float32(hidden) + e)  # one rounding each
+        t = _through_storage(s * inv[:, None], dtype)                 # deliver(s ⊗ inv)
+        y = _deliver_canonical(t * _widen(weight)[None, :], dtype)    # deliver(t ⊗ w)
+    return y.reshape(x.shape), s_store.reshape(x.shape)
