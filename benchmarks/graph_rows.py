@@ -8,6 +8,7 @@ same run on the same card:
    and torch's copy_ of both tensors (the same bytes moved) for scale;
  - embedding synthesis 1024 x 7168 bf16 (pocrand_ext.overrides.embed_synth, when built) beside the
    write floor and the plugin's expression eager and compiled;
+ - the fused add + RMSNorm with the reflection folded in (fused_norm_rows.py), when built;
  - one decode step's PoC transforms at the MiniMax-M2 shape (62 layers x reflect_rows_pair + 62
    router overrides, 256 experts, top 8, + one snap, 1024 rows x 3072 bf16) in one graph, beside
    the compiled torch reference of the same work; the ratio's target is <= 25%.
@@ -356,6 +357,10 @@ def bench_graph(repeats: int, write_bw: float, copy_bw: float) -> str:
     rows = reflect_rows_rows(repeats, copy_bw)
     rows += embed_rows(repeats, write_bw)
     torch.cuda.empty_cache()
+    if hasattr(torch.ops.pocrand, "fused_add_rms_norm_reflect"):
+        from fused_norm_rows import fused_norm_rows  # the fused add + RMSNorm (SPEC.md 10.14)
+        rows += fused_norm_rows(repeats, copy_bw)
+        torch.cuda.empty_cache()
     rows.append(decode_step_row(repeats))
     head = (f"\nCUDA-graph rows on {card} (fill {write_bw:,.0f} GB/s, copy {copy_bw:,.0f} GB/s; "
             f"floors from these)\n")

@@ -1,0 +1,66 @@
+"""The fused add + RMSNorm rows of the graph section (python benchmarks/bench.py --section graph):
+pocrand_ext.fused_add_rms_norm_reflect (SPEC.md 10.14) in place on 1024 x 3072 and 1024 x 7168
+bf16, half the rows masked, beside the same op with no row masked (the plain add + norm), a
+torch.compile'd add + RMSNorm (in place, as vLLM's op), and the read+write floor of both tensors.
+Graph replay as in graph_rows.py; the bits are compared with the CPU kernel first."""
+from __future__ import annotations
+
+import torch
+
+import pocrand_ext as pr
+from graph_rows import (bf16_rows, compiled, half_masked, layer_table, ratio, replay_ms, rotation,
+                        same_bits)
+
+EPS = 1e-6
+
+
+def torch_add_rms_norm_(x, residual, weight):
+    """vLLM's fused_add_rms_norm in torch ops, in place: residual += x; x = RMSNorm(residual) * w."""
+    residual.add_(x)
+    s = residual.float()
+    x.copy_((s * torch.rsqrt(s.pow(2).mean(-1, keepdim=True) + EPS)).to(x.dtype) * weight)
+
+
+def fused_norm_rows(repeats: int, copy_bw: float):
+    rows = []
+    for n, hidden in ((1024, 3072), (1024, 7168)):
+        nbytes = n * hidden * 2
+        sets = rotation(4 * nbytes)
+        table = layer_table(hidden, seed=hidden + 1)
+        row_group, mask = half_masked(n, seed=n + 1)
+        none = torch.zeros_like(mask)
+        weight = (1 + 0.1 * bf16_rows(1, hidden, 7)[0].float()).to(torch.bfloat16)
+        data = [(bf16_rows(n, hidden, 2 * s + 40), bf16_rows(n, hidden, 2 * s + 41))
+                for s in range(sets)]
+        floor = 4 * nbytes / copy_bw / 1e6
+        x, r = data[0][0].clone(), data[0][1].clone()
+        k = min(n, 256)
+        cx, cr = x[:k].cpu(), r[:k].cpu()
+        pr.fused_add_rms_norm_reflect(x, r, weight, EPS, table, row_group, mask, "stepwise")
+        pr.fused_add_rms_norm_reflect(cx, cr, weight.cpu(), EPS, table.cpu(), row_group[:k].cpu(),
+                                      mask[:k].cpu(), "stepwise")
+        ok = same_bits(x[:k], cx) and same_bits(r[:k], cr)
+
+        def fused(m):
+            return lambda x, r: pr.fused_add_rms_norm_reflect(x, r, weight, EPS, table, row_group,
+                                                              m, "stepwise")
+        half = replay_ms(fused(mask), data, repeats, "fused, half masked")
+        plain = replay_ms(fused(none), data, repeats, "fused, none masked")
+        comp = replay_ms(compiled(lambda x, r: torch_add_rms_norm_(x, r, weight)), data, repeats,
+                         "torch.compile add + RMSNorm")
+        eager = replay_ms(lambda x, r: torch_add_rms_norm_(x, r, weight), data, repeats,
+                          "torch add + RMSNorm eager")
+        check = "bits == CPU" if ok else "**bits differ from CPU**"
+        rows.append(dict(op="fused_add_rms_norm_reflect bf16 stepwise, half masked",
+                         shape=f"{n}x{hidden}", ours=half, eager=eager, compiled=comp, floor=floor,
+                         vs_floor=ratio(half, floor),
+                         target=f"<= 1.1x none masked (here {ratio(half, plain)}), <= 1.3x floor",
+                         met=ok and None not in (half, plain)
+                         and half <= 1.1 * plain and half <= 1.3 * floor, check=check))
+        rows.append(dict(op="fused_add_rms_norm_reflect bf16, none masked (plain add + norm)",
+                         shape=f"{n}x{hidden}", ours=plain, eager=eager, compiled=comp,
+                         floor=floor, vs_floor=ratio(plain, floor), target="(the baseline)",
+                         met=None, check=check))
+        del data
+        torch.cuda.empty_cache()
+    return rows
