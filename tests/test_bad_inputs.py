@@ -207,6 +207,7 @@ CATALOGUE = [
     ("reflect_rows_: mask int", lambda: pr.reflect_rows_(X.clone(), X, torch.tensor([0, 1]), torch.ones(2, **I64)), TypeError, "mask"),
     ("reflect_rows_pair: table dtype", lambda: pr.reflect_rows_pair(X, X, X.half(), torch.tensor([0, 1]), torch.ones(2, dtype=torch.bool)), TypeError, "table"),
     ("reflect_rows_pair_: mode", lambda: pr.reflect_rows_pair_(X.clone(), X.clone(), X, torch.tensor([0, 1]), torch.ones(2, dtype=torch.bool), "exact"), ValueError, "mode"),
+    ("fused_add_rms_norm_reflect: residual of another shape", lambda: pr.fused_add_rms_norm_reflect(X.clone(), X[:1].clone(), X[0], 1e-6, X, ROW2, MASK2), ValueError, "one shape"),
     ("embed_synth: embeds of another width", lambda: pr.embed_synth(X, ROW2, ROW2, ROW2, HIDDEN, MASK2), ValueError, "embeds"),
     ("embed_synth_: step int32", lambda: pr.embed_synth_(X.clone(), ROW2, ROW2.int(), ROW2, X, MASK2), TypeError, "step"),
     ("router_override: n_experts not logits' width", lambda: pr.router_override(X, ROW2, ROW2, MASK2, 5, 2), ValueError, "n_experts"),

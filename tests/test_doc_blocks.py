@@ -77,6 +77,7 @@ PRELUDES = {
     ("docs/integration.md", "# elements [start, end) of every nonce's flattened [seq_len * dim] inputs"):
         "dim, seq_len, start, end, device = 64, 4, 10, 200, 'cpu'\nr0, r1, vocab_size = 1, 3, 1000",
     ("docs/integration.md", "seeds = torch.tensor([pocrand_ext.inputs_seed(bh, pk, n) for n in nonces], device=\"cuda\")"):
+        "dim, seq_len, start, end, vocab_size = 64, 4, 10, 200, 1000\n"
         "perm_seeds = torch.tensor([pocrand_ext.permutations_seed(bh, pk, n) for n in nonces])\n"
         "target_seed_tensor = torch.tensor([pocrand_ext.target_seed(bh)])\n"
         "logits = torch.randn(3, vocab_size)",

@@ -174,6 +174,11 @@ CASES = {
     "reflect_rows/pair_stepwise_": lambda: reflect(tiny_logits(8, V).view(8, 1, V), TARGET.repeat(2, 1),
                                                    tiny_logits(8, V).view(8, 1, V) * 7, row_group=torch.arange(8) % 2,
                                                    mask=torch.ones(8, dtype=torch.bool), rounding="stepwise", in_place=True),
+    "fused_add_rms_norm_reflect": lambda: fused_norm(tiny_logits(8, V).view(8, 1, V), tiny_logits(8, V).view(8, 1, V) * 7,
+                                                     TARGET.repeat(2, 1), "stepwise"),
+    "fused_add_rms_norm_reflect/bf16": lambda: fused_norm(tiny_logits(8, V).view(4, 2, V).bfloat16(),
+                                                          tiny_logits(8, V).view(4, 2, V).bfloat16() * 3,
+                                                          TARGET.repeat(2, 1).bfloat16(), "once"),
     # the masked overrides (SPEC.md 10.11, 10.12): decode, prefill and kept rows; subnormal
     # float32 rows kept and copied from embeds
     "embed_synth": lambda: out_of_place(ops.embed_synth, ops.normal(torch.tensor([6]), 8 * V, torch.float16).view(8, V),
@@ -186,6 +191,17 @@ CASES = {
                                                    OVERRIDE_MASK, 256, 8, 100),
     "router_override_": lambda: router_inplace(tiny_logits(8, 256)),
 }
+
+def fused_norm(x, residual, table, rounding):
+    """fused_add_rms_norm_reflect in place on copies; rows alternate slots 0 and 1, row 2 off."""
+    x, residual = x.clone(), residual.clone()
+    n = x.shape[0]
+    mask = torch.ones(n, dtype=torch.bool)
+    mask[2] = False
+    ops.fused_add_rms_norm_reflect(x, residual, torch.full((x.shape[-1],), 1.5, dtype=x.dtype), 1e-30,
+                                   table, torch.arange(n) % 2, mask, rounding)
+    return x, residual
+
 
 OVERRIDE_PREV = torch.tensor([0, -1, 3, -1, 5, -2, 7, 1])
 OVERRIDE_MASK = torch.tensor([True, True, False, True, True, False, True, True])

@@ -197,7 +197,8 @@ GOOD = {"block_hash": "bh", "public_key": "pk", "nonces": [0, 1], "dim": 8, "seq
         "p_mismatch": 0.01, "fraud_threshold": 0.01, "requested": None, "flagged": 1, "total": 3,
         "p": 0.1, "n_requested": 10, "base_seeds": torch.tensor([1, 2]), "step": 3,
         "prev_k": torch.tensor([0, 15]), "salt": 0x0D, "n_experts": 8, "top_k": 2,
-        "ladder_base": 100, "modulus": 151936, "table": torch.ones(2, 4),
+        "ladder_base": 100, "modulus": 151936, "table": torch.ones(2, 4), "weight": torch.ones(4),
+        "eps": 1e-6,
         "row_group": torch.tensor([0, 1]), "mask": torch.tensor([True, False]), "mode": "once"}
 API = {  # function: its parameters, all filled from GOOD
     pr.generate_inputs: ["block_hash", "public_key", "nonces", "dim", "seq_len", "device", "dtype"],
@@ -243,6 +244,8 @@ API = {  # function: its parameters, all filled from GOOD
     pr.reflect_rows_: ["x", "table", "row_group", "mask", "mode"],
     pr.reflect_rows_pair: ["hidden", "residual", "table", "row_group", "mask", "mode"],
     pr.reflect_rows_pair_: ["hidden", "residual", "table", "row_group", "mask", "mode"],
+    pr.fused_add_rms_norm_reflect: ["x", "residual", "weight", "eps", "table", "row_group", "mask",
+                                    "mode"],
     # the masked forward-pass overrides
     pr.embed_synth: ["out", "base_seeds", "step", "prev_k", "embeds", "mask", "salt"],
     pr.embed_synth_: ["out", "base_seeds", "step", "prev_k", "embeds", "mask", "salt"],
