@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +140,20 @@ def compute(op: str, a: dict, device) -> torch.Tensor:
         return api.reflect_rows(x, table, torch.tensor(a["row_group"], device=device),
                                 torch.tensor(a["mask"], dtype=torch.bool, device=device),
                                 a["mode"])
+    if op == "fused_add_rms_norm_reflect":
+        n, c, h, dtype = a["rows"], a["copies"], a["hidden"], _DTYPES[a["dtype"]]
+        x = api.normal(a["x_seed"], n * c * h, device).view(n, c, h).to(dtype)
+        r = api.normal(a["residual_seed"], n * c * h, device).view(n, c, h).to(dtype)
+        w = api.normal(a["weight_seed"], h, device).to(dtype)
+        table = torch.zeros(a["slots"], h, dtype=dtype, device=device)
+        seeds = torch.tensor([a["table_seed"] + j for j in range(1, a["slots"])], device=device)
+        table[1:] = torch.ops.pocrand.unit_vectors(seeds, h, dtype)
+        eps = struct.unpack("<f", struct.pack("<I", a["eps_bits"]))[0]  # exact as a double
+        api.fused_add_rms_norm_reflect(x, r, w, eps, table,
+                                       torch.tensor(a["row_group"], device=device),
+                                       torch.tensor(a["mask"], dtype=torch.bool, device=device),
+                                       a["mode"])
+        return torch.cat([x.view(torch.uint8).view(-1), r.view(torch.uint8).view(-1)])
     if op == "embed_synth":
         n, h, dtype = a["rows"], a["hidden"], _DTYPES[a["dtype"]]
         x = api.normal(a["x_seed"], n * h, device).view(n, h).to(dtype)

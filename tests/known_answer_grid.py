@@ -1,5 +1,6 @@
 """The cases of pocrand_ext/known_answers.txt: one (op, arguments) pair a line, in the file's
-order (the Phase-2 cases, then PoC v2, gonka-poc, the reflections and the overrides).
+order (the Phase-2 cases, then PoC v2, gonka-poc, the reflections, the overrides and the fused
+add + RMSNorm).
 
 tests/make_known_answers.py computes their digests from the NumPy spec;
 tests/test_known_answers.py checks that the file covers exactly this grid.
@@ -54,6 +55,7 @@ def grid() -> list[tuple[str, dict]]:
     cases += grid_gonka()
     cases += grid_reflect()
     cases += grid_overrides()
+    cases += grid_fused()
     return cases
 
 
@@ -241,4 +243,23 @@ def grid_overrides() -> list[tuple[str, dict]]:
             cases.append(("router_override", {"x_seed": 900 + e, "rows": 6, "n_experts": e,
                                               "top_k": k, "ladder_base": lad, "dtype": dtype,
                                               "route_seeds": base, "step": steps, "mask": rmask}))
+    return cases
+
+
+def grid_fused() -> list[tuple[str, dict]]:
+    """Fused add + RMSNorm cases with the reflection (SPEC.md 10.14), appended last: the rows of
+    grid_reflect (reflected, masked off, slot 0, out of range), every dtype and rounding."""
+    cases: list[tuple[str, dict]] = []
+    groups, mask = [1, 2, 0, 3, -1, 4, 7], [1, 0, 1, 1, 1, 1, 0]
+    for hidden, copies in ((1, 1), (7, 3), (1025, 2), (3072, 1)):
+        for dtype in ("float32", "float16", "bfloat16"):
+            for mode in ("once", "stepwise"):
+                if mode == "once" and hidden not in (7, 1025):
+                    continue
+                cases.append(("fused_add_rms_norm_reflect",
+                              {"x_seed": 1000 + hidden, "residual_seed": 1100 + hidden,
+                               "weight_seed": 1200 + hidden, "rows": 6, "copies": copies,
+                               "hidden": hidden, "slots": 4, "table_seed": 600,
+                               "eps_bits": 0x358637BD,  # binary32 1e-6
+                               "row_group": groups, "mask": mask, "dtype": dtype, "mode": mode}))
     return cases

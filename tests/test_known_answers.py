@@ -41,7 +41,7 @@ def test_file_covers_the_grid():
                         "artifacts", "step_seeds", "step_normal", "hash_mod", "forced_logits",
                         "pseudo_input_ids", "route_base_seeds", "decode_pick",
                         "decode_pick_string", "snap", "reflect_rows", "embed_synth",
-                        "router_override"}
+                        "router_override", "fused_add_rms_norm_reflect"}
 
 
 def test_numpy_spec_reproduces_the_file():

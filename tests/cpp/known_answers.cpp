@@ -117,6 +117,28 @@ static bool compute_pocv2(const std::string& op, const Args& a, Bytes& out) {
     cpu::artifacts(cpu_dtype(a.str("dtype")), h.data(), seeds.data(), B, H, k, values.data(), flags.get());
     for (uint16_t v : values) put_le(out, v);
     for (int64_t b = 0; b < B; ++b) out.push_back(flags[b] ? 1 : 0);
+  } else if (op == "fused_add_rms_norm_reflect") {  // 10.14: new x, then new residual
+    const int64_t rows = a.num("rows"), copies = a.num("copies"), H = a.num("hidden");
+    const int64_t slots = a.num("slots"), n = rows * copies * H;
+    const std::string dtype = a.str("dtype");
+    Bytes x = store(through(normal(static_cast<uint32_t>(a.num("x_seed")), n), dtype), dtype);
+    Bytes r = store(through(normal(static_cast<uint32_t>(a.num("residual_seed")), n), dtype), dtype);
+    const Bytes w = store(through(normal(static_cast<uint32_t>(a.num("weight_seed")), H), dtype), dtype);
+    std::vector<float> table(slots * H, 0.0f);  // slot 0 zeros
+    for (int64_t j = 1; j < slots; ++j) {
+      const std::vector<float> v = through(unit_vector(static_cast<uint32_t>(a.num("table_seed") + j), H), dtype);
+      std::copy(v.begin(), v.end(), table.begin() + j * H);
+    }
+    const Bytes tb = store(table, dtype);
+    const std::vector<int64_t>& groups = a.nums("row_group");
+    per_row(groups, rows, "row_group");
+    cpu::fused_add_rms_norm_reflect(cpu_dtype(dtype), x.data(), r.data(), w.data(),
+                                    pr_from_bits(static_cast<uint32_t>(a.num("eps_bits"))), rows,
+                                    copies, H, tb.data(), slots, groups.data(),
+                                    bools(a.nums("mask"), rows, "mask").get(),
+                                    a.str("mode") == "stepwise");
+    out = x;
+    out.insert(out.end(), r.begin(), r.end());
   } else if (op == "reflect_rows") {  // 10.10: x [rows, copies, hidden] in dtype
     const int64_t rows = a.num("rows"), copies = a.num("copies"), H = a.num("hidden");
     const int64_t slots = a.num("slots");
