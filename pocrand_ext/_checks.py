@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import operator
 import os
+import re
 from collections.abc import Iterable, Mapping, MappingView, Set
+from contextlib import contextmanager
 from typing import Union
 
 import torch
@@ -118,6 +120,14 @@ def check_device(device: DeviceLike) -> torch.device:
     return known
 
 
+def check_tensor_device(name: str, t: torch.Tensor) -> torch.Tensor:
+    """t's device, resolved as check_device does; a tensor on another kind of device (meta, xla,
+    ...) is a ValueError naming the tensor."""
+    if t.device.type not in ("cpu", "cuda"):
+        raise ValueError(f"{name} is on {t.device}: pocrand runs on 'cpu' and 'cuda' devices only")
+    return check_device(t.device)
+
+
 def _resolve_device(device: DeviceLike) -> torch.device:
     if device is None:
         return torch.device("cpu")
@@ -177,6 +187,29 @@ def check_dtype(name: str, dtype) -> torch.dtype:
     if dtype not in OUTPUT_DTYPES:
         raise ValueError(f"{name} must be torch.float32, torch.float16 or torch.bfloat16, got {dtype}")
     return dtype
+
+
+@contextmanager
+def named_as(**names):
+    """A drop-in under another module's names calls a generic function whose errors name the
+    generic arguments: in a TypeError or ValueError raised inside, each whole word that is one of
+    `names`' keys (a generic name) is replaced by its value (the caller's name for it).
+    with named_as(seeds="route_base", step="steps"): decode.forced_logits(route_base, ..., steps)"""
+    try:
+        yield
+    except (TypeError, ValueError) as e:
+        msg = str(e)
+        pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
+        renamed = pattern.sub(lambda m: names[m.group(1)], msg)
+        if renamed == msg:
+            raise
+        raise type(e)(renamed) from None
+
+
+def check_tensors(**tensors) -> None:
+    """check_tensor for each name=value."""
+    for name, value in tensors.items():
+        check_tensor(name, value)
 
 
 def check_tensor(name: str, value) -> torch.Tensor:

@@ -9,8 +9,8 @@ import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
 from .reflect import reflect_into
-from ._checks import (check_count, check_device, check_dtype, check_no_grad, check_no_overlap,
-                      check_no_self_overlap, check_tensor)
+from ._checks import (check_count, check_tensor_device, check_dtype, check_no_grad,
+                      check_no_overlap, check_no_self_overlap, check_tensor)
 
 __all__ = ["apply_householder", "apply_householder_", "apply_householder_pair",
            "apply_householder_pair_"]
@@ -33,7 +33,7 @@ def _rows(name: str, x, v, per_row_v: bool = True) -> tuple[int, int]:
         raise ValueError(f"v must be {' or '.join(str(list(s)) for s in shapes)}, got {list(v.shape)}")
     if v.device != x.device:
         raise ValueError(f"{name} and v must be on one device, got {x.device} and {v.device}")
-    check_device(x.device)
+    check_tensor_device(name, x)
     return rows, dim
 
 

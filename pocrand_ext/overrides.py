@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import (check_count, check_device, check_dtype, check_int, check_no_grad,
+from ._checks import (check_count, check_tensor_device, check_dtype, check_int, check_no_grad,
                       check_no_overlap, check_no_self_overlap, check_seed, check_tensor)
 from .decode import LADDER_LIMIT
 
@@ -64,7 +64,7 @@ def _check_embed(out, base_seeds, step, prev_k, embeds, mask, salt) -> int:
     if embeds.device != out.device:
         raise ValueError(f"out and embeds must be on one device, got {out.device} and "
                          f"{embeds.device}")
-    check_device(out.device)
+    check_tensor_device("out", out)
     return check_seed("salt", salt)
 
 
@@ -123,7 +123,7 @@ def _check_router(logits, route_seeds, step, mask, n_experts, top_k, ladder_base
     _row_buffer("route_seeds", route_seeds, torch.int64, n, "logits", logits)
     _row_buffer("step", step, torch.int64, n, "logits", logits)
     _row_buffer("mask", mask, torch.bool, n, "logits", logits)
-    check_device(logits.device)
+    check_tensor_device("logits", logits)
     return n_experts, top_k, ladder_base
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import MAX_COUNT, check_device, check_dtype, check_no_grad, check_tensor
+from ._checks import MAX_COUNT, check_tensor_device, check_dtype, check_no_grad, check_tensor
 
 __all__ = ["compute_distances"]
 
@@ -41,7 +41,7 @@ def compute_distances(logits: torch.Tensor, permutations: torch.Tensor,
     if not (logits.device == permutations.device == target.device):
         raise ValueError(f"logits, permutations and target must be on one device, got "
                          f"{logits.device}, {permutations.device} and {target.device}")
-    check_device(logits.device)
+    check_tensor_device("logits", logits)
     if not isinstance(check, bool):
         raise TypeError(f"check must be a bool, got {type(check).__name__}")
     return torch.ops.pocrand.distances(logits.contiguous(), permutations.contiguous(),

@@ -14,8 +14,8 @@ from __future__ import annotations
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import (check_count, check_device, check_dtype, check_no_grad, check_no_overlap,
-                      check_no_self_overlap, check_tensor)
+from ._checks import (check_count, check_tensor_device, check_dtype, check_no_grad,
+                      check_no_overlap, check_no_self_overlap, check_tensor)
 
 __all__ = ["reflect_rows", "reflect_rows_", "reflect_rows_pair", "reflect_rows_pair_",
            "fused_add_rms_norm_reflect"]
@@ -69,7 +69,7 @@ def _check(name: str, x, table, row_group, mask, mode) -> tuple[int, int, int]:
         if t is not None and t.device != x.device:
             raise ValueError(f"{name} and {other} must be on one device, got {x.device} and "
                              f"{t.device}")
-    check_device(x.device)
+    check_tensor_device(name, x)
     return n, copies, hidden
 
 
@@ -175,8 +175,9 @@ def fused_add_rms_norm_reflect(x: torch.Tensor, residual: torch.Tensor, weight: 
     x <- RMSNorm(residual) * weight (weight [hidden]; eps as a float32), the sum of squares in the
     fixed order of SPEC.md section 7: a row's bits depend on nothing but the row. Returns None,
     like vLLM's op. The op checks every tensor (csrc/bind/reflect.cpp)."""
-    check_tensor("x", x)
-    check_tensor("residual", residual)
+    for name, t in (("x", x), ("residual", residual), ("weight", weight), ("table", table),
+                    ("row_group", row_group), ("mask", mask)):
+        check_tensor(name, t)  # the op's own type check would be a RuntimeError
     if isinstance(eps, bool) or not isinstance(eps, (int, float)):
         raise TypeError(f"eps must be a float, got {type(eps).__name__}")
     if not isinstance(mode, str):

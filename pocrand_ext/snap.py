@@ -13,7 +13,7 @@ import os
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import check_device, check_dtype, check_no_grad, check_tensor
+from ._checks import check_tensor_device, check_dtype, check_no_grad, check_tensor
 
 __all__ = ["snap", "claimed_margin", "load_codebook", "codebook_sha256"]
 
@@ -76,7 +76,7 @@ def _check_inputs(h, seeds, codebook):
     if not (h.device == seeds.device == codebook.device):
         raise ValueError(f"h, seeds and codebook must be on one device, got {h.device}, "
                          f"{seeds.device} and {codebook.device}")
-    check_device(h.device)
+    check_tensor_device("h", h)
     check_finite_codebook(codebook)
     return h.contiguous(), seeds.contiguous(), codebook.contiguous()
 
@@ -148,6 +148,7 @@ def codebook_sha256(codebook: torch.Tensor) -> str:
     check_tensor("codebook", codebook)
     if not codebook.is_floating_point():
         raise TypeError(f"codebook must be a floating-point tensor, got {codebook.dtype}")
+    check_tensor_device("codebook", codebook)
     cb = codebook.detach().to("cpu", torch.float32).contiguous()
     data = cb.numpy().astype("<f4", copy=False).tobytes()
     return hashlib.sha256(data).hexdigest()

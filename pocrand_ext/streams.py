@@ -12,8 +12,9 @@ from __future__ import annotations
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import (MAX_COUNT, DeviceLike, check_count, check_device, check_int, check_no_grad,
-                      check_no_self_overlap, check_seed, check_str, check_total)
+from ._checks import (MAX_COUNT, DeviceLike, check_count, check_device, check_tensor_device,
+                      check_int, check_no_grad, check_no_self_overlap, check_seed, check_str,
+                      check_total)
 from .seeds import seeds_of_strings, seeds_tensor
 
 __all__ = ["murmur3_32", "uniform", "normal", "unit_vectors"]
@@ -25,7 +26,7 @@ def murmur3_32(keys: torch.Tensor, seed: int) -> torch.Tensor:
     if keys.dtype.is_floating_point or keys.is_complex() or keys.dtype == torch.bool:
         raise TypeError(f"keys must be an integer tensor, got {keys.dtype}")
     seed = check_seed("seed", seed)
-    check_device(keys.device)
+    check_tensor_device("keys", keys)
     return torch.ops.pocrand.murmur3(keys.to(torch.int64).contiguous(), seed)
 
 

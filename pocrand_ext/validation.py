@@ -64,6 +64,9 @@ def binomial_upper_tail(flagged: int, total: int, p: float) -> float:
 def _rows(name, value, ndim):
     """A per-nonce list of arrays from a tensor/array (first dimension = nonces) or a sequence."""
     if isinstance(value, torch.Tensor):
+        if value.device.type not in ("cpu", "cuda"):
+            raise ValueError(f"{name} is on {value.device}: pass the values themselves (a CPU or "
+                             f"CUDA tensor)")
         value = value.detach().cpu()
         if value.dim() < ndim:
             raise ValueError(f"{name} must have at least {ndim} dimensions, got shape "

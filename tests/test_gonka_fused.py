@@ -121,7 +121,7 @@ def test_embed_synth_refuses_other_constants():
     mask = torch.ones(2, dtype=torch.bool)
     with pytest.raises(ValueError, match="mix_a"):
         fused.embed_synth(out, ints, ints, ints, out, mask, 8, gp.SALT_EMBED, 1, gp.MIX_B)
-    with pytest.raises(ValueError, match="mix_a"):
+    with pytest.raises(ValueError, match="mix_b"):
         fused.embed_synth(out, ints, ints, ints, out, mask, 8, gp.SALT_EMBED, gp.MIX_A, 2)
     with pytest.raises(ValueError, match="hidden"):
         fused.embed_synth(out, ints, ints, ints, out, mask, 7, gp.SALT_EMBED, gp.MIX_A, gp.MIX_B)

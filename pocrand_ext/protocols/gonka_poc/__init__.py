@@ -13,7 +13,7 @@ import torch
 
 from ... import decode
 from ..._checks import (DeviceLike, check_count, check_device, check_int, check_nonce,
-                       check_nonces, check_str)
+                       check_nonces, check_str, named_as)
 from .wire import pack_k_steps, split_packable, unpack_k_steps
 
 __all__ = ["MIX_A", "MIX_B", "SALT_EMBED", "SALT_PICK", "SALT_TOKEN_ID", "LADDER_BASE",
@@ -95,7 +95,8 @@ def decode_pseudo_token_ids(base: torch.Tensor, step, prev_k: torch.Tensor, voca
 def expert_logits(route_base: torch.Tensor, steps, n_experts: int, top_k: int,
                   ladder_base: int = LADDER_BASE, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """[B, n_experts] in dtype: one gate's forced logits, route seed hash(step, route_base)."""
-    return decode.forced_logits(route_base, n_experts, top_k, ladder_base, steps, dtype)
+    with named_as(seeds="route_base", step="steps"):
+        return decode.forced_logits(route_base, n_experts, top_k, ladder_base, steps, dtype)
 
 
 def decode_pick_string(block_hash: str, public_key: str, nonce: int, k: int, step: int,
@@ -123,7 +124,10 @@ def decode_pick_indices(block_hash: str, public_key: str, nonces, dim: int, k: i
     previous index when prev_point_ids is given), in SPEC.md 9.4's order, or its host order."""
     nonces = check_nonces(nonces)
     if prev_point_ids is not None:
-        prev_point_ids = list(prev_point_ids)
+        if not isinstance(prev_point_ids, (list, tuple, range)):
+            raise TypeError(f"prev_point_ids must be a list of ints (one per nonce) or None, got "
+                            f"{type(prev_point_ids).__name__}")
+        prev_point_ids = [check_int(f"prev_point_ids[{i}]", p) for i, p in enumerate(prev_point_ids)]
         if len(prev_point_ids) != len(nonces):
             raise ValueError(f"prev_point_ids must hold one id per nonce ({len(nonces)}), got "
                              f"{len(prev_point_ids)}")
@@ -137,7 +141,9 @@ def decode_pick_indices_steps(block_hash: str, public_key: str, nonce: int, dim:
                               steps, device: DeviceLike = "cpu",
                               host_order: bool = False) -> torch.Tensor:
     """int64 [len(steps), k]: decode_pick_indices(..., [nonce], step=s) for each s, one batch."""
-    steps = list(steps)
+    if not isinstance(steps, (list, tuple, range)):
+        raise TypeError(f"steps must be a list of ints, got {type(steps).__name__}")
+    steps = [check_int(f"steps[{i}]", s) for i, s in enumerate(steps)]
     if not steps:
         raise ValueError("steps must not be empty")
     strings = [decode_pick_string(block_hash, public_key, nonce, k, s) for s in steps]

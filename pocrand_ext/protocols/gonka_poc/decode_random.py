@@ -15,7 +15,7 @@ from typing import List, Optional
 import torch
 
 from ... import decode as _decode
-from ..._checks import check_device
+from ..._checks import check_device, check_tensors, named_as
 from .. import gonka_poc as _gp
 from .gpu_random import _batched_murmur3_32, _seed_from_string  # noqa: F401
 
@@ -67,6 +67,7 @@ def _on_device(device, **tensors) -> None:
 
 def _step_seeds(base_seeds: torch.Tensor, step, prev_k: torch.Tensor, salt: int) -> torch.Tensor:
     """[B] int64 on the device: the step seeds of (base, step, prev_k, salt) (SPEC.md 10.1)."""
+    check_tensors(base_seeds=base_seeds)
     return _decode.step_seeds(base_seeds.view(-1), step, prev_k, salt)
 
 
@@ -79,16 +80,20 @@ def generate_decode_inputs_gpu(base_seeds: torch.Tensor, prev_k: torch.Tensor, s
                                dim: int, device: torch.device,
                                dtype: torch.dtype = torch.float16) -> torch.Tensor:
     """[B, 1, dim]: the decode embeddings of (base, step, prev_k), in dtype, one launch."""
+    check_tensors(base_seeds=base_seeds, prev_k=prev_k)
     _on_device(device, base_seeds=base_seeds, prev_k=prev_k)
-    return _gp.decode_embeddings(base_seeds.view(-1), step, prev_k, dim, dtype).unsqueeze(1)
+    with named_as(hidden="dim", base="base_seeds"):
+        return _gp.decode_embeddings(base_seeds.view(-1), step, prev_k, dim, dtype).unsqueeze(1)
 
 
 def random_pick_indices_gpu(base_seeds: torch.Tensor, prev_k: torch.Tensor, step: int, dim: int,
                             k: int, device: torch.device) -> torch.Tensor:
     """[B, k] int64: the snap's k picked dimensions, seeds chained to prev_k."""
     _check_k(k, dim)
+    check_tensors(base_seeds=base_seeds, prev_k=prev_k)
     _on_device(device, base_seeds=base_seeds, prev_k=prev_k)
-    return _gp.decode_pick(base_seeds.view(-1), step, prev_k, dim, k)
+    with named_as(base="base_seeds"):
+        return _gp.decode_pick(base_seeds.view(-1), step, prev_k, dim, k)
 
 
 def set_ladder_base_for_model(model_type) -> int:
@@ -101,14 +106,18 @@ def set_ladder_base_for_model(model_type) -> int:
 def _forced_logits(seed: torch.Tensor, n_experts: int, top_k: int,
                    device: torch.device) -> torch.Tensor:
     """[B, n_experts] float32 forced logits of route seeds `seed` ([B] or [B, 1])."""
+    check_tensors(seed=seed)
     _on_device(device, seed=seed)
-    return _decode.forced_logits(seed.view(-1), n_experts, top_k, _ladder_base)
+    with named_as(seeds="seed"):
+        return _decode.forced_logits(seed.view(-1), n_experts, top_k, _ladder_base)
 
 
 def decode_pseudo_token_ids(base_seeds: torch.Tensor, step, prev_k: torch.Tensor,
                             vocab: int) -> torch.Tensor:
     """int32 [B]: the decode step's pseudo token ids (salt 0x57)."""
-    return _gp.decode_pseudo_token_ids(base_seeds.view(-1), step, prev_k, vocab)
+    check_tensors(base_seeds=base_seeds)
+    with named_as(base="base_seeds"):
+        return _gp.decode_pseudo_token_ids(base_seeds.view(-1), step, prev_k, vocab)
 
 
 def route_base_seed(block_hash: str, nonce: int, layer: int) -> str:
@@ -119,9 +128,11 @@ def route_base_seed(block_hash: str, nonce: int, layer: int) -> str:
 def expert_logits_from_base(base_ints: torch.Tensor, steps: torch.Tensor, n_experts: int,
                             top_k: int, device: torch.device) -> torch.Tensor:
     """[B, n_experts] float32: forced logits of route seed hash(step, base) per row."""
+    check_tensors(base_ints=base_ints, steps=steps)
     _on_device(device, base_ints=base_ints, steps=steps)
-    return _decode.forced_logits(base_ints.view(-1), n_experts, top_k, _ladder_base,
-                                 steps.view(-1))
+    with named_as(seeds="base_ints", base_seeds="base_ints", step="steps"):
+        return _decode.forced_logits(base_ints.view(-1), n_experts, top_k, _ladder_base,
+                                     steps.view(-1))
 
 
 def random_pick_indices_decode(block_hash: str, public_key: str, nonces: List[int], dim: int,

@@ -24,7 +24,7 @@ import torch
 
 from ... import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
 from .. import gonka_poc as _gp
-from ..._checks import check_no_grad
+from ..._checks import check_int, check_no_grad, check_tensors, named_as
 from ...reflect import reflect_rows as _reflect_rows
 
 __all__ = ["enabled", "usable", "router_override", "reflect_rows", "householder", "embed_synth",
@@ -54,7 +54,8 @@ def router_override(logits, base, step, mask, n_experts: int, top_k: int, ladder
     rows where mask[r] (SPEC.md 10.4, in logits' dtype) and logits[r] elsewhere: the plugin's
     torch.where(mask[:, None], expert_logits_from_base(base, step, ...), logits)."""
     from ... import overrides
-    return overrides.router_override(logits, base, step, mask, n_experts, top_k, ladder)
+    with named_as(route_seeds="base", ladder_base="ladder"):
+        return overrides.router_override(logits, base, step, mask, n_experts, top_k, ladder)
 
 
 def _rows3(x: torch.Tensor) -> torch.Tensor:
@@ -69,6 +70,7 @@ def reflect_rows(x, table, row_group, mask):
     is not) where mask[r], every copy of the row by the row's vector; other rows (and a slot
     outside the table) copied bit for bit. The plugin's arithmetic step by step in x's dtype,
     with the dot summed in the fixed order (pocrand's reflect_rows, mode "stepwise")."""
+    check_tensors(x=x, table=table)
     if isinstance(table, torch.Tensor) and isinstance(x, torch.Tensor) and table.dtype != x.dtype:
         table = table.to(x.dtype)
     return _reflect_rows(_rows3(x), table, row_group, mask, "stepwise").view(x.shape)
@@ -78,10 +80,11 @@ def householder(x, v):
     """x - 2 (x . v) v over x's last dimension (x [..., D], v [D] in x's dtype), every step
     rounded to x's dtype as the plugin's expression is, the dot in the fixed order: all the rows
     of x are the copies of one row of reflect_rows, so they share v."""
-    if not isinstance(x, torch.Tensor) or not isinstance(v, torch.Tensor):
-        raise TypeError("x and v must be tensors")
-    if v.dim() != 1 or x.dim() < 1 or v.shape[0] != x.shape[-1]:
-        raise ValueError(f"v must be [D] = [{x.shape[-1] if x.dim() else '?'}], got "
+    check_tensors(x=x, v=v)
+    if x.dim() < 1:
+        raise ValueError("x must be [..., D], got a 0-d tensor")
+    if v.dim() != 1 or v.shape[0] != x.shape[-1]:
+        raise ValueError(f"v must be [D] with D = x.shape[-1] = {x.shape[-1]}, got "
                          f"{list(v.shape)}")
     check_no_grad("x", x)
     check_no_grad("v", v)
@@ -96,12 +99,13 @@ def embed_synth(out, base, step, prev_k, embeds, mask, hidden: int, salt: int, m
     normal(step_seed(base, step, prev_k, salt), hidden) in out's dtype, rows with mask and
     prev_k < 0 the pre-filled embeds row, the others keep out. mix_a and mix_b must be the
     scheme's 0x9E3779B1 and 0x85EBCA77 and hidden out.shape[-1] (ValueError otherwise)."""
-    if (mix_a, mix_b) != (_gp.MIX_A, _gp.MIX_B):
-        raise ValueError(f"mix_a and mix_b must be the scheme's {_gp.MIX_A:#x} and "
-                         f"{_gp.MIX_B:#x}, got {mix_a!r} and {mix_b!r}")
-    if not isinstance(out, torch.Tensor):
-        raise TypeError(f"out must be a tensor, got {type(out).__name__}")
-    if hidden != out.shape[-1]:
+    for name, value, want in (("mix_a", mix_a, _gp.MIX_A), ("mix_b", mix_b, _gp.MIX_B)):
+        if check_int(name, value) != want:
+            raise ValueError(f"{name} must be the scheme's {want:#x}, got {value!r}")
+    check_tensors(out=out)
+    if out.dim() < 1:
+        raise ValueError("out must be [rows, hidden], got a 0-d tensor")
+    if check_int("hidden", hidden) != out.shape[-1]:
         raise ValueError(f"hidden must be out.shape[-1] = {out.shape[-1]}, got {hidden!r}")
     from ... import overrides
     return overrides.embed_synth(out, base, step, prev_k, embeds, mask, salt)

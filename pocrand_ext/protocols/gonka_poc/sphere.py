@@ -21,6 +21,7 @@ from typing import Optional
 
 import torch
 
+from ..._checks import check_tensor_device, check_tensors
 from ...snap import claimed_margin as _claimed_margin
 from ...snap import codebook_sha256, load_codebook
 from ...snap import SNAP_MAX
@@ -44,6 +45,9 @@ _SPHERE_CODEBOOK: Optional[torch.Tensor] = None
 
 def project_to_sphere(v: torch.Tensor) -> torch.Tensor:
     """[..., dim] vectors divided by (their L2 norm + 1e-8) — the plugin's torch expression."""
+    check_tensors(v=v)
+    if not v.dtype.is_floating_point:
+        raise TypeError(f"v must be a floating-point tensor, got {v.dtype}")
     return v / (v.norm(dim=-1, keepdim=True) + 1e-8)
 
 
@@ -131,6 +135,9 @@ def get_sphere_codebook(path: Optional[str] = None) -> torch.Tensor:
 def _fixed_order_scores(query: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     """float32 [batch, P]: sum(q[m] * C[j][m]) in SPEC.md section 7's order (d <= 1024: one
     chunk of 1024, zero-padded, halved ten times), elementwise float32 ops only."""
+    check_tensors(query=query, codebook=codebook)
+    check_tensor_device("query", query)
+    check_tensor_device("codebook", codebook)
     q = query.float()
     c = codebook.float().to(q.device)
     if q.dim() != 2 or c.dim() != 2 or q.shape[1] != c.shape[1]:
@@ -162,6 +169,8 @@ def snap_with_guard(query: torch.Tensor, codebook: torch.Tensor):
 def snap_with_scores(query: torch.Tensor, codebook: torch.Tensor):
     """(k int64 [batch], bad bool [batch], scores float32 [batch, points]); a non-finite query row
     gives k = -1 and zero scores."""
+    check_tensors(query=query, codebook=codebook)
+    check_tensor_device("query", query)
     bad = ~torch.isfinite(query).all(dim=-1)
     scores = _fixed_order_scores(query, codebook)
     k = scores.argmax(dim=-1)

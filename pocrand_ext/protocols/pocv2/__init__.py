@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import torch
 
-from ..._checks import (DeviceLike, check_count, check_device, check_dtype, check_int,
-                       check_no_grad, check_nonce, check_nonces, check_str, check_tensor,
-                       check_total)
+from ..._checks import (DeviceLike, check_count, check_device, check_tensor_device, check_dtype,
+                        check_int, check_no_grad, check_nonce, check_nonces, check_str,
+                        check_tensor, check_total)
 from ...reduce import haar_rotate_of_seeds
 from ...seeds import seed_grid, seed_of, seed_words_for, seeds_for
 from ...sort import pick_of_seeds
@@ -166,7 +166,7 @@ def haar_rotate(block_hash: str, public_key: str, nonces, x: torch.Tensor) -> to
     if x.shape[0] != len(nonces):
         raise ValueError(f"x has {x.shape[0]} rows but there are {len(nonces)} nonces")
     check_dtype("x.dtype", x.dtype)
-    dev = check_device(x.device)
+    dev = check_tensor_device("x", x)
     k = x.shape[1]
     seeds = seed_grid(nonce_prefix(bh, pk), nonces, haar_infix(k), k - 1, dev)
     return haar_rotate_of_seeds(x.contiguous(), seeds)
@@ -190,7 +190,7 @@ def artifacts(hidden: torch.Tensor, block_hash: str, public_key: str, nonces, k:
     k = check_int("k", k)
     if not 1 <= k <= H:
         raise ValueError(f"k must be in [1, hidden size], got k={k}, hidden size={H}")
-    check_device(hidden.device)
+    check_tensor_device("hidden", hidden)
     # one op: the pick and Haar seeds are derived inside it (on a GPU, by the kernels: no upload)
     return torch.ops.pocrand.artifacts_nonces.default(hidden.contiguous(), nonce_prefix(bh, pk),
                                                       nonces, k, pick_suffix(k), haar_infix(k))

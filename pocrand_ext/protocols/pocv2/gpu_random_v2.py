@@ -18,7 +18,7 @@ from typing import List
 import torch
 
 from ... import householder, streams
-from ..._checks import check_count, check_device, check_seed, check_tensor
+from ..._checks import check_count, check_device, check_tensor_device, check_seed, check_tensor
 from .. import pocv2
 from ..phase2 import generate_inputs
 from ...seeds import seed_from_string as _seed_from_string, seeds_tensor
@@ -56,7 +56,7 @@ def _batched_murmur3_32(keys: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor
     if seeds.device != keys.device:
         raise ValueError(f"keys and seeds must be on one device, got {keys.device} and "
                          f"{seeds.device}")
-    check_device(keys.device)
+    check_tensor_device("keys", keys)
     if keys.numel() == 0:
         return torch.empty(keys.shape, dtype=torch.int64, device=keys.device)
     return torch.ops.pocrand.murmur3(keys.to(torch.int64).contiguous(),
