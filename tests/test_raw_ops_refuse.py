@@ -196,3 +196,22 @@ OPCHECK = [
 @pytest.mark.parametrize("op,args", OPCHECK, ids=[str(o[0]) for o in OPCHECK])
 def test_opcheck(op, args):
     torch.library.opcheck(op, args)
+
+
+@pytest.mark.parametrize("op, args", OPCHECK, ids=lambda v: str(v) if not isinstance(v, tuple) else "")
+def test_a_required_tensor_given_none_is_named(op, args):
+    """torch.ops.pocrand.<op>(..., None, ...) where the schema wants a tensor: a TypeError naming
+    the argument (the dispatcher alone would raise NotImplementedError, "There were no tensor
+    arguments", when no other argument is a tensor)."""
+    schema = op._schema.arguments
+    required = [i for i, a in enumerate(args)
+                if isinstance(a, torch.Tensor) and str(schema[i].type) == "Tensor"]
+    for i in required:  # one tensor missing: it is named
+        bad = list(args)
+        bad[i] = None
+        with pytest.raises(TypeError, match=rf"^{schema[i].name} must be a tensor, got None"):
+            op(*bad)
+    if required:  # every tensor missing (no backend to dispatch to): the first is named
+        bad = [None if isinstance(b, torch.Tensor) else b for b in args]
+        with pytest.raises(TypeError, match=rf"^{schema[required[0]].name} must be a tensor"):
+            op(*bad)

@@ -13,6 +13,7 @@
 #include "../cpu/fp_env.h"
 #include "../cpu/seeds.h"
 #include "bind_common.h"
+#include "tensor_guard.h"
 
 #if defined(POCRAND_WITH_CUDA) && POCRAND_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -150,6 +151,12 @@ std::tuple<at::Tensor, at::Tensor> artifacts_nonces_cuda(const at::Tensor& hidde
 #endif
 
 }  // namespace
+
+// Raw ops given None for a tensor: a TypeError naming it (tensor_guard.h).
+TORCH_LIBRARY_IMPL(pocrand, BackendSelect, m) {
+  POCRAND_TENSOR_GUARD(m, "haar_rotate", haar_rotate_cpu);
+  POCRAND_TENSOR_GUARD(m, "artifacts", artifacts_cpu);
+}
 
 TORCH_LIBRARY_IMPL(pocrand, CPU, m) {
   m.impl("haar_rotate", &haar_rotate_cpu);

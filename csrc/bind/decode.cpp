@@ -13,6 +13,7 @@
 #include "../cpu/decode.h"
 #include "../cpu/fp_env.h"
 #include "bind_common.h"
+#include "tensor_guard.h"
 
 #if defined(POCRAND_WITH_CUDA) && POCRAND_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -189,6 +190,14 @@ at::Tensor forced_logits_cuda(const at::Tensor& seeds, const c10::optional<at::T
 #endif
 
 }  // namespace
+
+// Raw ops given None for a tensor: a TypeError naming it (tensor_guard.h).
+TORCH_LIBRARY_IMPL(pocrand, BackendSelect, m) {
+  POCRAND_TENSOR_GUARD(m, "step_seeds", step_seeds_cpu);
+  POCRAND_TENSOR_GUARD(m, "step_normal", step_normal_cpu);
+  POCRAND_TENSOR_GUARD(m, "hash_mod", hash_mod_cpu);
+  POCRAND_TENSOR_GUARD(m, "forced_logits", forced_logits_cpu);
+}
 
 TORCH_LIBRARY_IMPL(pocrand, CPU, m) {
   m.impl("step_seeds", &step_seeds_cpu);

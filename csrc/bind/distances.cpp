@@ -6,6 +6,7 @@
 #include "../cpu/distances.h"
 #include "../cpu/fp_env.h"
 #include "bind_common.h"
+#include "tensor_guard.h"
 
 #if defined(POCRAND_WITH_CUDA) && POCRAND_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -78,6 +79,11 @@ at::Tensor distances_cuda(const at::Tensor& logits, const at::Tensor& permutatio
 #endif
 
 }  // namespace
+
+// Raw ops given None for a tensor: a TypeError naming it (tensor_guard.h).
+TORCH_LIBRARY_IMPL(pocrand, BackendSelect, m) {
+  POCRAND_TENSOR_GUARD(m, "distances", distances_cpu);
+}
 
 TORCH_LIBRARY_IMPL(pocrand, CPU, m) {
   m.impl("distances", &distances_cpu);

@@ -16,6 +16,7 @@
 #include "../cpu/fp_env.h"
 #include "../cpu/overrides.h"
 #include "bind_common.h"
+#include "tensor_guard.h"
 
 #if defined(POCRAND_WITH_CUDA) && POCRAND_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -155,6 +156,12 @@ void router_override_cuda(const at::Tensor& out, const at::Tensor& logits, const
 #endif
 
 }  // namespace
+
+// Raw ops given None for a tensor: a TypeError naming it (tensor_guard.h).
+TORCH_LIBRARY_IMPL(pocrand, BackendSelect, m) {
+  POCRAND_TENSOR_GUARD(m, "embed_synth", embed_synth_cpu);
+  POCRAND_TENSOR_GUARD(m, "router_override", router_override_cpu);
+}
 
 TORCH_LIBRARY_IMPL(pocrand, CPU, m) {
   m.impl("embed_synth", &embed_synth_cpu);

@@ -16,6 +16,7 @@
 #include "../cpu/fp_env.h"
 #include "../cpu/reflect.h"
 #include "bind_common.h"
+#include "tensor_guard.h"
 
 #if defined(POCRAND_WITH_CUDA) && POCRAND_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -239,6 +240,12 @@ void fused_cuda(const at::Tensor& x, const at::Tensor& residual, const at::Tenso
 #endif
 
 }  // namespace
+
+// Raw ops given None for a tensor: a TypeError naming it (tensor_guard.h).
+TORCH_LIBRARY_IMPL(pocrand, BackendSelect, m) {
+  POCRAND_TENSOR_GUARD(m, "reflect_rows", reflect_rows_cpu);
+  POCRAND_TENSOR_GUARD(m, "fused_add_rms_norm_reflect", fused_cpu);
+}
 
 TORCH_LIBRARY_IMPL(pocrand, CPU, m) {
   m.impl("reflect_rows", &reflect_rows_cpu);

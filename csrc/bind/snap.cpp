@@ -13,6 +13,7 @@
 #include "../cpu/fp_env.h"
 #include "../cpu/snap.h"
 #include "bind_common.h"
+#include "tensor_guard.h"
 
 #if defined(POCRAND_WITH_CUDA) && POCRAND_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -113,6 +114,11 @@ void snap_cuda(const at::Tensor& h, const at::Tensor& seeds, const at::Tensor& c
 #endif
 
 }  // namespace
+
+// Raw ops given None for a tensor: a TypeError naming it (tensor_guard.h).
+TORCH_LIBRARY_IMPL(pocrand, BackendSelect, m) {
+  POCRAND_TENSOR_GUARD(m, "snap", snap_cpu);
+}
 
 TORCH_LIBRARY_IMPL(pocrand, CPU, m) {
   m.impl("snap", &snap_cpu);

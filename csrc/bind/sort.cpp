@@ -8,6 +8,7 @@
 #include "../cpu/host_order.h"
 #include "../cpu/sort.h"
 #include "bind_common.h"
+#include "tensor_guard.h"
 
 #if defined(POCRAND_WITH_CUDA) && POCRAND_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -106,6 +107,12 @@ at::Tensor pick_cuda(const at::Tensor& seeds, int64_t dim, int64_t k, bool host_
 #endif
 
 }  // namespace
+
+// Raw ops given None for a tensor: a TypeError naming it (tensor_guard.h).
+TORCH_LIBRARY_IMPL(pocrand, BackendSelect, m) {
+  POCRAND_TENSOR_GUARD(m, "permutations", permutations_cpu);
+  POCRAND_TENSOR_GUARD(m, "pick", pick_cpu);
+}
 
 TORCH_LIBRARY_IMPL(pocrand, CPU, m) {
   m.impl("permutations", &permutations_cpu);

@@ -11,6 +11,7 @@
 #include "../cpu/fp_env.h"
 #include "../cpu/stages.h"
 #include "bind_common.h"
+#include "tensor_guard.h"
 
 #if defined(POCRAND_WITH_CUDA) && POCRAND_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -118,6 +119,11 @@ std::vector<at::Tensor> core_stage_cuda(c10::string_view stage, const at::Tensor
 #endif
 
 }  // namespace
+
+// Raw ops given None for a tensor: a TypeError naming it (tensor_guard.h).
+TORCH_LIBRARY_IMPL(pocrand, BackendSelect, m) {
+  POCRAND_TENSOR_GUARD(m, "core_stage", core_stage_cpu);
+}
 
 TORCH_LIBRARY_IMPL(pocrand, CPU, m) {
   m.impl("core_stage", &core_stage_cpu);

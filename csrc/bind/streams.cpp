@@ -9,6 +9,7 @@
 #include "../cpu/fp_env.h"
 #include "../cpu/streams.h"
 #include "bind_common.h"
+#include "tensor_guard.h"
 
 #if defined(POCRAND_WITH_CUDA) && POCRAND_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -209,6 +210,17 @@ at::Tensor concat_normal_cuda(const at::Tensor& words, int64_t n, int64_t start,
 #endif
 
 }  // namespace
+
+// Raw ops given None for a tensor: a TypeError naming it (tensor_guard.h).
+TORCH_LIBRARY_IMPL(pocrand, BackendSelect, m) {
+  POCRAND_TENSOR_GUARD(m, "murmur3", murmur3_cpu);
+  POCRAND_TENSOR_GUARD(m, "uniform", uniform_cpu);
+  POCRAND_TENSOR_GUARD(m, "normal", normal_cpu);
+  POCRAND_TENSOR_GUARD(m, "normal_range", normal_range_cpu);
+  POCRAND_TENSOR_GUARD(m, "unit_normal", unit_normal_cpu);
+  POCRAND_TENSOR_GUARD(m, "unit_vectors", unit_vectors_cpu);
+  POCRAND_TENSOR_GUARD(m, "concat_normal", concat_normal_cpu);
+}
 
 TORCH_LIBRARY_IMPL(pocrand, CPU, m) {
   m.impl("murmur3", &murmur3_cpu);
