@@ -148,9 +148,10 @@ def unit_vectors_of_seeds(seeds: list[int], dim: int, device: torch.device,
 
 def unit_vectors_of_nonces(prefix: str, ids, suffix: str, dim: int,
                            device: torch.device) -> torch.Tensor:
-    """float32 [len(ids), dim]: unit_vector(seed(prefix + str(id) + suffix), dim) for each id."""
-    seeds = torch.ops.pocrand.derive_seeds.default(prefix, ids, suffix, False).tolist()
-    return torch.ops.pocrand.unit_vectors_by_value.default(seeds, dim, torch.float32, device)
+    """float32 [len(ids), dim]: unit_vector(seed(prefix + str(id) + suffix), dim) for each id,
+    the strings hashed and the rows made in one op call."""
+    return torch.ops.pocrand.unit_vectors_by_value.default(ids, dim, torch.float32, device,
+                                                           prefix, suffix)
 
 
 # Fake (meta) implementations: shapes only, for torch.compile and fake tensors.
@@ -195,7 +196,7 @@ def _unit_vectors_fake(seeds, dim, dtype):
 
 
 @torch.library.register_fake("pocrand::unit_vectors_by_value")
-def _unit_vectors_by_value_fake(seeds, dim, dtype, device):
+def _unit_vectors_by_value_fake(seeds, dim, dtype, device, prefix=None, suffix=""):
     return torch.empty((len(seeds), dim), dtype=dtype, device=device)
 
 

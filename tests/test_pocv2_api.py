@@ -95,6 +95,8 @@ OPCHECK = [
                                                torch.device("cpu"), True)),
     (torch.ops.pocrand.unit_vectors.default, (SEEDS, 100, torch.float32)),
     (torch.ops.pocrand.unit_vectors_by_value.default, ([0, 5], 100, torch.bfloat16, torch.device("cpu"))),
+    (torch.ops.pocrand.unit_vectors_by_value.default, ([0, -7, 2**40], 100, torch.float32,
+                                                       torch.device("cpu"), "bh_layer_", "_householder")),
     (torch.ops.pocrand.pick.default, (SEEDS, 100, 12)),
     (torch.ops.pocrand.reflect_rows.default, (torch.empty(5, 1, 33), X.view(5, 1, 33), None, None,
                                               torch.randn(1, 33), None, None, "once")),
@@ -196,3 +198,17 @@ def test_drop_in_module_behaves_like_the_deployed_one(device):
     assert_bits_equal(g._batched_normal([5, 6], 9, device)[1], g._normal(6, 9, device))
     assert_bits_equal(g.apply_haar_rotation("bh", "pk", [0], x.float()[:1], device),
                       pr.haar_rotate("bh", "pk", [0], x.float()[:1]))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_unit_vectors_by_value_from_strings(dtype, device):
+    """With prefix, row i is unit_vector(seed_from_string(prefix + str(ids[i]) + suffix)): the
+    same bits as the seeds derived first and passed by value."""
+    ids = [0, 1, -7, 2**40, 79]
+    seeds = [pr.seed_from_string(f"bh_layer_{i}_householder") for i in ids]
+    by_value = torch.ops.pocrand.unit_vectors_by_value(seeds, 257, dtype, torch.device(device))
+    by_string = torch.ops.pocrand.unit_vectors_by_value(ids, 257, dtype, torch.device(device),
+                                                        "bh_layer_", "_householder")
+    assert_bits_equal(by_string, by_value)
+    with pytest.raises(ValueError, match="seeds"):
+        torch.ops.pocrand.unit_vectors_by_value([], 8, dtype, torch.device(device), "p", "s")

@@ -37,8 +37,12 @@ TORCH_LIBRARY_FRAGMENT(pocrand, m) {
   m.def("normal_nonces_into(str prefix, int[] nonces, str suffix, Tensor(a!) out, bool concat=False) -> ()");
   // seed: a u32 -> dtype [vocab_size] on device: normal(seed, V) / norm.
   m.def("unit_normal_seed(int seed, int vocab_size, ScalarType dtype, Device device) -> Tensor");
-  // seeds: u32 values -> dtype [len(seeds), dim] on device: unit_vector(seed, dim) (9.2).
-  m.def("unit_vectors_by_value(int[] seeds, int dim, ScalarType dtype, Device device) -> Tensor");
+  // seeds: u32 values -> dtype [len(seeds), dim] on device: unit_vector(seed, dim) (9.2). With
+  // prefix, seeds holds int64 ids and row i's seed is seed_from_string(prefix + str(seeds[i]) +
+  // suffix) (the strings themselves are the Python protocol layer's): one call for the seeds and
+  // the rows (the per-layer Householder vectors), with no seeds tensor in between.
+  m.def("unit_vectors_by_value(int[] seeds, int dim, ScalarType dtype, Device device, "
+        "str? prefix=None, str suffix=\"\") -> Tensor");
 }
 
 namespace {
@@ -80,6 +84,21 @@ std::vector<int64_t> host_seeds(c10::string_view prefix, at::IntArrayRef nonces,
   else
     cpu::derive_seeds(prefix, nonces.data(), B, suffix, seeds.data());
   return seeds;
+}
+
+// unit_vectors_by_value's seeds after its checks: the values themselves, or with prefix the seeds
+// of the strings prefix + str(id) + suffix.
+std::vector<int64_t> row_seeds(at::IntArrayRef seeds, int64_t dim, at::ScalarType dtype,
+                               const c10::optional<c10::string_view>& prefix,
+                               c10::string_view suffix) {
+  if (!prefix) {
+    check_seed_values(seeds, dim, dtype);
+    return std::vector<int64_t>(seeds.begin(), seeds.end());
+  }
+  TORCH_CHECK_VALUE(!seeds.empty(), "seeds (the ids) must not be empty");
+  check_count(dim, "dim");
+  check_float_dtype(dtype, "dtype");
+  return host_seeds(*prefix, seeds, suffix, false);
 }
 
 // fill(t) writes t, a contiguous tensor of out's shape, dtype and device: out itself when it is
@@ -133,11 +152,12 @@ at::Tensor unit_normal_seed_cpu(int64_t seed, int64_t vocab_size, at::ScalarType
 }
 
 at::Tensor unit_vectors_by_value_cpu(at::IntArrayRef seeds, int64_t dim, at::ScalarType dtype,
-                                     at::Device) {
+                                     at::Device, c10::optional<c10::string_view> prefix,
+                                     c10::string_view suffix) {
   const IeeeFpMode ieee;
-  check_seed_values(seeds, dim, dtype);
-  auto out = at::empty({static_cast<int64_t>(seeds.size()), dim}, at::TensorOptions().dtype(dtype));
-  cpu::unit_rows(seeds.data(), static_cast<int64_t>(seeds.size()), dim, true, cpu_dtype(dtype),
+  const std::vector<int64_t> rows = row_seeds(seeds, dim, dtype, prefix, suffix);
+  auto out = at::empty({static_cast<int64_t>(rows.size()), dim}, at::TensorOptions().dtype(dtype));
+  cpu::unit_rows(rows.data(), static_cast<int64_t>(rows.size()), dim, true, cpu_dtype(dtype),
                  out.data_ptr());
   return out;
 }
@@ -222,10 +242,11 @@ at::Tensor unit_normal_seed_cuda(int64_t seed, int64_t vocab_size, at::ScalarTyp
 }
 
 at::Tensor unit_vectors_by_value_cuda(at::IntArrayRef seeds, int64_t dim, at::ScalarType dtype,
-                                      at::Device device) {
-  check_seed_values(seeds, dim, dtype);
-  const auto rows = static_cast<int64_t>(seeds.size());
-  return unit_rows_cuda(seeds.data(), rows, dim, kTiny, {rows, dim}, dtype, device);
+                                      at::Device device, c10::optional<c10::string_view> prefix,
+                                      c10::string_view suffix) {
+  const std::vector<int64_t> values = row_seeds(seeds, dim, dtype, prefix, suffix);
+  const auto rows = static_cast<int64_t>(values.size());
+  return unit_rows_cuda(values.data(), rows, dim, kTiny, {rows, dim}, dtype, device);
 }
 #endif
 
@@ -264,9 +285,10 @@ at::Tensor unit_normal_seed_select(int64_t seed, int64_t vocab_size, at::ScalarT
 }
 
 at::Tensor unit_vectors_by_value_select(at::IntArrayRef seeds, int64_t dim, at::ScalarType dtype,
-                                        at::Device device) {
+                                        at::Device device, c10::optional<c10::string_view> prefix,
+                                        c10::string_view suffix) {
   static const auto handle = op<decltype(unit_vectors_by_value_cpu)>("pocrand::unit_vectors_by_value");
-  return handle.redispatch(backend_of(dtype, device), seeds, dim, dtype, device);
+  return handle.redispatch(backend_of(dtype, device), seeds, dim, dtype, device, prefix, suffix);
 }
 
 }  // namespace
