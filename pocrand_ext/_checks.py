@@ -203,7 +203,8 @@ def named_as(**names):
         renamed = pattern.sub(lambda m: names[m.group(1)], msg)
         if renamed == msg:
             raise
-        raise type(e)(renamed) from None
+        # the base class: a subclass such as UnicodeEncodeError takes other constructor arguments
+        raise (TypeError if isinstance(e, TypeError) else ValueError)(renamed) from None
 
 
 def check_tensors(**tensors) -> None:

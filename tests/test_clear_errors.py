@@ -203,3 +203,18 @@ def test_a_bad_argument_is_named(fn):
                 unclear.append(f"{name}={junk!r:.40}: {type(e).__name__} (not a Type/ValueError): "
                                f"{str(e)[:160]}")
     assert not unclear, "\n".join(unclear)
+
+
+def test_named_as_renames_whole_words_and_keeps_the_kind():
+    from pocrand_ext._checks import named_as
+    with pytest.raises(TypeError, match=r"^route_base must be a torch.Tensor \(one per row of "
+                                        r"base_ints\), steps too; seedsX stays$"):
+        with named_as(seeds="route_base", base_seeds="base_ints", step="steps"):
+            raise TypeError("seeds must be a torch.Tensor (one per row of base_seeds), step too; "
+                            "seedsX stays")
+    with pytest.raises(ValueError, match="dim must be"):
+        with named_as(x="dim"):
+            raise UnicodeError("x must be text")  # a ValueError subclass: raised as ValueError
+    with pytest.raises(KeyError):  # other exceptions pass through untouched
+        with named_as(seeds="route_base"):
+            raise KeyError("seeds")
