@@ -53,6 +53,14 @@ def tensor_bytes(t: torch.Tensor) -> bytes:
     return t.numpy().astype(t.numpy().dtype.newbyteorder("<"), copy=False).tobytes()
 
 
+def _reflect_table(a: dict, h: int, dtype: torch.dtype, device) -> torch.Tensor:
+    """A reflection case's table [slots, h]: slot 0 zeros, slot j >= 1 unit_vector(table_seed + j)."""
+    table = torch.zeros(a["slots"], h, dtype=dtype, device=device)
+    seeds = torch.tensor([a["table_seed"] + j for j in range(1, a["slots"])], device=device)
+    table[1:] = torch.ops.pocrand.unit_vectors(seeds, h, dtype)
+    return table
+
+
 def compute(op: str, a: dict, device) -> torch.Tensor:
     """The output tensor of one case on `device`."""
     if op == "seed_from_string":
@@ -134,9 +142,7 @@ def compute(op: str, a: dict, device) -> torch.Tensor:
     if op == "reflect_rows":
         n, c, h, dtype = a["rows"], a["copies"], a["hidden"], _DTYPES[a["dtype"]]
         x = api.normal(a["x_seed"], n * c * h, device).view(n, c, h).to(dtype)
-        table = torch.zeros(a["slots"], h, dtype=dtype, device=device)
-        seeds = torch.tensor([a["table_seed"] + j for j in range(1, a["slots"])], device=device)
-        table[1:] = torch.ops.pocrand.unit_vectors(seeds, h, dtype)
+        table = _reflect_table(a, h, dtype, device)
         return api.reflect_rows(x, table, torch.tensor(a["row_group"], device=device),
                                 torch.tensor(a["mask"], dtype=torch.bool, device=device),
                                 a["mode"])
@@ -145,9 +151,7 @@ def compute(op: str, a: dict, device) -> torch.Tensor:
         x = api.normal(a["x_seed"], n * c * h, device).view(n, c, h).to(dtype)
         r = api.normal(a["residual_seed"], n * c * h, device).view(n, c, h).to(dtype)
         w = api.normal(a["weight_seed"], h, device).to(dtype)
-        table = torch.zeros(a["slots"], h, dtype=dtype, device=device)
-        seeds = torch.tensor([a["table_seed"] + j for j in range(1, a["slots"])], device=device)
-        table[1:] = torch.ops.pocrand.unit_vectors(seeds, h, dtype)
+        table = _reflect_table(a, h, dtype, device)
         eps = struct.unpack("<f", struct.pack("<I", a["eps_bits"]))[0]  # exact as a double
         api.fused_add_rms_norm_reflect(x, r, w, eps, table,
                                        torch.tensor(a["row_group"], device=device),

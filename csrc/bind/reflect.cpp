@@ -74,6 +74,19 @@ void check_like_x(const at::Tensor& t, const char* name, const at::Tensor& x) {
   check_no_grad(t, name);
 }
 
+// table [slots >= 1, hidden] of x's dtype and device, contiguous (both reflection ops).
+void check_table(const at::Tensor& table, const at::Tensor& x) {
+  TORCH_CHECK_TYPE(table.scalar_type() == x.scalar_type(), "table must have x's dtype " +
+                   dtype_name(x.scalar_type()) + ", got " + dtype_name(table.scalar_type()));
+  TORCH_CHECK_VALUE(table.dim() == 2 && table.size(0) >= 1 && table.size(1) == x.size(2),
+                    "table must be [slots, hidden] = [slots >= 1, " + num(x.size(2)) + "], got " +
+                    shape(table.sizes()));
+  TORCH_CHECK_VALUE(table.device() == x.device(), "table must be on x's device " +
+                    x.device().str() + ", got " + table.device().str());
+  TORCH_CHECK_VALUE(table.is_contiguous(), "table must be contiguous");
+  check_no_grad(table, "table");
+}
+
 // The checked call: which tensors are written where, and the rounding.
 struct ReflectCall {
   bool stepwise;
@@ -94,15 +107,7 @@ ReflectCall check_reflect(const at::Tensor& out, const at::Tensor& x,
     check_like_x(*residual, "residual", x);
     check_like_x(*residual_out, "residual_out", x);
   }
-  TORCH_CHECK_TYPE(table.scalar_type() == x.scalar_type(), "table must have x's dtype " +
-                   dtype_name(x.scalar_type()) + ", got " + dtype_name(table.scalar_type()));
-  TORCH_CHECK_VALUE(table.dim() == 2 && table.size(0) >= 1 && table.size(1) == x.size(2),
-                    "table must be [slots, hidden] = [slots >= 1, " + num(x.size(2)) + "], got " +
-                    shape(table.sizes()));
-  TORCH_CHECK_VALUE(table.device() == x.device(), "table must be on x's device " +
-                    x.device().str() + ", got " + table.device().str());
-  TORCH_CHECK_VALUE(table.is_contiguous(), "table must be contiguous");
-  check_no_grad(table, "table");
+  check_table(table, x);
   if (row_group) check_per_row(*row_group, "row_group", at::kLong, x.size(0), x.device(), "x");
   else
     TORCH_CHECK_VALUE(table.size(0) == 1 || table.size(0) == x.size(0),
@@ -146,15 +151,7 @@ bool check_fused(const at::Tensor& x, const at::Tensor& residual, const at::Tens
   check_no_grad(weight, "weight");
   TORCH_CHECK_VALUE(eps >= 0 && eps <= 3.4028234663852886e38,
                     "eps must be a finite float >= 0 (as a float32), got " + std::to_string(eps));
-  TORCH_CHECK_TYPE(table.scalar_type() == x.scalar_type(), "table must have x's dtype " +
-                   dtype_name(x.scalar_type()) + ", got " + dtype_name(table.scalar_type()));
-  TORCH_CHECK_VALUE(table.dim() == 2 && table.size(0) >= 1 && table.size(1) == x.size(2),
-                    "table must be [slots, hidden] = [slots >= 1, " + num(x.size(2)) + "], got " +
-                    shape(table.sizes()));
-  TORCH_CHECK_VALUE(table.device() == x.device(), "table must be on x's device " +
-                    x.device().str() + ", got " + table.device().str());
-  TORCH_CHECK_VALUE(table.is_contiguous(), "table must be contiguous");
-  check_no_grad(table, "table");
+  check_table(table, x);
   check_per_row(row_group, "row_group", at::kLong, x.size(0), x.device(), "x");
   check_per_row(mask, "mask", at::kBool, x.size(0), x.device(), "x");
   check_apart(x, "x", residual, "residual");

@@ -24,16 +24,6 @@ namespace cuda {
 namespace {
 
 constexpr int kFusedThreads = 256;
-constexpr int64_t kFusedMaxBlocks = 8192;  // blocks of a launch; each owns its scratch
-
-int64_t fused_blocks(int64_t units) { return std::max<int64_t>(1, std::min(units, kFusedMaxBlocks)); }
-
-template <typename E, bool Stepwise>
-struct DotTerms {
-  const typename E::Bits* x;
-  const typename E::Bits* v;
-  __device__ float operator()(int64_t i) const { return ReflectProduct<E, Stepwise>{}(x[i], v[i]); }
-};
 
 template <typename E>
 struct SquareTerms {
@@ -54,10 +44,10 @@ constexpr int kStorageOf = std::is_same<E, F16>::value    ? kStorageFloat16
 template <typename E>
 __device__ __forceinline__ float stored(float v) { return round_to_storage(v, kStorageOf<E>); }
 
-// The coefficient of a row's reflection from its dot (10.10).
+// The coefficient of a row's reflection from its dot (10.10): the core's, exact roundings.
 template <typename E, bool Stepwise>
 __device__ __forceinline__ float coefficient(float dot) {
-  return Stepwise ? stored<E>(pr_mul(2.0f, stored<E>(dot))) : householder_coefficient(dot);
+  return Stepwise ? stepwise_coefficient(dot, kStorageOf<E>) : householder_coefficient(dot);
 }
 
 template <typename E, bool Stepwise>
@@ -78,8 +68,9 @@ __global__ void fused_kernel(typename E::Bits* x_all, typename E::Bits* res_all,
     const bool reflect = slot.m && slot.g >= 0 && slot.g < slots;  // the same in every thread
     if (reflect) {
       const Bits* v = table + slot.g * hidden;
-      const float cx = coefficient<E, Stepwise>(block_tree_sum(DotTerms<E, Stepwise>{x, v}, hidden, my_scratch));
-      const float cr = coefficient<E, Stepwise>(block_tree_sum(DotTerms<E, Stepwise>{res, v}, hidden, my_scratch));
+      using Terms = ReflectTerms<E, Stepwise>;
+      const float cx = coefficient<E, Stepwise>(block_tree_sum(Terms{x, v}, hidden, my_scratch));
+      const float cr = coefficient<E, Stepwise>(block_tree_sum(Terms{res, v}, hidden, my_scratch));
       for (int64_t i = threadIdx.x; i < hidden; i += blockDim.x) {
         const float vi = E::arith(v[i]);
         const float a = stored<E>(reflect_unrounded<E, Stepwise>(E::arith(x[i]), cx, vi));
@@ -103,7 +94,7 @@ __global__ void fused_kernel(typename E::Bits* x_all, typename E::Bits* res_all,
 
 size_t fused_norm_scratch_floats(int64_t units, int64_t hidden) {
   if (hidden <= kChunk) return 0;  // one chunk: block_tree_sum needs no scratch
-  return static_cast<size_t>(fused_blocks(units) * block_tree_scratch(hidden));
+  return static_cast<size_t>(unit_blocks(units) * block_tree_scratch(hidden));
 }
 
 cudaError_t launch_fused_add_rms_norm_reflect(void* x, void* residual, const void* weight, float eps,
@@ -114,7 +105,7 @@ cudaError_t launch_fused_add_rms_norm_reflect(void* x, void* residual, const voi
                                               cudaStream_t stream) {
   const int64_t units = rows * copies;
   if (units == 0 || hidden == 0) return cudaSuccess;
-  const auto blocks = static_cast<unsigned>(fused_blocks(units));
+  const auto blocks = static_cast<unsigned>(unit_blocks(units));
   const int64_t per_block = hidden <= kChunk ? 0 : block_tree_scratch(hidden);
   with_element_type(type, [&](auto e) {
     using E = decltype(e);

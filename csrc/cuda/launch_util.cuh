@@ -20,6 +20,13 @@ inline dim3 grid_for(int64_t items, int64_t rows, int threads = kThreads) {
   return dim3(static_cast<unsigned>(x), static_cast<unsigned>(std::min(rows, kMaxGridY)));
 }
 
+// The blocks of a launch that gives each (row, copy) unit a block by a grid stride (the generic
+// reflection kernels): one per unit, at most kMaxUnitBlocks, each owning its slice of scratch.
+constexpr int64_t kMaxUnitBlocks = 8192;
+inline int64_t unit_blocks(int64_t units) {
+  return std::max<int64_t>(1, std::min(units, kMaxUnitBlocks));
+}
+
 inline size_t align_up(size_t x) { return (x + 255) & ~size_t{255}; }
 
 // The current device's multiprocessor count (the persistent kernels' grids: the blocks that fit

@@ -23,19 +23,6 @@ namespace cuda {
 namespace {
 
 constexpr int kReflectThreads = 256;
-constexpr int64_t kReflectMaxBlocks = 8192;  // blocks of a launch; each owns its scratch
-
-int64_t reflect_blocks(int64_t units) { return std::max<int64_t>(1, std::min(units, kReflectMaxBlocks)); }
-
-// The dot's terms: x[i] * v[i] in binary32 ("once") or delivered in the storage type (stepwise),
-// by the chunk kernel's product (storage_round.cuh's hardware rounding; a NaN term makes the row's
-// coefficient non-finite, and its outputs are then stored with NaN made canonical).
-template <typename E, bool Stepwise>
-struct ReflectTerms {
-  const typename E::Bits* x;
-  const typename E::Bits* v;
-  __device__ float operator()(int64_t i) const { return ReflectProduct<E, Stepwise>{}(x[i], v[i]); }
-};
 
 template <typename E, bool Stepwise>
 __global__ void reflect_rows_kernel(ReflectSet s0, ReflectSet s1, int count, int64_t rows,
@@ -95,7 +82,7 @@ bool chunk_shaped(const ReflectSet* sets, int count, int64_t hidden, const void*
 
 size_t reflect_rows_scratch_floats(int64_t units, int64_t hidden) {
   if (hidden <= kChunk) return 0;  // one chunk: block_tree_sum needs no scratch
-  return static_cast<size_t>(reflect_blocks(units) * block_tree_scratch(hidden));
+  return static_cast<size_t>(unit_blocks(units) * block_tree_scratch(hidden));
 }
 
 cudaError_t launch_reflect_rows(const ReflectSet* sets, int count, int64_t rows, int64_t copies,
@@ -104,7 +91,7 @@ cudaError_t launch_reflect_rows(const ReflectSet* sets, int count, int64_t rows,
                                 FloatType type, float* scratch, cudaStream_t stream) {
   const int64_t units = rows * copies * count;
   if (units == 0) return cudaSuccess;
-  const int64_t blocks = reflect_blocks(units);
+  const int64_t blocks = unit_blocks(units);
   const int64_t per_block = hidden <= kChunk ? 0 : block_tree_scratch(hidden);
   const ReflectSet s1 = count > 1 ? sets[1] : sets[0];
   with_element_type(type, [&](auto e) {

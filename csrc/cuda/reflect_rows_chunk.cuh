@@ -49,6 +49,17 @@ struct ReflectProduct {
   }
 };
 
+// The dot's terms of a row read from memory (the generic kernels' block_tree_sum): x[i] * v[i]
+// in binary32 ("once") or delivered in the storage type (stepwise) by the chunk kernel's product
+// (storage_round.cuh's hardware rounding; a NaN term makes the row's coefficient non-finite, and
+// its outputs are then stored with NaN made canonical).
+template <typename E, bool Stepwise>
+struct ReflectTerms {
+  const typename E::Bits* x;
+  const typename E::Bits* v;
+  __device__ float operator()(int64_t i) const { return ReflectProduct<E, Stepwise>{}(x[i], v[i]); }
+};
+
 // 10.10's last step for one element before the store's rounding: x - c*v ("once", 9.3) or
 // x - st(c*v) (stepwise; the store then rounds, which is the last st). The chunk kernel does two
 // elements at a time (stepwise_update_unrounded2), the same values.

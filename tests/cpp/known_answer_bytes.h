@@ -152,6 +152,19 @@ static Bytes reflect_kernel(const std::vector<float>& x, const std::vector<float
   return out;
 }
 
+// The table of a reflection case, [slots, H] values of dtype: slot 0 zeros, slot j >= 1
+// unit_vector(table_seed + j, H).
+static std::vector<float> reflect_table(const Args& a, int64_t H, const std::string& dtype) {
+  const int64_t slots = a.num("slots");
+  std::vector<float> table(slots * H, 0.0f);
+  for (int64_t j = 1; j < slots; ++j) {
+    const std::vector<float> v =
+        through(unit_vector(static_cast<uint32_t>(a.num("table_seed") + j), H), dtype);
+    std::copy(v.begin(), v.end(), table.begin() + j * H);
+  }
+  return table;
+}
+
 // A case's 0/1 list as the kernels' bool array (at least `rows` entries).
 static std::unique_ptr<bool[]> bools(const std::vector<int64_t>& values, int64_t rows, const char* what) {
   if (static_cast<int64_t>(values.size()) < rows) throw std::runtime_error(std::string(what) + ": an entry per row");

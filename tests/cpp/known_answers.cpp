@@ -124,11 +124,7 @@ static bool compute_pocv2(const std::string& op, const Args& a, Bytes& out) {
     Bytes x = store(through(normal(static_cast<uint32_t>(a.num("x_seed")), n), dtype), dtype);
     Bytes r = store(through(normal(static_cast<uint32_t>(a.num("residual_seed")), n), dtype), dtype);
     const Bytes w = store(through(normal(static_cast<uint32_t>(a.num("weight_seed")), H), dtype), dtype);
-    std::vector<float> table(slots * H, 0.0f);  // slot 0 zeros
-    for (int64_t j = 1; j < slots; ++j) {
-      const std::vector<float> v = through(unit_vector(static_cast<uint32_t>(a.num("table_seed") + j), H), dtype);
-      std::copy(v.begin(), v.end(), table.begin() + j * H);
-    }
+    const std::vector<float> table = reflect_table(a, H, dtype);
     const Bytes tb = store(table, dtype);
     const std::vector<int64_t>& groups = a.nums("row_group");
     per_row(groups, rows, "row_group");
@@ -141,15 +137,10 @@ static bool compute_pocv2(const std::string& op, const Args& a, Bytes& out) {
     out.insert(out.end(), r.begin(), r.end());
   } else if (op == "reflect_rows") {  // 10.10: x [rows, copies, hidden] in dtype
     const int64_t rows = a.num("rows"), copies = a.num("copies"), H = a.num("hidden");
-    const int64_t slots = a.num("slots");
     const std::string dtype = a.str("dtype");
     const bool stepwise = a.str("mode") == "stepwise";
     const std::vector<float> x = through(normal(static_cast<uint32_t>(a.num("x_seed")), rows * copies * H), dtype);
-    std::vector<float> table(slots * H, 0.0f);  // slot 0 zeros
-    for (int64_t j = 1; j < slots; ++j) {
-      const std::vector<float> v = through(unit_vector(static_cast<uint32_t>(a.num("table_seed") + j), H), dtype);
-      std::copy(v.begin(), v.end(), table.begin() + j * H);
-    }
+    const std::vector<float> table = reflect_table(a, H, dtype);
     const std::vector<int64_t>& groups = a.nums("row_group");
     const std::vector<int64_t>& mask_values = a.nums("mask");
     per_row(groups, rows, "row_group");
