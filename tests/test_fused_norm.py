@@ -178,3 +178,96 @@ def test_cuda_graph_replay_with_new_values():
         want_x, want_r = run(nx, nr, w.cpu(), table.cpu(), ng, nm, "stepwise")
         assert_bits_equal(bx.cpu(), want_x)
         assert_bits_equal(br.cpu(), want_r)
+
+
+# The GPU's one-pass kernel (cuda/fused_norm_chunk.cuh) takes fp16/bf16 rows of whole 16-byte
+# vectors at aligned addresses, up to 16384 elements; the shapes below walk its edges (one chunk,
+# a part chunk, 8 and 16 warps, copies, more units than resident blocks) and the CPU kernel is
+# the oracle (itself equal to the NumPy spec above).
+@pytest.mark.cuda
+@requires_cuda
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("n, hidden, copies", [(40, 8, None), (40, 1024, 3), (40, 2056, None),
+                                               (777, 3072, None), (40, 8192, 2), (12, 8200, None),
+                                               (12, 16384, None), (6, 16392, None)])
+def test_cuda_one_pass_shapes_equal_cpu(n, hidden, copies, dtype, mode):
+    x, table, g, m = case(n, hidden, copies, DTYPES[dtype], seed=hidden % 7)
+    r = normals(hidden + 1, x.shape, 3.0).to(DTYPES[dtype])
+    w = weight_of(hidden, DTYPES[dtype])
+    cpu_x, cpu_r = run(x, r, w, table, g, m, mode)
+    gpu_x, gpu_r = run(x.cuda(), r.cuda(), w.cuda(), table.cuda(), g.cuda(), m.cuda(), mode)
+    assert_bits_equal(gpu_r.cpu(), cpu_r)
+    assert_bits_equal(gpu_x.cpu(), cpu_x)
+
+
+def special_rows(dtype, hidden):
+    """Rows of x and residual with NaNs of odd payloads, infinities of both signs, sums that
+    overflow, an all-zero row (its norm 0 * inf with eps 0) and plain rows between them."""
+    x, _, _, _ = case(10, hidden, None, dtype, seed=5)
+    r = normals(hidden + 3, x.shape, 3.0).to(dtype)
+    big = torch.finfo(dtype).max
+    x[1, 5], r[1, 9] = float("inf"), float("-inf")
+    x[2, :] = big
+    r[2, :] = big  # every sum overflows to inf
+    x[3, 7], r[3, 7] = float("inf"), float("-inf")  # inf - inf: NaN
+    x[4].zero_()
+    r[4].zero_()
+    x[6, 100] = big
+    bits = x.view(torch.int16)
+    bits[0, 3] = 0x7F81 if dtype == torch.bfloat16 else 0x7C01  # NaN payloads the core never makes
+    bits[8, 0] = -1  # 0xFFFF: a negative NaN
+    r.view(torch.int16)[8, hidden - 1] = 0x7FFF
+    return x, r
+
+
+@pytest.mark.cuda
+@requires_cuda
+@pytest.mark.parametrize("eps", [EPS, 0.0])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("hidden", [1024, 3072])
+def test_cuda_special_values_equal_cpu(hidden, dtype, mode, eps):
+    x, r = special_rows(DTYPES[dtype], hidden)
+    _, table, g, m = case(10, hidden, None, DTYPES[dtype], seed=5)
+    m[:10] = True  # reflect every row whose slot is in range (and plain add the others)
+    w = weight_of(hidden, DTYPES[dtype])
+    cpu_x, cpu_r = run(x, r, w, table, g, m, mode, eps)
+    gpu_x, gpu_r = run(x.cuda(), r.cuda(), w.cuda(), table.cuda(), g.cuda(), m.cuda(), mode, eps)
+    assert cpu_x.isnan().any() and cpu_r.isinf().any()  # the specials reached the outputs
+    assert_bits_equal(gpu_r.cpu(), cpu_r)
+    assert_bits_equal(gpu_x.cpu(), cpu_x)
+
+
+@pytest.mark.cuda
+@requires_cuda
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_cuda_unaligned_rows_equal_cpu(dtype):
+    """Tensors starting 2 bytes past a 16-byte boundary (the generic kernel's case)."""
+    x, table, g, m = case(20, 3072, None, DTYPES[dtype], seed=1)
+    r = normals(4, x.shape, 3.0).to(DTYPES[dtype])
+    w = weight_of(3072, DTYPES[dtype])
+    cpu_x, cpu_r = run(x, r, w, table, g, m, "stepwise")
+
+    def unaligned(t):
+        return torch.empty(t.numel() + 1, dtype=t.dtype, device="cuda")[1:].view(t.shape).copy_(t)
+    gx, gr = unaligned(x), unaligned(r)
+    assert gx.data_ptr() % 16 == 2
+    pr.fused_add_rms_norm_reflect(gx, gr, w.cuda(), EPS, table.cuda(), g.cuda(), m.cuda(), "stepwise")
+    assert_bits_equal(gr.cpu(), cpu_r)
+    assert_bits_equal(gx.cpu(), cpu_x)
+
+
+@pytest.mark.parametrize("eps", [EPS, 0.0])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_special_values_equal_the_spec(dtype, mode, eps, device):
+    x, r = special_rows(DTYPES[dtype], 1024)
+    _, table, g, m = case(10, 1024, None, DTYPES[dtype], seed=5)
+    m[:10] = True
+    w = weight_of(1024, DTYPES[dtype])
+    got_x, got_r = run(*(t.to(device) for t in (x, r, w, table, g, m)), mode, eps)
+    want_x, want_r = want(x, r, w, table, g, m, mode, eps)
+    assert want_x.isnan().any() and want_r.isinf().any()
+    assert_bits_equal(got_r.cpu(), want_r)
+    assert_bits_equal(got_x.cpu(), want_x)

@@ -226,7 +226,9 @@ void fused_cuda(const at::Tensor& x, const at::Tensor& residual, const at::Tenso
   const c10::cuda::CUDAGuard guard(x.device());
   const int64_t units = x.size(0) * x.size(1);
   if (units == 0) return;
-  const auto floats = static_cast<int64_t>(cuda::fused_norm_scratch_floats(units, x.size(2)));
+  const bool one_pass = cuda::fused_norm_one_pass(x.data_ptr(), residual.data_ptr(), weight.data_ptr(),
+                                                   table.data_ptr(), x.size(2), cuda_dtype(x.scalar_type()));
+  const auto floats = static_cast<int64_t>(cuda::fused_norm_scratch_floats(units, x.size(2), one_pass));
   const at::Tensor scratch = floats > 0 ? at::empty({floats}, x.options().dtype(at::kFloat)) : at::Tensor();
   C10_CUDA_CHECK(cuda::launch_fused_add_rms_norm_reflect(
       x.data_ptr(), residual.data_ptr(), weight.data_ptr(), static_cast<float>(eps), x.size(0),

@@ -1,5 +1,9 @@
 // fused_norm.cu — the fused residual add + RMSNorm with the PoC reflection folded in, on the GPU
-// (SPEC.md 10.14). One block per (row, copy) unit, walking units by a grid stride:
+// (SPEC.md 10.14). Two kernels, the same bits:
+// - the one-pass chunk kernel (fused_norm_chunk.cuh) for fp16/bf16 rows of whole 16-byte vectors
+//   at 16-byte aligned addresses, up to 16384 elements: each element read and written once;
+// - the generic kernel below for every other shape and for fp32.
+// The generic kernel: one block per (row, copy) unit, walking units by a grid stride:
 //   1. a unit whose row is masked on and whose slot lies in [0, slots) has both dots summed first
 //      (x's and the residual's against the slot's vector, block_tree_sum: section 7's order);
 //   2. each element: the two reflected (or plain) values as reflect_rows stores them, their sum
@@ -14,6 +18,7 @@
 #include <type_traits>
 
 #include "device_common.cuh"
+#include "fused_norm_chunk.cuh"
 #include "kernels.h"
 #include "launch_util.cuh"
 #include "reflect_rows_chunk.cuh"
@@ -90,10 +95,23 @@ __global__ void fused_kernel(typename E::Bits* x_all, typename E::Bits* res_all,
   }
 }
 
+// The chunk kernel's widths: 8 warps (rows of up to 8192 elements) and 16 (up to 16384).
+constexpr int kFusedChunkWarps = 8;
+constexpr int kFusedWideChunkWarps = 16;
+
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
 }  // namespace
 
-size_t fused_norm_scratch_floats(int64_t units, int64_t hidden) {
-  if (hidden <= kChunk) return 0;  // one chunk: block_tree_sum needs no scratch
+bool fused_norm_one_pass(const void* x, const void* residual, const void* weight,
+                         const void* table, int64_t hidden, FloatType type) {
+  return type != FloatType::kFloat32 && hidden % 8 == 0 &&
+         hidden <= int64_t{kFusedWideChunkWarps} * kChunk && aligned16(x) && aligned16(residual) &&
+         aligned16(weight) && aligned16(table);
+}
+
+size_t fused_norm_scratch_floats(int64_t units, int64_t hidden, bool one_pass) {
+  if (one_pass || hidden <= kChunk) return 0;  // one chunk: block_tree_sum needs no scratch
   return static_cast<size_t>(unit_blocks(units) * block_tree_scratch(hidden));
 }
 
@@ -105,6 +123,7 @@ cudaError_t launch_fused_add_rms_norm_reflect(void* x, void* residual, const voi
                                               cudaStream_t stream) {
   const int64_t units = rows * copies;
   if (units == 0 || hidden == 0) return cudaSuccess;
+  const bool one_pass = fused_norm_one_pass(x, residual, weight, table, hidden, type);
   const auto blocks = static_cast<unsigned>(unit_blocks(units));
   const int64_t per_block = hidden <= kChunk ? 0 : block_tree_scratch(hidden);
   with_element_type(type, [&](auto e) {
@@ -114,6 +133,26 @@ cudaError_t launch_fused_add_rms_norm_reflect(void* x, void* residual, const voi
     auto* rp = static_cast<Bits*>(residual);
     const auto* wp = static_cast<const Bits*>(weight);
     const auto* tp = static_cast<const Bits*>(table);
+    if constexpr (sizeof(Bits) == 2) {
+      if (one_pass) {
+        const bool wide = hidden > int64_t{kFusedChunkWarps} * kChunk;
+        if (stepwise && !wide)
+          launch_fused_norm_chunk<E, true, kFusedChunkWarps>(xp, rp, wp, eps, units, copies, hidden,
+                                                             tp, slots, row_group, mask, stream);
+        else if (stepwise)
+          launch_fused_norm_chunk<E, true, kFusedWideChunkWarps>(xp, rp, wp, eps, units, copies,
+                                                                 hidden, tp, slots, row_group, mask,
+                                                                 stream);
+        else if (!wide)
+          launch_fused_norm_chunk<E, false, kFusedChunkWarps>(xp, rp, wp, eps, units, copies, hidden,
+                                                              tp, slots, row_group, mask, stream);
+        else
+          launch_fused_norm_chunk<E, false, kFusedWideChunkWarps>(xp, rp, wp, eps, units, copies,
+                                                                  hidden, tp, slots, row_group, mask,
+                                                                  stream);
+        return;
+      }
+    }
     if (stepwise)
       fused_kernel<E, true><<<blocks, kFusedThreads, 0, stream>>>(
           xp, rp, wp, eps, rows, copies, hidden, tp, slots, row_group, mask, scratch, per_block);

@@ -153,9 +153,12 @@ cudaError_t launch_reflect_rows(const ReflectSet* sets, int count, int64_t rows,
 // ---- fused_norm.cu ----
 // SPEC.md 10.14 in place on x and residual ([rows, copies, hidden] of `type`, weight [hidden]):
 // rows reflect_rows would reflect are reflected (both tensors), then residual <- st(x + residual),
-// x <- st(st(residual * inv) * weight). `scratch`: fused_norm_scratch_floats(units, hidden)
-// floats, units = rows * copies.
-size_t fused_norm_scratch_floats(int64_t units, int64_t hidden);
+// x <- st(st(residual * inv) * weight). `scratch`: fused_norm_scratch_floats(units, hidden,
+// one_pass) floats, units = rows * copies, one_pass = fused_norm_one_pass(...) (the one-pass
+// kernel's shapes, which need no scratch).
+bool fused_norm_one_pass(const void* x, const void* residual, const void* weight,
+                         const void* table, int64_t hidden, FloatType type);
+size_t fused_norm_scratch_floats(int64_t units, int64_t hidden, bool one_pass);
 cudaError_t launch_fused_add_rms_norm_reflect(void* x, void* residual, const void* weight, float eps,
                                               int64_t rows, int64_t copies, int64_t hidden,
                                               const void* table, int64_t slots,

@@ -1,0 +1,233 @@
+// fused_norm_chunk.cuh — the one-pass fused_add_rms_norm_reflect kernel (SPEC.md 10.14) for
+// 16-bit rows that split into whole 16-byte vectors at 16-byte aligned addresses and fit on chip
+// (kWarps chunks of 1024 terms). fused_norm.cu launches it when it applies and its generic
+// kernel otherwise.
+//
+// Why a second kernel: the generic one (256 threads a unit) reads each row three times (the
+// dots, the sum, the norm). Here a block of one warp per 1024-term chunk holds the unit's x, its
+// residual and its slot's v in registers, and the weight for all its units:
+//   1. a reflected unit's two dots by chunk_dot (the tree of core section 7, the same pairing as
+//      tree_sum.cuh's), the chunk sums meeting in shared memory (one barrier);
+//   2. s = st(a + b) of the two reflected (or plain) values, kept as the storage words;
+//   3. the sum of squares of s by chunk_dot again (one more barrier), the inverse RMS;
+//   4. residual <- s and x <- st(st(s * inv) * w) written from the registers.
+// Each element is read once and written once. The roundings are storage_round.cuh's hardware
+// forms, the same bits as the core's for every non-NaN value; a NaN stays a NaN through every
+// step and is stored as the core's canonical NaN (pack_canonical), so the bits are the CPU's.
+#pragma once
+
+#include <stdint.h>
+#include <string.h>
+
+#include <type_traits>
+
+#include "../core/pocrand_core.h"
+#include "chunk_dot.cuh"
+#include "device_common.cuh"
+#include "launch_util.cuh"
+#include "reflect_rows_chunk.cuh"
+#include "storage_round.cuh"
+#include "tree_sum.cuh"
+
+namespace pocrand {
+namespace cuda {
+namespace {
+
+// The core's stored NaN of a 16-bit type: encode(canonicalize_nan(NaN)).
+template <typename E>
+constexpr uint32_t kStoredNaN = std::is_same<E, F16>::value ? 0x7e00u : 0x7fc0u;
+
+// The storage bits of two values, a in the low half: the core's encode(canonicalize_nan(.)) of
+// each. pack_fast is that for non-NaN values (one conversion for both); a NaN half is replaced.
+template <typename E>
+__device__ __forceinline__ uint32_t pack_canonical(float a, float b) {
+  uint32_t w = pack_fast<E>(a, b);
+  if (a != a) w = (w & 0xffff0000u) | kStoredNaN<E>;
+  if (b != b) w = (w & 0x0000ffffu) | kStoredNaN<E> << 16;
+  return w;
+}
+
+// The sum of squares' term (10.14): s[i] * s[i] of the stored residual, two at a time for
+// chunk_dot's pair path (+0.0 for the zero words beyond the row, its padding). The second
+// operand is unused: chunk_dot passes the same words twice.
+template <typename E>
+struct SquareProduct {
+  __device__ __forceinline__ float operator()(typename E::Bits s, typename E::Bits) const {
+    const float si = E::arith(s);
+    return pr_mul(si, si);
+  }
+  __device__ __forceinline__ float2 pair(uint32_t sw, uint32_t) const {
+    const float2 s = widen2<E>(sw);
+    return make_float2(pr_mul(s.x, s.x), pr_mul(s.y, s.y));
+  }
+};
+
+// One 16-byte vector of s = st(a + b), a and b the vectors of x and residual each reflected by v
+// with its coefficient as reflect_rows stores it: st(x - c*v) ("once") or st(x - st(c*v))
+// (stepwise).
+template <typename E, bool Stepwise>
+__device__ __forceinline__ uint4 reflected_sum(const uint4& x, const uint4& r, const uint4& v,
+                                               float cx, float cr) {
+  uint32_t xw[4], rw[4], vw[4], s[4];
+  memcpy(xw, &x, 16);
+  memcpy(rw, &r, 16);
+  memcpy(vw, &v, 16);
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    const float2 xs = widen2<E>(xw[k]), rs = widen2<E>(rw[k]), vs = widen2<E>(vw[k]);
+    float2 ua, ub;
+    if constexpr (Stepwise) {
+      ua = stepwise_update_unrounded2<E>(xs.x, xs.y, cx, vs.x, vs.y);
+      ub = stepwise_update_unrounded2<E>(rs.x, rs.y, cr, vs.x, vs.y);
+    } else {
+      ua = make_float2(householder_update(xs.x, cx, vs.x), householder_update(xs.y, cx, vs.y));
+      ub = make_float2(householder_update(rs.x, cr, vs.x), householder_update(rs.y, cr, vs.y));
+    }
+    const float2 a = st_fast2<E>(ua.x, ua.y), b = st_fast2<E>(ub.x, ub.y);
+    s[k] = pack_canonical<E>(pr_add(a.x, b.x), pr_add(a.y, b.y));
+  }
+  uint4 out;
+  memcpy(&out, s, 16);
+  return out;
+}
+
+// One vector of s = st(x + residual) (a row not reflected).
+template <typename E>
+__device__ __forceinline__ uint4 plain_sum(const uint4& x, const uint4& r) {
+  uint32_t xw[4], rw[4], s[4];
+  memcpy(xw, &x, 16);
+  memcpy(rw, &r, 16);
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    const float2 xs = widen2<E>(xw[k]), rs = widen2<E>(rw[k]);
+    s[k] = pack_canonical<E>(pr_add(xs.x, rs.x), pr_add(xs.y, rs.y));
+  }
+  uint4 out;
+  memcpy(&out, s, 16);
+  return out;
+}
+
+// One vector of the norm's output y = st(st(s * inv) * w).
+template <typename E>
+__device__ __forceinline__ uint4 normed(const uint4& s, const uint4& w, float inv) {
+  uint32_t sw[4], ww[4], y[4];
+  memcpy(sw, &s, 16);
+  memcpy(ww, &w, 16);
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    const float2 ss = widen2<E>(sw[k]), ws = widen2<E>(ww[k]);
+    const float2 t = st_fast2<E>(pr_mul(ss.x, inv), pr_mul(ss.y, inv));
+    y[k] = pack_canonical<E>(pr_mul(t.x, ws.x), pr_mul(t.y, ws.y));
+  }
+  uint4 out;
+  memcpy(&out, y, 16);
+  return out;
+}
+
+// The row's sums from this warp's chunk sums a[k] (core section 7's last level over the block's
+// chunks, each warp summing them itself), through sums[k] (kWarps floats each): one barrier for
+// all N. With one chunk a chunk sum is already the row's sum.
+template <int kWarps, int N>
+__device__ __forceinline__ void row_sums(float (&a)[N], float (&sums)[N][kWarps], int chunks) {
+  if (chunks == 1) return;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  if (lane == 0) {
+#pragma unroll
+    for (int k = 0; k < N; ++k) sums[k][warp] = a[k];
+  }
+  __syncthreads();
+#pragma unroll
+  for (int k = 0; k < N; ++k)
+    a[k] = chunk_tree<1, 1, TreeResult::kEveryLane>([&](int c) { return sums[k][c]; }, lane, chunks);
+}
+
+// Two blocks a multiprocessor for rows of up to 8 chunks (128 registers a thread, the four row
+// arrays without spills), one for 16.
+template <int kWarps>
+constexpr int fused_chunk_min_blocks() { return kWarps <= 8 ? 2 : 1; }
+
+template <typename E, bool Stepwise, int kWarps>
+__global__ void __launch_bounds__(kWarps * 32, (fused_chunk_min_blocks<kWarps>()))
+fused_norm_chunk_kernel(typename E::Bits* x_all, typename E::Bits* res_all,
+                        const typename E::Bits* weight, float eps, int64_t units, int64_t copies,
+                        int hidden, const typename E::Bits* table, int64_t slots,
+                        const int64_t* row_group, const bool* mask) {
+  static_assert(sizeof(typename E::Bits) == 2, "16-bit elements: two a 32-bit word");
+  using Bits = typename E::Bits;
+  constexpr int P = ChunkShape<E>::kPerLane;
+  // The chunk sums of alternate units: [parity] the two dots, and the sum of squares. A unit's
+  // buffers are written again two units later, after every warp passed the barrier of the unit
+  // between (every unit of several chunks has one), so no reader is overtaken.
+  __shared__ float dots[2][2][kWarps];
+  __shared__ float squares[2][1][kWarps];
+  const int lane = threadIdx.x & 31;
+  const int chunks = blockDim.x >> 5;
+  const int vectors = hidden / ChunkShape<E>::kVec;
+  const int base = (threadIdx.x >> 5) * (kChunk / ChunkShape<E>::kVec);  // this warp's first vector
+  const float h = static_cast<float>(hidden);  // exact: hidden <= 2^24
+  int parity = 0;
+  for (int64_t u = blockIdx.x; u < units; u += gridDim.x) {
+    const int64_t r = copies == 1 ? u : u / copies;  // a 64-bit division is slow
+    const UnitSlot slot = row_slot(r, slots, row_group, mask);
+    const bool reflect = slot.m && slot.g >= 0 && slot.g < slots;  // the same in every thread
+    uint4* x = reinterpret_cast<uint4*>(x_all + u * hidden);
+    uint4* res = reinterpret_cast<uint4*>(res_all + u * hidden);
+    uint4 xs[P], rs[P], s[P];
+    load_chunk<E>(reinterpret_cast<const Bits*>(x), base, vectors, xs);
+    load_chunk<E>(reinterpret_cast<const Bits*>(res), base, vectors, rs);
+    if (reflect) {
+      uint4 vs[P];
+      load_chunk<E>(table + slot.g * hidden, base, vectors, vs);
+      const ReflectProduct<E, Stepwise> product;
+      float d[2] = {chunk_dot<E>(xs, vs, base, vectors, product),
+                    chunk_dot<E>(rs, vs, base, vectors, product)};
+      row_sums(d, dots[parity], chunks);
+      const float cx = Stepwise ? stepwise_coefficient_fast<E>(d[0]) : householder_coefficient(d[0]);
+      const float cr = Stepwise ? stepwise_coefficient_fast<E>(d[1]) : householder_coefficient(d[1]);
+#pragma unroll
+      for (int m = 0; m < P; ++m) s[m] = reflected_sum<E, Stepwise>(xs[m], rs[m], vs[m], cx, cr);
+    } else {
+#pragma unroll
+      for (int m = 0; m < P; ++m) s[m] = plain_sum<E>(xs[m], rs[m]);
+    }
+#pragma unroll
+    for (int m = 0; m < P; ++m)  // beyond the row: the sum of squares' +0.0 padding
+      if (base + lane + 32 * m >= vectors) s[m] = make_uint4(0, 0, 0, 0);
+    float ss[1] = {chunk_dot<E>(s, s, base, vectors, SquareProduct<E>{})};
+    row_sums(ss, squares[parity], chunks);
+    parity ^= 1;
+    const float inv = rms_inverse(ss[0], h, eps);
+    uint4 w[P];  // loaded a unit at a time (from L1 or L2): held across the loop it cost spills
+    load_chunk<E>(weight, base, vectors, w);
+#pragma unroll
+    for (int m = 0; m < P; ++m) {
+      const int q = base + lane + 32 * m;
+      if (q < vectors) {
+        res[q] = s[m];
+        x[q] = normed<E>(s[m], w[m], inv);
+      }
+    }
+  }
+}
+
+// The one-pass kernel over rows * copies units of hidden <= kWarps * kChunk elements, one warp a
+// chunk, as many blocks as fit on the device (each walking units gridDim.x apart).
+template <typename E, bool Stepwise, int kWarps>
+void launch_fused_norm_chunk(typename E::Bits* x, typename E::Bits* residual,
+                             const typename E::Bits* weight, float eps, int64_t units,
+                             int64_t copies, int64_t hidden, const typename E::Bits* table,
+                             int64_t slots, const int64_t* row_group, const bool* mask,
+                             cudaStream_t stream) {
+  const int warps = static_cast<int>((hidden + kChunk - 1) / kChunk);
+  const int64_t fit =
+      int64_t{resident_blocks_per_sm<fused_norm_chunk_kernel<E, Stepwise, kWarps>, kWarps>(warps)} *
+      device_multiprocessors();
+  const auto blocks = static_cast<unsigned>(std::min(units, fit));
+  fused_norm_chunk_kernel<E, Stepwise, kWarps><<<blocks, warps * 32, 0, stream>>>(
+      x, residual, weight, eps, units, copies, static_cast<int>(hidden), table, slots, row_group,
+      mask);
+}
+
+}  // namespace
+}  // namespace cuda
+}  // namespace pocrand
