@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -132,14 +133,61 @@ class ToyNorm(torch.nn.Module):
         return s * self.weight, s
 
 
+class RMSNorm(torch.nn.Module):
+    """vLLM's RMSNorm as attach sees it (weight, variance_epsilon, variance_size_override,
+    forward(x, residual=None) -> (x, residual)), computing the add + norm by the NumPy mirror of
+    SPEC.md 10.14 (every row masked off): the fused form's oracle, independent of the kernel."""
+
+    def __init__(self, hidden, eps=1e-6):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.rand(hidden) + 0.5)
+        self.variance_epsilon = eps
+        self.variance_size_override = None
+
+    def forward(self, x, residual=None):
+        if residual is None:
+            s = x.float()
+            return (s * torch.rsqrt(s.pow(2).mean(-1, keepdim=True) + self.variance_epsilon)
+                    ).to(x.dtype) * self.weight
+        import spec_numpy as spec
+        from test_pocv2_spec import spec_tensor, storage
+        name = str(x.dtype).removeprefix("torch.")
+        n, hidden = x.shape[0], x.shape[-1]
+        y, s = spec.fused_add_rms_norm_reflect(
+            storage(x), storage(residual), storage(self.weight), self.variance_epsilon,
+            storage(torch.zeros(1, hidden, dtype=x.dtype)), np.zeros(n, np.int64),
+            np.zeros(n, bool), name, "stepwise")
+        return (spec_tensor(y, name).view(x.shape).to(x.device),
+                spec_tensor(s, name).view(x.shape).to(x.device))
+
+
+class ToyNormedLayer(ToyLayer):
+    """A vLLM decoder layer's shape: input_layernorm(hidden, residual) first."""
+
+    def __init__(self, hidden, moe=None):
+        super().__init__(hidden, moe)
+        self.input_layernorm = RMSNorm(hidden)
+
+    def forward(self, positions, hidden_states, residual):
+        if residual is None:
+            residual, h = hidden_states, self.input_layernorm(hidden_states)
+        else:
+            h, residual = self.input_layernorm(hidden_states, residual)
+        h = self.lin(h)
+        if self.mlp is not None:
+            h = self.mlp(h)
+        return h, residual
+
+
 class ToyInner(torch.nn.Module):
-    def __init__(self, vocab, hidden, n_layers, n_experts, top_k, moe_every):
+    def __init__(self, vocab, hidden, n_layers, n_experts, top_k, moe_every, vllm_norms=False):
         super().__init__()
         self.embed_tokens = ToyEmbed(vocab, hidden)
+        layer = ToyNormedLayer if vllm_norms else ToyLayer
         self.layers = torch.nn.ModuleList(
-            ToyLayer(hidden, ToyMoE(hidden, n_experts, top_k) if i % moe_every == 0 else None)
+            layer(hidden, ToyMoE(hidden, n_experts, top_k) if i % moe_every == 0 else None)
             for i in range(n_layers))
-        self.norm = ToyNorm(hidden)
+        self.norm = RMSNorm(hidden) if vllm_norms else ToyNorm(hidden)
 
     def forward(self, input_ids, positions):
         h, residual = self.embed_tokens(input_ids), None
@@ -150,9 +198,10 @@ class ToyInner(torch.nn.Module):
 
 
 class ToyModel(torch.nn.Module):
-    def __init__(self, vocab=50, hidden=32, n_layers=3, n_experts=6, top_k=2, moe_every=2):
+    def __init__(self, vocab=50, hidden=32, n_layers=3, n_experts=6, top_k=2, moe_every=2,
+                 vllm_norms=False):
         super().__init__()
-        self.model = ToyInner(vocab, hidden, n_layers, n_experts, top_k, moe_every)
+        self.model = ToyInner(vocab, hidden, n_layers, n_experts, top_k, moe_every, vllm_norms)
 
     def forward(self, input_ids, positions):
         return self.model(input_ids, positions)

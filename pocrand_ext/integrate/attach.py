@@ -16,18 +16,22 @@ keeps its bits when no PoC row shares its sequence (vLLM's requests never share 
 """
 from __future__ import annotations
 
+import logging
+
 import torch
 
 from .. import decode
 from ..protocols import gonka_poc as _gp
 from .backend import resolve_backend
 from .layers import find_decoder_layers
+from .norm_seam import fusion_plan
 from .router_seam import SEAM, has_topk, seamed_forward
 from .state import PoCState
 
 __all__ = ["attach", "AttachHandle", "find_parts"]
 
 LAYOUTS = ("rows", "batch_seq")
+_LOG = logging.getLogger("pocrand_ext.integrate")
 _SUBCLASSES: dict = {}  # (original class, kind) -> subclass
 
 
@@ -45,9 +49,13 @@ class _Seam:
 
 
 class _LayerSeam(_Seam):
-    def __init__(self, state, backend, layout, i: int):
+    """Layer i's outputs reflected by its slot. deferred: a (hidden, residual) output passes on
+    as it is, for the next norm to reflect in its own pass (_FusedNormSeam); an output without a
+    residual is reflected here either way."""
+
+    def __init__(self, state, backend, layout, i: int, deferred: bool = False):
         super().__init__(state, backend, layout)
-        self.i = i
+        self.i, self.deferred = i, deferred
         self.pair = getattr(backend, "reflect_pair", None)
 
     def _one(self, x):
@@ -61,6 +69,8 @@ class _LayerSeam(_Seam):
         if not isinstance(out, tuple) or not out or not isinstance(out[0], torch.Tensor):
             return out
         h, rest = out[0], out[1:]
+        if self.deferred and rest and isinstance(rest[0], torch.Tensor):
+            return out  # the next norm is called with this residual and reflects both
         if not rest or not isinstance(rest[0], torch.Tensor) or rest[0].shape != h.shape:
             return (self._one(h),) + rest  # no residual (None, or another output: passed on)
         res = rest[0]
@@ -70,6 +80,47 @@ class _LayerSeam(_Seam):
             a, b = self.pair(rh, rr, st.table[self.i], st.row_group[:n], st.mask[:n])
             return (a.view(h.shape), b.view(res.shape)) + rest[1:]
         return (self._one(h), self._one(res)) + rest[1:]
+
+
+class _FusedNormSeam(_Seam):
+    """A vLLM-style RMSNorm taking boundary i's reflection (norm_seam.py): norm(x, residual) is
+    the backend's fused_add_rms_norm in place on the rows, PoC rows reflected by layer i's slot
+    first; where the tensors do not fit the fused op (dtypes, shapes, layout) the pair is
+    reflected by reflect_rows and the norm's own forward runs. snap: also the final norm's snap."""
+
+    def __init__(self, state, backend, layout, i: int, snap: bool):
+        super().__init__(state, backend, layout)
+        self.i = i
+        self.boundary = _LayerSeam(state, backend, layout, i)
+        self.snap = _SnapSeam(state, backend, layout) if snap else None
+
+    def fits(self, module, x, residual) -> bool:
+        w = module.weight
+        return (isinstance(x, torch.Tensor) and isinstance(residual, torch.Tensor)
+                and x.shape == residual.shape and x.dtype == residual.dtype == w.dtype
+                and x.device == w.device and w.shape == x.shape[-1:] and x.is_contiguous()
+                and residual.is_contiguous() and x.dtype in _FUSED_DTYPES)
+
+    def forward(self, module, cls, x, residual=None, *args, **kwargs):
+        if residual is None:
+            raise RuntimeError(
+                f"{type(module).__name__} after decoder layer {self.i} was called without a "
+                f"residual, but attach folded that layer's reflection into it: attach with "
+                f"fuse_norm=False for this model")
+        if args or kwargs or not self.fits(module, x, residual):
+            a, b = self.boundary.apply((x, residual))
+            out = cls.forward(module, a, b, *args, **kwargs)
+        else:
+            st, rx, rr = self.state, self.rows(x), self.rows(residual)
+            n = rx.shape[0]
+            self.backend.fused_add_rms_norm(rx, rr, module.weight.detach(),
+                                            module.variance_epsilon, st.table[self.i],
+                                            st.row_group[:n], st.mask[:n])
+            out = (rx.view(x.shape), rr.view(residual.shape))
+        return self.snap.apply(out) if self.snap is not None else out
+
+
+_FUSED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
 
 class _EmbedSeam(_Seam):
@@ -135,6 +186,9 @@ def _subclass(cls, kind: str):
         return _SUBCLASSES[key]
     if kind == "router":
         forward = seamed_forward(cls)
+    elif kind == "fused_norm":
+        def forward(self, x, residual=None, *args, **kwargs):
+            return getattr(self, SEAM).forward(self, cls, x, residual, *args, **kwargs)
     elif kind == "embed":
         def forward(self, input_ids, *args, **kwargs):
             seam = getattr(self, SEAM)
@@ -240,6 +294,8 @@ class AttachHandle:
         self.model, self.state, self.backend, self.layout = model, state, backend, layout
         self._swapped: list = []  # (module, original class)
         self.num_layers = self.num_gates = 0
+        self.reflection = "separate"  # or "fused": see attach's fuse_norm
+        self.reflection_reason = ""
 
     def _swap(self, module, kind: str, seam) -> None:
         cls = type(module)
@@ -261,7 +317,7 @@ class AttachHandle:
 
 
 def attach(model: torch.nn.Module, state: PoCState, *, backend="pocrand", rounding="stepwise",
-           layout: str | None = None) -> AttachHandle:
+           layout: str | None = None, fuse_norm: bool | None = None) -> AttachHandle:
     """Wrap every decoder layer (its output, and its residual when it returns (hidden, residual),
     reflected on PoC rows by the row's slot of that layer's table), the token embedding (PoC rows'
     ids replaced by state.token_ids, their embeddings synthesised or taken from state.embeds),
@@ -271,7 +327,11 @@ def attach(model: torch.nn.Module, state: PoCState, *, backend="pocrand", roundi
 
     backend: "pocrand", "reference" or an object with reflect, embed, route and snap (see
     integrate.backend); rounding: the pocrand backend's reflection rounding; layout: "rows" or
-    "batch_seq" (see the module's docstring). Returns a handle whose detach() restores the model."""
+    "batch_seq" (see the module's docstring); fuse_norm: fold each boundary's reflection into the
+    next vLLM-style RMSNorm (norm_seam.py: every row's add + norm is then pocrand's fixed-order one,
+    chat rows' included) — None: where the model and backend allow, True: or a ValueError,
+    False: never. Returns a handle whose detach() restores the model; handle.reflection says
+    "fused" or "separate" and handle.reflection_reason why (also logged)."""
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(state, PoCState):
@@ -298,9 +358,15 @@ def attach(model: torch.nn.Module, state: PoCState, *, backend="pocrand", roundi
             raise ValueError(f"the model is {weight.dtype} on {weight.device}, the state "
                              f"{state.dtype} on {state.device}")
     meta = [_experts_meta(moe, gate) for _, moe, gate in gates]
+    fused_norms, reason = fusion_plan(layers, norm, impl, fuse_norm)
     handle = AttachHandle(model, state, impl, layout)
+    handle.reflection = "fused" if fused_norms else "separate"
+    handle.reflection_reason = reason
+    _LOG.info("pocrand attach: %s", reason)
     for i, layer in enumerate(layers):
-        handle._swap(layer, "layer", _LayerSeam(state, impl, layout, i))
+        handle._swap(layer, "layer", _LayerSeam(state, impl, layout, i, deferred=bool(fused_norms)))
+    for i, fused in enumerate(fused_norms[:-1]):
+        handle._swap(fused, "fused_norm", _FusedNormSeam(state, impl, layout, i, snap=False))
     handle._swap(embed, "embed", _EmbedSeam(state, impl, layout))
     for (ordinal, _, gate), (E, k) in zip(gates, meta):
         kind = "router" if not isinstance(gate, torch.nn.Linear) and has_topk(type(gate)) else "gate"
@@ -309,7 +375,11 @@ def attach(model: torch.nn.Module, state: PoCState, *, backend="pocrand", roundi
         except ValueError:
             handle.detach()
             raise
-    handle._swap(norm, "norm", _SnapSeam(state, impl, layout))
+    if fused_norms:
+        handle._swap(norm, "fused_norm", _FusedNormSeam(state, impl, layout, len(layers) - 1,
+                                                        snap=True))
+    else:
+        handle._swap(norm, "norm", _SnapSeam(state, impl, layout))
     state.router_meta[:] = meta
     handle.num_layers, handle.num_gates = len(layers), len(gates)
     model.__dict__["_pocrand_attached"] = True

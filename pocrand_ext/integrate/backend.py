@@ -9,7 +9,9 @@ embeds and row_group are the state's buffers sliced to the n rows of the call):
     snap(h, seeds, codebook, out) -> None                  # h [n, hidden]; writes out = (k, bad, scores, q)
 
 and optionally reflect_pair(hidden, residual, table, row_group, mask) -> (hidden', residual')
-for a layer's two outputs in one call, and pick_seeds(base, step, prev_k) -> int64 [n], the
+for a layer's two outputs in one call, fused_add_rms_norm(x, residual, weight, eps, table,
+row_group, mask) -> None, vLLM's fused add + RMSNorm in place on x and residual [n, hidden] with
+the reflection folded in (attach then uses it on vLLM-style models: norm_seam.py), and pick_seeds(base, step, prev_k) -> int64 [n], the
 snap's pick seeds of decode rows (default: pocrand's step_seed(step, prev_k, 0x91); rows with
 prev_k < 0 take the state's prefill_pick either way). Every callable must run inside
 torch.compile(fullgraph=True) and CUDA-graph capture: no host reads, no value-sized allocation.
@@ -20,7 +22,7 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
-from ..reflect import MODES, reflect_rows, reflect_rows_pair
+from ..reflect import MODES, fused_add_rms_norm_reflect, reflect_rows, reflect_rows_pair
 from ..snap import snap as _snap
 from ..protocols import gonka_poc as _gp
 
@@ -59,6 +61,10 @@ class PocrandBackend:
         h, r = reflect_rows_pair(_rows3(hidden), _rows3(residual), table, row_group, mask,
                                           self.rounding)
         return h.view(hidden.shape), r.view(residual.shape)
+
+    def fused_add_rms_norm(self, x, residual, weight, eps, table, row_group, mask):
+        fused_add_rms_norm_reflect(_rows3(x), _rows3(residual), weight, eps, table, row_group,
+                                   mask, self.rounding)
 
     def embed(self, out, base, step, prev_k, embeds, mask):
         from .. import overrides
