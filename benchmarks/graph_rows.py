@@ -352,6 +352,12 @@ def decode_step_row(repeats: int):
                 if poc:
                     pr.snap(layers[-1]["h"], snap_seeds, codebook, out=snap_out)
             return step
+        def routers_and_snap():
+            for ly in layers:
+                if router_override is not None:
+                    router_override(ly["logits"], ly["route"], steps, mask, E, K, ladder)
+            pr.snap(layers[-1]["h"], snap_seeds, codebook, out=snap_out)
+        alone = replay_ms(routers_and_snap, [()], repeats, "decode step, routers + snap")
         with_poc = replay_ms(folded(mask, True), [()], repeats, "decode step, folded")
         plain = replay_ms(folded(none, False), [()], repeats, "decode step, plain norms")
         cost = None if with_poc is None or plain is None else with_poc - plain
@@ -362,6 +368,9 @@ def decode_step_row(repeats: int):
                          target=f"<= 25% of the compiled reference (here {ratio(cost, comp)})",
                          met=None if cost is None or comp is None else cost <= 0.25 * comp,
                          check="-"))
+        rows.append(dict(op=f"of which: {L} router overrides + snap alone", shape=f"{n}x{hidden} bf16",
+                         ours=alone, eager=None, compiled=comp, floor=None, vs_floor="-",
+                         target=f"(compiled reference {ratio(alone, comp)})", met=None, check="-"))
     return rows
 
 
