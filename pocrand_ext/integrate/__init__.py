@@ -7,6 +7,7 @@
     attach.py       attach(model, state): the model's layers, embedding, MoE gates and final norm
                     wrapped in place, for torch.compile and CUDA-graph capture
     backend.py      the transforms the wrapped modules run (PocrandBackend, or any backend)
+    norm_seam.py    where attach folds a boundary's reflection into the next vLLM-style RMSNorm
     router_seam.py  the logits seam of routers that compute their own top-k
     gonka_plugin.py the vllm.general_plugins entry point that, on opt-in, swaps an installed
                     gonka-poc plugin's functions for pocrand's drop-ins
