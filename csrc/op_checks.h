@@ -29,7 +29,22 @@ inline std::string shape(at::IntArrayRef sizes) {
   return s + "]";
 }
 
-inline std::string dtype_name(at::ScalarType t) { return c10::toString(t); }
+// A dtype as Python users write it (torch.float32, not c10's Float), in every op's messages.
+inline std::string dtype_name(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat: return "torch.float32";
+    case at::kDouble: return "torch.float64";
+    case at::kHalf: return "torch.float16";
+    case at::kBFloat16: return "torch.bfloat16";
+    case at::kLong: return "torch.int64";
+    case at::kInt: return "torch.int32";
+    case at::kShort: return "torch.int16";
+    case at::kChar: return "torch.int8";
+    case at::kByte: return "torch.uint8";
+    case at::kBool: return "torch.bool";
+    default: return c10::toString(t);
+  }
+}
 
 constexpr int64_t kMaxCount = 2147483647;  // 2^31 - 1: per-nonce element count / vocabulary size
 constexpr int64_t kMaxSeed = 4294967295;   // 2^32 - 1: seeds are u32 values

@@ -99,21 +99,8 @@ def snap(h: torch.Tensor, seeds: torch.Tensor, codebook: torch.Tensor, *, out=No
     if not isinstance(out, (tuple, list)) or len(out) != 4:
         raise TypeError(f"out must be a tuple (k, bad, scores, q) of tensors, got "
                         f"{type(out).__name__}")
-    B, (P, d) = h.shape[0], codebook.shape
-    for name, t, dtype, shape in (("out[0] (k)", out[0], torch.int64, (B,)),
-                                  ("out[1] (bad)", out[1], torch.bool, (B,)),
-                                  ("out[2] (scores)", out[2], torch.float32, (B, P)),
-                                  ("out[3] (q)", out[3], torch.float32, (B, d))):
-        check_tensor(name, t)
-        if t.dtype != dtype:
-            raise TypeError(f"{name} must be {dtype}, got {t.dtype}")
-        if tuple(t.shape) != shape:
-            raise ValueError(f"{name} must have shape {list(shape)}, got {list(t.shape)}")
-        if t.device != h.device:
-            raise ValueError(f"{name} must be on h's device {h.device}, got {t.device}")
-        if not t.is_contiguous():
-            raise ValueError(f"{name} must be contiguous")
-        check_no_grad(name, t)
+    for i, name in enumerate(("k", "bad", "scores", "q")):
+        check_tensor(f"out[{i}] ({name})", out[i])  # dtypes, shapes, devices: the op checks them
     torch.ops.pocrand.snap.default(h, seeds, codebook, *out)
     return tuple(out)
 

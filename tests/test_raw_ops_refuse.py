@@ -97,7 +97,7 @@ RAW = [
     ("snap: seeds int32", lambda: OPS.snap(HIDDEN, torch.tensor([1, 2], dtype=torch.int32), torch.ones(3, 4), torch.empty(2, **I64),
                                                    torch.empty(2, dtype=torch.bool), torch.empty(2, 3), torch.empty(2, 4)), TypeError, "seeds"),
     ("snap: q of another shape", lambda: OPS.snap(HIDDEN, torch.tensor([1, 2]), torch.ones(3, 4), torch.empty(2, **I64),
-                                                            torch.empty(2, dtype=torch.bool), torch.empty(2, 3), torch.empty(2, 5)), ValueError, "q must have shape"),
+                                                            torch.empty(2, dtype=torch.bool), torch.empty(2, 3), torch.empty(2, 5)), ValueError, "out[3] (q) must have shape"),
     ("step_seeds: prev_k int32", lambda: OPS.step_seeds(torch.tensor([1]), torch.tensor([0], dtype=torch.int32), None, 0, 13), TypeError, "prev_k"),
     ("step_seeds: both steps and step", lambda: OPS.step_seeds(torch.tensor([1]), torch.tensor([0]), torch.tensor([0]), 0, 13), ValueError, "exactly one"),
     ("step_normal: base seed past uint32", lambda: OPS.step_normal(torch.tensor([2**32]), torch.tensor([0]), None, 0, 13, 4, torch.float32), ValueError, "seeds[0]"),

@@ -183,7 +183,7 @@ def test_raw_op_bad_inputs_are_value_errors():
         torch.ops.pocrand.snap(h, s, torch.zeros(4, 301), *_outs(d=301))
     with pytest.raises(TypeError, match="seeds must be int64"):
         torch.ops.pocrand.snap(h, s.int(), c, *_outs())
-    with pytest.raises(ValueError, match="scores must have shape"):
+    with pytest.raises(ValueError, match=r"out\[2\] \(scores\) must have shape"):
         torch.ops.pocrand.snap(h, s, c, *_outs(P=5)[:2], torch.empty(2, 5), torch.empty(2, 20))
     with pytest.raises(TypeError, match=r"out\[1\] \(bad\) must be torch.bool"):
         pr.snap(h, s, c, out=(torch.empty(2, dtype=torch.int64), torch.empty(2),
@@ -274,9 +274,9 @@ def test_overlapping_outputs_are_refused():
     bad's bytes): the op compares the outputs' memory ranges and refuses, naming both."""
     h, s, c = hidden(3, 300, torch.float32, seed=2), torch.tensor([1, 2, 3]), torch.from_numpy(spec_codebook(4, 20))
     k = torch.empty(3, dtype=torch.int64)
-    with pytest.raises(ValueError, match="k and bad share memory"):
+    with pytest.raises(ValueError, match=r"out\[0\] \(k\) and out\[1\] \(bad\) share memory"):
         pr.snap(h, s, c, out=(k, k.view(torch.bool)[:3], torch.empty(3, 4), torch.empty(3, 20)))
     buf = torch.empty(70)  # scores [3, 4] and q [3, 20] over one buffer, two elements shared
-    with pytest.raises(ValueError, match="scores and q share memory"):
+    with pytest.raises(ValueError, match=r"out\[2\] \(scores\) and out\[3\] \(q\) share memory"):
         torch.ops.pocrand.snap(h, s, c, k, torch.empty(3, dtype=torch.bool), buf[:12].view(3, 4),
                                buf[10:70].view(3, 20))

@@ -72,13 +72,15 @@ void check_snap(const at::Tensor& h, const at::Tensor& seeds, const at::Tensor& 
   TORCH_CHECK_VALUE(codebook.is_contiguous(), "codebook must be contiguous");
   check_seed_values(seeds, "seeds");
   const int64_t B = h.size(0), P = codebook.size(0), d = codebook.size(1);
-  check_snap_out(k, "k", at::kLong, {B}, h);
-  check_snap_out(bad, "bad", at::kBool, {B}, h);
-  check_snap_out(scores, "scores", at::kFloat, {B, P}, h);
-  check_snap_out(q, "q", at::kFloat, {B, d}, h);
+  // The outputs named as snap(..., out=(k, bad, scores, q)) passes them: the Python wrapper leaves
+  // their checks to this one.
+  check_snap_out(k, "out[0] (k)", at::kLong, {B}, h);
+  check_snap_out(bad, "out[1] (bad)", at::kBool, {B}, h);
+  check_snap_out(scores, "out[2] (scores)", at::kFloat, {B, P}, h);
+  check_snap_out(q, "out[3] (q)", at::kFloat, {B, d}, h);
   // Every output apart from the inputs and from the other outputs (memory ranges).
   const at::Tensor* outs[] = {&k, &bad, &scores, &q};
-  const char* out_names[] = {"k", "bad", "scores", "q"};
+  const char* out_names[] = {"out[0] (k)", "out[1] (bad)", "out[2] (scores)", "out[3] (q)"};
   for (int i = 0; i < 4; ++i) {
     check_apart(*outs[i], out_names[i], h, "h");
     check_apart(*outs[i], out_names[i], seeds, "seeds");
