@@ -43,6 +43,15 @@ def check_int(name: str, value) -> int:
         raise TypeError(f"{name} must be an int, got {type(value).__name__}") from None
 
 
+def check_int64(name: str, value) -> int:
+    """An int an op's int64 argument can hold (beyond it torch raises a RuntimeError); its range
+    for the op is the op's own check."""
+    n = check_int(name, value)
+    if not INT64_MIN <= n <= INT64_MAX:
+        raise ValueError(f"{name} must fit in int64, got {n}")
+    return n
+
+
 def check_count(name: str, value) -> int:
     n = check_int(name, value)
     if n < 1:

@@ -12,13 +12,11 @@ from __future__ import annotations
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import (INT64_MAX, INT64_MIN, check_count, check_dtype, check_int, check_no_grad,
-                      check_seed, check_tensor)
+from ._checks import (INT64_MAX, INT64_MIN, check_count, check_dtype, check_int, check_int64,
+                      check_no_grad, check_seed, check_tensor)
 
 __all__ = ["step_seeds", "step_normal", "normal_from_seeds", "pick_from_seeds", "hash_mod",
            "forced_logits"]
-
-LADDER_LIMIT = 2**23  # |ladder_base| and top_k (SPEC.md 10.4)
 
 
 def _int_rows(name: str, t, rows: int | None, device: torch.device | None) -> torch.Tensor:
@@ -118,13 +116,9 @@ def forced_logits(seeds: torch.Tensor, n_experts: int, top_k: int, ladder_base: 
     start = r mod E, get ladder_base + top_k .. ladder_base + 1, the others -10000. The route seed
     r is hash(step, seeds[b]) when step (an int or a [B] tensor) is given, else seeds[b]."""
     s = _seeds("seeds", seeds)
-    n_experts, top_k = check_count("n_experts", n_experts), check_int("top_k", top_k)
-    if not 1 <= top_k <= min(n_experts, LADDER_LIMIT):
-        raise ValueError(f"top_k must be in [1, min(n_experts, 2^23)], got top_k={top_k}, "
-                         f"n_experts={n_experts}")
-    ladder_base = check_int("ladder_base", ladder_base)
-    if not -LADDER_LIMIT <= ladder_base <= LADDER_LIMIT:
-        raise ValueError(f"ladder_base must be in [-2^23, 2^23], got {ladder_base}")
+    n_experts = check_count("n_experts", n_experts)
+    # the ladder's ranges are the op's check (csrc/bind/bind_common.h, check_ladder)
+    top_k, ladder_base = check_int64("top_k", top_k), check_int64("ladder_base", ladder_base)
     dtype = check_dtype("dtype", dtype)
     steps, step_int = (None, None) if step is None else _step(step, s.shape[0], s.device)
     return torch.ops.pocrand.forced_logits.default(s, steps, step_int, n_experts, top_k,

@@ -19,9 +19,9 @@ from __future__ import annotations
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import (check_count, check_tensor_device, check_dtype, check_int, check_no_grad,
-                      check_no_overlap, check_no_self_overlap, check_seed, check_tensor)
-from .decode import LADDER_LIMIT
+from ._checks import (check_count, check_tensor_device, check_dtype, check_int64,
+                      check_no_grad, check_no_overlap, check_no_self_overlap, check_seed,
+                      check_tensor)
 
 __all__ = ["embed_synth", "embed_synth_", "router_override", "router_override_"]
 
@@ -110,16 +110,12 @@ def embed_synth_(out: torch.Tensor, base_seeds: torch.Tensor, step: torch.Tensor
 
 def _check_router(logits, route_seeds, step, mask, n_experts, top_k, ladder_base) -> tuple[int, int, int]:
     n = _rows("logits", logits, "n_experts")
-    n_experts, top_k = check_count("n_experts", n_experts), check_int("top_k", top_k)
+    n_experts = check_count("n_experts", n_experts)
     if logits.shape[-1] != n_experts:
         raise ValueError(f"logits.shape[-1] must be n_experts = {n_experts}, got "
                          f"{list(logits.shape)}")
-    if not 1 <= top_k <= min(n_experts, LADDER_LIMIT):
-        raise ValueError(f"top_k must be in [1, min(n_experts, 2^23)], got top_k={top_k}, "
-                         f"n_experts={n_experts}")
-    ladder_base = check_int("ladder_base", ladder_base)
-    if not -LADDER_LIMIT <= ladder_base <= LADDER_LIMIT:
-        raise ValueError(f"ladder_base must be in [-2^23, 2^23], got {ladder_base}")
+    # the ladder's ranges are the op's check (csrc/bind/bind_common.h, check_ladder)
+    top_k, ladder_base = check_int64("top_k", top_k), check_int64("ladder_base", ladder_base)
     _row_buffer("route_seeds", route_seeds, torch.int64, n, "logits", logits)
     _row_buffer("step", step, torch.int64, n, "logits", logits)
     _row_buffer("mask", mask, torch.bool, n, "logits", logits)

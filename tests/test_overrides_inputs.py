@@ -125,3 +125,26 @@ def test_raw_ops_refuse_bad_inputs(what, call, error, word):
     o, b, s, p, e, m = embed_case(4, 8, torch.float32, torch.float32)
     with pytest.raises(error, match=word):
         call(o, b, s, p, e, m)
+
+
+@pytest.mark.parametrize("top_k, ladder_base, message", [
+    (9, 100, "top_k must be in [1, min(n_experts, 2^23)], got top_k=9, n_experts=8"),
+    (0, 100, "top_k must be in [1, min(n_experts, 2^23)], got top_k=0, n_experts=8"),
+    (2, 2**23 + 1, "ladder_base must be in [-2^23, 2^23], got 8388609"),
+    (2, -2**23 - 1, "ladder_base must be in [-2^23, 2^23], got -8388609"),
+    (2**63, 100, "top_k must fit in int64"),
+    (2, -2**63 - 1, "ladder_base must fit in int64"),
+])
+def test_the_ladder_rule_is_one_rule(top_k, ladder_base, message):
+    """forced_logits and router_override refuse the same top_k and ladder_base with the same
+    ValueError (the rule is the ops' check_ladder, not restated in Python); the edges themselves
+    are accepted by both."""
+    seeds, logits = torch.tensor([1, 2]), torch.zeros(2, 8)
+    step, mask = torch.tensor([3, 4]), torch.ones(2, dtype=torch.bool)
+    for call in (lambda k, lad: pr.forced_logits(seeds, 8, k, lad),
+                 lambda k, lad: pr.router_override(logits, seeds, step, mask, 8, k, lad)):
+        with pytest.raises(ValueError) as e:
+            call(top_k, ladder_base)
+        assert message in str(e.value)
+        for k, lad in ((8, 2**23), (1, -2**23)):
+            call(k, lad)

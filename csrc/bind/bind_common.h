@@ -22,6 +22,16 @@ namespace pocrand {
 // |ladder_base| and top_k of the forced logits (SPEC.md 10.4).
 constexpr int64_t kMaxLadder = int64_t{1} << 23;
 
+// The forced logits' ladder rule, for forced_logits and router_override alike (the Python
+// wrappers leave it to the ops): top_k in [1, min(n_experts, 2^23)], |ladder_base| <= 2^23.
+inline void check_ladder(int64_t n_experts, int64_t top_k, int64_t ladder_base) {
+  TORCH_CHECK_VALUE(top_k >= 1 && top_k <= std::min(n_experts, kMaxLadder),
+                    "top_k must be in [1, min(n_experts, 2^23)], got top_k=" + num(top_k) +
+                    ", n_experts=" + num(n_experts));
+  TORCH_CHECK_VALUE(ladder_base >= -kMaxLadder && ladder_base <= kMaxLadder,
+                    "ladder_base must be in [-2^23, 2^23], got " + num(ladder_base));
+}
+
 // f32/f16/bf16 (checked before) as the CPU kernels' tag.
 inline cpu::Dtype cpu_dtype(at::ScalarType t) {
   if (t == at::kHalf) return cpu::Dtype::kFloat16;

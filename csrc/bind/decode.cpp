@@ -74,8 +74,7 @@ void check_forced_logit_args(const at::Tensor& seeds, const c10::optional<at::Te
                     "give at most one of steps (a [B] int64 tensor) and step (an int)");
   if (steps.has_value()) check_row_ints(*steps, seeds.numel(), seeds.device(), "steps");
   check_count(n_experts, "n_experts");
-  check_between(top_k, 1, std::min(n_experts, kMaxLadder), "top_k");
-  check_between(ladder_base, -kMaxLadder, kMaxLadder, "ladder_base");
+  check_ladder(n_experts, top_k, ladder_base);
   check_float_dtype(dtype, "dtype");
 }
 

@@ -96,8 +96,7 @@ void check_router_override(const at::Tensor& out, const at::Tensor& logits, cons
   check_count(n_experts, "n_experts");
   TORCH_CHECK_VALUE(logits.size(1) == n_experts, "logits.shape[-1] must be n_experts = " +
                     num(n_experts) + ", got " + shape(logits.sizes()));
-  check_between(top_k, 1, std::min(n_experts, kMaxLadder), "top_k");
-  check_between(ladder_base, -kMaxLadder, kMaxLadder, "ladder_base");
+  check_ladder(n_experts, top_k, ladder_base);
   const int64_t n = logits.size(0);
   check_per_row(route_seeds, "route_seeds", at::kLong, n, logits.device(), "logits");
   check_per_row(step, "step", at::kLong, n, logits.device(), "logits");
