@@ -99,8 +99,6 @@ __global__ void fused_kernel(typename E::Bits* x_all, typename E::Bits* res_all,
 constexpr int kFusedChunkWarps = 8;
 constexpr int kFusedWideChunkWarps = 16;
 
-bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
-
 }  // namespace
 
 bool fused_norm_one_pass(const void* x, const void* residual, const void* weight,

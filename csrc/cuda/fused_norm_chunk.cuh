@@ -5,7 +5,7 @@
 //
 // Why a second kernel: the generic one (256 threads a unit) reads each row three times (the
 // dots, the sum, the norm). Here a block of one warp per 1024-term chunk holds the unit's x, its
-// residual and its slot's v in registers, and the weight for all its units:
+// residual and its slot's v in registers (the weight is loaded when the norm needs it):
 //   1. a reflected unit's two dots by chunk_dot (the tree of core section 7, the same pairing as
 //      tree_sum.cuh's), the chunk sums meeting in shared memory (one barrier);
 //   2. s = st(a + b) of the two reflected (or plain) values, kept as the storage words;
@@ -219,10 +219,8 @@ void launch_fused_norm_chunk(typename E::Bits* x, typename E::Bits* residual,
                              int64_t slots, const int64_t* row_group, const bool* mask,
                              cudaStream_t stream) {
   const int warps = static_cast<int>((hidden + kChunk - 1) / kChunk);
-  const int64_t fit =
-      int64_t{resident_blocks_per_sm<fused_norm_chunk_kernel<E, Stepwise, kWarps>, kWarps>(warps)} *
-      device_multiprocessors();
-  const auto blocks = static_cast<unsigned>(std::min(units, fit));
+  const unsigned blocks =
+      resident_grid<fused_norm_chunk_kernel<E, Stepwise, kWarps>, kWarps>(warps, units);
   fused_norm_chunk_kernel<E, Stepwise, kWarps><<<blocks, warps * 32, 0, stream>>>(
       x, residual, weight, eps, units, copies, static_cast<int>(hidden), table, slots, row_group,
       mask);

@@ -59,6 +59,18 @@ int resident_blocks_per_sm(int warps) {
   return per_sm;
 }
 
+// The grid of a persistent kernel over `units`: as many blocks of `warps` warps as fit on the
+// device at once (each walking units gridDim.x apart), and no more than there are units.
+template <auto Kernel, int MaxWarps>
+unsigned resident_grid(int warps, int64_t units) {
+  const int64_t fit =
+      int64_t{resident_blocks_per_sm<Kernel, MaxWarps>(warps)} * device_multiprocessors();
+  return static_cast<unsigned>(std::min(units, fit));
+}
+
+// Whether a pointer is 16-byte aligned (the one-pass kernels load rows as 16-byte vectors).
+inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
 __device__ __forceinline__ int64_t global_thread() {
   return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
 }

@@ -67,8 +67,6 @@ __global__ void reflect_rows_kernel(ReflectSet s0, ReflectSet s1, int count, int
 constexpr int kReflectChunkWarps = 8;
 constexpr int kReflectWideChunkWarps = 16;
 
-bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
-
 // The chunk kernel's shapes: rows of whole 16-byte vectors, every row address 16-byte aligned.
 bool chunk_shaped(const ReflectSet* sets, int count, int64_t hidden, const void* table,
                   size_t element_size) {

@@ -281,10 +281,8 @@ void launch_reflect_chunk(const ReflectUnits& units, int64_t hidden, const typen
                           int64_t slots, const int64_t* row_group, const bool* mask,
                           cudaStream_t stream) {
   const int warps = static_cast<int>((hidden + kChunk - 1) / kChunk);
-  const int64_t fit =
-      int64_t{resident_blocks_per_sm<reflect_rows_chunk_kernel<E, Stepwise, kWarps>, kWarps>(warps)} *
-      device_multiprocessors();
-  const auto blocks = static_cast<unsigned>(std::min(units.total, fit));
+  const unsigned blocks =
+      resident_grid<reflect_rows_chunk_kernel<E, Stepwise, kWarps>, kWarps>(warps, units.total);
   reflect_rows_chunk_kernel<E, Stepwise, kWarps><<<blocks, warps * 32, 0, stream>>>(
       units, static_cast<int>(hidden), table, slots, row_group, mask);
 }
