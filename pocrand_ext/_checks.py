@@ -6,7 +6,6 @@ import operator
 import os
 import re
 from collections.abc import Iterable, Mapping, MappingView, Set
-from contextlib import contextmanager
 from typing import Union
 
 import torch
@@ -198,22 +197,32 @@ def check_dtype(name: str, dtype) -> torch.dtype:
     return dtype
 
 
-@contextmanager
-def named_as(**names):
+class named_as:
     """A drop-in under another module's names calls a generic function whose errors name the
     generic arguments: in a TypeError or ValueError raised inside, each whole word that is one of
     `names`' keys (a generic name) is replaced by its value (the caller's name for it).
-    with named_as(seeds="route_base", step="steps"): decode.forced_logits(route_base, ..., steps)"""
-    try:
-        yield
-    except (TypeError, ValueError) as e:
+    with named_as(seeds="route_base", step="steps"): decode.forced_logits(route_base, ..., steps)
+    (A class, not a generator: it wraps op calls on the forward path, where contextlib's
+    generator machinery costs a microsecond a call.)"""
+    __slots__ = ("names",)
+
+    def __init__(self, **names):
+        self.names = names
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, e, tb):
+        if kind is None or not issubclass(kind, (TypeError, ValueError)):
+            return False
+        names = self.names
         msg = str(e)
         pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
         renamed = pattern.sub(lambda m: names[m.group(1)], msg)
         if renamed == msg:
-            raise
+            return False
         # the base class: a subclass such as UnicodeEncodeError takes other constructor arguments
-        raise (TypeError if isinstance(e, TypeError) else ValueError)(renamed) from None
+        raise (TypeError if issubclass(kind, TypeError) else ValueError)(renamed) from None
 
 
 def check_tensors(**tensors) -> None:

@@ -9,32 +9,35 @@ import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
 from .reflect import reflect_into
-from ._checks import (check_count, check_tensor_device, check_dtype, check_no_grad,
-                      check_no_overlap, check_no_self_overlap, check_tensor)
+from ._checks import (check_count, check_no_overlap, check_no_self_overlap, check_tensor,
+                      check_tensor_device, named_as)
 
 __all__ = ["apply_householder", "apply_householder_", "apply_householder_pair",
            "apply_householder_pair_"]
 
 
 def _rows(name: str, x, v, per_row_v: bool = True) -> tuple[int, int]:
-    """(rows, dim) of x [..., dim] after checking x and v; raises naming the argument."""
-    check_no_grad(name, check_tensor(name, x))
-    check_no_grad("v", check_tensor("v", v))
+    """(rows, dim) of x [..., dim]: what the op cannot check itself (argument types, the shapes
+    that make x's rows and v's table, x's kind of device). The op (csrc/bind/reflect.cpp) checks the rest
+    under its own names, x and table, which the callers below rename (_named)."""
+    check_tensor(name, x)
+    check_tensor("v", v)
     if x.dim() < 1:
         raise ValueError(f"{name} must have at least one dimension [..., dim]")
-    check_dtype(f"{name}.dtype", x.dtype)
-    if v.dtype != x.dtype:
-        raise TypeError(f"v must have {name}'s dtype {x.dtype}, got {v.dtype} (cast it: "
-                        f"v.to({name}.dtype))")
     dim = check_count(f"dim ({name}.shape[-1])", x.shape[-1])
     rows = x.numel() // dim
     shapes = ((dim,), (rows, dim), x.shape) if per_row_v else ((dim,),)
     if v.shape not in shapes:
-        raise ValueError(f"v must be {' or '.join(str(list(s)) for s in shapes)}, got {list(v.shape)}")
-    if v.device != x.device:
-        raise ValueError(f"{name} and v must be on one device, got {x.device} and {v.device}")
+        raise ValueError(f"v must be {' or '.join(dict.fromkeys(str(list(s)) for s in shapes))} "
+                         f"for {name} of shape {list(x.shape)}, got {list(v.shape)}")
     check_tensor_device(name, x)
     return rows, dim
+
+
+def _named(x_name: str = "x"):
+    """The op's errors under this module's names: its x is the caller's x_name (the write, out,
+    too: these forms write the tensor they read or a new one), its table is v."""
+    return named_as(x=x_name, out=x_name, table="v")
 
 
 def _table(v: torch.Tensor, rows: int, dim: int) -> torch.Tensor:
@@ -51,11 +54,10 @@ def apply_householder(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     [..., dim] (float32/fp16/bf16, any strides); v has x's dtype and is [dim] (every row) or one
     vector per row ([rows, dim] or x's shape)."""
     rows, dim = _rows("x", x, v)
-    if rows == 0:
-        return x.clone()
     x3 = _rows3(x, rows, dim).contiguous()
     out = torch.empty_like(x3)
-    reflect_into(out, x3, _table(v, rows, dim), None, None, "once")
+    with _named():
+        reflect_into(out, x3, _table(v, rows, dim), None, None, "once")
     return out.view(x.shape)
 
 
@@ -63,21 +65,19 @@ def apply_householder_(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """apply_householder written into x itself (returns x): one read and one write of x. A
     strided x is computed through a contiguous copy and written back."""
     rows, dim = _rows("x", x, v)
-    check_no_self_overlap("x", x)
-    check_no_overlap("x", x, "v", v)
-    if rows == 0:
-        return x
     if x.is_contiguous():
         x3 = _rows3(x, rows, dim)
-        reflect_into(x3, x3, _table(v, rows, dim), None, None, "once")
-    else:
+        with _named():
+            reflect_into(x3, x3, _table(v, rows, dim), None, None, "once")
+    else:  # the write-back must not write an element twice, nor change v before it is read
+        check_no_self_overlap("x", x)
+        check_no_overlap("x", x, "v", v)
         x.copy_(apply_householder(x, v))
     return x
 
 
 def _pair(hidden, residual, v) -> tuple[int, int]:
-    """Row counts of hidden and residual; each is checked against the one v [dim], so they share
-    its dtype, device and length."""
+    """Row counts of hidden and residual; each is checked against the one v [dim]."""
     return (_rows("hidden", hidden, v, per_row_v=False)[0],
             _rows("residual", residual, v, per_row_v=False)[0])
 
@@ -86,11 +86,12 @@ def _reflect_pair(h_out, hidden, r_out, residual, rows, rows_r, v) -> None:
     """hidden into h_out and residual into r_out: one launch when the row counts agree."""
     dim = hidden.shape[-1]
     table = _table(v, 1, dim)
-    if rows == rows_r and rows > 0:
-        reflect_into(h_out, hidden, table, None, None, "once", r_out, residual)
+    if rows == rows_r:
+        with named_as(x="hidden", out="hidden", residual_out="residual", table="v"):
+            reflect_into(h_out, hidden, table, None, None, "once", r_out, residual)
         return
-    for out, x, n in ((h_out, hidden, rows), (r_out, residual, rows_r)):
-        if n > 0:
+    for out, x, name in ((h_out, hidden, "hidden"), (r_out, residual, "residual")):
+        with _named(name):
             reflect_into(out, x, table, None, None, "once")
 
 
@@ -109,16 +110,16 @@ def apply_householder_pair(hidden: torch.Tensor, residual: torch.Tensor, v: torc
 def apply_householder_pair_(hidden: torch.Tensor, residual: torch.Tensor, v: torch.Tensor):
     """apply_householder_pair written into hidden and residual themselves (returns them)."""
     rows, rows_r = _pair(hidden, residual, v)
-    check_no_self_overlap("hidden", hidden)
-    check_no_self_overlap("residual", residual)
-    check_no_overlap("hidden", hidden, "residual", residual)
-    check_no_overlap("hidden", hidden, "v", v)
-    check_no_overlap("residual", residual, "v", v)
     dim = hidden.shape[-1]
     if hidden.is_contiguous() and residual.is_contiguous():
         h3, r3 = _rows3(hidden, rows, dim), _rows3(residual, rows_r, dim)
         _reflect_pair(h3, h3, r3, r3, rows, rows_r, v)
-    else:
+    else:  # the write-backs must not write an element twice, nor change v before it is read
+        check_no_self_overlap("hidden", hidden)
+        check_no_self_overlap("residual", residual)
+        check_no_overlap("hidden", hidden, "residual", residual)
+        check_no_overlap("hidden", hidden, "v", v)
+        check_no_overlap("residual", residual, "v", v)
         h, r = apply_householder_pair(hidden, residual, v)
         hidden.copy_(h)
         residual.copy_(r)

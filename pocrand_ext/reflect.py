@@ -14,8 +14,7 @@ from __future__ import annotations
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import (check_count, check_tensor_device, check_dtype, check_no_grad,
-                      check_no_overlap, check_no_self_overlap, check_tensor)
+from ._checks import check_no_overlap, check_no_self_overlap, check_tensor, check_tensor_device, named_as
 
 __all__ = ["reflect_rows", "reflect_rows_", "reflect_rows_pair", "reflect_rows_pair_",
            "fused_add_rms_norm_reflect"]
@@ -23,58 +22,33 @@ __all__ = ["reflect_rows", "reflect_rows_", "reflect_rows_pair", "reflect_rows_p
 MODES = ("once", "stepwise")
 
 
-def _check(name: str, x, table, row_group, mask, mode) -> tuple[int, int, int]:
-    """(n, copies, hidden) of x after checking every argument; raises naming the argument.
-    row_group and mask may be None (every row reflected by a one-row table, or by table row r)."""
-    check_no_grad(name, check_tensor(name, x))
-    check_no_grad("table", check_tensor("table", table))
+def one_device(name: str, x: torch.Tensor, **others) -> None:
+    """Every other tensor given on x's device: the ops' meta functions below check it, since a
+    meta tensor among the arguments of a call on real tensors sends it there, past the op's own
+    checks (which hold the rule for real devices)."""
+    for other, t in others.items():
+        if t is not None and t.device != x.device:
+            raise ValueError(f"{name} and {other} must be on one device, got {x.device} and "
+                             f"{t.device}")
+
+
+def _dims(name: str, x, table, row_group, mask, mode) -> tuple[int, int, int]:
+    """(n, copies, hidden) of x: what the op cannot check itself (argument types, the rank that
+    the [n, copies, hidden] view needs, x's kind of device). Every other rule is the op's
+    (csrc/bind/reflect.cpp), which names its arguments as this module's names do."""
+    check_tensor(name, x)
+    check_tensor("table", table)
     if row_group is not None:
         check_tensor("row_group", row_group)
     if mask is not None:
         check_tensor("mask", mask)
     if not isinstance(mode, str):
         raise TypeError(f"mode must be a str, got {type(mode).__name__}")
-    if mode not in MODES:
-        raise ValueError(f"mode must be \"once\" or \"stepwise\", got {mode!r}")
     if x.dim() not in (2, 3):
         raise ValueError(f"{name} must be [rows, hidden] or [rows, copies, hidden], got "
                          f"{list(x.shape)}")
-    check_dtype(f"{name}.dtype", x.dtype)
-    hidden = check_count(f"hidden size ({name}.shape[-1])", x.shape[-1])
-    n = x.shape[0]
-    copies = x.shape[1] if x.dim() == 3 else 1
-    if table.dtype != x.dtype:
-        raise TypeError(f"table must have {name}'s dtype {x.dtype}, got {table.dtype} (cast it: "
-                        f"table.to({name}.dtype))")
-    if table.dim() != 2 or table.shape[0] < 1 or table.shape[1] != hidden:
-        raise ValueError(f"table must be [slots, hidden] = [slots >= 1, {hidden}], got "
-                         f"{list(table.shape)}")
-    if row_group is None:
-        if table.shape[0] not in (1, n):
-            raise ValueError(f"without row_group, table must have 1 row (for every row) or {n} "
-                             f"(one per row of {name}), got {list(table.shape)}")
-    else:
-        if row_group.dtype != torch.int64:
-            raise TypeError(f"row_group must be int64, got {row_group.dtype}")
-        if row_group.dim() != 1 or row_group.shape[0] < n:
-            raise ValueError(f"row_group must be 1-D with at least {n} entries (one per row of "
-                             f"{name}), got {list(row_group.shape)}")
-    if mask is not None:
-        if mask.dtype != torch.bool:
-            raise TypeError(f"mask must be bool, got {mask.dtype}")
-        if mask.dim() != 1 or mask.shape[0] < n:
-            raise ValueError(f"mask must be 1-D with at least {n} entries (one per row of {name}), "
-                             f"got {list(mask.shape)}")
-    for other, t in (("table", table), ("row_group", row_group), ("mask", mask)):
-        if t is not None and t.device != x.device:
-            raise ValueError(f"{name} and {other} must be on one device, got {x.device} and "
-                             f"{t.device}")
     check_tensor_device(name, x)
-    return n, copies, hidden
-
-
-def _view3(x: torch.Tensor, n: int, copies: int, hidden: int) -> torch.Tensor:
-    return x.reshape(n, copies, hidden)
+    return x.shape[0], (x.shape[1] if x.dim() == 3 else 1), x.shape[-1]
 
 
 def _c(t):
@@ -84,17 +58,10 @@ def _c(t):
 def reflect_into(out: torch.Tensor, x: torch.Tensor, table: torch.Tensor, row_group, mask,
                  mode: str, residual_out: torch.Tensor | None = None,
                  residual: torch.Tensor | None = None) -> None:
-    """The op itself on checked, contiguous [n, copies, hidden] tensors: out (x itself: in place)
-    and residual_out (residual itself) written."""
+    """The op itself on contiguous [n, copies, hidden] tensors: out (x itself: in place) and
+    residual_out (residual itself) written. The op checks every argument."""
     torch.ops.pocrand.reflect_rows.default(out, x, residual_out, residual, table.contiguous(),
                                            _c(row_group), _c(mask), mode)
-
-
-def _inputs_apart(name: str, x, table, row_group, mask) -> None:
-    check_no_self_overlap(name, x)
-    for other, t in (("table", table), ("row_group", row_group), ("mask", mask)):
-        if t is not None:
-            check_no_overlap(name, x, other, t)
 
 
 def reflect_rows(x: torch.Tensor, table: torch.Tensor, row_group: torch.Tensor | None,
@@ -104,8 +71,8 @@ def reflect_rows(x: torch.Tensor, table: torch.Tensor, row_group: torch.Tensor |
     row_group int64 [>= n]) where mask[r] (bool [>= n]) holds and the slot is in [0, slots), in
     the rounding `mode` ("once" or "stepwise"); every other row copied bit for bit. row_group
     None: a one-row table serves every row, an n-row table one row each; mask None: every row."""
-    n, copies, hidden = _check("x", x, table, row_group, mask, mode)
-    x3 = _view3(x, n, copies, hidden).contiguous()
+    dims = _dims("x", x, table, row_group, mask, mode)
+    x3 = x.reshape(dims).contiguous()
     out = torch.empty_like(x3)
     reflect_into(out, x3, table, row_group, mask, mode)
     return out.view(x.shape)
@@ -115,19 +82,20 @@ def reflect_rows_(x: torch.Tensor, table: torch.Tensor, row_group: torch.Tensor 
                   mask: torch.Tensor | None, mode: str = "once") -> torch.Tensor:
     """reflect_rows written into x itself (returns x). A strided x is computed through a
     contiguous copy and written back."""
-    n, copies, hidden = _check("x", x, table, row_group, mask, mode)
-    _inputs_apart("x", x, table, row_group, mask)
+    dims = _dims("x", x, table, row_group, mask, mode)
     if x.is_contiguous():
-        x3 = _view3(x, n, copies, hidden)
-        reflect_into(x3, x3, table, row_group, mask, mode)
+        x3 = x.view(dims)
+        with named_as(out="x"):  # the op's out is x itself
+            reflect_into(x3, x3, table, row_group, mask, mode)
     else:
+        check_no_self_overlap("x", x)  # the write-back would write an element twice
         x.copy_(reflect_rows(x, table, row_group, mask, mode))
     return x
 
 
 def _pair(hidden, residual, table, row_group, mask, mode) -> tuple[int, int, int]:
-    dims = _check("hidden", hidden, table, row_group, mask, mode)
-    _check("residual", residual, table, row_group, mask, mode)
+    dims = _dims("hidden", hidden, table, row_group, mask, mode)
+    check_tensor("residual", residual)
     if residual.shape != hidden.shape:
         raise ValueError(f"hidden and residual must have one shape, got {list(hidden.shape)} and "
                          f"{list(residual.shape)}")
@@ -139,11 +107,11 @@ def reflect_rows_pair(hidden: torch.Tensor, residual: torch.Tensor, table: torch
                       mode: str = "once"):
     """(reflect_rows(hidden, ...), reflect_rows(residual, ...)) in one launch: a layer's two
     outputs (one shape), each row reflected by its slot's vector."""
-    n, copies, dim = _pair(hidden, residual, table, row_group, mask, mode)
-    h3 = _view3(hidden, n, copies, dim).contiguous()
-    r3 = _view3(residual, n, copies, dim).contiguous()
+    dims = _pair(hidden, residual, table, row_group, mask, mode)
+    h3, r3 = hidden.reshape(dims).contiguous(), residual.reshape(dims).contiguous()
     h, r = torch.empty_like(h3), torch.empty_like(r3)
-    reflect_into(h, h3, table, row_group, mask, mode, r, r3)
+    with named_as(x="hidden"):  # the op's x is the caller's hidden
+        reflect_into(h, h3, table, row_group, mask, mode, r, r3)
     return h.view(hidden.shape), r.view(residual.shape)
 
 
@@ -151,14 +119,15 @@ def reflect_rows_pair_(hidden: torch.Tensor, residual: torch.Tensor, table: torc
                        row_group: torch.Tensor | None, mask: torch.Tensor | None,
                        mode: str = "once"):
     """reflect_rows_pair written into hidden and residual themselves (returns them)."""
-    n, copies, dim = _pair(hidden, residual, table, row_group, mask, mode)
-    _inputs_apart("hidden", hidden, table, row_group, mask)
-    _inputs_apart("residual", residual, table, row_group, mask)
-    check_no_overlap("hidden", hidden, "residual", residual)
+    dims = _pair(hidden, residual, table, row_group, mask, mode)
     if hidden.is_contiguous() and residual.is_contiguous():
-        h3, r3 = _view3(hidden, n, copies, dim), _view3(residual, n, copies, dim)
-        reflect_into(h3, h3, table, row_group, mask, mode, r3, r3)
-    else:
+        h3, r3 = hidden.view(dims), residual.view(dims)
+        with named_as(x="hidden", out="hidden", residual_out="residual"):  # written in place
+            reflect_into(h3, h3, table, row_group, mask, mode, r3, r3)
+    else:  # the write-backs must not write an element twice
+        check_no_self_overlap("hidden", hidden)
+        check_no_self_overlap("residual", residual)
+        check_no_overlap("hidden", hidden, "residual", residual)
         h, r = reflect_rows_pair(hidden, residual, table, row_group, mask, mode)
         hidden.copy_(h)
         residual.copy_(r)
@@ -187,6 +156,7 @@ def fused_add_rms_norm_reflect(x: torch.Tensor, residual: torch.Tensor, weight: 
     if residual.shape != x.shape:
         raise ValueError(f"x and residual must have one shape, got {list(x.shape)} and "
                          f"{list(residual.shape)}")
+    check_tensor_device("x", x)
     if not (x.is_contiguous() and residual.is_contiguous()):
         raise ValueError("x and residual must be contiguous (the op writes them in place)")
     x3 = x if x.dim() == 3 else x.unsqueeze(1)
@@ -197,9 +167,11 @@ def fused_add_rms_norm_reflect(x: torch.Tensor, residual: torch.Tensor, weight: 
 
 @torch.library.register_fake("pocrand::fused_add_rms_norm_reflect")
 def _fused_fake(x, residual, weight, eps, table, row_group, mask, rounding):
-    return None
+    one_device("x", x, residual=residual, weight=weight, table=table, row_group=row_group,
+               mask=mask)
 
 
 @torch.library.register_fake("pocrand::reflect_rows")
 def _reflect_rows_fake(out, x, residual_out, residual, table, row_group, mask, rounding):
-    return None
+    one_device("x", x, residual=residual, table=table, row_group=row_group, mask=mask, out=out,
+               residual_out=residual_out)  # the inputs first: a wrapper's outputs follow them

@@ -110,7 +110,7 @@ def test_strided_and_misaligned_rows(dtype, device):
 
 def test_pair_rejects_mismatched_tensors():
     v = torch.ones(8) / 8**0.5
-    with pytest.raises(TypeError, match="residual's dtype"):
+    with pytest.raises(TypeError, match="residual must have hidden's dtype"):
         pr.apply_householder_pair(torch.zeros(2, 8), torch.zeros(2, 8).half(), v)
     with pytest.raises(ValueError, match=r"v must be \[4\]"):
         pr.apply_householder_pair(torch.zeros(2, 8), torch.zeros(2, 4), v)

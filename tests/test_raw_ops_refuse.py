@@ -90,6 +90,11 @@ RAW = [
     ("fused_add_rms_norm_reflect: weight width", lambda: OPS.fused_add_rms_norm_reflect(X.clone().view(2, 1, 4), X.clone().view(2, 1, 4), X[0, :3].contiguous(), 1e-6, X, ROW2, MASK2, "stepwise"), ValueError, "weight must be"),
     ("fused_add_rms_norm_reflect: residual is x", lambda: (lambda b: OPS.fused_add_rms_norm_reflect(b, b, X[0].clone(), 1e-6, X, ROW2, MASK2, "once"))(X.clone().view(2, 1, 4)), ValueError, "x and residual share memory"),
     ("fused_add_rms_norm_reflect: eps inf", lambda: OPS.fused_add_rms_norm_reflect(X.clone().view(2, 1, 4), X.clone().view(2, 1, 4), X[0].clone(), float("inf"), X, ROW2, MASK2, "once"), ValueError, "eps"),
+    # a meta tensor among real ones sends the call to the op's meta function, which must refuse it
+    ("reflect_rows: table on meta", lambda: OPS.reflect_rows(torch.empty(2, 1, 4), X.view(2, 1, 4), None, None, X[:1].to("meta"), None, None, "once"), ValueError, "x and table must be on one device"),
+    ("reflect_rows: mask on meta", lambda: OPS.reflect_rows(torch.empty(2, 1, 4), X.view(2, 1, 4), None, None, X[:1], None, MASK2.to("meta"), "once"), ValueError, "x and mask must be on one device"),
+    ("fused_add_rms_norm_reflect: weight on meta", lambda: OPS.fused_add_rms_norm_reflect(X.clone().view(2, 1, 4), X.clone().view(2, 1, 4), X[0].to("meta"), 1e-6, X, ROW2, MASK2, "once"), ValueError, "x and weight must be on one device"),
+    ("fused_add_rms_norm_reflect: row_group on meta", lambda: OPS.fused_add_rms_norm_reflect(X.clone().view(2, 1, 4), X.clone().view(2, 1, 4), X[0].clone(), 1e-6, X, ROW2.to("meta"), MASK2, "once"), ValueError, "x and row_group must be on one device"),
     ("fused_add_rms_norm_reflect: mask int", lambda: OPS.fused_add_rms_norm_reflect(X.clone().view(2, 1, 4), X.clone().view(2, 1, 4), X[0].clone(), 1e-6, X, ROW2, ROW2, "once"), TypeError, "mask"),
     ("artifacts_nonces: nonces empty", lambda: OPS.artifacts_nonces(HIDDEN, "p_", [], 4, "_pick_4", "_haar_hh_4_"), ValueError, "nonces"),
     ("artifacts_nonces: rows differ from nonces", lambda: OPS.artifacts_nonces(HIDDEN, "p_", [1, 2, 3], 4, "_pick_4", "_haar_hh_4_"), ValueError, "hidden"),

@@ -251,7 +251,7 @@ BAD = [  # (what, call, error, a word of the message)
     ("mode type", lambda x, t, g, m: pr.reflect_rows(x, t, g, m, 1), TypeError, "mode"),
     ("grad", lambda x, t, g, m: pr.reflect_rows(x.requires_grad_(), t, g, m), ValueError, "grad"),
     ("pair shapes", lambda x, t, g, m: pr.reflect_rows_pair(x, x[:3], t, g, m), ValueError, "residual"),
-    ("pair dtype", lambda x, t, g, m: pr.reflect_rows_pair(x, x.half(), t, g, m), TypeError, "table"),
+    ("pair dtype", lambda x, t, g, m: pr.reflect_rows_pair(x, x.half(), t, g, m), TypeError, "residual must have hidden.s dtype"),
     ("in place expanded", lambda x, t, g, m: pr.reflect_rows_(x[:1].expand(4, 2, 8), t, g, m), ValueError, "x"),
     ("in place over table", lambda x, t, g, m: pr.reflect_rows_(t.view(2, 2, 8), t, g, m), ValueError, "table"),
     ("pair in place shared", lambda x, t, g, m: pr.reflect_rows_pair_(x, x, t, g, m), ValueError, "residual"),
