@@ -225,6 +225,16 @@ class named_as:
         raise (TypeError if issubclass(kind, TypeError) else ValueError)(renamed) from None
 
 
+def one_device(name: str, x: torch.Tensor, **others) -> None:
+    """Every other tensor given (not None) on x's device. For the ops' fake (meta) functions: a
+    meta tensor among the arguments of a call on real tensors sends the call there, past the op's
+    own checks, and the fake would return an unwritten tensor on x's device."""
+    for other, t in others.items():
+        if t is not None and t.device != x.device:
+            raise ValueError(f"{name} and {other} must be on one device, got {x.device} and "
+                             f"{t.device}")
+
+
 def check_tensors(**tensors) -> None:
     """check_tensor for each name=value."""
     for name, value in tensors.items():

@@ -13,7 +13,7 @@ import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
 from ._checks import (INT64_MAX, INT64_MIN, check_count, check_dtype, check_int, check_int64,
-                      check_no_grad, check_seed, check_tensor)
+                      check_no_grad, check_seed, check_tensor, one_device)
 
 __all__ = ["step_seeds", "step_normal", "normal_from_seeds", "pick_from_seeds", "hash_mod",
            "forced_logits"]
@@ -128,11 +128,13 @@ def forced_logits(seeds: torch.Tensor, n_experts: int, top_k: int, ladder_base: 
 # Fake (meta) implementations: shapes only, for torch.compile and fake tensors.
 @torch.library.register_fake("pocrand::step_seeds")
 def _step_seeds_fake(base_seeds, prev_k, steps, step, salt):
+    one_device("base_seeds", base_seeds, prev_k=prev_k, steps=steps)
     return torch.empty_like(base_seeds)
 
 
 @torch.library.register_fake("pocrand::step_normal")
 def _step_normal_fake(base_seeds, prev_k, steps, step, salt, n, dtype):
+    one_device("base_seeds", base_seeds, prev_k=prev_k, steps=steps)
     return base_seeds.new_empty((base_seeds.shape[0], n), dtype=dtype)
 
 
@@ -143,4 +145,5 @@ def _hash_mod_fake(seeds, n, modulus):
 
 @torch.library.register_fake("pocrand::forced_logits")
 def _forced_logits_fake(seeds, steps, step, n_experts, top_k, ladder_base, dtype):
+    one_device("seeds", seeds, steps=steps)
     return seeds.new_empty((seeds.shape[0], n_experts), dtype=dtype)

@@ -21,7 +21,7 @@ import torch
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
 from ._checks import (check_count, check_tensor_device, check_dtype, check_int64,
                       check_no_grad, check_no_overlap, check_no_self_overlap, check_seed,
-                      check_tensor)
+                      check_tensor, one_device)
 
 __all__ = ["embed_synth", "embed_synth_", "router_override", "router_override_"]
 
@@ -159,9 +159,10 @@ def router_override_(logits: torch.Tensor, route_seeds: torch.Tensor, step: torc
 # Fake (meta) implementations, for torch.compile and fake tensors: each op writes its out.
 @torch.library.register_fake("pocrand::embed_synth")
 def _embed_synth_fake(out, x, base_seeds, step, prev_k, embeds, mask, salt):
-    return None
+    one_device("x", x, base_seeds=base_seeds, step=step, prev_k=prev_k, embeds=embeds, mask=mask,
+               out=out)
 
 
 @torch.library.register_fake("pocrand::router_override")
 def _router_override_fake(out, logits, route_seeds, step, mask, n_experts, top_k, ladder_base):
-    return None
+    one_device("logits", logits, route_seeds=route_seeds, step=step, mask=mask, out=out)

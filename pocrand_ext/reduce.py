@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import MAX_COUNT, check_tensor_device, check_dtype, check_no_grad, check_tensor
+from ._checks import MAX_COUNT, check_tensor_device, check_dtype, check_no_grad, check_tensor, one_device
 
 __all__ = ["compute_distances"]
 
@@ -56,15 +56,18 @@ def haar_rotate_of_seeds(x: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor:
 
 @torch.library.register_fake("pocrand::haar_rotate")
 def _haar_rotate_fake(x, seeds):
+    one_device("x", x, seeds=seeds)
     return torch.empty_like(x)
 
 
 @torch.library.register_fake("pocrand::artifacts")
 def _artifacts_fake(hidden, seeds, k):
+    one_device("hidden", hidden, seeds=seeds)
     b = hidden.shape[0]
     return (hidden.new_empty((b, k), dtype=torch.float16), hidden.new_empty((b,), dtype=torch.bool))
 
 
 @torch.library.register_fake("pocrand::distances")
 def _distances_fake(logits, permutations, target, check=True):
+    one_device("logits", logits, permutations=permutations, target=target)
     return logits.new_empty((logits.shape[0],), dtype=torch.float32)

@@ -14,22 +14,13 @@ from __future__ import annotations
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import check_no_overlap, check_no_self_overlap, check_tensor, check_tensor_device, named_as
+from ._checks import (check_no_overlap, check_no_self_overlap, check_tensor, check_tensor_device,
+                      named_as, one_device)
 
 __all__ = ["reflect_rows", "reflect_rows_", "reflect_rows_pair", "reflect_rows_pair_",
            "fused_add_rms_norm_reflect"]
 
 MODES = ("once", "stepwise")
-
-
-def one_device(name: str, x: torch.Tensor, **others) -> None:
-    """Every other tensor given on x's device: the ops' meta functions below check it, since a
-    meta tensor among the arguments of a call on real tensors sends it there, past the op's own
-    checks (which hold the rule for real devices)."""
-    for other, t in others.items():
-        if t is not None and t.device != x.device:
-            raise ValueError(f"{name} and {other} must be on one device, got {x.device} and "
-                             f"{t.device}")
 
 
 def _dims(name: str, x, table, row_group, mask, mode) -> tuple[int, int, int]:

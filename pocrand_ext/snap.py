@@ -13,7 +13,7 @@ import os
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import check_tensor_device, check_dtype, check_no_grad, check_tensor
+from ._checks import check_tensor_device, check_dtype, check_no_grad, check_tensor, one_device
 
 __all__ = ["snap", "claimed_margin", "load_codebook", "codebook_sha256"]
 
@@ -197,4 +197,4 @@ def load_codebook(source=None, *, expected_sha256: str, shape=None) -> torch.Ten
 
 @torch.library.register_fake("pocrand::snap")
 def _snap_fake(h, seeds, codebook, k, bad, scores, q):
-    return None
+    one_device("h", h, seeds=seeds, codebook=codebook, k=k, bad=bad, scores=scores, q=q)
