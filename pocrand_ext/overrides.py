@@ -19,9 +19,8 @@ from __future__ import annotations
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import (check_count, check_tensor_device, check_dtype, check_int64,
-                      check_no_grad, check_no_overlap, check_no_self_overlap, check_seed,
-                      check_tensor, one_device)
+from ._checks import (check_int64, check_no_overlap, check_no_self_overlap, check_seed,
+                      check_tensor_device, check_tensors, named_as, one_device)
 
 __all__ = ["embed_synth", "embed_synth_", "router_override", "router_override_"]
 
@@ -29,41 +28,11 @@ SALT_EMBED = 0x0D  # SPEC.md 10.5: the decode embeddings' salt
 LADDER_BASE = 100  # SPEC.md 10.5: the protocol's ladder base
 
 
-def _rows(x_name: str, x, cols: str) -> int:
-    check_no_grad(x_name, check_tensor(x_name, x))
-    if x.dim() != 2:
-        raise ValueError(f"{x_name} must be 2-D [rows, {cols}], got {list(x.shape)}")
-    check_dtype(f"{x_name}.dtype", x.dtype)
-    return x.shape[0]
-
-
-def _row_buffer(name: str, t, dtype: torch.dtype, n: int, x_name: str, x: torch.Tensor) -> None:
-    """A 1-D per-row tensor of dtype with at least n entries on x's device."""
-    check_tensor(name, t)
-    if t.dtype != dtype:
-        raise TypeError(f"{name} must be {str(dtype).replace('torch.', '')}, got {t.dtype}")
-    if t.dim() != 1 or t.shape[0] < n:
-        raise ValueError(f"{name} must be 1-D with at least {n} entries (one per row of "
-                         f"{x_name}), got {list(t.shape)}")
-    if t.device != x.device:
-        raise ValueError(f"{x_name} and {name} must be on one device, got {x.device} and "
-                         f"{t.device}")
-
-
 def _check_embed(out, base_seeds, step, prev_k, embeds, mask, salt) -> int:
-    n = _rows("out", out, "hidden")
-    hidden = check_count("hidden size (out.shape[-1])", out.shape[-1])
-    for name, t in (("base_seeds", base_seeds), ("step", step), ("prev_k", prev_k)):
-        _row_buffer(name, t, torch.int64, n, "out", out)
-    _row_buffer("mask", mask, torch.bool, n, "out", out)
-    check_no_grad("embeds", check_tensor("embeds", embeds))
-    check_dtype("embeds.dtype", embeds.dtype)
-    if embeds.dim() != 2 or embeds.shape[0] < n or embeds.shape[1] != hidden:
-        raise ValueError(f"embeds must be [rows >= {n}, {hidden}] (out's hidden size), got "
-                         f"{list(embeds.shape)}")
-    if embeds.device != out.device:
-        raise ValueError(f"out and embeds must be on one device, got {out.device} and "
-                         f"{embeds.device}")
+    """What the op cannot check itself (argument types, out's kind of device); every other rule
+    is the op's (csrc/bind/overrides.cpp), whose x is this module's out."""
+    check_tensors(out=out, base_seeds=base_seeds, step=step, prev_k=prev_k, embeds=embeds,
+                  mask=mask)
     check_tensor_device("out", out)
     return check_seed("salt", salt)
 
@@ -85,8 +54,9 @@ def embed_synth(out: torch.Tensor, base_seeds: torch.Tensor, step: torch.Tensor,
     salt = _check_embed(out, base_seeds, step, prev_k, embeds, mask, salt)
     x = out.contiguous()
     y = torch.empty_like(x)
-    torch.ops.pocrand.embed_synth.default(y, x, *_embed_args(base_seeds, step, prev_k, embeds, mask),
-                                          salt)
+    with named_as(x="out"):  # the op's x is the caller's out (the embeddings computed)
+        torch.ops.pocrand.embed_synth.default(y, x, *_embed_args(base_seeds, step, prev_k, embeds,
+                                                                 mask), salt)
     return y
 
 
@@ -96,31 +66,27 @@ def embed_synth_(out: torch.Tensor, base_seeds: torch.Tensor, step: torch.Tensor
     """embed_synth written into out itself (returns out); only the masked rows are written. A
     strided out is computed through a contiguous copy and written back."""
     salt = _check_embed(out, base_seeds, step, prev_k, embeds, mask, salt)
-    check_no_self_overlap("out", out)
-    for other, t in (("base_seeds", base_seeds), ("step", step), ("prev_k", prev_k),
-                     ("embeds", embeds), ("mask", mask)):
-        check_no_overlap("out", out, other, t)
     if out.is_contiguous():
-        torch.ops.pocrand.embed_synth.default(out, out,
-                                              *_embed_args(base_seeds, step, prev_k, embeds, mask), salt)
-    else:
+        with named_as(x="out"):  # the op's x and out are the caller's out
+            torch.ops.pocrand.embed_synth.default(out, out, *_embed_args(base_seeds, step, prev_k,
+                                                                         embeds, mask), salt)
+    else:  # the write-back must not write an element twice, nor one that was read
+        check_no_self_overlap("out", out)
+        for other, t in (("base_seeds", base_seeds), ("step", step), ("prev_k", prev_k),
+                         ("embeds", embeds), ("mask", mask)):
+            check_no_overlap("out", out, other, t)
         out.copy_(embed_synth(out, base_seeds, step, prev_k, embeds, mask, salt))
     return out
 
 
-def _check_router(logits, route_seeds, step, mask, n_experts, top_k, ladder_base) -> tuple[int, int, int]:
-    n = _rows("logits", logits, "n_experts")
-    n_experts = check_count("n_experts", n_experts)
-    if logits.shape[-1] != n_experts:
-        raise ValueError(f"logits.shape[-1] must be n_experts = {n_experts}, got "
-                         f"{list(logits.shape)}")
-    # the ladder's ranges are the op's check (csrc/bind/bind_common.h, check_ladder)
-    top_k, ladder_base = check_int64("top_k", top_k), check_int64("ladder_base", ladder_base)
-    _row_buffer("route_seeds", route_seeds, torch.int64, n, "logits", logits)
-    _row_buffer("step", step, torch.int64, n, "logits", logits)
-    _row_buffer("mask", mask, torch.bool, n, "logits", logits)
+def _check_router(logits, route_seeds, step, mask, n_experts, top_k, ladder_base):
+    """What the op cannot check itself (argument types, logits' kind of device); the shapes and
+    the ladder's ranges are the op's (csrc/bind/overrides.cpp, bind_common.h's check_ladder)."""
+    check_tensors(logits=logits, route_seeds=route_seeds, step=step, mask=mask)
+    ints = (check_int64("n_experts", n_experts), check_int64("top_k", top_k),
+            check_int64("ladder_base", ladder_base))
     check_tensor_device("logits", logits)
-    return n_experts, top_k, ladder_base
+    return ints
 
 
 def router_override(logits: torch.Tensor, route_seeds: torch.Tensor, step: torch.Tensor,
@@ -145,13 +111,15 @@ def router_override_(logits: torch.Tensor, route_seeds: torch.Tensor, step: torc
     """router_override written into logits itself (returns logits); only the masked rows are
     written. A strided logits is computed through a contiguous copy and written back."""
     e, k, lad = _check_router(logits, route_seeds, step, mask, n_experts, top_k, ladder_base)
-    check_no_self_overlap("logits", logits)
-    for other, t in (("route_seeds", route_seeds), ("step", step), ("mask", mask)):
-        check_no_overlap("logits", logits, other, t)
     if logits.is_contiguous():
-        torch.ops.pocrand.router_override.default(logits, logits, route_seeds.contiguous(),
-                                                  step.contiguous(), mask.contiguous(), e, k, lad)
-    else:
+        with named_as(out="logits"):  # the op's out is logits itself
+            torch.ops.pocrand.router_override.default(logits, logits, route_seeds.contiguous(),
+                                                      step.contiguous(), mask.contiguous(), e, k,
+                                                      lad)
+    else:  # the write-back must not write an element twice, nor one that was read
+        check_no_self_overlap("logits", logits)
+        for other, t in (("route_seeds", route_seeds), ("step", step), ("mask", mask)):
+            check_no_overlap("logits", logits, other, t)
         logits.copy_(router_override(logits, route_seeds, step, mask, e, k, lad))
     return logits
 
