@@ -154,7 +154,7 @@ def _good():
 
 @pytest.mark.parametrize("change, exc, word", [
     (lambda h, s, c: (h[0], s, c), ValueError, "h must be 2-D"),
-    (lambda h, s, c: (h.int(), s, c), ValueError, "h.dtype"),
+    (lambda h, s, c: (h.int(), s, c), ValueError, "h dtype"),
     (lambda h, s, c: ([1.0], s, c), TypeError, "h must be a torch.Tensor"),
     (lambda h, s, c: (h, s.int(), c), TypeError, "seeds must be int64"),
     (lambda h, s, c: (h, s[:1], c), ValueError, "seeds must be [batch]"),
