@@ -11,7 +11,9 @@ same run on the same card:
  - the fused add + RMSNorm with the reflection folded in (fused_norm_rows.py), when built;
  - one decode step's PoC transforms at the MiniMax-M2 shape (62 layers x reflect_rows_pair + 62
    router overrides, 256 experts, top 8, + one snap, 1024 rows x 3072 bf16) in one graph, beside
-   the compiled torch reference of the same work; the ratio's target is <= 25%.
+   the compiled torch reference of the same work; the ratio's target is <= 25%; then the same
+   step with the reflections folded into the norms, and with the routers' overrides folded too
+   (router_fold_rows.py).
 
 Every figure is the CUDA-event time of a graph replay divided by the calls it holds (a spin kernel
 queued ahead, so the events time the device alone). A graph holds calls over several input sets
@@ -371,6 +373,11 @@ def decode_step_row(repeats: int):
         rows.append(dict(op=f"of which: {L} router overrides + snap alone", shape=f"{n}x{hidden} bf16",
                          ours=alone, eager=None, compiled=comp, floor=None, vs_floor="-",
                          target=f"(compiled reference {ratio(alone, comp)})", met=None, check="-"))
+        if router_override is not None:
+            from router_fold_rows import router_fold_rows  # the gates' overrides folded too
+            rows += router_fold_rows(repeats, layers, row_group, mask, steps, weight,
+                                     lambda: pr.snap(layers[-1]["h"], snap_seeds, codebook,
+                                                     out=snap_out), comp, E, K, ladder)
     return rows
 
 

@@ -101,3 +101,25 @@ def test_the_copy_baseline_moves_both_tensors():
     out_h, out_r = torch.zeros(4, 8), torch.zeros(4, 8)
     graph_rows.copy_both(h, r, out_h, out_r)
     assert torch.equal(out_h, h) and torch.equal(out_r, r)
+
+
+def test_folded_router_override_is_router_override():
+    # the decode step's folded rows time one forced_logits launch for every gate and a where in
+    # each router: they stand for router_override only if the where gives its bits, gate by gate
+    import router_fold_rows
+    L, n, E, K, ladder = 3, 16, 32, 8, 100
+    g = torch.Generator().manual_seed(5)
+    logits = [torch.randn(n, E, generator=g).bfloat16() for _ in range(L)]
+    routes = [torch.randint(0, 2**32, (n,), generator=g) for _ in range(L)]
+    steps, mask = torch.randint(1, 257, (n,), generator=g), torch.rand(n, generator=g) < 0.5
+    forced = pr.forced_logits(torch.cat(routes), E, K, ladder, step=steps.repeat(L),
+                              dtype=torch.bfloat16).view(L, n, E)
+    router, router_forced = router_fold_rows.make_router(K)
+    for gate in range(L):
+        want = pr.router_override(logits[gate], routes[gate], steps, mask, E, K, ladder)
+        got = torch.where(mask.unsqueeze(-1), forced[gate], logits[gate])
+        assert torch.equal(as_bits(got), as_bits(want))
+        assert not torch.equal(as_bits(want), as_bits(logits[gate]))  # some row was forced
+        w, i = router_forced(logits[gate], forced[gate], mask)
+        w_ref, i_ref = router(want)
+        assert torch.equal(i, i_ref) and torch.equal(as_bits(w), as_bits(w_ref))
