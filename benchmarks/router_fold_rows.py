@@ -5,13 +5,15 @@ A gate's forced logits depend on the row's route base, the step and the gate, ne
 state, so a step can make every gate's forced logits in one forced_logits launch at its start
 ([gates x rows, experts]); each gate then selects them for its PoC rows with a torch.where that
 torch.compile fuses into the router's own softmax and top-k (a transformers-style router, compiled
-as a model's forward is). The rows, in graph replay on one card:
- - the 62 routers alone (softmax + top-k + renormalised weights, compiled): the model's own work;
- - the same with router_override before each (one launch a gate: today's path);
- - the same with one forced_logits launch and the override folded into each router as a where;
+as a model's forward is). The rows, in graph replay on one card, each an override's cost over the
+routers alone run on the logits the override gives (the same top-k inputs, so the difference is
+the override's work, not the top-k's speed on other data):
+ - the 62 routers alone (softmax + top-k + renormalised weights, compiled);
+ - router_override before each router (one launch a gate: today's path), and router_override_;
+ - one forced_logits launch and the override folded into each router as a where;
  - the whole step's PoC cost, folded: (one forced_logits launch + 62 fused norms with PoC rows +
-   62 routers with the where + the snap) minus (62 plain norms + 62 plain routers), against the
-   compiled reference's transforms.
+   62 routers with the where + the snap) minus (62 plain norms + the 62 routers alone), against
+   the compiled reference's transforms.
 The where's bits are checked against router_override's first: the same forced row (SPEC.md 10.4,
 10.12), the gate's own logits elsewhere."""
 from __future__ import annotations
@@ -54,14 +56,20 @@ def router_fold_rows(repeats, layers, row_group, mask, steps, weight, snap, comp
              for g in (0, L // 2, L - 1))
     check = "where == router_override" if ok else "**where differs from router_override**"
 
+    overridden = [pr.router_override(ly["logits"], ly["route"], steps, mask, E, K, ladder)
+                        for ly in layers]  # each gate's top-k input with its PoC rows forced
+    in_place = [ly["logits"].clone() for ly in layers]
+
     def routers(kind):
         def step():
             f = forced_all() if kind == "folded" else None
             for g, ly in enumerate(layers):
-                if kind == "plain":
-                    router(ly["logits"])
+                if kind == "alone":
+                    router(overridden[g])
                 elif kind == "override":
                     router(pr.router_override(ly["logits"], ly["route"], steps, mask, E, K, ladder))
+                elif kind == "override_":
+                    router(pr.router_override_(in_place[g], ly["route"], steps, mask, E, K, ladder))
                 else:
                     router_forced(ly["logits"], f[g], mask)
         return step
@@ -75,14 +83,14 @@ def router_fold_rows(repeats, layers, row_group, mask, steps, weight, snap, comp
                 if poc:
                     router_forced(ly["logits"], f[g], mask)
                 else:
-                    router(ly["logits"])
+                    router(overridden[g])
             if poc:
                 snap()
         return step
 
-    plain_r = replay_ms(routers("plain"), [()], repeats, "62 routers, plain")
-    over_r = replay_ms(routers("override"), [()], repeats, "62 routers after router_override")
-    fold_r = replay_ms(routers("folded"), [()], repeats, "62 routers, override folded")
+    alone = replay_ms(routers("alone"), [()], repeats, "62 routers alone")
+    costs = {kind: replay_ms(routers(kind), [()], repeats, f"62 routers, {kind}")
+             for kind in ("override", "override_", "folded")}
     launch = replay_ms(forced_all, [()], repeats, "forced_logits for every gate")
     with_poc = replay_ms(whole(True), [()], repeats, "decode step, norms and routers folded")
     plain = replay_ms(whole(False), [()], repeats, "decode step, plain norms and routers")
@@ -90,29 +98,28 @@ def router_fold_rows(repeats, layers, row_group, mask, steps, weight, snap, comp
     def minus(a, b):
         return None if a is None or b is None else a - b
     shape = f"{n}x{E} bf16, top {K}"
-    rows = [dict(op=f"{L} routers (softmax + top-k, compiled): the model's own work", shape=shape,
-                 ours=plain_r, eager=None, compiled=None, floor=None, vs_floor="-",
-                 target="(the baseline)", met=None, check=check),
-            dict(op=f"{L} router overrides, one router_override launch a gate: routers after it "
-                    "minus plain routers", shape=shape, ours=minus(over_r, plain_r), eager=None,
-                 compiled=comp, floor=None, vs_floor="-",
-                 target=f"(compiled reference {ratio(minus(over_r, plain_r), comp)})", met=None,
-                 check=check),
-            dict(op=f"{L} router overrides folded: one forced_logits launch for every gate "
-                    f"({fmt_us(launch)} alone) + a where in each compiled router, minus plain "
-                    "routers", shape=shape, ours=minus(fold_r, plain_r), eager=None,
-                 compiled=comp, floor=None, vs_floor="-",
-                 target=f"(compiled reference {ratio(minus(fold_r, plain_r), comp)})", met=None,
-                 check=check)]
+
+    def row(op, t, target=None, met=None, shape=shape):
+        return dict(op=op, shape=shape, ours=t, eager=None, compiled=comp, floor=None,
+                    vs_floor="-", target=target or f"(compiled reference {ratio(t, comp)})",
+                    met=met, check=check)
+    rows = [row(f"{L} routers alone (softmax + top-k, compiled) on the overridden logits: the "
+                "model's own work", alone, target="(the baseline of the next three)"),
+            row(f"{L} router overrides, a router_override launch before each router (minus the "
+                "routers alone)", minus(costs["override"], alone)),
+            row(f"{L} router overrides in place, a router_override_ launch before each router "
+                "(minus the routers alone)", minus(costs["override_"], alone)),
+            row(f"{L} router overrides folded: one forced_logits launch for every gate "
+                f"({fmt_us(launch)} alone) + a where in each compiled router (minus the routers "
+                "alone)", minus(costs["folded"], alone))]
     cost = minus(with_poc, plain)
-    rows.append(dict(op=f"the decode step's PoC cost, reflections and router overrides folded: "
-                        f"(forced_logits + {L} fused norms + {L} routers with the where + snap) "
-                        f"minus ({L} plain norms + {L} plain routers)",
-                     shape=f"{n}x{layers[0]['h'].shape[-1]} bf16", ours=cost, eager=None,
-                     compiled=comp, floor=None, vs_floor="-",
-                     target=f"<= 25% of the compiled reference (here {ratio(cost, comp)}); toward 10%",
-                     met=None if cost is None or comp is None else cost <= 0.25 * comp,
-                     check=check))
+    rows.append(row(f"the decode step's PoC cost, reflections and router overrides folded: "
+                    f"(forced_logits + {L} fused norms + {L} routers with the where + snap) minus "
+                    f"({L} plain norms + {L} routers alone)", cost,
+                    target=f"<= 25% of the compiled reference (here {ratio(cost, comp)}); "
+                           "toward 10%",
+                    met=None if cost is None or comp is None else cost <= 0.25 * comp,
+                    shape=f"{n}x{layers[0]['h'].shape[-1]} bf16"))
     return rows
 
 
