@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import MAX_COUNT, check_tensor_device, check_dtype, check_no_grad, check_tensor, one_device
+from ._checks import check_tensor, check_tensor_device, one_device
 
 __all__ = ["compute_distances"]
 
@@ -20,30 +20,15 @@ def compute_distances(logits: torch.Tensor, permutations: torch.Tensor,
     is zero or not finite (SPEC.md section 8). A permutation entry outside [0, V) raises
     (check=True, which synchronises a GPU) or makes its row NaN (check=False, never syncs).
     Inputs that require grad are refused (ValueError): the distances are not differentiable."""
+    # argument types and the devices here; shapes, dtypes and grads are the op's checks
+    # (csrc/bind/distances.cpp)
     for name, t in (("logits", logits), ("permutations", permutations), ("target", target)):
-        check_no_grad(name, check_tensor(name, t))
-    if logits.dim() != 2:
-        raise ValueError(f"logits must be 2-D [batch, vocab], got shape {tuple(logits.shape)}")
-    check_dtype("logits.dtype", logits.dtype)
-    if permutations.dtype != torch.int64:
-        raise TypeError(f"permutations must be int64, got {permutations.dtype}")
-    if permutations.shape != logits.shape:
-        raise ValueError(f"permutations shape {tuple(permutations.shape)} must equal logits "
-                         f"shape {tuple(logits.shape)}")
-    if target.dim() != 1 or target.shape[0] != logits.shape[1]:
-        raise ValueError(f"target must be 1-D of length {logits.shape[1]} (the vocab size), "
-                         f"got shape {tuple(target.shape)}")
-    check_dtype("target.dtype", target.dtype)
-    if logits.shape[0] < 1 or logits.shape[1] < 1:
-        raise ValueError(f"logits must be non-empty, got shape {tuple(logits.shape)}")
-    if logits.shape[1] > MAX_COUNT:
-        raise ValueError(f"vocab size must be <= 2^31 - 1, got {logits.shape[1]}")
-    if not (logits.device == permutations.device == target.device):
-        raise ValueError(f"logits, permutations and target must be on one device, got "
-                         f"{logits.device}, {permutations.device} and {target.device}")
-    check_tensor_device("logits", logits)
+        check_tensor(name, t)
     if not isinstance(check, bool):
         raise TypeError(f"check must be a bool, got {type(check).__name__}")
+    # one device first: with one tensor on meta, the mismatch is the error to report
+    one_device("logits", logits, permutations=permutations, target=target)
+    check_tensor_device("logits", logits)
     return torch.ops.pocrand.distances(logits.contiguous(), permutations.contiguous(),
                                        target.contiguous(), check)
 

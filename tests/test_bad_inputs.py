@@ -136,7 +136,7 @@ CATALOGUE = [
     ("compute_distances: permutations negative", distances(perms=PERMS - 1), ValueError, "permutations["),
     ("compute_distances: target length", distances(target=TARGET[:8]), ValueError, "target"),
     ("compute_distances: target 2-D", distances(target=TARGET.view(1, 16)), ValueError, "target"),
-    ("compute_distances: target dtype", distances(target=TARGET.double()), ValueError, "target.dtype"),
+    ("compute_distances: target dtype", distances(target=TARGET.double()), ValueError, "target dtype"),
     ("compute_distances: empty batch", distances(logits=LOGITS[:0], perms=PERMS[:0]), ValueError, "logits"),
     ("compute_distances: devices differ", distances(logits=LOGITS.to("meta")), ValueError, "one device"),
     ("compute_distances: check not a bool", lambda: pr.compute_distances(LOGITS, PERMS, TARGET, check=1), TypeError, "check"),
