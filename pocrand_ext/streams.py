@@ -14,7 +14,7 @@ import torch
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
 from ._checks import (MAX_COUNT, DeviceLike, check_count, check_device, check_tensor_device,
                       check_int, check_no_grad, check_no_self_overlap, check_seed, check_str,
-                      check_total)
+                      check_total, one_device)
 from .seeds import seeds_of_strings, seeds_tensor
 
 __all__ = ["murmur3_32", "uniform", "normal", "unit_vectors"]
@@ -157,6 +157,7 @@ def unit_vectors_of_nonces(prefix: str, ids, suffix: str, dim: int,
 # Fake (meta) implementations: shapes only, for torch.compile and fake tensors.
 @torch.library.register_fake("pocrand::murmur3")
 def _murmur3_fake(keys, seed=0, seeds=None):
+    one_device("keys", keys, seeds=seeds)
     return torch.empty_like(keys)
 
 

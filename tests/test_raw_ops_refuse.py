@@ -95,6 +95,7 @@ RAW = [
     ("reflect_rows: mask on meta", lambda: OPS.reflect_rows(torch.empty(2, 1, 4), X.view(2, 1, 4), None, None, X[:1], None, MASK2.to("meta"), "once"), ValueError, "x and mask must be on one device"),
     ("fused_add_rms_norm_reflect: weight on meta", lambda: OPS.fused_add_rms_norm_reflect(X.clone().view(2, 1, 4), X.clone().view(2, 1, 4), X[0].to("meta"), 1e-6, X, ROW2, MASK2, "once"), ValueError, "x and weight must be on one device"),
     ("fused_add_rms_norm_reflect: row_group on meta", lambda: OPS.fused_add_rms_norm_reflect(X.clone().view(2, 1, 4), X.clone().view(2, 1, 4), X[0].clone(), 1e-6, X, ROW2.to("meta"), MASK2, "once"), ValueError, "x and row_group must be on one device"),
+    ("murmur3: seeds on meta", lambda: OPS.murmur3(torch.arange(4), 0, torch.arange(4).to("meta")), ValueError, "keys and seeds must be on one device"),
     ("haar_rotate: seeds on meta", lambda: OPS.haar_rotate(HIDDEN, torch.tensor([1, 2]).to("meta")), ValueError, "x and seeds must be on one device"),
     ("artifacts: seeds on meta", lambda: OPS.artifacts(HIDDEN, torch.tensor([1, 2]).to("meta"), 4), ValueError, "hidden and seeds must be on one device"),
     ("distances: target on meta", lambda: OPS.distances(LOGITS, PERMS, TARGET.to("meta")), ValueError, "logits and target must be on one device"),
@@ -141,6 +142,20 @@ def test_raw_op_rejects(call, exc, words):
 def pocrand_ops() -> set[str]:
     return {name.split("::")[1] for name in torch._C._dispatch_get_all_op_names()
             if name.startswith("pocrand::")}
+
+
+def test_every_op_of_several_tensors_refuses_one_on_meta():
+    # a meta tensor among real ones sends a call to the op's fake function, past the op's own
+    # device checks: each such op's fake must refuse it, and RAW must show that it does
+    several = set()
+    for name in pocrand_ops():
+        packet = getattr(OPS, name)
+        for overload in packet.overloads():
+            args = getattr(packet, overload)._schema.arguments
+            if sum("Tensor" in str(a.type) for a in args) >= 2:
+                several.add(name)
+    shown = {c[0].split(":")[0] for c in RAW if c[0].endswith("on meta")}
+    assert several - shown == set(), f"no 'on meta' case in RAW for {sorted(several - shown)}"
 
 
 def test_every_raw_op_is_in_the_catalogue():
