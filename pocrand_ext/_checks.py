@@ -316,3 +316,20 @@ def check_no_overlap(a_name: str, a: torch.Tensor, b_name: str, b: torch.Tensor)
         raise ValueError(f"{a_name} and {b_name} share memory; an in-place reflection writes "
                          f"{a_name} while it reads {b_name}, so they must not overlap (pass a "
                          f"copy)")
+
+
+def check_writes_apart(writes: Mapping[str, torch.Tensor], **reads) -> None:
+    """An in-place form's write-back through a copy (a strided tensor): no written tensor has two
+    elements at one address, the written ones share no memory, and none shares memory with a
+    tensor it reads (reads given as name=tensor, None skipped). The op checks the same for the
+    tensors it writes itself."""
+    named = list(writes.items())
+    for name, t in named:
+        check_no_self_overlap(name, t)
+    for i, (name, t) in enumerate(named):
+        for other, u in named[i + 1:]:
+            check_no_overlap(name, t, other, u)
+    for name, t in named:
+        for other, u in reads.items():
+            if u is not None:
+                check_no_overlap(name, t, other, u)

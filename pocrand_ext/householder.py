@@ -9,8 +9,7 @@ import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
 from .reflect import reflect_into
-from ._checks import (check_count, check_no_overlap, check_no_self_overlap, check_tensor,
-                      check_tensor_device, named_as)
+from ._checks import check_count, check_tensor, check_tensor_device, check_writes_apart, named_as
 
 __all__ = ["apply_householder", "apply_householder_", "apply_householder_pair",
            "apply_householder_pair_"]
@@ -69,9 +68,8 @@ def apply_householder_(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         x3 = _rows3(x, rows, dim)
         with _named():
             reflect_into(x3, x3, _table(v, rows, dim), None, None, "once")
-    else:  # the write-back must not write an element twice, nor change v before it is read
-        check_no_self_overlap("x", x)
-        check_no_overlap("x", x, "v", v)
+    else:  # written back through a copy
+        check_writes_apart({"x": x}, v=v)
         x.copy_(apply_householder(x, v))
     return x
 
@@ -114,12 +112,8 @@ def apply_householder_pair_(hidden: torch.Tensor, residual: torch.Tensor, v: tor
     if hidden.is_contiguous() and residual.is_contiguous():
         h3, r3 = _rows3(hidden, rows, dim), _rows3(residual, rows_r, dim)
         _reflect_pair(h3, h3, r3, r3, rows, rows_r, v)
-    else:  # the write-backs must not write an element twice, nor change v before it is read
-        check_no_self_overlap("hidden", hidden)
-        check_no_self_overlap("residual", residual)
-        check_no_overlap("hidden", hidden, "residual", residual)
-        check_no_overlap("hidden", hidden, "v", v)
-        check_no_overlap("residual", residual, "v", v)
+    else:  # written back through copies
+        check_writes_apart({"hidden": hidden, "residual": residual}, v=v)
         h, r = apply_householder_pair(hidden, residual, v)
         hidden.copy_(h)
         residual.copy_(r)

@@ -19,8 +19,8 @@ from __future__ import annotations
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import (check_int64, check_no_overlap, check_no_self_overlap, check_seed,
-                      check_tensor_device, check_tensors, named_as, one_device)
+from ._checks import (check_int64, check_seed, check_tensor_device, check_tensors,
+                      check_writes_apart, named_as, one_device)
 
 __all__ = ["embed_synth", "embed_synth_", "router_override", "router_override_"]
 
@@ -70,11 +70,9 @@ def embed_synth_(out: torch.Tensor, base_seeds: torch.Tensor, step: torch.Tensor
         with named_as(x="out"):  # the op's x and out are the caller's out
             torch.ops.pocrand.embed_synth.default(out, out, *_embed_args(base_seeds, step, prev_k,
                                                                          embeds, mask), salt)
-    else:  # the write-back must not write an element twice, nor one that was read
-        check_no_self_overlap("out", out)
-        for other, t in (("base_seeds", base_seeds), ("step", step), ("prev_k", prev_k),
-                         ("embeds", embeds), ("mask", mask)):
-            check_no_overlap("out", out, other, t)
+    else:  # written back through a copy
+        check_writes_apart({"out": out}, base_seeds=base_seeds, step=step, prev_k=prev_k,
+                           embeds=embeds, mask=mask)
         out.copy_(embed_synth(out, base_seeds, step, prev_k, embeds, mask, salt))
     return out
 
@@ -116,10 +114,8 @@ def router_override_(logits: torch.Tensor, route_seeds: torch.Tensor, step: torc
             torch.ops.pocrand.router_override.default(logits, logits, route_seeds.contiguous(),
                                                       step.contiguous(), mask.contiguous(), e, k,
                                                       lad)
-    else:  # the write-back must not write an element twice, nor one that was read
-        check_no_self_overlap("logits", logits)
-        for other, t in (("route_seeds", route_seeds), ("step", step), ("mask", mask)):
-            check_no_overlap("logits", logits, other, t)
+    else:  # written back through a copy
+        check_writes_apart({"logits": logits}, route_seeds=route_seeds, step=step, mask=mask)
         logits.copy_(router_override(logits, route_seeds, step, mask, e, k, lad))
     return logits
 

@@ -14,8 +14,7 @@ from __future__ import annotations
 import torch
 
 from . import _ext  # noqa: F401  (registers torch.ops.pocrand.*)
-from ._checks import (check_no_overlap, check_no_self_overlap, check_tensor, check_tensor_device,
-                      named_as, one_device)
+from ._checks import check_tensor, check_tensor_device, check_writes_apart, named_as, one_device
 
 __all__ = ["reflect_rows", "reflect_rows_", "reflect_rows_pair", "reflect_rows_pair_",
            "fused_add_rms_norm_reflect"]
@@ -78,8 +77,8 @@ def reflect_rows_(x: torch.Tensor, table: torch.Tensor, row_group: torch.Tensor 
         x3 = x.view(dims)
         with named_as(out="x"):  # the op's out is x itself
             reflect_into(x3, x3, table, row_group, mask, mode)
-    else:
-        check_no_self_overlap("x", x)  # the write-back would write an element twice
+    else:  # written back through a copy
+        check_writes_apart({"x": x}, table=table, row_group=row_group, mask=mask)
         x.copy_(reflect_rows(x, table, row_group, mask, mode))
     return x
 
@@ -115,10 +114,9 @@ def reflect_rows_pair_(hidden: torch.Tensor, residual: torch.Tensor, table: torc
         h3, r3 = hidden.view(dims), residual.view(dims)
         with named_as(x="hidden", out="hidden", residual_out="residual"):  # written in place
             reflect_into(h3, h3, table, row_group, mask, mode, r3, r3)
-    else:  # the write-backs must not write an element twice
-        check_no_self_overlap("hidden", hidden)
-        check_no_self_overlap("residual", residual)
-        check_no_overlap("hidden", hidden, "residual", residual)
+    else:  # written back through copies
+        check_writes_apart({"hidden": hidden, "residual": residual}, table=table,
+                           row_group=row_group, mask=mask)
         h, r = reflect_rows_pair(hidden, residual, table, row_group, mask, mode)
         hidden.copy_(h)
         residual.copy_(r)

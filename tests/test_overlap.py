@@ -56,6 +56,17 @@ def test_strided_x_overlapping_v_is_refused(device):
         pr.apply_householder_(buf[:, :8], buf[1, 2:10])
 
 
+def test_strided_reflect_rows_inputs_inside_x_are_refused(device):
+    # a strided x is reflected through a copy and written back: the write-back must not land on
+    # the table, row groups or mask it read, in the one-tensor and the pair form
+    buf = randn(4, 16, device=device)
+    x, table = buf[:, ::2], buf[:1, :8]  # x every other column; the table the first row's start
+    with pytest.raises(ValueError, match="x and table share memory"):
+        pr.reflect_rows_(x, table, None, None)
+    with pytest.raises(ValueError, match="residual and table share memory"):
+        pr.reflect_rows_pair_(randn(4, 16, seed=2, device=device)[:, ::2], x, table, None, None)
+
+
 def test_self_overlapping_x_is_refused(device):
     x = randn(8, device=device).expand(3, 8)
     with pytest.raises(ValueError, match="x"):
