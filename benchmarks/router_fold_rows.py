@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 
 import pocrand_ext as pr
-from graph_rows import compiled, ratio, replay_ms, same_bits
+from graph_rows import compiled, fmt, ratio, replay_ms, same_bits
 
 
 def make_router(top_k: int):
@@ -49,15 +49,13 @@ def router_fold_rows(repeats, layers, row_group, mask, steps, weight, snap, comp
         return pr.forced_logits(route_all, E, K, ladder, step=steps_all,
                                 dtype=torch.bfloat16).view(L, n, E)
 
+    # each gate's top-k input with its PoC rows forced
+    overridden = [pr.router_override(ly["logits"], ly["route"], steps, mask, E, K, ladder)
+                  for ly in layers]
     forced = forced_all()
     ok = all(same_bits(torch.where(mask[:n].unsqueeze(-1), forced[g], layers[g]["logits"]),
-                       pr.router_override(layers[g]["logits"], layers[g]["route"], steps, mask,
-                                          E, K, ladder))
-             for g in (0, L // 2, L - 1))
+                       overridden[g]) for g in (0, L // 2, L - 1))
     check = "where == router_override" if ok else "**where differs from router_override**"
-
-    overridden = [pr.router_override(ly["logits"], ly["route"], steps, mask, E, K, ladder)
-                        for ly in layers]  # each gate's top-k input with its PoC rows forced
     in_place = [ly["logits"].clone() for ly in layers]
 
     def routers(kind):
@@ -110,7 +108,7 @@ def router_fold_rows(repeats, layers, row_group, mask, steps, weight, snap, comp
             row(f"{L} router overrides in place, a router_override_ launch before each router "
                 "(minus the routers alone)", minus(costs["override_"], alone)),
             row(f"{L} router overrides folded: one forced_logits launch for every gate "
-                f"({fmt_us(launch)} alone) + a where in each compiled router (minus the routers "
+                f"({fmt(launch)} alone) + a where in each compiled router (minus the routers "
                 "alone)", minus(costs["folded"], alone))]
     cost = minus(with_poc, plain)
     rows.append(row(f"the decode step's PoC cost, reflections and router overrides folded: "
@@ -121,7 +119,3 @@ def router_fold_rows(repeats, layers, row_group, mask, steps, weight, snap, comp
                     met=None if cost is None or comp is None else cost <= 0.25 * comp,
                     shape=f"{n}x{layers[0]['h'].shape[-1]} bf16"))
     return rows
-
-
-def fmt_us(ms):
-    return "-" if ms is None else f"{ms * 1e3:,.1f} µs"
