@@ -285,11 +285,12 @@ def test_cuda_equals_cpu(n, dtype, embeds_dtype):
 @requires_cuda
 @pytest.mark.parametrize("n_experts,rows", [(1, 8 * 2**20 + 3), (7, 70000), (8, 9), (9, 33),
                                             (255, 17), (256, 1025), (257, 9), (2047, 3),
-                                            (2048, 5), (2049, 3), (20000, 2)])
+                                            (2048, 5), (2049, 3), (20000, 2), (256, 62 * 1024)])
 def test_short_row_launch_covers_every_row_and_expert(n_experts, rows):
-    # the gate kernels' launch (launch_util.cuh, short_row_grid): lanes of 8 experts, rows a
-    # block, tiles of experts along grid y and rows past 2^20 blocks by a stride; every element
-    # written (no gap, no double) shows as the CPU's bits
+    # the gate kernels' launch (launch_util.cuh, short_row_grid): lanes of 1 or (for launches
+    # that fill the device so, like the last case: every gate of a MiniMax-M2 step) 8 experts,
+    # rows a block, tiles of experts along grid y and rows past 2^20 blocks by a stride; every
+    # element written (no gap, no double) shows as the CPU's bits
     g = torch.Generator().manual_seed(rows)
     seeds = torch.randint(0, 2**32, (rows,), generator=g)
     step = torch.randint(0, 2**32, (rows,), generator=g)

@@ -56,18 +56,19 @@ __global__ void hash_mod_kernel(const int64_t* seeds, int64_t rows, int64_t n, u
   }
 }
 
-// Experts along grid x, rows along grid y: each thread derives its row's route start (a few
-// integer operations) and writes one logit, with no 64-bit division per element.
+// A short-row launch (launch_util.cuh): each thread derives its rows' route starts (a few
+// integer operations) and writes its experts' logits, with no 64-bit division per element.
 template <typename Store>
 __global__ void forced_logits_kernel(const int64_t* seeds, StepArg step, bool fold, int64_t rows,
-                                     int64_t E, uint32_t top_k, int32_t ladder_base, Store store) {
+                                     int64_t E, uint32_t top_k, int32_t ladder_base,
+                                     uint32_t per_lane, Store store) {
   const auto e32 = static_cast<uint32_t>(E);
-  const uint32_t stride = gridDim.x * blockDim.x;
-  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
+  for (int64_t r = short_row_first(); r < rows; r += short_row_stride()) {
     const auto s = static_cast<uint32_t>(seeds[r]);
     const uint32_t start = route_start(fold ? murmur3(row_step(step, r), s) : s, e32);
-    for (uint32_t e = blockIdx.x * blockDim.x + threadIdx.x; e < e32; e += stride)
+    short_row_cols(e32, per_lane, [&](uint32_t e) {
       store(r * E + e, forced_logit(e, start, e32, top_k, ladder_base));
+    });
   }
 }
 
@@ -99,9 +100,10 @@ cudaError_t launch_forced_logits(const int64_t* seeds, StepArg step, bool fold, 
                                  int64_t n_experts, int64_t top_k, int64_t ladder_base,
                                  FloatType out_type, void* out, cudaStream_t stream) {
   return with_store(out_type, out, [&](auto store) {
-    forced_logits_kernel<<<grid_for(n_experts, rows), kThreads, 0, stream>>>(
+    const ShortRowGrid g = short_row_grid(n_experts, rows);
+    forced_logits_kernel<<<g.grid, g.block, 0, stream>>>(
         seeds, step, fold, rows, n_experts, static_cast<uint32_t>(top_k),
-        static_cast<int32_t>(ladder_base), store);
+        static_cast<int32_t>(ladder_base), g.per_lane, store);
   });
 }
 

@@ -62,19 +62,19 @@ __global__ void embed_synth_kernel(const typename Out::Bits* x, typename Out::Bi
 template <typename E>
 __global__ void router_override_kernel(const typename E::Bits* x, typename E::Bits* out, int64_t rows,
                                        int64_t E_count, const int64_t* seeds, const int64_t* step,
-                                       const bool* mask, uint32_t top_k, int32_t ladder_base) {
+                                       const bool* mask, uint32_t top_k, int32_t ladder_base,
+                                       uint32_t per_lane) {
   const auto e32 = static_cast<uint32_t>(E_count);
-  const uint32_t stride = gridDim.x * blockDim.x;
-  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
+  for (int64_t r = short_row_first(); r < rows; r += short_row_stride()) {
     const int64_t at = r * E_count;
     if (mask[r]) {
       const uint32_t start = route_start(
           route_seed(static_cast<uint32_t>(step[r]), static_cast<uint32_t>(seeds[r])), e32);
-      for (uint32_t e = blockIdx.x * blockDim.x + threadIdx.x; e < e32; e += stride)
+      short_row_cols(e32, per_lane, [&](uint32_t e) {
         out[at + e] = E::encode(forced_logit(e, start, e32, top_k, ladder_base));
+      });
     } else if (out != x) {  // kept bit for bit
-      for (uint32_t e = blockIdx.x * blockDim.x + threadIdx.x; e < e32; e += stride)
-        out[at + e] = x[at + e];
+      short_row_cols(e32, per_lane, [&](uint32_t e) { out[at + e] = x[at + e]; });
     }
   }
 }
@@ -106,10 +106,11 @@ cudaError_t launch_router_override(const void* logits, void* out, FloatType type
   if (rows == 0) return cudaSuccess;
   with_element_type(type, [&](auto e) {
     using E = decltype(e);
-    router_override_kernel<E><<<grid_for(n_experts, rows), kThreads, 0, stream>>>(
+    const ShortRowGrid g = short_row_grid(n_experts, rows);
+    router_override_kernel<E><<<g.grid, g.block, 0, stream>>>(
         static_cast<const typename E::Bits*>(logits), static_cast<typename E::Bits*>(out), rows,
         n_experts, route_seeds, step, mask, static_cast<uint32_t>(top_k),
-        static_cast<int32_t>(ladder_base));
+        static_cast<int32_t>(ladder_base), g.per_lane);
   });
   return cudaGetLastError();
 }
