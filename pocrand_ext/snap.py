@@ -69,9 +69,7 @@ def _check_inputs(h, seeds, codebook):
     if not 1 <= d <= min(h.shape[1], SNAP_MAX):
         raise ValueError(f"codebook dim (codebook.shape[1]) must be in [1, min(hidden size, 1024)]"
                          f", got {d} with hidden size {h.shape[1]}")
-    if not (h.device == seeds.device == codebook.device):  # before the codebook's values are read
-        raise ValueError(f"h, seeds and codebook must be on one device, got {h.device}, "
-                         f"{seeds.device} and {codebook.device}")
+    one_device("h", h, seeds=seeds, codebook=codebook)  # before the codebook's values are read
     check_tensor_device("h", h)
     check_finite_codebook(codebook)
     return h.contiguous(), seeds.contiguous(), codebook.contiguous()
