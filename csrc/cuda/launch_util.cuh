@@ -29,12 +29,25 @@ inline int64_t unit_blocks(int64_t units) {
 
 inline size_t align_up(size_t x) { return (x + 255) & ~size_t{255}; }
 
+// An attribute of the current device, asked once per device (launches ask on every call).
+template <cudaDeviceAttr Attribute>
+int device_attribute() {
+  constexpr int kDevices = 64;
+  static std::atomic<int> cache[kDevices] = {};  // 0: not asked yet
+  int device = 0;
+  cudaGetDevice(&device);
+  int value = device < kDevices ? cache[device].load(std::memory_order_relaxed) : 0;
+  if (value == 0) {
+    cudaDeviceGetAttribute(&value, Attribute, device);
+    if (device < kDevices) cache[device].store(value, std::memory_order_relaxed);
+  }
+  return value;
+}
+
 // The current device's multiprocessor count (the persistent kernels' grids: the blocks that fit
 // a multiprocessor, each walking many rows).
 inline int device_multiprocessors() {
-  int device = 0, count = 0;
-  cudaGetDevice(&device);
-  cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device);
+  const int count = device_attribute<cudaDevAttrMultiProcessorCount>();
   return count > 0 ? count : 1;
 }
 
