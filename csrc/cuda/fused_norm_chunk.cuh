@@ -13,7 +13,8 @@
 //   4. residual <- s and x <- st(st(s * inv) * w) written from the registers.
 // Each element is read once and written once. The roundings are storage_round.cuh's hardware
 // forms, the same bits as the core's for every non-NaN value; a NaN stays a NaN through every
-// step and is stored as the core's canonical NaN (pack_canonical), so the bits are the CPU's.
+// step and is stored as the core's canonical NaN (pack_canonical for the output; for s, whose
+// NaNs are known only after step 3, canonical_nan_halves), so the bits are the CPU's.
 #pragma once
 
 #include <stdint.h>
@@ -45,6 +46,24 @@ __device__ __forceinline__ uint32_t pack_canonical(float a, float b) {
   if (a != a) w = (w & 0xffff0000u) | kStoredNaN<E>;
   if (b != b) w = (w & 0x0000ffffu) | kStoredNaN<E> << 16;
   return w;
+}
+
+// pack_canonical's word from pack_fast's: the core's stored NaN in place of each NaN half (a NaN
+// packs to some NaN, a number never does).
+template <typename E>
+__device__ __forceinline__ uint32_t canonical_nan_halves(uint32_t w) {
+  constexpr uint32_t kInf = std::is_same<E, F16>::value ? 0x7c00u : 0x7f80u;
+  if ((w & 0x7fffu) > kInf) w = (w & 0xffff0000u) | kStoredNaN<E>;
+  if ((w >> 16 & 0x7fffu) > kInf) w = (w & 0x0000ffffu) | kStoredNaN<E> << 16;
+  return w;
+}
+
+// Whether the sums s of a unit are all finite, from their sum of squares alone (the same in
+// every thread): a NaN s makes it NaN and an infinite one infinite or NaN. Until this is known
+// the sums are kept as pack_fast made them; only a unit with a NaN or Inf among them has its
+// NaN halves made canonical afterwards (rows of numbers skip eight compares a vector).
+__device__ __forceinline__ bool finite_sums(float sum_of_squares) {
+  return (pr_bits(sum_of_squares) & 0x7f800000u) != 0x7f800000u;
 }
 
 // The sum of squares' term (10.14): s[i] * s[i] of the stored residual, two at a time for
@@ -84,7 +103,7 @@ __device__ __forceinline__ uint4 reflected_sum(const uint4& x, const uint4& r, c
       ub = make_float2(householder_update(rs.x, cr, vs.x), householder_update(rs.y, cr, vs.y));
     }
     const float2 a = st_fast2<E>(ua.x, ua.y), b = st_fast2<E>(ub.x, ub.y);
-    s[k] = pack_canonical<E>(pr_add(a.x, b.x), pr_add(a.y, b.y));
+    s[k] = pack_fast<E>(pr_add(a.x, b.x), pr_add(a.y, b.y));  // NaN: see finite_sums
   }
   uint4 out;
   memcpy(&out, s, 16);
@@ -100,7 +119,7 @@ __device__ __forceinline__ uint4 plain_sum(const uint4& x, const uint4& r) {
 #pragma unroll
   for (int k = 0; k < 4; ++k) {
     const float2 xs = widen2<E>(xw[k]), rs = widen2<E>(rw[k]);
-    s[k] = pack_canonical<E>(pr_add(xs.x, rs.x), pr_add(xs.y, rs.y));
+    s[k] = pack_fast<E>(pr_add(xs.x, rs.x), pr_add(xs.y, rs.y));  // NaN: see finite_sums
   }
   uint4 out;
   memcpy(&out, s, 16);
@@ -195,6 +214,16 @@ fused_norm_chunk_kernel(typename E::Bits* x_all, typename E::Bits* res_all,
       if (base + lane + 32 * m >= vectors) s[m] = make_uint4(0, 0, 0, 0);
     float ss[1] = {chunk_dot<E>(s, s, base, vectors, SquareProduct<E>{})};
     row_sums(ss, squares[parity], chunks);
+    if (!finite_sums(ss[0])) {
+#pragma unroll
+      for (int m = 0; m < P; ++m) {
+        uint32_t w[4];
+        memcpy(w, &s[m], 16);
+#pragma unroll
+        for (int k = 0; k < 4; ++k) w[k] = canonical_nan_halves<E>(w[k]);
+        memcpy(&s[m], w, 16);
+      }
+    }
     parity ^= 1;
     const float inv = rms_inverse(ss[0], h, eps);
     uint4 w[P];  // loaded a unit at a time (from L1 or L2): held across the loop it cost spills
