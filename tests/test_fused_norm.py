@@ -183,15 +183,15 @@ def test_cuda_graph_replay_with_new_values():
 # The GPU's one-pass kernel (cuda/fused_norm_chunk.cuh) takes fp16/bf16 rows of whole 16-byte
 # vectors at aligned addresses, up to 16384 elements; the shapes below walk its edges (one chunk,
 # a part chunk, 8 and 16 warps, copies, more units than resident blocks: 777 rows of 3072 fill
-# an H100's 660 blocks and 2100 take three rounds, 6000 units of 1024 several) and the CPU kernel
-# is the oracle (itself equal to the NumPy spec above).
+# an H100's 660 blocks and 2100 take up to four rounds, 6000 units of 1024 several) and the CPU
+# kernel is the oracle (itself equal to the NumPy spec above).
 @pytest.mark.cuda
 @requires_cuda
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 @pytest.mark.parametrize("n, hidden, copies", [(40, 8, None), (40, 1024, 3), (40, 2056, None),
-                                               (777, 3072, None), (2100, 3072, None), (3000, 1024, 2),
-                                               (40, 8192, 2), (12, 8200, None),
+                                               (777, 3072, None), (2100, 3072, None),
+                                               (3000, 1024, 2), (40, 8192, 2), (12, 8200, None),
                                                (12, 16384, None), (6, 16392, None)])
 def test_cuda_one_pass_shapes_equal_cpu(n, hidden, copies, dtype, mode):
     x, table, g, m = case(n, hidden, copies, DTYPES[dtype], seed=hidden % 7)
