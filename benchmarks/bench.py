@@ -14,7 +14,8 @@ times of the Python call (seed derivation, argument checks, upload and kernels, 
    column, all in CUDA-graph replay
  - the per-layer PoC transforms (--section graph, benchmarks/graph_rows.py): reflect_rows_pair,
    embedding synthesis and one decode step's transforms in CUDA-graph replay, beside the floors
-   and the plugin's expressions eager and compiled, in a table of their own
+   and the plugin's expressions eager and compiled, in a table of their own (--section fused:
+   its fused add + RMSNorm rows alone, benchmarks/fused_norm_rows.py)
  - floor: the bytes the op must move over this card's bandwidth measured in the same run
    (a large fill for writes, a large copy for reads).
 A CPU section compares pocrand's CPU kernels with the reference on the CPU.
@@ -89,10 +90,12 @@ def parse_args(argv=None):
     ap.add_argument("--write", action="store_true", help="update BENCHMARKS.md and the plot")
     ap.add_argument("--plot", type=Path, default=ROOT / "benchmarks" / "throughput.png")
     ap.add_argument("--no-cpu", action="store_true")
-    ap.add_argument("--section", choices=["all", "phase2", "pocv2", "round", "decode", "graph"],
+    ap.add_argument("--section",
+                    choices=["all", "phase2", "pocv2", "round", "decode", "graph", "fused"],
                     default="all",
                     help="which GPU rows to measure (graph: the per-layer PoC transforms in "
-                         "CUDA-graph replay, benchmarks/graph_rows.py; only when asked for)")
+                         "CUDA-graph replay, benchmarks/graph_rows.py; fused: of those, the fused "
+                         "add + RMSNorm rows alone; both only when asked for)")
     return ap.parse_args(argv)
 
 
@@ -120,6 +123,8 @@ def main() -> int:
             round_text = round_table(bench_round_cost(args.repeats))
         if args.section == "graph":
             round_text += graph_rows.bench_graph(args.repeats, write_bw, copy_bw)
+        if args.section == "fused":
+            round_text += graph_rows.bench_fused(args.repeats, copy_bw)
     cpu = None if args.no_cpu else bench_cpu(max(3, args.repeats // 6))
     text = table(rows, cpu, header) + round_text
     print(text)

@@ -1,4 +1,5 @@
-"""The fused add + RMSNorm rows of the graph section (python benchmarks/bench.py --section graph):
+"""The fused add + RMSNorm rows of the graph section (python benchmarks/bench.py --section graph,
+or these rows alone with --section fused):
  - pocrand_ext.fused_add_rms_norm_reflect (SPEC.md 10.14) in place on 1024 x 3072 and
    1024 x 7168 bf16, half the rows masked, beside the same op with no row masked (the plain add +
    norm), a torch.compile'd add + RMSNorm (in place, as vLLM's op), the read+write floor of both

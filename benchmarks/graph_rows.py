@@ -409,3 +409,13 @@ def bench_graph(repeats: int, write_bw: float, copy_bw: float) -> str:
     head = (f"\nCUDA-graph rows on {card} (fill {write_bw:,.0f} GB/s, copy {copy_bw:,.0f} GB/s; "
             f"floors from these)\n")
     return head + "\n" + table(rows)
+
+
+def bench_fused(repeats: int, copy_bw: float) -> str:
+    """The graph section's fused add + RMSNorm rows alone (fused_norm_rows.py: the op at two
+    widths beside its baselines, and its cost per decode step and prefill), headed by the card."""
+    from fused_norm_rows import boundary_rows, fused_norm_rows  # SPEC.md 10.14
+    card = torch.cuda.get_device_name()
+    rows = fused_norm_rows(repeats, copy_bw) + boundary_rows(repeats, copy_bw)
+    return (f"\nFused add + RMSNorm rows on {card} (copy {copy_bw:,.0f} GB/s; floors from it)\n\n"
+            + table(rows))

@@ -25,6 +25,8 @@ def test_the_section_is_accepted():
     with pytest.raises(SystemExit):
         bench.parse_args(["--section", "graphs"])
     assert bench.graph_rows is graph_rows and callable(graph_rows.bench_graph)
+    assert bench.parse_args(["--section", "fused"]).section == "fused"
+    assert callable(graph_rows.bench_fused)
 
 
 def test_missing_ops_are_reported_not_raised(capsys):
