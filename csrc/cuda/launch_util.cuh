@@ -29,19 +29,33 @@ inline int64_t unit_blocks(int64_t units) {
 
 inline size_t align_up(size_t x) { return (x + 255) & ~size_t{255}; }
 
-// An attribute of the current device, asked once per device (launches ask on every call).
-template <cudaDeviceAttr Attribute>
-int device_attribute() {
-  constexpr int kDevices = 64;
-  static std::atomic<int> cache[kDevices] = {};  // 0: not asked yet
+// A launch's answer about the current device, asked once: slot_of(device) is where it is kept
+// (0: not asked yet; devices past the first kCachedDevices ask every time) and ask(device)
+// computes it. The queries cost microseconds, on every one of a forward pass's launches otherwise.
+constexpr int kCachedDevices = 64;
+template <typename SlotOf, typename Ask>
+int per_device(SlotOf&& slot_of, Ask&& ask) {
   int device = 0;
   cudaGetDevice(&device);
-  int value = device < kDevices ? cache[device].load(std::memory_order_relaxed) : 0;
-  if (value == 0) {
-    cudaDeviceGetAttribute(&value, Attribute, device);
-    if (device < kDevices) cache[device].store(value, std::memory_order_relaxed);
+  std::atomic<int>* slot = device < kCachedDevices ? slot_of(device) : nullptr;
+  if (slot != nullptr) {
+    const int known = slot->load(std::memory_order_relaxed);
+    if (known != 0) return known;
   }
+  const int value = ask(device);
+  if (slot != nullptr) slot->store(value, std::memory_order_relaxed);
   return value;
+}
+
+// An attribute of the current device, asked once per device.
+template <cudaDeviceAttr Attribute>
+int device_attribute() {
+  static std::atomic<int> cache[kCachedDevices] = {};
+  return per_device([](int device) { return &cache[device]; }, [](int device) {
+    int value = 0;
+    cudaDeviceGetAttribute(&value, Attribute, device);
+    return value;
+  });
 }
 
 // The current device's multiprocessor count (the persistent kernels' grids: the blocks that fit
@@ -78,24 +92,16 @@ inline ShortRowGrid short_row_grid(int64_t cols, int64_t rows) {
 }
 
 // The blocks of Kernel launched with `warps` warps (0 <= warps <= MaxWarps, no dynamic shared
-// memory) that fit a multiprocessor of the current device, at least 1. Asked once per device and
-// block size: the query costs microseconds, on every one of a forward pass's 2 L calls otherwise.
+// memory) that fit a multiprocessor of the current device, at least 1, asked once per device and
+// block size.
 template <auto Kernel, int MaxWarps>
 int resident_blocks_per_sm(int warps) {
-  constexpr int kDevices = 64;
-  static std::atomic<int> cache[kDevices][MaxWarps + 1] = {};  // 0: not asked yet
-  int device = 0;
-  cudaGetDevice(&device);
-  std::atomic<int>* slot = device < kDevices ? &cache[device][warps] : nullptr;
-  if (slot != nullptr) {
-    const int known = slot->load(std::memory_order_relaxed);
-    if (known > 0) return known;
-  }
-  int per_sm = 0;
-  cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, Kernel, warps * 32, 0);
-  per_sm = std::max(per_sm, 1);
-  if (slot != nullptr) slot->store(per_sm, std::memory_order_relaxed);
-  return per_sm;
+  static std::atomic<int> cache[kCachedDevices][MaxWarps + 1] = {};
+  return per_device([warps](int device) { return &cache[device][warps]; }, [warps](int) {
+    int per_sm = 0;
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, Kernel, warps * 32, 0);
+    return std::max(per_sm, 1);
+  });
 }
 
 // The grid of a persistent kernel over `units`: as many blocks of `warps` warps as fit on the
