@@ -401,9 +401,7 @@ def bench_graph(repeats: int, write_bw: float, copy_bw: float) -> str:
     rows += embed_rows(repeats, write_bw)
     torch.cuda.empty_cache()
     if hasattr(torch.ops.pocrand, "fused_add_rms_norm_reflect"):
-        from fused_norm_rows import boundary_rows, fused_norm_rows  # SPEC.md 10.14
-        rows += fused_norm_rows(repeats, copy_bw)
-        rows += boundary_rows(repeats, copy_bw)
+        rows += fused_rows(repeats, copy_bw)
         torch.cuda.empty_cache()
     rows += decode_step_row(repeats)
     head = (f"\nCUDA-graph rows on {card} (fill {write_bw:,.0f} GB/s, copy {copy_bw:,.0f} GB/s; "
@@ -411,11 +409,15 @@ def bench_graph(repeats: int, write_bw: float, copy_bw: float) -> str:
     return head + "\n" + table(rows)
 
 
+def fused_rows(repeats: int, copy_bw: float):
+    """fused_norm_rows.py's rows (SPEC.md 10.14): the op at two widths beside its baselines, and
+    its cost per decode step and prefill."""
+    from fused_norm_rows import boundary_rows, fused_norm_rows
+    return fused_norm_rows(repeats, copy_bw) + boundary_rows(repeats, copy_bw)
+
+
 def bench_fused(repeats: int, copy_bw: float) -> str:
-    """The graph section's fused add + RMSNorm rows alone (fused_norm_rows.py: the op at two
-    widths beside its baselines, and its cost per decode step and prefill), headed by the card."""
-    from fused_norm_rows import boundary_rows, fused_norm_rows  # SPEC.md 10.14
+    """The graph section's fused add + RMSNorm rows alone, headed by the card."""
     card = torch.cuda.get_device_name()
-    rows = fused_norm_rows(repeats, copy_bw) + boundary_rows(repeats, copy_bw)
     return (f"\nFused add + RMSNorm rows on {card} (copy {copy_bw:,.0f} GB/s; floors from it)\n\n"
-            + table(rows))
+            + table(fused_rows(repeats, copy_bw)))
