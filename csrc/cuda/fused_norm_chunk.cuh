@@ -4,17 +4,20 @@
 // kernel otherwise.
 //
 // Why a second kernel: the generic one (256 threads a unit) reads each row three times (the
-// dots, the sum, the norm). Here a block of one warp per 1024-term chunk holds the unit's x, its
-// residual and its slot's v in registers (the weight is loaded when the norm needs it):
+// dots, the sum, the norm). Here a block of one warp per 1024-term chunk loads the unit's x, its
+// residual and its slot's v into registers (the weight is loaded when the norm needs it):
 //   1. a reflected unit's two dots by chunk_dot (the tree of core section 7, the same pairing as
 //      tree_sum.cuh's), the chunk sums meeting in shared memory (one barrier);
-//   2. s = st(a + b) of the two reflected (or plain) values, kept as the storage words;
+//   2. s = st(a + b) of the two reflected (or plain) values, kept as the storage words (a
+//      reflected unit reads its x, residual and v again here, from L1 or L2, so that 80
+//      registers hold the kernel; see fused_chunk_min_blocks);
 //   3. the sum of squares of s by chunk_dot again (one more barrier), the inverse RMS;
 //   4. residual <- s and x <- st(st(s * inv) * w) written from the registers.
-// Each element is read once and written once. The roundings are storage_round.cuh's hardware
-// forms, the same bits as the core's for every non-NaN value; a NaN stays a NaN through every
-// step and is stored as the core's canonical NaN (pack_canonical for the output; for s, whose
-// NaNs are known only after step 3, canonical_nan_halves), so the bits are the CPU's.
+// Each element is read from memory once (a reflected unit's again from L1 or L2) and written
+// once. The roundings are storage_round.cuh's hardware forms, the same bits as the core's for
+// every non-NaN value; a NaN stays a NaN through every step and is stored as the core's canonical
+// NaN (pack_canonical for the output; for s, whose NaNs are known only after step 3,
+// canonical_nan_halves), so the bits are the CPU's.
 #pragma once
 
 #include <stdint.h>
@@ -160,10 +163,19 @@ __device__ __forceinline__ void row_sums(float (&a)[N], float (&sums)[N][kWarps]
     a[k] = chunk_tree<1, 1, TreeResult::kEveryLane>([&](int c) { return sums[k][c]; }, lane, chunks);
 }
 
-// Two blocks a multiprocessor for rows of up to 8 chunks (128 registers a thread, the four row
-// arrays without spills), one for 16.
+// Blocks a multiprocessor for rows of up to 8 chunks: three from sm_90 on (80 registers a thread,
+// without spills there; at 3072 eight blocks of 3 warps then fit, so every one of 1024 rows has a
+// block at once), two before (80 registers spill 12-36 bytes a thread on sm_75 and sm_80); one
+// for 16. Only the device passes see __CUDA_ARCH__: the launch asks the occupancy of the
+// compiled kernel (resident_grid), never this bound.
 template <int kWarps>
-constexpr int fused_chunk_min_blocks() { return kWarps <= 8 ? 2 : 1; }
+constexpr int fused_chunk_min_blocks() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+  return kWarps <= 8 ? 2 : 1;
+#else
+  return kWarps <= 8 ? 3 : 1;
+#endif
+}
 
 template <typename E, bool Stepwise, int kWarps>
 __global__ void __launch_bounds__(kWarps * 32, (fused_chunk_min_blocks<kWarps>()))
@@ -195,16 +207,29 @@ fused_norm_chunk_kernel(typename E::Bits* x_all, typename E::Bits* res_all,
     load_chunk<E>(reinterpret_cast<const Bits*>(x), base, vectors, xs);
     load_chunk<E>(reinterpret_cast<const Bits*>(res), base, vectors, rs);
     if (reflect) {
-      uint4 vs[P];
-      load_chunk<E>(table + slot.g * hidden, base, vectors, vs);
-      const ReflectProduct<E, Stepwise> product;
-      float d[2] = {chunk_dot<E>(xs, vs, base, vectors, product),
-                    chunk_dot<E>(rs, vs, base, vectors, product)};
+      const uint4* vrow = reinterpret_cast<const uint4*>(table + slot.g * hidden);
+      float d[2];
+      {
+        uint4 vs[P];
+        load_chunk<E>(table + slot.g * hidden, base, vectors, vs);
+        const ReflectProduct<E, Stepwise> product;
+        d[0] = chunk_dot<E>(xs, vs, base, vectors, product);
+        d[1] = chunk_dot<E>(rs, vs, base, vectors, product);
+      }
       row_sums(d, dots[parity], chunks);
       const float cx = Stepwise ? stepwise_coefficient_fast<E>(d[0]) : householder_coefficient(d[0]);
       const float cr = Stepwise ? stepwise_coefficient_fast<E>(d[1]) : householder_coefficient(d[1]);
+      // x, residual and v are read again here (the lines this thread loaded above, from L1 or
+      // L2) instead of held across the dots and their barrier: holding all three there took
+      // more than 80 registers (60-80 bytes of spills a thread; 78 registers this way).
 #pragma unroll
-      for (int m = 0; m < P; ++m) s[m] = reflected_sum<E, Stepwise>(xs[m], rs[m], vs[m], cx, cr);
+      for (int m = 0; m < P; ++m) {
+        const int q = base + lane + 32 * m;
+        const uint4 xm = q < vectors ? x[q] : make_uint4(0, 0, 0, 0);
+        const uint4 rm = q < vectors ? res[q] : make_uint4(0, 0, 0, 0);
+        const uint4 vm = q < vectors ? vrow[q] : make_uint4(0, 0, 0, 0);
+        s[m] = reflected_sum<E, Stepwise>(xm, rm, vm, cx, cr);
+      }
     } else {
 #pragma unroll
       for (int m = 0; m < P; ++m) s[m] = plain_sum<E>(xs[m], rs[m]);
