@@ -182,9 +182,9 @@ def test_cuda_graph_replay_with_new_values():
 
 # The GPU's one-pass kernel (cuda/fused_norm_chunk.cuh) takes fp16/bf16 rows of whole 16-byte
 # vectors at aligned addresses, up to 16384 elements; the shapes below walk its edges (one chunk,
-# a part chunk, 8 and 16 warps, copies, more units than resident blocks: 777 rows of 3072 fill
-# an H100's 660 blocks and 2100 take up to four rounds, 6000 units of 1024 several) and the CPU
-# kernel is the oracle (itself equal to the NumPy spec above).
+# a part chunk, 8 and 16 warps, copies, more units than resident blocks: 777 rows of 3072 take
+# most of an H100's 1056 blocks of 3 warps, 2100 take two rounds, 6000 units of 1024 several)
+# and the CPU kernel is the oracle (itself equal to the NumPy spec above).
 @pytest.mark.cuda
 @requires_cuda
 @pytest.mark.parametrize("mode", MODES)

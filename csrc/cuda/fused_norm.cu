@@ -1,7 +1,8 @@
 // fused_norm.cu — the fused residual add + RMSNorm with the PoC reflection folded in, on the GPU
 // (SPEC.md 10.14). Two kernels, the same bits:
 // - the one-pass chunk kernel (fused_norm_chunk.cuh) for fp16/bf16 rows of whole 16-byte vectors
-//   at 16-byte aligned addresses, up to 16384 elements: each element read and written once;
+//   at 16-byte aligned addresses, up to 16384 elements: each element read from memory and written
+//   once (a reflected unit's read again from L1 or L2);
 // - the generic kernel below for every other shape and for fp32.
 // The generic kernel: one block per (row, copy) unit, walking units by a grid stride:
 //   1. a unit whose row is masked on and whose slot lies in [0, slots) has both dots summed first

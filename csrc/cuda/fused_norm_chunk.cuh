@@ -221,7 +221,8 @@ fused_norm_chunk_kernel(typename E::Bits* x_all, typename E::Bits* res_all,
       const float cr = Stepwise ? stepwise_coefficient_fast<E>(d[1]) : householder_coefficient(d[1]);
       // x, residual and v are read again here (the lines this thread loaded above, from L1 or
       // L2) instead of held across the dots and their barrier: holding all three there took
-      // more than 80 registers (60-80 bytes of spills a thread; 78 registers this way).
+      // more than 80 registers (about 170 bytes of spills a thread on sm_90; 78 registers this
+      // way).
 #pragma unroll
       for (int m = 0; m < P; ++m) {
         const int q = base + lane + 32 * m;
