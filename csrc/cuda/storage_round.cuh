@@ -131,6 +131,85 @@ __device__ __forceinline__ float2 stepwise_update_unrounded2(float x0, float x1,
   return make_float2(pr_sub(x0, t.x), pr_sub(x1, t.y));
 }
 
+// ---- The storage type's own arithmetic, two elements a 32-bit word ----
+// st(a + b), st(a - b) and st(a * b) of 10.10 and 10.14, for a and b already values of the 16-bit
+// storage type, as the storage type's own correctly rounded operation on both halves of a word
+// (one instruction for two elements, where widening, the binary32 operation and st take seven).
+//
+// Why the same bits: the binary32 result of a + b, a - b or a * b for p-bit a and b (p = 11 for
+// fp16, 8 for bf16) rounded again to p bits equals the exact result rounded once to p bits,
+// since binary32 has 24 >= 2p + 2 bits (double rounding is innocuous then: S. A. Figueroa, "When
+// is double rounding innocuous?", SIGNUM Newsletter 30(3), 1995). The exponent range adds no
+// exception: fp16 values' nonzero sums and products are binary32 normals, and bf16 shares
+// binary32's range (a sum or difference in the subnormal range is exact in binary32; a product
+// that binary32 rounds there is, before and after that rounding, at most half bf16's smallest
+// subnormal, which rounds to zero). Overflow gives Inf on both paths, and a NaN result is a NaN
+// on both (of any payload: the kernels make NaN canonical before they store it).
+// tests/cpp/storage_round_gpu.cu checks all three operations over every pair of 16-bit patterns,
+// both halves of the word, for both types, against the core's binary32 operation and portable
+// rounding; built as sm_90 code it runs the add/sub/mul.rn forms, and as compute_80 or compute_75
+// PTX (run on a newer card) sm_80's fma forms or the pre-sm_80 fallback.
+//
+// The instructions: add/sub/mul.rn.{f16x2,bf16x2} (fma.rn.bf16x2 with 1, -1 or -0 on sm_80 and
+// sm_89, a single rounding of the exact result too); .rn also keeps ptxas from contracting a
+// product and a sum into one fma. bf16 before sm_80 has no such instruction: binary32 and st.
+template <typename E> __device__ __forceinline__ uint32_t st_add2(uint32_t a, uint32_t b);
+template <typename E> __device__ __forceinline__ uint32_t st_sub2(uint32_t a, uint32_t b);
+template <typename E> __device__ __forceinline__ uint32_t st_mul2(uint32_t a, uint32_t b);
+
+// op on the word's two elements as a pair of the storage type (Pair: __half2, __nv_bfloat162).
+template <typename Pair, typename Op>
+__device__ __forceinline__ uint32_t in_pairs(uint32_t a, uint32_t b, Op op) {
+  Pair x, y;
+  memcpy(&x, &a, 4);
+  memcpy(&y, &b, 4);
+  const Pair r = op(x, y);
+  uint32_t w;
+  memcpy(&w, &r, 4);
+  return w;
+}
+
+// bf16 before sm_80 (no bf16 arithmetic there): op in binary32 on each element, then st.
+template <typename Op>
+__device__ __forceinline__ uint32_t bf16_by_binary32(uint32_t a, uint32_t b, Op op) {
+  const float2 x = widen2<BF16>(a), y = widen2<BF16>(b);
+  return pack_fast<BF16>(op(x.x, y.x), op(x.y, y.y));
+}
+
+template <> __device__ __forceinline__ uint32_t st_add2<F16>(uint32_t a, uint32_t b) {
+  return in_pairs<__half2>(a, b, [](__half2 x, __half2 y) { return __hadd2_rn(x, y); });
+}
+template <> __device__ __forceinline__ uint32_t st_sub2<F16>(uint32_t a, uint32_t b) {
+  return in_pairs<__half2>(a, b, [](__half2 x, __half2 y) { return __hsub2_rn(x, y); });
+}
+template <> __device__ __forceinline__ uint32_t st_mul2<F16>(uint32_t a, uint32_t b) {
+  return in_pairs<__half2>(a, b, [](__half2 x, __half2 y) { return __hmul2_rn(x, y); });
+}
+#if __CUDA_ARCH__ >= 800
+#define POCRAND_BF16_OP2(PAIR_OP, FLOAT_OP) \
+  in_pairs<__nv_bfloat162>(a, b, [](__nv_bfloat162 x, __nv_bfloat162 y) { return PAIR_OP(x, y); })
+#else
+#define POCRAND_BF16_OP2(PAIR_OP, FLOAT_OP) \
+  bf16_by_binary32(a, b, [](float x, float y) { return FLOAT_OP(x, y); })
+#endif
+template <> __device__ __forceinline__ uint32_t st_add2<BF16>(uint32_t a, uint32_t b) {
+  return POCRAND_BF16_OP2(__hadd2_rn, pr_add);
+}
+template <> __device__ __forceinline__ uint32_t st_sub2<BF16>(uint32_t a, uint32_t b) {
+  return POCRAND_BF16_OP2(__hsub2_rn, pr_sub);
+}
+template <> __device__ __forceinline__ uint32_t st_mul2<BF16>(uint32_t a, uint32_t b) {
+  return POCRAND_BF16_OP2(__hmul2_rn, pr_mul);
+}
+#undef POCRAND_BF16_OP2
+
+// The word holding a value of the storage type twice (a NaN: some NaN twice), for st_mul2 by a
+// row's stepwise coefficient. `a` must already be a value of the storage type (or Inf or NaN):
+// any other binary32 value would be rounded here, silently (the "once" coefficient is one).
+template <typename E> __device__ __forceinline__ uint32_t splat2(float a) {
+  return pack_fast<E>(a, a);
+}
+
 // Whether a reflected row's outputs are all non-NaN, from its coefficient alone (the same in every
 // thread, so the kernels branch on it without divergence). A finite c = 2·d (either mode) needs a
 // finite dot d, and a finite dot needs every product finite (a NaN term makes the sum NaN and an

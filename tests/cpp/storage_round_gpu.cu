@@ -16,11 +16,18 @@
 //      the host, over a large sample of 16-bit inputs (every class: zeros, subnormals, normals,
 //      Inf, NaN): equal bits where the core's result is not NaN, a NaN where it is; the stored
 //      bits (with NaN made canonical) equal in every case.
+//   3. The storage type's own arithmetic (st_add2, st_sub2, st_mul2): every pair of 16-bit
+//      patterns (all 2^32) in each half of the word, for fp16 and bf16, against the core's
+//      binary32 operation on the widened values and its portable rounding: equal bits where that
+//      result is not NaN, a NaN where it is.
 //   nvcc -std=c++17 -O3 -fmad=false --ftz=false -Xcompiler=-ffp-contract=off -arch=sm_90 \
 //        tests/cpp/storage_round_gpu.cu -o storage_round_gpu && ./storage_round_gpu
+//   (-gencode arch=compute_80,code=compute_80 in place of -arch=sm_90 checks sm_80's forms of the
+//   section-3 operations on a newer card, compute_75 the pre-sm_80 bf16 fallback.)
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "gpu_check.cuh"
@@ -139,6 +146,92 @@ __global__ void step_kernel(const StepIn* in, StepOut* out, int n) {
   o.u_single = pr_bits(us);
   o.stored0 = is_nan_bits(pr_bits(u.x)) ? E::encode(canonicalize_nan(u.x)) : encode_fast<E>(u.x);
   out[i] = o;
+}
+
+// ---- 3. the storage type's own arithmetic, every pair of patterns ----
+enum PairCheck { kAddF16, kSubF16, kMulF16, kAddBF16, kSubBF16, kMulBF16, kPairChecks };
+const char* const kPairCheckNames[kPairChecks] = {"fp16 st_add2", "fp16 st_sub2", "fp16 st_mul2",
+                                                  "bf16 st_add2", "bf16 st_sub2", "bf16 st_mul2"};
+
+struct PairFailures {
+  unsigned long long count[kPairChecks];
+  uint32_t first[kPairChecks][2];  // the smallest failing (a << 16 | b) of each half
+};
+
+// The high half's operands: a bijection of the 16-bit patterns, so that as (a, b) walks every
+// pair the high half sees every pair too, each beside another pair than in the low half.
+__device__ uint32_t other16(uint32_t a) { return (a * 0x9e37u + 0x3c6fu) & 0xffffu; }
+
+template <typename E>
+__device__ uint32_t want_bits(int op, uint32_t a, uint32_t b) {
+  constexpr bool kHalf = std::is_same<E, F16>::value;
+  auto widen = [](uint32_t h) -> float {
+    return kHalf ? half_bits_to_float(static_cast<uint16_t>(h))
+                 : bf16_bits_to_float(static_cast<uint16_t>(h));
+  };
+  const float x = widen(a), y = widen(b);
+  const float r = op == 0 ? pr_add(x, y) : op == 1 ? pr_sub(x, y) : pr_mul(x, y);
+  if (is_nan_bits(pr_bits(r))) return 0xffffffffu;  // any NaN
+  return kHalf ? float_to_half_bits_portable(r) : float_to_bf16_bits_portable(r);
+}
+
+__device__ bool half_matches(uint32_t got, uint32_t want, bool half_type) {
+  const uint32_t exp_all = half_type ? 0x7c00u : 0x7f80u;
+  if (want == 0xffffffffu) return (got & 0x7fffu) > exp_all;  // a NaN of any payload
+  return got == want;
+}
+
+template <typename E, int kFirst>
+__device__ void check_pair_ops(uint32_t a, uint32_t b, PairFailures* f) {
+  constexpr bool kHalf = std::is_same<E, F16>::value;
+  const uint32_t a2 = other16(a), b2 = other16(b);
+  const uint32_t x = a | a2 << 16, y = b | b2 << 16;
+  const uint32_t got[3] = {st_add2<E>(x, y), st_sub2<E>(x, y), st_mul2<E>(x, y)};
+#pragma unroll
+  for (int op = 0; op < 3; ++op) {
+    const bool low = half_matches(got[op] & 0xffffu, want_bits<E>(op, a, b), kHalf);
+    const bool high = half_matches(got[op] >> 16, want_bits<E>(op, a2, b2), kHalf);
+    if (!low || !high) atomicAdd(&f->count[kFirst + op], 1ull);
+    if (!low) atomicMin(&f->first[kFirst + op][0], a << 16 | b);
+    if (!high) atomicMin(&f->first[kFirst + op][1], a2 << 16 | b2);
+  }
+}
+
+__global__ void every_pair_kernel(uint64_t start, uint64_t count, PairFailures* fails) {
+  for (uint64_t k = blockIdx.x * uint64_t{blockDim.x} + threadIdx.x; k < count;
+       k += uint64_t{gridDim.x} * blockDim.x) {
+    const auto i = static_cast<uint32_t>(start + k);
+    check_pair_ops<F16, kAddF16>(i >> 16, i & 0xffffu, fails);
+    check_pair_ops<BF16, kAddBF16>(i >> 16, i & 0xffffu, fails);
+  }
+}
+
+int64_t check_every_pair(int64_t* checks) {
+  PairFailures* dfails;
+  CHECK_CUDA(cudaMalloc(&dfails, sizeof(PairFailures)));
+  PairFailures init{};
+  for (int c = 0; c < kPairChecks; ++c) init.first[c][0] = init.first[c][1] = 0xffffffffu;
+  CHECK_CUDA(cudaMemcpy(dfails, &init, sizeof(PairFailures), cudaMemcpyHostToDevice));
+  const uint64_t total = uint64_t{1} << 32, part = total / 4;
+  for (uint64_t start = 0; start < total; start += part)
+    every_pair_kernel<<<4096, 256>>>(start, part, dfails);
+  CHECK_CUDA(cudaGetLastError());
+  PairFailures fails;
+  CHECK_CUDA(cudaMemcpy(&fails, dfails, sizeof(PairFailures), cudaMemcpyDeviceToHost));
+  CHECK_CUDA(cudaFree(dfails));
+  int64_t failures = 0;
+  for (int c = 0; c < kPairChecks; ++c) {
+    *checks += 2 * static_cast<int64_t>(total);  // both halves
+    if (fails.count[c] != 0) {
+      std::printf("FAIL %s: %llu pairs\n", kPairCheckNames[c], fails.count[c]);
+      for (int h = 0; h < 2; ++h)
+        if (fails.first[c][h] != 0xffffffffu)
+          std::printf("  the first in the %s half: a=%04x b=%04x\n", h ? "high" : "low",
+                      fails.first[c][h] >> 16, fails.first[c][h] & 0xffffu);
+      failures += static_cast<int64_t>(fails.count[c]);
+    }
+  }
+  return failures;
 }
 
 // ---- host side ----
@@ -272,6 +365,8 @@ int main() {
   std::mt19937 g(20261202u);
   failures += check_steps<F16>("fp16 stepwise", true, g, &checks);
   failures += check_steps<BF16>("bf16 stepwise", false, g, &checks);
+  // 3. the storage type's own arithmetic
+  failures += check_every_pair(&checks);
   std::printf("storage_round_gpu: %lld checks, %lld failures\n", static_cast<long long>(checks),
               static_cast<long long>(failures));
   return failures == 0 ? 0 : 1;
