@@ -69,10 +69,10 @@ struct ArithProduct {
 
 // Whether a product of 16-bit elements also computes two terms at once: product.pair(xw, vw), with
 // xw and vw two consecutive elements each in a 32-bit word (the lower element in the low half), is
-// a float2 equal to the two single products. The stepwise product rounds them by one conversion
-// instruction, and bf16 widens them from the word directly. Such a product must give +0.0 for
-// two zero elements (x and v beyond the row are loaded as zeros), which chunk_dot then takes for
-// the padding.
+// a float2 equal to the two single products. The stepwise product is the storage type's own
+// product of the two words (one instruction), and bf16 widens them from the word directly. Such
+// a product must give +0.0 for two zero elements (x and v beyond the row are loaded as zeros),
+// which chunk_dot then takes for the padding.
 template <typename Product, typename = void>
 struct ProductHasPair : std::false_type {};
 template <typename Product>

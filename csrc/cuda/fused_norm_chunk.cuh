@@ -14,10 +14,11 @@
 //   3. the sum of squares of s by chunk_dot again (one more barrier), the inverse RMS;
 //   4. residual <- s and x <- st(st(s * inv) * w) written from the registers.
 // Each element is read from memory once (a reflected unit's again from L1 or L2) and written
-// once. The roundings are storage_round.cuh's hardware forms, the same bits as the core's for
-// every non-NaN value; a NaN stays a NaN through every step and is stored as the core's canonical
-// NaN (pack_canonical for the output; for s, whose NaNs are known only after step 3,
-// canonical_nan_halves), so the bits are the CPU's.
+// once. The roundings are storage_round.cuh's hardware forms, and a step whose operands are both
+// values of the storage type is that type's own arithmetic, two elements an instruction (st_*2):
+// the same bits as the core's for every non-NaN value. A NaN stays a NaN through every step and
+// is stored as the core's canonical NaN (canonical_nan_halves: for the output always, for s,
+// whose NaNs are known only after step 3, when there are any), so the bits are the CPU's.
 #pragma once
 
 #include <stdint.h>
@@ -41,18 +42,9 @@ namespace {
 template <typename E>
 constexpr uint32_t kStoredNaN = std::is_same<E, F16>::value ? 0x7e00u : 0x7fc0u;
 
-// The storage bits of two values, a in the low half: the core's encode(canonicalize_nan(.)) of
-// each. pack_fast is that for non-NaN values (one conversion for both); a NaN half is replaced.
-template <typename E>
-__device__ __forceinline__ uint32_t pack_canonical(float a, float b) {
-  uint32_t w = pack_fast<E>(a, b);
-  if (a != a) w = (w & 0xffff0000u) | kStoredNaN<E>;
-  if (b != b) w = (w & 0x0000ffffu) | kStoredNaN<E> << 16;
-  return w;
-}
-
-// pack_canonical's word from pack_fast's: the core's stored NaN in place of each NaN half (a NaN
-// packs to some NaN, a number never does).
+// A word of two storage elements with the core's stored NaN in place of each NaN half: the
+// core's encode(canonicalize_nan(.)) of both, from a word that holds some NaN where a value is
+// NaN (pack_fast's, st_mul2's).
 template <typename E>
 __device__ __forceinline__ uint32_t canonical_nan_halves(uint32_t w) {
   constexpr uint32_t kInf = std::is_same<E, F16>::value ? 0x7c00u : 0x7f80u;
@@ -63,7 +55,7 @@ __device__ __forceinline__ uint32_t canonical_nan_halves(uint32_t w) {
 
 // Whether the sums s of a unit are all finite, from their sum of squares alone (the same in
 // every thread): a NaN s makes it NaN and an infinite one infinite or NaN. Until this is known
-// the sums are kept as pack_fast made them; only a unit with a NaN or Inf among them has its
+// the sums are kept as st_add2 made them; only a unit with a NaN or Inf among them has its
 // NaN halves made canonical afterwards (rows of numbers skip eight compares a vector).
 __device__ __forceinline__ bool finite_sums(float sum_of_squares) {
   return (pr_bits(sum_of_squares) & 0x7f800000u) != 0x7f800000u;
@@ -85,8 +77,8 @@ struct SquareProduct {
 };
 
 // One 16-byte vector of s = st(a + b), a and b the vectors of x and residual each reflected by v
-// with its coefficient as reflect_rows stores it: st(x - c*v) ("once") or st(x - st(c*v))
-// (stepwise).
+// with its coefficient as reflect_rows stores it: st(x - st(c*v)) (stepwise, every step in the
+// storage type's own arithmetic: storage_round.cuh's st_*2) or st(x - c*v) ("once").
 template <typename E, bool Stepwise>
 __device__ __forceinline__ uint4 reflected_sum(const uint4& x, const uint4& r, const uint4& v,
                                                float cx, float cr) {
@@ -96,17 +88,16 @@ __device__ __forceinline__ uint4 reflected_sum(const uint4& x, const uint4& r, c
   memcpy(vw, &v, 16);
 #pragma unroll
   for (int k = 0; k < 4; ++k) {
-    const float2 xs = widen2<E>(xw[k]), rs = widen2<E>(rw[k]), vs = widen2<E>(vw[k]);
-    float2 ua, ub;
+    uint32_t a, b;  // the two reflected words, as reflect_rows stores them
     if constexpr (Stepwise) {
-      ua = stepwise_update_unrounded2<E>(xs.x, xs.y, cx, vs.x, vs.y);
-      ub = stepwise_update_unrounded2<E>(rs.x, rs.y, cr, vs.x, vs.y);
+      a = st_sub2<E>(xw[k], st_mul2<E>(splat2<E>(cx), vw[k]));
+      b = st_sub2<E>(rw[k], st_mul2<E>(splat2<E>(cr), vw[k]));
     } else {
-      ua = make_float2(householder_update(xs.x, cx, vs.x), householder_update(xs.y, cx, vs.y));
-      ub = make_float2(householder_update(rs.x, cr, vs.x), householder_update(rs.y, cr, vs.y));
+      const float2 xs = widen2<E>(xw[k]), rs = widen2<E>(rw[k]), vs = widen2<E>(vw[k]);
+      a = pack_fast<E>(householder_update(xs.x, cx, vs.x), householder_update(xs.y, cx, vs.y));
+      b = pack_fast<E>(householder_update(rs.x, cr, vs.x), householder_update(rs.y, cr, vs.y));
     }
-    const float2 a = st_fast2<E>(ua.x, ua.y), b = st_fast2<E>(ub.x, ub.y);
-    s[k] = pack_fast<E>(pr_add(a.x, b.x), pr_add(a.y, b.y));  // NaN: see finite_sums
+    s[k] = st_add2<E>(a, b);  // NaN: see finite_sums
   }
   uint4 out;
   memcpy(&out, s, 16);
@@ -120,16 +111,14 @@ __device__ __forceinline__ uint4 plain_sum(const uint4& x, const uint4& r) {
   memcpy(xw, &x, 16);
   memcpy(rw, &r, 16);
 #pragma unroll
-  for (int k = 0; k < 4; ++k) {
-    const float2 xs = widen2<E>(xw[k]), rs = widen2<E>(rw[k]);
-    s[k] = pack_fast<E>(pr_add(xs.x, rs.x), pr_add(xs.y, rs.y));  // NaN: see finite_sums
-  }
+  for (int k = 0; k < 4; ++k) s[k] = st_add2<E>(xw[k], rw[k]);  // NaN: see finite_sums
   uint4 out;
   memcpy(&out, s, 16);
   return out;
 }
 
-// One vector of the norm's output y = st(st(s * inv) * w).
+// One vector of the norm's output y = st(st(s * inv) * w): st(s * inv) in binary32 (inv is not a
+// value of the storage type), its product with w in the storage type's arithmetic.
 template <typename E>
 __device__ __forceinline__ uint4 normed(const uint4& s, const uint4& w, float inv) {
   uint32_t sw[4], ww[4], y[4];
@@ -137,9 +126,9 @@ __device__ __forceinline__ uint4 normed(const uint4& s, const uint4& w, float in
   memcpy(ww, &w, 16);
 #pragma unroll
   for (int k = 0; k < 4; ++k) {
-    const float2 ss = widen2<E>(sw[k]), ws = widen2<E>(ww[k]);
-    const float2 t = st_fast2<E>(pr_mul(ss.x, inv), pr_mul(ss.y, inv));
-    y[k] = pack_canonical<E>(pr_mul(t.x, ws.x), pr_mul(t.y, ws.y));
+    const float2 ss = widen2<E>(sw[k]);
+    const uint32_t t = pack_fast<E>(pr_mul(ss.x, inv), pr_mul(ss.y, inv));
+    y[k] = canonical_nan_halves<E>(st_mul2<E>(t, ww[k]));
   }
   uint4 out;
   memcpy(&out, y, 16);

@@ -31,7 +31,7 @@ namespace cuda {
 namespace {
 
 // The dot's term of 10.10: x[i] * v[i] in binary32 ("once") or delivered in the storage type
-// (stepwise, by storage_round.cuh's hardware conversion, two terms an instruction in `pair`).
+// (stepwise; two terms an instruction in `pair`, the storage type's own product).
 // `arith` is exact for every number; a NaN operand gives a NaN product, which makes the dot NaN
 // and the row's coefficient non-finite, so its outputs are stored by the exact path below and
 // no payload reaches an output.
@@ -42,10 +42,11 @@ struct ReflectProduct {
     return Stepwise ? stepwise_product_fast<E>(xi, vi) : pr_mul(xi, vi);
   }
   // Two consecutive 16-bit elements of x and of v, each pair in a 32-bit word (chunk_dot's pair).
+  // Stepwise, st(x * v) is the storage type's own product (storage_round.cuh's st_mul2).
   __device__ __forceinline__ float2 pair(uint32_t xw, uint32_t vw) const {
+    if constexpr (Stepwise) return widen2<E>(st_mul2<E>(xw, vw));
     const float2 x = widen2<E>(xw), v = widen2<E>(vw);
-    const float p0 = pr_mul(x.x, v.x), p1 = pr_mul(x.y, v.y);
-    return Stepwise ? st_fast2<E>(p0, p1) : make_float2(p0, p1);
+    return make_float2(pr_mul(x.x, v.x), pr_mul(x.y, v.y));
   }
 };
 
@@ -62,7 +63,8 @@ struct ReflectTerms {
 
 // 10.10's last step for one element before the store's rounding: x - c*v ("once", 9.3) or
 // x - st(c*v) (stepwise; the store then rounds, which is the last st). The chunk kernel does two
-// elements at a time (stepwise_update_unrounded2), the same values.
+// elements at a time, the same values: in the storage type's own arithmetic where no output can
+// be NaN, by stepwise_update_unrounded2 elsewhere (reflected_vector).
 template <typename E, bool Stepwise>
 __device__ __forceinline__ float reflect_unrounded(float x, float c, float v) {
   return Stepwise ? stepwise_update_unrounded<E>(x, c, v) : householder_update(x, c, v);
@@ -76,6 +78,17 @@ template <typename E, bool Stepwise, bool Fast>
 __device__ __forceinline__ uint4 reflected_vector(const uint4& x, const uint4& v, float c) {
   using Bits = typename E::Bits;
   constexpr int kVec = ChunkShape<E>::kVec;
+  if constexpr (Fast && Stepwise && sizeof(Bits) == 2) {
+    // st(x - st(c*v)) in the storage type's own arithmetic (storage_round.cuh's st_*2)
+    uint32_t xw[kVec / 2], vw[kVec / 2], w[kVec / 2];
+    memcpy(xw, &x, 16);
+    memcpy(vw, &v, 16);
+#pragma unroll
+    for (int k = 0; k < kVec / 2; ++k) w[k] = st_sub2<E>(xw[k], st_mul2<E>(splat2<E>(c), vw[k]));
+    uint4 y;
+    memcpy(&y, w, 16);
+    return y;
+  }
   float u[kVec];
   if constexpr (sizeof(Bits) == 2) {  // two elements a 32-bit word
     uint32_t xw[kVec / 2], vw[kVec / 2];
