@@ -90,8 +90,8 @@ __device__ __forceinline__ uint4 reflected_sum(const uint4& x, const uint4& r, c
   for (int k = 0; k < 4; ++k) {
     uint32_t a, b;  // the two reflected words, as reflect_rows stores them
     if constexpr (Stepwise) {
-      a = st_sub2<E>(xw[k], st_mul2<E>(splat2<E>(cx), vw[k]));
-      b = st_sub2<E>(rw[k], st_mul2<E>(splat2<E>(cr), vw[k]));
+      a = stepwise_update2<E>(xw[k], splat2<E>(cx), vw[k]);
+      b = stepwise_update2<E>(rw[k], splat2<E>(cr), vw[k]);
     } else {
       const float2 xs = widen2<E>(xw[k]), rs = widen2<E>(rw[k]), vs = widen2<E>(vw[k]);
       a = pack_fast<E>(householder_update(xs.x, cx, vs.x), householder_update(xs.y, cx, vs.y));

@@ -83,8 +83,9 @@ __device__ __forceinline__ uint4 reflected_vector(const uint4& x, const uint4& v
     uint32_t xw[kVec / 2], vw[kVec / 2], w[kVec / 2];
     memcpy(xw, &x, 16);
     memcpy(vw, &v, 16);
+    const uint32_t cw = splat2<E>(c);
 #pragma unroll
-    for (int k = 0; k < kVec / 2; ++k) w[k] = st_sub2<E>(xw[k], st_mul2<E>(splat2<E>(c), vw[k]));
+    for (int k = 0; k < kVec / 2; ++k) w[k] = stepwise_update2<E>(xw[k], cw, vw[k]);
     uint4 y;
     memcpy(&y, w, 16);
     return y;

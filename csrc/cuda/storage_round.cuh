@@ -210,6 +210,13 @@ template <typename E> __device__ __forceinline__ uint32_t splat2(float a) {
   return pack_fast<E>(a, a);
 }
 
+// The stored value st(x - st(c*v)) of 10.10's stepwise update for the two elements of a word, in
+// the storage type's own arithmetic; cw is splat2(c), c the row's stepwise coefficient.
+template <typename E>
+__device__ __forceinline__ uint32_t stepwise_update2(uint32_t x, uint32_t cw, uint32_t v) {
+  return st_sub2<E>(x, st_mul2<E>(cw, v));
+}
+
 // Whether a reflected row's outputs are all non-NaN, from its coefficient alone (the same in every
 // thread, so the kernels branch on it without divergence). A finite c = 2·d (either mode) needs a
 // finite dot d, and a finite dot needs every product finite (a NaN term makes the sum NaN and an
